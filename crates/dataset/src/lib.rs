@@ -1,1 +1,116 @@
-//! placeholder
+//! The ferrosea dataset format: labelled one-hot sequence windows in HDF5.
+//!
+//! One file holds one split (train, valid or test). Any HDF5 reader opens it with no plugin:
+//!
+//! ```text
+//! /x                  uint8 [N, window, 4]  one-hot, columns A,C,G,T (attr alphabet="ACGT")
+//! /y                  uint8 [N, T]          0/1 labels, column t = target t
+//! /targets/name       str [T]               target names, in label-column order
+//! /targets/category   str [T]               TF, DNase, Histone, ...
+//! /targets/cell       str [T]               (when the manifest has it)
+//! /targets/treatment  str [T]               (when the manifest has it)
+//! /coords/chrom       uint32 [N]            index into /coords/chrom_names
+//! /coords/chrom_names str [C]
+//! /coords/start       int64 [N]             0-based start of the window
+//! /coords/strand      uint8 [N]             b'+' forward, b'-' reverse complement
+//! ```
+//!
+//! Row datasets are chunked along N and deflate-compressed; see `docs/FORMAT.md` for the
+//! file attributes and the layout rules. [`Writer`] streams rows to disk under a temporary
+//! name and renames the file when it is complete; [`Reader`] reads it back.
+
+mod reader;
+mod writer;
+
+use std::path::PathBuf;
+
+pub use reader::Reader;
+pub use writer::{Block, Writer, WriterOptions};
+
+/// Version of the layout described above, stored as the `format_version` attribute.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Value of the `format` file attribute.
+pub const FORMAT_NAME: &str = "ferrosea-dataset";
+
+/// The targets (label columns) of a dataset.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Targets {
+    /// Names, unique, in column order.
+    pub name: Vec<String>,
+    /// Category of each target (TF, DNase, Histone, ...).
+    pub category: Vec<String>,
+    /// Cell type of each target, when known.
+    pub cell: Option<Vec<String>>,
+    /// Treatment of each target, when known.
+    pub treatment: Option<Vec<String>>,
+}
+
+impl Targets {
+    /// Number of targets.
+    pub fn len(&self) -> usize {
+        self.name.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_empty()
+    }
+}
+
+/// A file attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrValue {
+    /// A UTF-8 string.
+    Str(String),
+    /// A signed integer.
+    Int(i64),
+}
+
+/// What a dataset file holds besides its rows.
+#[derive(Clone, Debug, Default)]
+pub struct Header {
+    /// Window length in bases.
+    pub window: usize,
+    /// The label columns.
+    pub targets: Targets,
+    /// Chromosome names that `coords/chrom` indexes.
+    pub chrom_names: Vec<String>,
+    /// File attributes written besides `format`, `format_version` and `window`.
+    pub attrs: Vec<(String, AttrValue)>,
+}
+
+/// Errors reading or writing a dataset file; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An HDF5 call failed.
+    #[error("{path}: {what}: {source}")]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        what: String,
+        /// The HDF5 error.
+        #[source]
+        source: hdf5::Error,
+    },
+    /// A file-system call failed.
+    #[error("{path}: {what}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not laid out as this crate expects.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,198 @@
+//! Reading a dataset file.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use hdf5::types::VarLenUnicode;
+use ndarray::s;
+
+use crate::{Error, Targets, FORMAT_NAME};
+
+/// An open dataset file.
+///
+/// See [`crate::Writer`] for an example.
+pub struct Reader {
+    path: PathBuf,
+    file: hdf5::File,
+    x: hdf5::Dataset,
+    y: hdf5::Dataset,
+    len: usize,
+    window: usize,
+    targets: Targets,
+}
+
+impl Reader {
+    /// Opens a dataset file and checks its layout.
+    pub fn open(path: impl AsRef<Path>) -> Result<Reader, Error> {
+        let path = path.as_ref().to_path_buf();
+        let h5 = |what: &str| {
+            let (path, what) = (path.clone(), what.to_string());
+            move |source| Error::Hdf5 { path, what, source }
+        };
+        let file = hdf5::File::open(&path).map_err(h5("opening"))?;
+        let format: Option<String> = file
+            .attr("format")
+            .ok()
+            .and_then(|a| a.read_scalar::<VarLenUnicode>().ok())
+            .map(|s| s.to_string());
+        if format.as_deref() != Some(FORMAT_NAME) {
+            return Err(Error::Format {
+                path,
+                message: format!("not a {FORMAT_NAME} file (no 'format' attribute saying so)"),
+            });
+        }
+        let x = file.dataset("x").map_err(h5("opening x"))?;
+        let y = file.dataset("y").map_err(h5("opening y"))?;
+        let (xs, ys) = (x.shape(), y.shape());
+        if xs.len() != 3 || xs[2] != 4 || ys.len() != 2 || ys[0] != xs[0] {
+            return Err(Error::Format {
+                path,
+                message: format!(
+                    "x has shape {xs:?} and y {ys:?}: expected [N, window, 4] and [N, T]"
+                ),
+            });
+        }
+        let read = |name: &str| -> Result<Vec<String>, Error> {
+            let v = file
+                .dataset(name)
+                .map_err(h5(name))?
+                .read_raw::<VarLenUnicode>()
+                .map_err(h5(name))?;
+            Ok(v.into_iter().map(|s| s.to_string()).collect())
+        };
+        let optional = |name: &str| file.link_exists(name).then(|| read(name)).transpose();
+        let targets = Targets {
+            name: read("targets/name")?,
+            category: read("targets/category")?,
+            cell: optional("targets/cell")?,
+            treatment: optional("targets/treatment")?,
+        };
+        if targets.len() != ys[1] {
+            return Err(Error::Format {
+                path,
+                message: format!("{} target names for {} label columns", targets.len(), ys[1]),
+            });
+        }
+        Ok(Reader {
+            len: xs[0],
+            window: xs[1],
+            path,
+            file,
+            x,
+            y,
+            targets,
+        })
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Window length in bases.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// The targets.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// The underlying HDF5 file, for attributes.
+    pub fn file(&self) -> &hdf5::File {
+        &self.file
+    }
+
+    /// A string file attribute.
+    pub fn attr_str(&self, name: &str) -> Result<String, Error> {
+        let v = self
+            .file
+            .attr(name)
+            .and_then(|a| a.read_scalar::<VarLenUnicode>());
+        v.map(|s| s.to_string()).map_err(|source| Error::Hdf5 {
+            path: self.path.clone(),
+            what: format!("reading attribute {name}"),
+            source,
+        })
+    }
+
+    /// An integer file attribute.
+    pub fn attr_int(&self, name: &str) -> Result<i64, Error> {
+        let v = self.file.attr(name).and_then(|a| a.read_scalar::<i64>());
+        v.map_err(|source| Error::Hdf5 {
+            path: self.path.clone(),
+            what: format!("reading attribute {name}"),
+            source,
+        })
+    }
+
+    fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> Error + '_ {
+        let what = what.to_string();
+        move |source| Error::Hdf5 {
+            path: self.path.clone(),
+            what,
+            source,
+        }
+    }
+
+    /// One-hot rows `rows`, `rows.len() * window * 4` bytes.
+    pub fn read_x(&self, rows: Range<usize>) -> Result<Vec<u8>, Error> {
+        let a = self
+            .x
+            .read_slice::<u8, _, ndarray::Ix3>(s![rows, .., ..])
+            .map_err(self.h5("reading x"))?;
+        Ok(a.into_iter().collect())
+    }
+
+    /// Label rows `rows`, `rows.len() * T` bytes.
+    pub fn read_y(&self, rows: Range<usize>) -> Result<Vec<u8>, Error> {
+        let a = self
+            .y
+            .read_slice::<u8, _, ndarray::Ix2>(s![rows, ..])
+            .map_err(self.h5("reading y"))?;
+        Ok(a.into_iter().collect())
+    }
+
+    /// Coordinates of rows `rows`: (chromosome name, 0-based window start, strand byte).
+    pub fn read_coords(&self, rows: Range<usize>) -> Result<Vec<(String, i64, u8)>, Error> {
+        let names: Vec<String> = self
+            .file
+            .dataset("coords/chrom_names")
+            .and_then(|d| d.read_raw::<VarLenUnicode>())
+            .map_err(self.h5("reading coords/chrom_names"))?
+            .into_iter()
+            .map(|s| s.to_string())
+            .collect();
+        let one = |name: &str| self.file.dataset(name).map_err(self.h5(name));
+        let chrom = one("coords/chrom")?
+            .read_slice_1d::<u32, _>(s![rows.clone()])
+            .map_err(self.h5("reading coords/chrom"))?;
+        let start = one("coords/start")?
+            .read_slice_1d::<i64, _>(s![rows.clone()])
+            .map_err(self.h5("reading coords/start"))?;
+        let strand = one("coords/strand")?
+            .read_slice_1d::<u8, _>(s![rows])
+            .map_err(self.h5("reading coords/strand"))?;
+        chrom
+            .iter()
+            .zip(&start)
+            .zip(&strand)
+            .map(|((&c, &s), &d)| {
+                let name = names
+                    .get(c as usize)
+                    .cloned()
+                    .ok_or_else(|| Error::Format {
+                        path: self.path.clone(),
+                        message: format!("coords/chrom index {c} out of range"),
+                    })?;
+                Ok((name, s, d))
+            })
+            .collect()
+    }
+}

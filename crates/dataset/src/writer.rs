@@ -1,0 +1,320 @@
+//! Streaming rows into a new dataset file.
+//!
+//! Rows may arrive in any order of blocks (prep writes the forward block and the reverse
+//! complement block side by side); each chunk is compressed once complete, on the rayon pool,
+//! and stored with a direct chunk write, so compression runs on all cores while libhdf5 (which
+//! is not thread-safe) is only called from the writing thread. The bytes of the file do not
+//! depend on the number of threads: chunks are compressed independently and written in a
+//! fixed order.
+
+mod column;
+
+use std::path::{Path, PathBuf};
+
+use hdf5::types::VarLenUnicode;
+
+use self::column::Column;
+use crate::{AttrValue, Error, Header, FORMAT_NAME, FORMAT_VERSION};
+
+/// Tuning of a [`Writer`].
+#[derive(Clone, Copy, Debug)]
+pub struct WriterOptions {
+    /// Rows per chunk of `x` and `y` (the unit of compression and of shuffled reads).
+    pub chunk_rows: usize,
+    /// Rows per chunk of the 1-D `coords/*` datasets.
+    pub coord_chunk_rows: usize,
+    /// Deflate level, 1 (fast) to 9 (small).
+    pub level: u32,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            chunk_rows: 256,
+            coord_chunk_rows: 16384,
+            level: 4,
+        }
+    }
+}
+
+/// Rows to write: `len` rows starting anywhere.
+#[derive(Clone, Debug, Default)]
+pub struct Block {
+    /// One-hot windows, `len * window * 4` bytes.
+    pub x: Vec<u8>,
+    /// Labels, `len * T` bytes.
+    pub y: Vec<u8>,
+    /// Index into the chromosome names, one per row.
+    pub chrom: Vec<u32>,
+    /// 0-based window starts.
+    pub start: Vec<i64>,
+    /// `b'+'` or `b'-'`.
+    pub strand: Vec<u8>,
+}
+
+impl Block {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.chrom.len()
+    }
+
+    /// Whether the block has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.chrom.is_empty()
+    }
+}
+
+/// Writes one dataset file of a known number of rows.
+///
+/// The file is created as `<path>.tmp` and renamed to `<path>` by [`Writer::finish`]; a writer
+/// dropped before that (an error, a panic) removes its temporary file.
+///
+/// # Examples
+///
+/// ```
+/// use ferrosea_dataset::{Block, Header, Reader, Targets, Writer, WriterOptions};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("train.h5");
+/// let header = Header {
+///     window: 2,
+///     targets: Targets { name: vec!["CTCF".into()], category: vec!["TF".into()], ..Default::default() },
+///     chrom_names: vec!["chr1".into()],
+///     attrs: vec![],
+/// };
+/// let mut w = Writer::create(&path, &header, 1, WriterOptions::default())?;
+/// let block = Block { x: vec![1, 0, 0, 0, 0, 0, 0, 1], y: vec![1], chrom: vec![0], start: vec![10], strand: vec![b'+'] };
+/// w.write_block(0, &block)?;
+/// w.finish()?;
+/// let r = Reader::open(&path)?;
+/// assert_eq!((r.len(), r.window()), (1, 2));
+/// assert_eq!(r.read_x(0..1)?, block.x);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub struct Writer {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<hdf5::File>,
+    rows: usize,
+    window: usize,
+    n_targets: usize,
+    n_chroms: usize,
+    x: Column,
+    y: Column,
+    chrom: Column,
+    start: Column,
+    strand: Column,
+}
+
+impl Writer {
+    /// Creates `<path>.tmp` with all datasets sized for `rows` rows.
+    pub fn create(
+        path: &Path,
+        header: &Header,
+        rows: usize,
+        opts: WriterOptions,
+    ) -> Result<Writer, Error> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let h5 = |what: &str| {
+            let what = what.to_string();
+            let path = path.to_path_buf();
+            move |source| Error::Hdf5 { path, what, source }
+        };
+        let file = hdf5::File::create(&tmp).map_err(h5("creating the temporary file"))?;
+        let mut guard = TmpGuard(Some(tmp.clone()));
+        let (w, t) = (header.window, header.targets.len());
+        let c = opts.chunk_rows.max(1);
+        let cc = opts.coord_chunk_rows.max(1);
+        let x = Column::create::<u8>(&file, "x", rows, &[w, 4], c, opts.level)
+            .map_err(h5("creating x"))?;
+        let y = Column::create::<u8>(&file, "y", rows, &[t], c, opts.level)
+            .map_err(h5("creating y"))?;
+        let coords = group(&file, "coords").map_err(h5("creating coords"))?;
+        let chrom = Column::create::<u32>(&coords, "chrom", rows, &[], cc, opts.level)
+            .map_err(h5("creating coords/chrom"))?;
+        let start = Column::create::<i64>(&coords, "start", rows, &[], cc, opts.level)
+            .map_err(h5("creating coords/start"))?;
+        let strand = Column::create::<u8>(&coords, "strand", rows, &[], cc, opts.level)
+            .map_err(h5("creating coords/strand"))?;
+        write_header(&file, &coords, header).map_err(h5("writing the header"))?;
+        guard.0 = None;
+        Ok(Writer {
+            path: path.to_path_buf(),
+            tmp,
+            file: Some(file),
+            rows,
+            window: w,
+            n_targets: t,
+            n_chroms: header.chrom_names.len(),
+            x,
+            y,
+            chrom,
+            start,
+            strand,
+        })
+    }
+
+    /// The final path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `block` at rows `first_row..first_row + block.len()`.
+    pub fn write_block(&mut self, first_row: usize, block: &Block) -> Result<(), Error> {
+        let k = block.len();
+        let bad = |message: String| Error::Format {
+            path: self.path.clone(),
+            message,
+        };
+        if first_row + k > self.rows {
+            return Err(bad(format!(
+                "rows {first_row}..{} past the end ({} rows)",
+                first_row + k,
+                self.rows
+            )));
+        }
+        if block.x.len() != k * self.window * 4
+            || block.y.len() != k * self.n_targets
+            || block.start.len() != k
+            || block.strand.len() != k
+        {
+            return Err(bad(format!("block of {k} rows has mismatched columns")));
+        }
+        if let Some(&c) = block.chrom.iter().find(|&&c| c as usize >= self.n_chroms) {
+            return Err(bad(format!(
+                "chromosome index {c} out of range ({} names)",
+                self.n_chroms
+            )));
+        }
+        let h5 = |what: &'static str| {
+            let path = self.path.clone();
+            move |source| Error::Hdf5 {
+                path,
+                what: format!("writing {what} (is the disk full?)"),
+                source,
+            }
+        };
+        self.x.put(first_row, &block.x).map_err(h5("x"))?;
+        self.y.put(first_row, &block.y).map_err(h5("y"))?;
+        self.chrom
+            .put(first_row, &le_bytes(&block.chrom, u32::to_le_bytes))
+            .map_err(h5("coords/chrom"))?;
+        self.start
+            .put(first_row, &le_bytes(&block.start, i64::to_le_bytes))
+            .map_err(h5("coords/start"))?;
+        self.strand
+            .put(first_row, &block.strand)
+            .map_err(h5("coords/strand"))?;
+        Ok(())
+    }
+
+    /// Checks that every row was written, closes the file and renames it into place.
+    pub fn finish(mut self) -> Result<PathBuf, Error> {
+        for c in [&self.x, &self.y, &self.chrom, &self.start, &self.strand] {
+            if let Some(missing) = c.first_missing_row() {
+                return Err(Error::Format {
+                    path: self.path.clone(),
+                    message: format!("row {missing} was never written"),
+                });
+            }
+        }
+        let file = self.file.take().expect("finish runs once");
+        let h5 = |source| Error::Hdf5 {
+            path: self.path.clone(),
+            what: "closing (is the disk full?)".into(),
+            source,
+        };
+        file.flush().map_err(h5)?;
+        // Dataset handles must go before the file closes for real.
+        drop(std::mem::replace(&mut self.x, Column::closed()));
+        drop(std::mem::replace(&mut self.y, Column::closed()));
+        drop(std::mem::replace(&mut self.chrom, Column::closed()));
+        drop(std::mem::replace(&mut self.start, Column::closed()));
+        drop(std::mem::replace(&mut self.strand, Column::closed()));
+        file.close().map_err(h5)?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            what: "renaming the finished file into place".into(),
+            source,
+        })?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Removes a temporary file unless disarmed.
+struct TmpGuard(Option<PathBuf>);
+
+impl Drop for TmpGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn le_bytes<T: Copy, const N: usize>(v: &[T], f: fn(T) -> [u8; N]) -> Vec<u8> {
+    v.iter().flat_map(|&x| f(x)).collect()
+}
+
+/// Creates a group without modification times, so that files are byte-reproducible.
+fn group(parent: &hdf5::Group, name: &str) -> hdf5::Result<hdf5::Group> {
+    parent
+        .create_group_builder()
+        .with_gcpl(|p| p.obj_track_times(false))
+        .create(name)
+}
+
+fn strings(parent: &hdf5::Group, name: &str, values: &[String]) -> hdf5::Result<()> {
+    let v: Vec<VarLenUnicode> = values
+        .iter()
+        .map(|s| s.parse().expect("valid UTF-8 without NUL"))
+        .collect();
+    parent.new_dataset_builder().with_data(&v).create(name)?;
+    Ok(())
+}
+
+fn attr(loc: &hdf5::Location, name: &str, value: &AttrValue) -> hdf5::Result<()> {
+    match value {
+        AttrValue::Str(s) => {
+            let s = s.replace('\0', "");
+            loc.new_attr::<VarLenUnicode>()
+                .create(name)?
+                .write_scalar(&s.parse::<VarLenUnicode>().expect("no NUL"))
+        }
+        AttrValue::Int(i) => loc.new_attr::<i64>().create(name)?.write_scalar(i),
+    }
+}
+
+fn write_header(file: &hdf5::File, coords: &hdf5::Group, h: &Header) -> hdf5::Result<()> {
+    attr(file, "format", &AttrValue::Str(FORMAT_NAME.into()))?;
+    attr(
+        file,
+        "format_version",
+        &AttrValue::Int(FORMAT_VERSION.into()),
+    )?;
+    attr(file, "window", &AttrValue::Int(h.window as i64))?;
+    for (k, v) in &h.attrs {
+        attr(file, k, v)?;
+    }
+    let x = file.dataset("x")?;
+    attr(&x, "alphabet", &AttrValue::Str("ACGT".into()))?;
+    let targets = group(file, "targets")?;
+    strings(&targets, "name", &h.targets.name)?;
+    strings(&targets, "category", &h.targets.category)?;
+    if let Some(c) = &h.targets.cell {
+        strings(&targets, "cell", c)?;
+    }
+    if let Some(t) = &h.targets.treatment {
+        strings(&targets, "treatment", t)?;
+    }
+    strings(coords, "chrom_names", &h.chrom_names)
+}
