@@ -48,6 +48,7 @@ pub struct Interval {
 #[derive(Clone, Debug, Default)]
 pub struct PeakSet {
     by_chrom: BTreeMap<String, Vec<Interval>>,
+    records_by_chrom: BTreeMap<String, usize>,
     records: usize,
     empty: usize,
 }
@@ -56,6 +57,12 @@ impl PeakSet {
     /// Adds a peak; an empty one (start == end) is counted and dropped.
     pub fn push(&mut self, chrom: &str, iv: Interval) {
         self.records += 1;
+        match self.records_by_chrom.get_mut(chrom) {
+            Some(n) => *n += 1,
+            None => {
+                self.records_by_chrom.insert(chrom.to_string(), 1);
+            }
+        }
         if iv.start >= iv.end {
             self.empty += 1;
             return;
@@ -89,14 +96,15 @@ impl PeakSet {
         self.by_chrom.get(chrom).map_or(&[], Vec::as_slice)
     }
 
-    /// Chromosomes with at least one peak, with the number of (merged) intervals on each.
+    /// Chromosomes named by at least one record, with the number of records on each.
     pub fn chroms(&self) -> impl Iterator<Item = (&str, usize)> {
-        self.by_chrom.iter().map(|(c, v)| (c.as_str(), v.len()))
+        self.records_by_chrom.iter().map(|(c, &n)| (c.as_str(), n))
     }
 
-    /// Removes the peaks of `chrom`, returning how many (merged) intervals it had.
+    /// Removes the peaks of `chrom`, returning how many records named it.
     pub fn remove_chrom(&mut self, chrom: &str) -> usize {
-        self.by_chrom.remove(chrom).map_or(0, |v| v.len())
+        self.by_chrom.remove(chrom);
+        self.records_by_chrom.remove(chrom).unwrap_or(0)
     }
 
     /// Clips every interval to `[0, len)` of its chromosome; returns how many were cut or
