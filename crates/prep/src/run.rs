@@ -215,37 +215,41 @@ struct Decided {
     rows: [Rows; 3],
 }
 
-fn decide(
-    peaks: &[TargetPeaks],
-    is_tf: &[bool],
-    chrom: &str,
-    seq: &[u8],
-    opts: &Options,
-    geo: &Geometry,
-    splits: &Splits,
-    counts: &mut BinCounts,
-) -> Decided {
-    let labels = label_chromosome(
-        &peaks_on(peaks, chrom),
-        is_tf,
-        seq.len() as u64,
-        opts.bin_size,
-        opts.min_overlap,
-        opts.keep,
-    );
-    let fates = fates(&labels, seq, chrom, geo, splits);
-    let mut rows: [Rows; 3] = Default::default();
-    counts.seen += labels.n_bins;
-    counts.not_selected_by_keep_rule += labels.n_bins - labels.candidates.len() as u64;
-    for (&bin, fate) in labels.candidates.iter().zip(&fates) {
-        match *fate {
-            Fate::Kept(split, ws) => rows[split as usize].push((bin, ws)),
-            Fate::PastEnd => counts.dropped_window_past_sequence_end += 1,
-            Fate::TooManyN => counts.dropped_too_many_n += 1,
+/// What deciding a chromosome's bins needs, fixed for the run.
+struct Decider<'a> {
+    peaks: &'a [TargetPeaks],
+    is_tf: &'a [bool],
+    opts: &'a Options,
+    geo: Geometry,
+    splits: &'a Splits,
+}
+
+impl Decider<'_> {
+    /// Labels one chromosome and decides the fate of its candidate bins, adding to `counts`.
+    fn decide(&self, chrom: &str, seq: &[u8], counts: &mut BinCounts) -> Decided {
+        let o = self.opts;
+        let labels = label_chromosome(
+            &peaks_on(self.peaks, chrom),
+            self.is_tf,
+            seq.len() as u64,
+            o.bin_size,
+            o.min_overlap,
+            o.keep,
+        );
+        let fates = fates(&labels, seq, chrom, &self.geo, self.splits);
+        let mut rows: [Rows; 3] = Default::default();
+        counts.seen += labels.n_bins;
+        counts.not_selected_by_keep_rule += labels.n_bins - labels.candidates.len() as u64;
+        for (&bin, fate) in labels.candidates.iter().zip(&fates) {
+            match *fate {
+                Fate::Kept(split, ws) => rows[split as usize].push((bin, ws)),
+                Fate::PastEnd => counts.dropped_window_past_sequence_end += 1,
+                Fate::TooManyN => counts.dropped_too_many_n += 1,
+            }
         }
+        counts.kept += rows.iter().map(|r| r.len() as u64).sum::<u64>();
+        Decided { labels, rows }
     }
-    counts.kept += rows.iter().map(|r| r.len() as u64).sum::<u64>();
-    Decided { labels, rows }
 }
 
 fn run_in_pool(opts: &Options) -> Result<Report, Error> {
@@ -302,6 +306,14 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
         max_unknown: (opts.max_n * opts.window as f64 + 1e-9).floor() as usize,
     };
 
+    let decider = Decider {
+        peaks: &peaks,
+        is_tf: &is_tf,
+        opts,
+        geo,
+        splits: &splits,
+    };
+
     // Pass 1: decide every bin, count rows per split and positives per target.
     let started = std::time::Instant::now();
     let mut counts = BinCounts::default();
@@ -310,16 +322,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
     let (mut name, mut seq) = (String::new(), Vec::new());
     let mut records = genome.records()?;
     while records.next_into(&mut name, &mut seq)? {
-        let d = decide(
-            &peaks,
-            &is_tf,
-            &name,
-            &seq,
-            opts,
-            &geo,
-            &splits,
-            &mut counts,
-        );
+        let d = decider.decide(&name, &seq, &mut counts);
         for (s, rows) in d.rows.iter().enumerate() {
             for &(bin, _) in rows {
                 for t in d.labels.targets_of(bin) {
@@ -376,20 +379,10 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
     let mut ci = 0;
     while records.next_into(&mut name, &mut seq)? {
         if per_chrom[ci].iter().all(|&n| n == 0) {
-            counts2.seen += seq.len().div_ceil(opts.bin_size as usize) as u64;
             ci += 1;
             continue;
         }
-        let d = decide(
-            &peaks,
-            &is_tf,
-            &name,
-            &seq,
-            opts,
-            &geo,
-            &splits,
-            &mut counts2,
-        );
+        let d = decider.decide(&name, &seq, &mut counts2);
         if d.rows.each_ref().map(|r| r.len() as u64) != per_chrom[ci] {
             return Err(Error::Invalid(format!(
                 "{}: sequence '{name}' changed between the two passes over the file",

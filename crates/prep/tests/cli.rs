@@ -228,10 +228,16 @@ fn bad_peak_files() {
             "a.narrowPeak: no peaks in file (expected narrowPeak records)",
         ),
     ];
+    expect_errors("a.narrowPeak", &cases);
+}
+
+/// For each case: the small inputs with `file` replaced by the case's text must fail with a
+/// message containing the case's expectation.
+fn expect_errors(file: &str, cases: &[(&str, &str)]) {
     for (text, want) in cases {
         let dir = tempfile::tempdir().unwrap();
         let (fa, m) = inputs(dir.path());
-        std::fs::write(dir.path().join("a.narrowPeak"), text).unwrap();
+        std::fs::write(dir.path().join(file), text).unwrap();
         let out = dir.path().join("out");
         let err = fails(&small_args(&fa, &m, &out), &out);
         assert!(err.contains(want), "want {want:?}\ngot {err}");
@@ -254,14 +260,7 @@ fn bad_manifests() {
             "targets.tsv:3: duplicate target name 'A' (first on line 2)",
         ),
     ];
-    for (text, want) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let (fa, m) = inputs(dir.path());
-        std::fs::write(&m, text).unwrap();
-        let out = dir.path().join("out");
-        let err = fails(&small_args(&fa, &m, &out), &out);
-        assert!(err.contains(want), "want {want:?}\ngot {err}");
-    }
+    expect_errors("targets.tsv", &cases);
 }
 
 #[test]

@@ -223,3 +223,91 @@ fn chr22_windows_and_labels_match_an_independent_recomputation() {
         }
     }
 }
+
+/// A 919-row DeepSEA-style manifest (DeepSEA's target names and categories, in its order)
+/// works; its peak files are the demo's 29, reused in turn. DeepSEA's own names repeat 54
+/// `cell|assay|treatment` triples (experiments of two labs); names must be unique here, so the
+/// manifest numbers the repeats, `A549|CTCF|None|2`.
+#[test]
+fn deepsea_919_target_manifest() {
+    let names =
+        std::fs::read_to_string(shared().join("features/deepsea_919_predictor.names.txt")).unwrap();
+    let names: Vec<&str> = names.lines().collect();
+    assert_eq!(names.len(), 919);
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo");
+    let demo_targets = std::fs::read_to_string(demo.join("targets.tsv")).unwrap();
+    let files: Vec<String> = demo_targets
+        .lines()
+        .skip(1)
+        .map(|l| {
+            demo.join(l.split('\t').nth(2).unwrap())
+                .display()
+                .to_string()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("deepsea.tsv");
+    let mut seen = std::collections::HashMap::new();
+    let names: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let k = seen.entry(*n).and_modify(|k| *k += 1).or_insert(1);
+            if *k == 1 {
+                n.to_string()
+            } else {
+                format!("{n}|{k}")
+            }
+        })
+        .collect();
+    assert_eq!(
+        seen.values().filter(|&&k| k > 1).count(),
+        54,
+        "DeepSEA's repeated names"
+    );
+    let mut text = String::from("name\tcategory\tpath\tcell\ttreatment\n");
+    for (i, n) in names.iter().enumerate() {
+        let f: Vec<&str> = n.split('|').collect();
+        let category = match i {
+            0..=124 => "DNase",
+            125..=814 => "TF",
+            _ => "Histone",
+        };
+        text += &format!(
+            "{n}\t{category}\t{}\t{}\t{}\n",
+            files[i % files.len()],
+            f[0],
+            f[2]
+        );
+    }
+    std::fs::write(&manifest, text).unwrap();
+    let out = dir.path().join("out");
+    let opts = ferrosea_prep::Options {
+        genome: demo.join("hg19_chr22_26-30Mb.fa.gz"),
+        targets: manifest,
+        out: out.clone(),
+        threads: 2,
+        keep: ferrosea_prep::Keep::TfTouch,
+        test: ferrosea_genome::Region::parse_list("chr22:29000001-30000000").unwrap(),
+        valid: ferrosea_genome::Region::parse_list("chr22:26000001-26500000").unwrap(),
+        ..Default::default()
+    };
+    let report = ferrosea_prep::run(&opts).unwrap();
+    let r = Reader::open(out.join("train.h5")).unwrap();
+    assert_eq!(r.targets().name, names);
+    assert_eq!(
+        r.targets().category.iter().filter(|c| *c == "TF").count(),
+        690
+    );
+    assert_eq!(r.targets().treatment.as_ref().unwrap()[0], "None");
+    assert!(r.len() > 500, "{} rows", r.len());
+    let y = r.read_y(0..r.len()).unwrap();
+    assert_eq!(y.len(), r.len() * 919);
+    // Targets that share a peak file share their labels; and the labels are not all zero.
+    let column = |t: usize| (0..r.len()).map(|i| y[i * 919 + t]).collect::<Vec<u8>>();
+    assert_eq!(column(1), column(1 + files.len()));
+    assert_eq!(column(900), column(900 - 2 * files.len()));
+    assert!(report
+        .targets
+        .iter()
+        .all(|t| t.positives["train"] > 0 || t.peak_records < 60));
+}

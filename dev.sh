@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# ferrosea's two commands, each doing its own set-up on a fresh Debian 12 machine with Rust:
+#
+#   ./dev.sh demo   build, then run the pipeline on the embedded demo data (data/demo)
+#   ./dev.sh test   build and run every test (Rust, plus the h5py interoperability check)
+#
+# Set-up: libhdf5 from apt when missing (as root or with passwordless sudo); otherwise HDF5 is
+# built from source into the binaries (needs cmake, taken from PyPI into .venv). Python
+# packages for the test oracles (h5py, numpy) go into .venv. Set HDF5_DIR to use an HDF5 of
+# your own (a cluster module or a conda environment).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+say() { printf 'dev.sh: %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo "$@"
+    else return 1
+    fi
+}
+
+apt_install() {
+    command -v apt-get >/dev/null || return 1
+    say "installing $* with apt-get"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# A Python virtual environment in .venv with the given packages.
+venv() {
+    if [ ! -x .venv/bin/python ]; then
+        if ! python3 -m venv .venv 2>/dev/null; then
+            rm -rf .venv
+            apt_install python3 python3-venv || { say "error: need python3 with venv (apt-get install python3-venv)"; exit 1; }
+            python3 -m venv .venv
+        fi
+    fi
+    local missing=()
+    for p in "$@"; do .venv/bin/python -c "import ${p%%[=<>]*}" 2>/dev/null || missing+=("$p"); done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]} into .venv"
+        .venv/bin/pip install -q --disable-pip-version-check "${missing[@]}"
+    fi
+}
+
+# Sets CARGO_FEATURES so that the build finds (or builds) libhdf5.
+hdf5() {
+    CARGO_FEATURES=()
+    if [ -n "${HDF5_DIR:-}" ] || pkg-config --exists hdf5 2>/dev/null; then return; fi
+    if apt_install libhdf5-dev pkg-config; then return; fi
+    say "no libhdf5 and no root: building HDF5 from source (static; cmake from PyPI)"
+    venv cmake
+    export PATH="$PWD/.venv/bin:$PATH"
+    CARGO_FEATURES=(--features ferrosea-dataset/hdf5-static)
+}
+
+demo() {
+    hdf5
+    cargo build --release -p ferrosea-prep "${CARGO_FEATURES[@]}"
+    local out=demo-out/prep
+    ./target/release/ferrosea-prep \
+        --genome data/demo/hg19_chr22_26-30Mb.fa.gz --targets data/demo/targets.tsv -o "$out" \
+        --valid chr22:26000001-26500000 --test chr22:29000001-30000000 --reverse-complement
+    say "done: $out/train.h5, $out/valid.h5, $out/test.h5 (format: docs/FORMAT.md), report: $out/prep.json"
+}
+
+test() {
+    hdf5
+    venv h5py numpy
+    export FERROSEA_PYTHON="$PWD/.venv/bin/python"
+    cargo test --workspace "${CARGO_FEATURES[@]}"
+}
+
+case "${1:-}" in
+    demo) demo ;;
+    test) test ;;
+    *) echo "usage: ./dev.sh demo|test" >&2; exit 2 ;;
+esac
