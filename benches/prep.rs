@@ -54,7 +54,12 @@ fn main() {
             valid: ferrosea_genome_regions("chr22:20000001-21000000"),
             ..Default::default()
         };
-        ferrosea_prep::run(&opts).unwrap();
+        let t = ferrosea_prep::run(&opts).unwrap().timings;
+        std::fs::write(
+            format!("{}/timings.json", a[2]),
+            serde_json::to_string(&[t.load, t.decide, t.write]).unwrap(),
+        )
+        .unwrap();
         return;
     }
     if std::env::args().any(|a| a == "--list") {
@@ -81,10 +86,19 @@ fn main() {
     let n_targets = std::fs::read_to_string(&targets).unwrap().lines().count() - 1;
     println!("prep benchmark: hg19 chr22 (51.3 Mb, 22.3 Mb sequenced), {n_targets} targets, --keep tf-touch --reverse-complement");
     println!(
-        "{:>3} {:>9} {:>10} {:>12} {:>10} {:>10}",
-        "-j", "wall s", "rows", "rows/s", "out MB/s", "peak MB"
+        "{:>3} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>9} {:>8}",
+        "-j",
+        "wall s",
+        "load s",
+        "pass1 s",
+        "pass2 s",
+        "rows",
+        "pass2 rows/s",
+        "out MB/s",
+        "peak MB"
     );
     let exe = std::env::current_exe().unwrap();
+    let mut at_one = [0.0f64; 3];
     for threads in ["1", "2"] {
         let out = dir.join(format!("out-j{threads}"));
         let args = serde_json::to_string(&[
@@ -114,19 +128,42 @@ fn main() {
             })
             .sum();
         let secs = m.wall.as_secs_f64();
+        let t: [f64; 3] =
+            serde_json::from_slice(&std::fs::read(out.join("timings.json")).unwrap()).unwrap();
         println!(
-            "{threads:>3} {secs:>9.2} {rows:>10} {:>12.0} {:>10.1} {:>10.0}",
-            rows as f64 / secs,
+            "{threads:>3} {secs:>8.2} {:>8.2} {:>8.2} {:>8.2} {rows:>8} {:>12.0} {:>9.1} {:>8.0}",
+            t[0],
+            t[1],
+            t[2],
+            rows as f64 / t[2],
             bytes as f64 / 1e6 / secs,
             m.max_rss as f64 / 1e6
         );
-        if threads == "2" {
-            // DeepSEA: 4.4M training rows + 8,000 valid + 455,024 test, 919 targets.
+        if threads == "1" {
+            at_one = t;
+        } else {
+            // DeepSEA: 4.4M training rows + 8,000 valid + 455,024 test (both strands), 919
+            // targets, 3.1 Gb. Each phase is scaled by what it is proportional to (targets,
+            // genome length, rows), then to 16 cores by Amdahl's law with the serial part
+            // fitted from the -j 1 and -j 2 runs: serial = 2 * t2 - t1.
             let deepsea_rows = 4_400_000.0 + 8_000.0 + 455_024.0;
+            let scale = [
+                919.0 / n_targets as f64,
+                3.1e9 / 51.3e6,
+                deepsea_rows / rows as f64,
+            ];
+            let at = |cores: f64| -> f64 {
+                (0..3)
+                    .map(|i| {
+                        let serial = (2.0 * t[i] - at_one[i]).clamp(0.0, t[i]);
+                        scale[i] * (serial + (at_one[i] - serial) / cores)
+                    })
+                    .sum()
+            };
             println!(
-                "extrapolation: DeepSEA-scale output ({deepsea_rows:.0} rows) at this rate: {:.0} s on 2 threads; {:.0} s on 16 if it scales linearly (unmeasured: {n_targets} vs 919 targets)",
-                deepsea_rows / (rows as f64 / secs),
-                deepsea_rows / (rows as f64 / secs) / 8.0
+                "extrapolation to DeepSEA scale (919 targets, 3.1 Gb, {deepsea_rows:.0} rows): {:.0} s on 2 cores, {:.0} s on 16 cores (Amdahl fit of -j 1 / -j 2; unmeasured beyond 2 cores)",
+                at(2.0),
+                at(16.0)
             );
         }
     }

@@ -26,6 +26,20 @@ pub struct Report {
     pub targets: Vec<TargetReport>,
     /// Things a user should look at (skipped peaks, empty splits, ...).
     pub warnings: Vec<String>,
+    /// Wall-clock seconds of each phase; not written to prep.json, which stays reproducible.
+    #[serde(skip)]
+    pub timings: Timings,
+}
+
+/// Wall-clock seconds of the phases of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Timings {
+    /// Manifest, genome index, peak files and checksums.
+    pub load: f64,
+    /// Pass 1: labelling and deciding every bin.
+    pub decide: f64,
+    /// Pass 2: encoding, compressing and writing.
+    pub write: f64,
 }
 
 /// A file and its checksum.

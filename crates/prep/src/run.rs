@@ -14,7 +14,9 @@ use tracing::{info, warn};
 use crate::label::{label_chromosome, ChromLabels};
 use crate::manifest::{self, Target};
 use crate::pass::{build_blocks, fates, Fate, Geometry, Rows, Split, Splits};
-use crate::report::{BinCounts, FileRef, Inputs, PeaksSkipped, Report, SplitReport, TargetReport};
+use crate::report::{
+    BinCounts, FileRef, Inputs, PeaksSkipped, Report, SplitReport, TargetReport, Timings,
+};
 use crate::{Error, Options};
 
 /// Rows encoded and compressed together: bounds memory (about 16 MB of one-hot per block).
@@ -253,6 +255,7 @@ impl Decider<'_> {
 }
 
 fn run_in_pool(opts: &Options) -> Result<Report, Error> {
+    let run_started = std::time::Instant::now();
     prepare_out_dir(&opts.out)?;
     let mut warnings = Vec::new();
     let targets = manifest::read(&opts.targets)?;
@@ -315,6 +318,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
     };
 
     // Pass 1: decide every bin, count rows per split and positives per target.
+    let load_secs = run_started.elapsed().as_secs_f64();
     let started = std::time::Instant::now();
     let mut counts = BinCounts::default();
     let mut per_chrom: Vec<[u64; 3]> = Vec::new();
@@ -333,6 +337,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
         per_chrom.push(d.rows.each_ref().map(|r| r.len() as u64));
     }
     let fwd: [u64; 3] = std::array::from_fn(|s| per_chrom.iter().map(|c| c[s]).sum());
+    let decide_secs = started.elapsed().as_secs_f64();
     info!(
         "pass 1 (decide) {:.1}s: {} bins, {} kept (train {}, valid {}, test {})",
         started.elapsed().as_secs_f64(),
@@ -492,6 +497,11 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
             })
             .collect(),
         warnings,
+        timings: Timings {
+            load: load_secs,
+            decide: decide_secs,
+            write: secs,
+        },
     };
     for w in &report.warnings {
         warn!("{w}");
