@@ -25,6 +25,7 @@ pub struct Measured {
 }
 
 /// Runs `cmd` and measures it alone (its own rusage, through wait4).
+#[allow(clippy::zombie_processes)] // the child is reaped by wait4, which std cannot see
 pub fn measure(cmd: &mut std::process::Command) -> Measured {
     let start = Instant::now();
     let child = cmd.spawn().expect("spawn");

@@ -106,7 +106,7 @@ pub fn encode(seq: &[u8]) -> Vec<u8> {
 /// When the lengths differ or are not a multiple of 4.
 pub fn reverse_complement_into(fwd: &[u8], out: &mut [u8]) {
     assert!(
-        fwd.len() == out.len() && fwd.len() % 4 == 0,
+        fwd.len() == out.len() && fwd.len().is_multiple_of(4),
         "one-hot buffers must match"
     );
     for (o, f) in out.chunks_exact_mut(4).zip(fwd.chunks_exact(4).rev()) {
