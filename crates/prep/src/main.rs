@@ -122,8 +122,10 @@ fn main() -> ExitCode {
         (false, 0) => tracing::Level::INFO,
         (false, _) => tracing::Level::DEBUG,
     };
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_max_level(level)
         .with_target(false)
         .without_time()

@@ -270,12 +270,12 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
     );
     let ((genome, genome_sha), manifest_sha) = (genome?, manifest_sha?);
     info!(
-        "genome {}: {} sequences, {} bp ({}, index: {:?})",
+        "genome {}: {} sequences, {} bp ({}; index {})",
         opts.genome.display(),
         genome.sequences().len(),
         genome.sequences().iter().map(|s| s.length).sum::<u64>(),
         genome.compression().as_str(),
-        genome.index_source()
+        index_name(genome.index_source())
     );
     let longest = genome
         .sequences()
