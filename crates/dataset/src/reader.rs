@@ -19,6 +19,7 @@ pub struct Reader {
     len: usize,
     window: usize,
     targets: Targets,
+    chrom_names: Vec<String>,
 }
 
 impl Reader {
@@ -73,6 +74,7 @@ impl Reader {
                 message: format!("{} target names for {} label columns", targets.len(), ys[1]),
             });
         }
+        let chrom_names = read("coords/chrom_names")?;
         Ok(Reader {
             len: xs[0],
             window: xs[1],
@@ -81,6 +83,7 @@ impl Reader {
             x,
             y,
             targets,
+            chrom_names,
         })
     }
 
@@ -161,14 +164,6 @@ impl Reader {
 
     /// Coordinates of rows `rows`: (chromosome name, 0-based window start, strand byte).
     pub fn read_coords(&self, rows: Range<usize>) -> Result<Vec<(String, i64, u8)>, Error> {
-        let names: Vec<String> = self
-            .file
-            .dataset("coords/chrom_names")
-            .and_then(|d| d.read_raw::<VarLenUnicode>())
-            .map_err(self.h5("reading coords/chrom_names"))?
-            .into_iter()
-            .map(|s| s.to_string())
-            .collect();
         let one = |name: &str| self.file.dataset(name).map_err(self.h5(name));
         let chrom = one("coords/chrom")?
             .read_slice_1d::<u32, _>(s![rows.clone()])
@@ -184,13 +179,14 @@ impl Reader {
             .zip(&start)
             .zip(&strand)
             .map(|((&c, &s), &d)| {
-                let name = names
-                    .get(c as usize)
-                    .cloned()
-                    .ok_or_else(|| Error::Format {
-                        path: self.path.clone(),
-                        message: format!("coords/chrom index {c} out of range"),
-                    })?;
+                let name =
+                    self.chrom_names
+                        .get(c as usize)
+                        .cloned()
+                        .ok_or_else(|| Error::Format {
+                            path: self.path.clone(),
+                            message: format!("coords/chrom index {c} out of range"),
+                        })?;
                 Ok((name, s, d))
             })
             .collect()

@@ -67,7 +67,7 @@ impl Block {
 /// Writes one dataset file of a known number of rows.
 ///
 /// The file is created as `<path>.tmp` and renamed to `<path>` by [`Writer::finish`]; a writer
-/// dropped before that (an error, a panic) removes its temporary file.
+/// dropped before that (an error, a panic), or whose close fails, removes its temporary file.
 ///
 /// # Examples
 ///
@@ -92,8 +92,8 @@ impl Block {
 /// ```
 pub struct Writer {
     path: PathBuf,
-    tmp: PathBuf,
-    file: Option<hdf5::File>,
+    tmp: TmpGuard,
+    file: hdf5::File,
     rows: usize,
     window: usize,
     n_targets: usize,
@@ -122,7 +122,7 @@ impl Writer {
             move |source| Error::Hdf5 { path, what, source }
         };
         let file = hdf5::File::create(&tmp).map_err(h5("creating the temporary file"))?;
-        let mut guard = TmpGuard(Some(tmp.clone()));
+        let tmp = TmpGuard(Some(tmp));
         let (w, t) = (header.window, header.targets.len());
         let c = opts.chunk_rows.max(1);
         let cc = opts.coord_chunk_rows.max(1);
@@ -138,11 +138,10 @@ impl Writer {
         let strand = Column::create::<u8>(&coords, "strand", rows, &[], cc, opts.level)
             .map_err(h5("creating coords/strand"))?;
         write_header(&file, &coords, header).map_err(h5("writing the header"))?;
-        guard.0 = None;
         Ok(Writer {
             path: path.to_path_buf(),
             tmp,
-            file: Some(file),
+            file,
             rows,
             window: w,
             n_targets: t,
@@ -210,7 +209,7 @@ impl Writer {
     }
 
     /// Checks that every row was written, closes the file and renames it into place.
-    pub fn finish(mut self) -> Result<PathBuf, Error> {
+    pub fn finish(self) -> Result<PathBuf, Error> {
         for c in [&self.x, &self.y, &self.chrom, &self.start, &self.strand] {
             if let Some(missing) = c.first_missing_row() {
                 return Err(Error::Format {
@@ -219,38 +218,41 @@ impl Writer {
                 });
             }
         }
-        let file = self.file.take().expect("finish runs once");
+        let Writer {
+            path,
+            mut tmp,
+            file,
+            x,
+            y,
+            chrom,
+            start,
+            strand,
+            ..
+        } = self;
         let h5 = |source| Error::Hdf5 {
-            path: self.path.clone(),
+            path: path.clone(),
             what: "closing (is the disk full?)".into(),
             source,
         };
         file.flush().map_err(h5)?;
         // Dataset handles must go before the file closes for real.
-        drop(std::mem::replace(&mut self.x, Column::closed()));
-        drop(std::mem::replace(&mut self.y, Column::closed()));
-        drop(std::mem::replace(&mut self.chrom, Column::closed()));
-        drop(std::mem::replace(&mut self.start, Column::closed()));
-        drop(std::mem::replace(&mut self.strand, Column::closed()));
+        drop((x, y, chrom, start, strand));
         file.close().map_err(h5)?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            what: "renaming the finished file into place".into(),
-            source,
+        let tmp_path = tmp.0.take().expect("armed until here");
+        std::fs::rename(&tmp_path, &path).map_err(|source| {
+            let _ = std::fs::remove_file(&tmp_path);
+            Error::Io {
+                path: path.clone(),
+                what: "renaming the finished file into place".into(),
+                source,
+            }
         })?;
-        Ok(self.path.clone())
+        Ok(path)
     }
 }
 
-impl Drop for Writer {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-/// Removes a temporary file unless disarmed.
+/// Removes the temporary file when dropped, unless disarmed (taken) after the final rename:
+/// a writer dropped on an error, a panic, or a failed close leaves nothing behind.
 struct TmpGuard(Option<PathBuf>);
 
 impl Drop for TmpGuard {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ferrosea_dataset::{AttrValue, Header, Targets, Writer, WriterOptions};
 use ferrosea_genome::Genome;
@@ -164,14 +164,13 @@ fn load_targets(
     }
     if !empty.is_empty() {
         let t = empty[0];
-        let genome_names: Vec<&str> = lengths.keys().copied().take(5).collect();
         let msg = format!(
             "{} target(s) have no peaks on any sequence of the genome, first '{}' ({}, manifest line {}); the genome has {}: do the chromosome names match?",
             empty.len(),
             t.name,
             t.path.display(),
             t.line,
-            genome_names.join(", ")
+            some_sequence_names(genome)
         );
         if !opts.allow_empty_targets {
             return Err(Error::Invalid(format!(
@@ -187,23 +186,27 @@ fn check_splits(splits: &Splits, genome: &Genome) -> Result<(), Error> {
     for (flag, regions) in [("--test", &splits.test), ("--valid", &splits.valid)] {
         for r in regions {
             if !genome.sequences().iter().any(|s| s.name == r.chrom) {
-                let names: Vec<&str> = genome
-                    .sequences()
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .take(5)
-                    .collect();
                 return Err(Error::Invalid(format!(
-                    "{flag} names sequence '{}', which is not in {} (it has {}{}); give {flag} with this genome's names",
+                    "{flag} names sequence '{}', which is not in {} (it has {}); give {flag} with this genome's names",
                     r.chrom,
                     genome.path().display(),
-                    names.join(", "),
-                    if genome.sequences().len() > 5 { ", ..." } else { "" }
+                    some_sequence_names(genome)
                 )));
             }
         }
     }
     Ok(())
+}
+
+/// The genome's first five sequence names, for messages: `chr1, chr2, chr3, chr4, chr5, ...`.
+fn some_sequence_names(genome: &Genome) -> String {
+    let seqs = genome.sequences();
+    let names: Vec<&str> = seqs.iter().take(5).map(|s| s.name.as_str()).collect();
+    format!(
+        "{}{}",
+        names.join(", "),
+        if seqs.len() > 5 { ", ..." } else { "" }
+    )
 }
 
 /// Per chromosome, the targets' merged peaks on it.
@@ -340,12 +343,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
     let decide_secs = started.elapsed().as_secs_f64();
     info!(
         "pass 1 (decide) {:.1}s: {} bins, {} kept (train {}, valid {}, test {})",
-        started.elapsed().as_secs_f64(),
-        counts.seen,
-        counts.kept,
-        fwd[0],
-        fwd[1],
-        fwd[2]
+        decide_secs, counts.seen, counts.kept, fwd[0], fwd[1], fwd[2]
     );
     for s in Split::ALL {
         if fwd[s as usize] == 0 {
@@ -562,10 +560,16 @@ fn dataset_header(opts: &Options, targets: &[Target], genome: &Genome, genome_sh
     }
 }
 
-fn write_report(path: &PathBuf, report: &Report) -> Result<(), Error> {
+fn write_report(path: &Path, report: &Report) -> Result<(), Error> {
     let tmp = path.with_extension("json.tmp");
     let mut text = serde_json::to_string_pretty(report).expect("report serialises");
     text.push('\n');
-    std::fs::write(&tmp, text).map_err(io_err(&tmp, "writing the report"))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path, "renaming the report into place"))
+    std::fs::write(&tmp, text)
+        .map_err(io_err(&tmp, "writing the report"))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(io_err(path, "renaming the report into place"))
+        })
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
 }

@@ -13,7 +13,7 @@ struct Pending {
 }
 
 pub(super) struct Column {
-    ds: Option<hdf5::Dataset>,
+    ds: hdf5::Dataset,
     row_bytes: usize,
     chunk_rows: usize,
     rows: usize,
@@ -45,7 +45,7 @@ impl Column {
             .create(name)?;
         let row_bytes = inner.iter().product::<usize>() * size_of::<T>();
         Ok(Column {
-            ds: Some(ds),
+            ds,
             row_bytes,
             chunk_rows,
             rows,
@@ -53,19 +53,6 @@ impl Column {
             pending: BTreeMap::new(),
             written: vec![false; rows.div_ceil(chunk_rows)],
         })
-    }
-
-    /// A placeholder holding no dataset handle.
-    pub(super) fn closed() -> Column {
-        Column {
-            ds: None,
-            row_bytes: 0,
-            chunk_rows: 1,
-            rows: 0,
-            level: 0,
-            pending: BTreeMap::new(),
-            written: vec![],
-        }
     }
 
     fn rows_in_chunk(&self, c: usize) -> usize {
@@ -126,7 +113,7 @@ impl Column {
     }
 
     fn write_chunk(&mut self, c: usize, data: &[u8]) -> hdf5::Result<()> {
-        let ds = self.ds.as_ref().expect("open column");
+        let ds = &self.ds;
         let mut offset = vec![0 as hdf5_sys::h5::hsize_t; ds.ndim()];
         offset[0] = (c * self.chunk_rows) as _;
         let status = hdf5::sync::sync(|| unsafe {
