@@ -1,0 +1,219 @@
+//! Building blocks: 1-D convolution, max pooling, seeded dropout, dense layers and a
+//! bidirectional LSTM.
+
+use candle_core::{Module, Result, Tensor, D};
+use candle_nn::{Conv1d, Conv1dConfig, Linear};
+use rand::Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::params::{rng_for, Init, Vb};
+
+/// Where dropout masks come from during a training step.
+///
+/// Masks are drawn on the host from ChaCha streams keyed by (seed, step, layer, sample),
+/// where `sample` is the row's position in the global batch. A sample therefore gets the
+/// same mask whichever replica processes it and however the batch is split, which is what
+/// makes data-parallel training reproduce single-device training.
+#[derive(Clone, Copy, Debug)]
+pub struct DropoutKey {
+    /// The run's seed.
+    pub seed: u64,
+    /// The global optimizer step.
+    pub step: u64,
+    /// Position of this batch's first row in the global batch.
+    pub first_sample: u64,
+}
+
+/// Whether a forward pass trains (dropout active) or evaluates.
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    /// Inference: dropout is the identity.
+    Eval,
+    /// Training: dropout masks come from the key.
+    Train(DropoutKey),
+}
+
+/// Stream tag separating dropout from other random streams.
+const DROPOUT_STREAM: u64 = 0xd20;
+
+/// Inverted dropout with probability `p` of zeroing; `layer` distinguishes the model's
+/// dropout layers.
+pub fn dropout(x: &Tensor, p: f32, layer: u64, mode: Mode) -> Result<Tensor> {
+    let key = match mode {
+        Mode::Train(key) if p > 0.0 => key,
+        _ => return Ok(x.clone()),
+    };
+    let dims = x.dims();
+    let batch = dims[0];
+    let per = x.elem_count() / batch.max(1);
+    let scale = 1.0 / (1.0 - p);
+    // Keep when a uniform u32 is at or above p * 2^32.
+    let cut = (p as f64 * 4_294_967_296.0) as u64;
+    let mut mask = vec![0f32; x.elem_count()];
+    mask.par_chunks_mut(per.max(1)).enumerate().for_each(|(i, m)| {
+        let mut rng = rng_for(key.seed, &[DROPOUT_STREAM, key.step, layer, key.first_sample + i as u64]);
+        for v in m {
+            *v = if (rng.random::<u32>() as u64) >= cut { scale } else { 0.0 };
+        }
+    });
+    let mask = Tensor::from_vec(mask, dims, x.device())?;
+    x.mul(&mask)
+}
+
+/// Non-overlapping max pooling over the last dimension with window and stride `k`; a
+/// trailing remainder shorter than `k` is dropped, as Keras and PyTorch do.
+///
+/// Written with reshape + max because Candle's `max_pool2d` back-propagates wrong gradients.
+pub fn max_pool1d(x: &Tensor, k: usize) -> Result<Tensor> {
+    if k <= 1 {
+        return Ok(x.clone());
+    }
+    let (b, c, l) = x.dims3()?;
+    let out = l / k;
+    x.narrow(2, 0, out * k)?.reshape((b, c, out, k))?.max(D::Minus1)
+}
+
+/// How a model's weights are drawn before training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitScheme {
+    /// Lua Torch's defaults (DeepSEA): weights and biases uniform in +-1/sqrt(fan_in).
+    Torch,
+    /// Keras' defaults (DanQ): Glorot-uniform kernels, zero biases, orthogonal recurrent
+    /// kernels, forget-gate bias one.
+    #[default]
+    Keras,
+}
+
+/// A valid (unpadded) 1-D convolution `[B, in, L] -> [B, out, L - width + 1]`.
+pub fn conv1d(vb: &Vb, name: &str, cin: usize, cout: usize, width: usize, init: InitScheme) -> Result<Conv1d> {
+    let vb = vb.pp(name);
+    let (w_init, b_init) = match init {
+        InitScheme::Torch => (Init::torch(cin * width), Init::torch(cin * width)),
+        InitScheme::Keras => (Init::glorot(cin * width, cout * width), Init::Zeros),
+    };
+    let w = vb.get_with_hints((cout, cin, width), "weight", w_init)?;
+    let b = vb.get_with_hints(cout, "bias", b_init)?;
+    Ok(Conv1d::new(w, Some(b), Conv1dConfig::default()))
+}
+
+/// A dense layer `[B, in] -> [B, out]`.
+pub fn linear(vb: &Vb, name: &str, din: usize, dout: usize, init: InitScheme) -> Result<Linear> {
+    let vb = vb.pp(name);
+    let (w_init, b_init) = match init {
+        InitScheme::Torch => (Init::torch(din), Init::torch(din)),
+        InitScheme::Keras => (Init::glorot(din, dout), Init::Zeros),
+    };
+    let w = vb.get_with_hints((dout, din), "weight", w_init)?;
+    let b = vb.get_with_hints(dout, "bias", b_init)?;
+    Ok(Linear::new(w, Some(b)))
+}
+
+/// The gate non-linearity of an LSTM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateActivation {
+    /// The logistic function.
+    #[default]
+    Sigmoid,
+    /// Keras' piecewise-linear clamp(0.2 x + 0.5, 0, 1), the default of the Keras 0.x
+    /// LSTM that DanQ was trained with.
+    HardSigmoid,
+}
+
+impl GateActivation {
+    fn apply(self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            GateActivation::Sigmoid => candle_nn::ops::sigmoid(x),
+            GateActivation::HardSigmoid => x.affine(0.2, 0.5)?.clamp(0f32, 1f32),
+        }
+    }
+}
+
+/// A bidirectional single-layer LSTM over `[B, T, I]` returning the whole sequence
+/// `[B, T, 2H]` (forward states, then backward states, each at its own time step).
+///
+/// Parameters per direction, gate order (input, forget, cell, output) as in Keras and
+/// PyTorch: `weight_ih [4H, I]`, `weight_hh [4H, H]` and one `bias [4H]` (Keras' count;
+/// PyTorch keeps two bias vectors, which add nothing but 4H parameters).
+///
+/// The input projection of every time step and both directions is one matrix product
+/// before the recurrence; each step then does a single batched `[2, B, H] x [2, H, 4H]`
+/// product for both directions.
+pub struct BiLstm {
+    w_ih: Tensor,
+    bias: Tensor,
+    w_hh_t: Tensor,
+    hidden: usize,
+    gate: GateActivation,
+}
+
+impl BiLstm {
+    /// Declares the parameters under `name.forward.*` and `name.backward.*`.
+    pub fn new(vb: &Vb, name: &str, input: usize, hidden: usize, gate: GateActivation) -> Result<BiLstm> {
+        let vb = vb.pp(name);
+        let mut w_ih = Vec::new();
+        let mut bias = Vec::new();
+        let mut w_hh_t = Vec::new();
+        for dir in ["forward", "backward"] {
+            let vb = vb.pp(dir);
+            w_ih.push(vb.get_with_hints((4 * hidden, input), "weight_ih", Init::glorot(input, hidden))?);
+            w_hh_t.push(vb.get_with_hints((4 * hidden, hidden), "weight_hh", Init::OrthogonalBlocks)?.t()?);
+            bias.push(vb.get_with_hints(4 * hidden, "bias", Init::LstmBias)?);
+        }
+        Ok(BiLstm {
+            w_ih: Tensor::cat(&w_ih, 0)?,
+            bias: Tensor::cat(&bias, 0)?,
+            w_hh_t: Tensor::stack(&w_hh_t, 0)?,
+            hidden,
+            gate,
+        })
+    }
+
+    /// `[B, T, I] -> [B, T, 2H]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, i) = x.dims3()?;
+        let h4 = 4 * self.hidden;
+        // [B*T, 8H]: both directions' input projections of every step at once.
+        let xp = x.reshape((b * t, i))?.matmul(&self.w_ih.t()?)?.broadcast_add(&self.bias)?;
+        let xp = xp.reshape((b, t, 2, h4))?;
+        let fwd = xp.narrow(2, 0, 1)?.squeeze(2)?;
+        let bwd = xp.narrow(2, 1, 1)?.squeeze(2)?.contiguous()?.flip(&[1])?;
+        // [T, 2, B, 4H]: per step, the forward input at t and the backward input at T-1-t.
+        let steps = Tensor::stack(&[fwd, bwd], 0)?.permute((2, 0, 1, 3))?.contiguous()?;
+        let hsz = self.hidden;
+        let mut h: Option<Tensor> = None;
+        let mut c: Option<Tensor> = None;
+        let mut outs = Vec::with_capacity(t);
+        for s in 0..t {
+            let xs = steps.get(s)?;
+            let gates = match &h {
+                Some(h) => (xs + h.matmul(&self.w_hh_t)?)?,
+                None => xs,
+            };
+            let ig = self.gate.apply(&gates.narrow(2, 0, hsz)?)?;
+            let fg = self.gate.apply(&gates.narrow(2, hsz, hsz)?)?;
+            let gg = gates.narrow(2, 2 * hsz, hsz)?.tanh()?;
+            let og = self.gate.apply(&gates.narrow(2, 3 * hsz, hsz)?)?;
+            let c_new = match &c {
+                Some(c) => ((fg * c)? + (ig * gg)?)?,
+                None => (ig * gg)?,
+            };
+            let h_new = (og * c_new.tanh()?)?;
+            outs.push(h_new.clone());
+            h = Some(h_new);
+            c = Some(c_new);
+        }
+        // [T, 2, B, H] -> forward [B, T, H] and backward put back in time order.
+        let out = Tensor::stack(&outs, 0)?;
+        let f = out.narrow(1, 0, 1)?.squeeze(1)?.transpose(0, 1)?;
+        let bk = out.narrow(1, 1, 1)?.squeeze(1)?.contiguous()?.flip(&[0])?.transpose(0, 1)?;
+        Tensor::cat(&[f, bk], 2)
+    }
+}
+
+/// ReLU after a module.
+pub fn relu_after(m: &impl Module, x: &Tensor) -> Result<Tensor> {
+    m.forward(x)?.relu()
+}

@@ -1,0 +1,199 @@
+use candle_core::{Device, Tensor, Var, D};
+
+use super::*;
+use crate::layers::{dropout, max_pool1d, BiLstm};
+
+fn danq(filters: usize, width: usize, pool: usize, lstm: usize, hidden: usize) -> ModelConfig {
+    ModelConfig::Danq(DanQConfig {
+        filters,
+        width,
+        pool,
+        conv_dropout: 0.2,
+        lstm_hidden: lstm,
+        lstm_dropout: 0.5,
+        hidden,
+        gate_activation: GateActivation::HardSigmoid,
+        init: InitScheme::Keras,
+    })
+}
+
+fn one_hot(batch: usize, len: usize, seed: u64) -> Tensor {
+    let mut v = vec![0f32; batch * 4 * len];
+    let mut s = seed;
+    for b in 0..batch {
+        for p in 0..len {
+            s = params::mix(s);
+            v[b * 4 * len + (s % 4) as usize * len + p] = 1.0;
+        }
+    }
+    Tensor::from_vec(v, (batch, 4, len), &Device::Cpu).unwrap()
+}
+
+#[test]
+fn danq_summary_matches_the_paper() {
+    let store = ParamStore::new(1);
+    let net = Network::new(&danq(320, 26, 13, 320, 925), 1000, 919, &store.builder(&Device::Cpu)).unwrap();
+    let rows = net.summary();
+    let row = |name: &str| rows.iter().find(|r| r.layer == name).unwrap();
+    assert_eq!(row("conv1").params, 33_600);
+    assert_eq!(row("pool1").shape, vec![320, 75]);
+    assert_eq!(row("lstm").params, 1_640_960);
+    assert_eq!(row("flatten").shape, vec![48_000]);
+    assert!(row("lstm").note.contains("one bias per gate"));
+    // The table's counts are the parameters the store really holds.
+    assert_eq!(rows.iter().map(|r| r.params).sum::<usize>(), store.count());
+    let text = format_summary(rows);
+    assert!(text.contains("1,640,960"), "{text}");
+}
+
+#[test]
+fn deepsea_shapes_and_counts() {
+    let cfg: ModelConfig = serde_json::from_str(
+        r#"{"arch": "deepsea", "conv": [
+            {"filters": 320, "width": 8, "pool": 4, "dropout": 0.2},
+            {"filters": 480, "width": 8, "pool": 4, "dropout": 0.2},
+            {"filters": 960, "width": 8, "dropout": 0.5}], "hidden": 925}"#,
+    )
+    .unwrap();
+    let store = ParamStore::new(1);
+    let net = Network::new(&cfg, 1000, 919, &store.builder(&Device::Cpu)).unwrap();
+    let rows = net.summary();
+    let flat = rows.iter().find(|r| r.layer == "flatten").unwrap();
+    assert_eq!(flat.shape, vec![50_880]);
+    assert_eq!(rows.iter().map(|r| r.params).sum::<usize>(), store.count());
+    let names: Vec<String> = store.vars().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["conv1.bias", "conv1.weight", "conv2.bias", "conv2.weight", "conv3.bias", "conv3.weight", "hidden.bias", "hidden.weight", "output.bias", "output.weight"]);
+}
+
+#[test]
+fn unknown_keys_and_short_windows_are_refused() {
+    let err = serde_json::from_str::<ModelConfig>(r#"{"arch": "danq", "filters": 3, "width": 2, "pool": 2, "conv_dropout": 0, "lstm_hidden": 2, "lstm_dropout": 0, "hidden": 2, "lstm_units": 4}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lstm_units"), "{err}");
+    let err = serde_json::from_str::<ModelConfig>(r#"{"arch": "resnet"}"#).unwrap_err().to_string();
+    assert!(err.contains("resnet"), "{err}");
+    let store = ParamStore::new(1);
+    let err = Network::new(&danq(8, 26, 13, 4, 8), 30, 3, &store.builder(&Device::Cpu)).err().unwrap().to_string();
+    assert!(err.contains("30 bp") && err.contains("conv1"), "{err}");
+}
+
+#[test]
+fn forward_gives_one_logit_per_target() {
+    for cfg in [
+        danq(8, 6, 5, 4, 16),
+        serde_json::from_str(r#"{"arch": "deepsea", "conv": [{"filters": 8, "width": 5, "pool": 3, "dropout": 0.2}, {"filters": 6, "width": 3}], "hidden": 10}"#).unwrap(),
+    ] {
+        let store = ParamStore::new(3);
+        let net = Network::new(&cfg, 60, 7, &store.builder(&Device::Cpu)).unwrap();
+        let x = one_hot(5, 60, 9);
+        let eval = net.forward(&x, Mode::Eval).unwrap();
+        assert_eq!(eval.logits.dims(), &[5, 7]);
+        let key = DropoutKey { seed: 1, step: 0, first_sample: 0 };
+        let a = net.forward(&x, Mode::Train(key)).unwrap().logits.to_vec2::<f32>().unwrap();
+        let b = net.forward(&x, Mode::Train(key)).unwrap().logits.to_vec2::<f32>().unwrap();
+        assert_eq!(a, b, "same dropout key, same output");
+        assert_ne!(a, eval.logits.to_vec2::<f32>().unwrap());
+        // Rows 2.. of the batch, given their global position, see the same masks.
+        let tail = net
+            .forward(&x.narrow(0, 2, 3).unwrap(), Mode::Train(DropoutKey { first_sample: 2, ..key }))
+            .unwrap()
+            .logits
+            .to_vec2::<f32>()
+            .unwrap();
+        for (r, row) in tail.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                assert!((v - a[r + 2][c]).abs() < 1e-5);
+            }
+        }
+    }
+}
+
+/// Plain per-step LSTM in f64, one direction, Keras gate order and hard sigmoid.
+fn reference_lstm(x: &[Vec<f64>], w_ih: &[f32], w_hh: &[f32], bias: &[f32], h: usize) -> Vec<Vec<f64>> {
+    let i_dim = x[0].len();
+    let hs = |v: f64| (0.2 * v + 0.5).clamp(0.0, 1.0);
+    let (mut hv, mut cv) = (vec![0f64; h], vec![0f64; h]);
+    let mut out = Vec::new();
+    for xt in x {
+        let mut g = vec![0f64; 4 * h];
+        for (r, gr) in g.iter_mut().enumerate() {
+            *gr = bias[r] as f64
+                + (0..i_dim).map(|k| w_ih[r * i_dim + k] as f64 * xt[k]).sum::<f64>()
+                + (0..h).map(|k| w_hh[r * h + k] as f64 * hv[k]).sum::<f64>();
+        }
+        for u in 0..h {
+            let (ig, fg, gg, og) = (hs(g[u]), hs(g[h + u]), g[2 * h + u].tanh(), hs(g[3 * h + u]));
+            cv[u] = fg * cv[u] + ig * gg;
+            hv[u] = og * cv[u].tanh();
+        }
+        out.push(hv.clone());
+    }
+    out
+}
+
+#[test]
+fn bilstm_matches_a_plain_loop() {
+    let (b, t, i, h) = (2, 5, 3, 4);
+    let store = ParamStore::new(11);
+    let vb = store.builder(&Device::Cpu);
+    let lstm = BiLstm::new(&vb, "lstm", i, h, GateActivation::HardSigmoid).unwrap();
+    // Non-zero biases so that the test sees them.
+    for dir in ["forward", "backward"] {
+        let n = format!("lstm.{dir}.bias");
+        let v: Vec<f32> = (0..4 * h).map(|k| (k as f32 * 0.37).sin()).collect();
+        store.set(&n, &Tensor::new(v, &Device::Cpu).unwrap()).unwrap();
+    }
+    let lstm = { drop(lstm); BiLstm::new(&vb, "lstm", i, h, GateActivation::HardSigmoid).unwrap() };
+    let xv: Vec<f32> = (0..b * t * i).map(|k| ((k * 7919) % 13) as f32 / 6.0 - 1.0).collect();
+    let x = Tensor::from_vec(xv.clone(), (b, t, i), &Device::Cpu).unwrap();
+    let out = lstm.forward(&x).unwrap();
+    assert_eq!(out.dims(), &[b, t, 2 * h]);
+    let out = out.to_vec3::<f32>().unwrap();
+    let p = store.tensors();
+    let flat = |n: &str| p[n].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    for bi in 0..b {
+        let seq: Vec<Vec<f64>> = (0..t).map(|s| (0..i).map(|k| xv[(bi * t + s) * i + k] as f64).collect()).collect();
+        let fwd = reference_lstm(&seq, &flat("lstm.forward.weight_ih"), &flat("lstm.forward.weight_hh"), &flat("lstm.forward.bias"), h);
+        let rev: Vec<Vec<f64>> = seq.iter().rev().cloned().collect();
+        let mut bwd = reference_lstm(&rev, &flat("lstm.backward.weight_ih"), &flat("lstm.backward.weight_hh"), &flat("lstm.backward.bias"), h);
+        bwd.reverse();
+        for s in 0..t {
+            for u in 0..h {
+                assert!((out[bi][s][u] as f64 - fwd[s][u]).abs() < 1e-5, "forward b{bi} t{s} u{u}");
+                assert!((out[bi][s][h + u] as f64 - bwd[s][u]).abs() < 1e-5, "backward b{bi} t{s} u{u}");
+            }
+        }
+    }
+    // The forget-gate bias starts at one, the others at zero (Keras).
+    let fresh = ParamStore::new(1);
+    BiLstm::new(&fresh.builder(&Device::Cpu), "l", 2, 3, GateActivation::Sigmoid).unwrap();
+    let bias = fresh.tensors()["l.forward.bias"].to_vec1::<f32>().unwrap();
+    assert_eq!(bias, [0., 0., 0., 1., 1., 1., 0., 0., 0., 0., 0., 0.]);
+}
+
+#[test]
+fn max_pool_gradient_goes_to_the_maximum() {
+    let x = Var::from_vec(vec![1f32, 5., 2., 0., 3., 4., 9.], (1, 1, 7), &Device::Cpu).unwrap();
+    let y = max_pool1d(x.as_tensor(), 3).unwrap();
+    assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), [5., 4.]);
+    let grads = y.sum_all().unwrap().backward().unwrap();
+    let g = grads.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(g, [0., 1., 0., 0., 0., 1., 0.]);
+}
+
+#[test]
+fn dropout_keeps_about_one_minus_p_and_rescales() {
+    let x = Tensor::ones((4, 10_000), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let key = DropoutKey { seed: 5, step: 2, first_sample: 0 };
+    let y = dropout(&x, 0.2, 0, Mode::Train(key)).unwrap();
+    let v = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let kept = v.iter().filter(|&&a| a > 0.0).count() as f64 / v.len() as f64;
+    assert!((kept - 0.8).abs() < 0.01, "{kept}");
+    assert!(v.iter().all(|&a| a == 0.0 || (a - 1.25).abs() < 1e-6));
+    let mean = y.mean_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!((mean - 1.0).abs() < 0.02);
+    let other = dropout(&x, 0.2, 1, Mode::Train(key)).unwrap();
+    assert_ne!(other.flatten_all().unwrap().to_vec1::<f32>().unwrap(), v);
+    let _ = y.max(D::Minus1).unwrap();
+}

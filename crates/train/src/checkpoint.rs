@@ -1,0 +1,229 @@
+//! Checkpoints: weights in safetensors, everything else in a JSON file.
+//!
+//! A checkpoint of kind `latest` or `best` is `<kind>.json` naming its weight file
+//! `<kind>-<step>.safetensors` (and, for `latest`, `<kind>-<step>.optimizer.safetensors`).
+//! New files are written under temporary names and renamed when complete, the JSON last;
+//! only then are the previous step's files removed. An interrupted write therefore always
+//! leaves the previous checkpoint whole.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use ferrosea_models::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainConfig;
+use crate::schedule::Scheduler;
+
+/// Value of the `format` field.
+pub const CHECKPOINT_FORMAT: &str = "ferrosea-checkpoint";
+
+/// One epoch's line of `metrics.tsv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Optimizer steps taken by its end.
+    pub step: u64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Mean training loss (binary cross-entropy, without penalties).
+    pub train_loss: f64,
+    /// Mean validation loss.
+    pub valid_loss: f64,
+    /// Mean validation ROC AUC over the targets that have both classes.
+    pub valid_mean_roc_auc: Option<f64>,
+    /// Number of targets in that mean.
+    pub valid_targets_scored: usize,
+    /// Training samples per second.
+    pub samples_per_s: f64,
+}
+
+/// Where a run stands: everything `--resume` needs besides the tensors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Samples of the current epoch already trained on.
+    pub position: usize,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// Sum of per-sample training losses in the current epoch so far.
+    pub epoch_loss_sum: f64,
+    /// The learning-rate schedule.
+    pub scheduler: Scheduler,
+    /// Lowest validation loss so far and its epoch.
+    pub best: Option<(f64, usize)>,
+    /// Epochs since that best.
+    pub since_best: usize,
+    /// One line per completed epoch.
+    pub history: Vec<EpochMetrics>,
+}
+
+/// The JSON half of a checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Always [`CHECKPOINT_FORMAT`].
+    pub format: String,
+    /// Layout version (1).
+    pub format_version: u32,
+    /// The recipe, whose `model` builds the network.
+    pub config: TrainConfig,
+    /// Window length the model was built for.
+    pub window: usize,
+    /// Target names, in output order.
+    pub targets: Vec<String>,
+    /// The run's seed. All randomness (initial weights, shuffling, dropout, reverse
+    /// complements) comes from ChaCha8 streams keyed by this seed and the position in the
+    /// run, so the seed and `state` are the whole generator state.
+    pub seed: u64,
+    /// Progress, schedule, early stopping and history.
+    pub state: RunState,
+    /// Steps the optimizer has taken (its state tensors are in `optimizer_file`).
+    pub optimizer_steps: u64,
+    /// The training file and its row count (for the data position).
+    pub train_file: String,
+    /// Rows in the training file.
+    pub train_rows: usize,
+    /// Weight file, relative to this JSON.
+    pub weights_file: String,
+    /// Optimizer state file, relative to this JSON.
+    pub optimizer_file: Option<String>,
+}
+
+impl CheckpointMeta {
+    /// The model's configuration.
+    pub fn model(&self) -> &ModelConfig {
+        &self.config.model
+    }
+}
+
+/// Errors reading or writing checkpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// File-system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not a checkpoint or damaged.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+    move |source| CheckpointError::Io { path: path.to_path_buf(), source }
+}
+
+fn tmp_name(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
+fn save_tensors(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<(), CheckpointError> {
+    let tmp = tmp_name(path);
+    let map: std::collections::HashMap<String, Tensor> = tensors.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    candle_core::safetensors::save(&map, &tmp)
+        .map_err(|e| CheckpointError::Invalid { path: tmp.clone(), message: format!("writing safetensors: {e}") })?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Writes checkpoint `kind` into `dir`: the weights, optionally the optimizer state, then
+/// the JSON; removes the files of the checkpoint it replaces.
+pub fn save(
+    dir: &Path,
+    kind: &str,
+    meta: &mut CheckpointMeta,
+    weights: &BTreeMap<String, Tensor>,
+    optimizer: Option<&BTreeMap<String, Tensor>>,
+) -> Result<(), CheckpointError> {
+    let json = dir.join(format!("{kind}.json"));
+    let previous = read_meta(&json).ok();
+    let stem = format!("{kind}-{:09}", meta.state.step);
+    meta.weights_file = format!("{stem}.safetensors");
+    save_tensors(weights, &dir.join(&meta.weights_file))?;
+    meta.optimizer_file = match optimizer {
+        Some(o) => {
+            let name = format!("{stem}.optimizer.safetensors");
+            save_tensors(o, &dir.join(&name))?;
+            Some(name)
+        }
+        None => None,
+    };
+    let tmp = tmp_name(&json);
+    let text = serde_json::to_string_pretty(meta).expect("checkpoint metadata serialises");
+    std::fs::write(&tmp, text + "\n").map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &json).map_err(io(&json))?;
+    if let Some(old) = previous {
+        for f in std::iter::once(old.weights_file).chain(old.optimizer_file) {
+            if Some(&f) != Some(&meta.weights_file) && Some(&f) != meta.optimizer_file.as_ref() {
+                let _ = std::fs::remove_file(dir.join(f));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a checkpoint's JSON.
+pub fn read_meta(json: &Path) -> Result<CheckpointMeta, CheckpointError> {
+    let text = std::fs::read_to_string(json).map_err(io(json))?;
+    let meta: CheckpointMeta = serde_json::from_str(&text)
+        .map_err(|e| CheckpointError::Invalid { path: json.to_path_buf(), message: format!("not a ferrosea checkpoint: {e}") })?;
+    if meta.format != CHECKPOINT_FORMAT || meta.format_version != 1 {
+        return Err(CheckpointError::Invalid {
+            path: json.to_path_buf(),
+            message: format!("format {} version {}, expected {CHECKPOINT_FORMAT} version 1", meta.format, meta.format_version),
+        });
+    }
+    Ok(meta)
+}
+
+/// Loads a safetensors file named by a checkpoint JSON.
+pub fn load_tensors(json: &Path, file: &str, device: &Device) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
+    let path = json.parent().unwrap_or(Path::new(".")).join(file);
+    let map = candle_core::safetensors::load(&path, device)
+        .map_err(|e| CheckpointError::Invalid { path: path.clone(), message: format!("reading safetensors: {e}") })?;
+    Ok(map.into_iter().collect())
+}
+
+/// Checks that `tensors` are exactly the parameters of `expected` (names and shapes);
+/// the message names both sides.
+pub fn check_same_parameters(
+    origin: &Path,
+    tensors: &BTreeMap<String, Tensor>,
+    expected: &BTreeMap<String, Tensor>,
+    expected_what: &str,
+) -> Result<(), CheckpointError> {
+    let mut problems = Vec::new();
+    for (k, v) in expected {
+        match tensors.get(k) {
+            None => problems.push(format!("{k} missing")),
+            Some(t) if t.dims() != v.dims() => {
+                problems.push(format!("{k} is {:?} in the checkpoint, {:?} in {expected_what}", t.dims(), v.dims()))
+            }
+            _ => {}
+        }
+    }
+    for k in tensors.keys().filter(|k| !expected.contains_key(*k)) {
+        problems.push(format!("{k} unknown to {expected_what}"));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let shown = problems.iter().take(6).cloned().collect::<Vec<_>>().join("; ");
+    let more = if problems.len() > 6 { format!(" (and {} more)", problems.len() - 6) } else { String::new() };
+    Err(CheckpointError::Invalid {
+        path: origin.to_path_buf(),
+        message: format!("its weights do not fit {expected_what}: {shown}{more}"),
+    })
+}

@@ -1,0 +1,159 @@
+//! Training recipes: the model, the optimizer and the data settings, as JSON.
+//!
+//! Built-in presets live in `crates/train/presets/` and are compiled in; `--config FILE`
+//! reads a file of the same schema. Unknown keys are errors, so a misspelt setting never
+//! silently falls back to a default.
+
+use std::path::Path;
+
+use ferrosea_models::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::optim::OptimizerConfig;
+use crate::schedule::ScheduleConfig;
+
+/// The presets, by name.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("deepsea", include_str!("../presets/deepsea.json")),
+    ("deepsea-tiny", include_str!("../presets/deepsea-tiny.json")),
+    ("danq", include_str!("../presets/danq.json")),
+    ("danq-tiny", include_str!("../presets/danq-tiny.json")),
+    ("danq-jaspar", include_str!("../presets/danq-jaspar.json")),
+    ("danq-jaspar-tiny", include_str!("../presets/danq-jaspar-tiny.json")),
+];
+
+/// A training recipe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// What the recipe is (free text).
+    #[serde(default, rename = "_about", skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
+    /// The network.
+    pub model: ModelConfig,
+    /// The update rule.
+    pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule, applied per epoch.
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    /// Samples per optimizer step (the global batch, split across replicas).
+    pub batch_size: usize,
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    /// Stop after this many epochs without a lower validation loss.
+    #[serde(default)]
+    pub patience: Option<usize>,
+    /// L1 penalty on the last hidden layer's output: `l1_hidden * sum |h|` over the batch
+    /// (DeepSEA: 1e-8).
+    #[serde(default)]
+    pub l1_hidden: f64,
+    /// After each step, rescale any weight row (one output unit's incoming weights) whose
+    /// L2 norm exceeds this (DeepSEA: 0.9).
+    #[serde(default)]
+    pub max_norm: Option<f64>,
+    /// Reverse-complement each training sample with probability one half.
+    #[serde(default)]
+    pub reverse_complement: bool,
+    /// Rows in the shuffle buffer (memory: about `rows * (4 * window + targets)` bytes).
+    #[serde(default = "default_buffer")]
+    pub shuffle_buffer: usize,
+}
+
+fn default_buffer() -> usize {
+    32_768
+}
+
+/// Errors reading a recipe.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No such preset.
+    #[error("unknown preset '{0}'; the presets are: {list}", list = preset_names().join(", "))]
+    UnknownPreset(String),
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not a valid recipe.
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// The preset or file.
+        origin: String,
+        /// What is wrong (serde names the key and the line).
+        message: String,
+    },
+}
+
+/// The names of the presets.
+pub fn preset_names() -> Vec<&'static str> {
+    PRESETS.iter().map(|(n, _)| *n).collect()
+}
+
+impl TrainConfig {
+    /// A built-in preset.
+    pub fn preset(name: &str) -> Result<TrainConfig, ConfigError> {
+        let text = PRESETS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| ConfigError::UnknownPreset(name.to_string()))?;
+        TrainConfig::parse(text, &format!("preset {name}"))
+    }
+
+    /// A recipe file.
+    pub fn from_file(path: &Path) -> Result<TrainConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
+        TrainConfig::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a recipe.
+    pub fn parse(text: &str, origin: &str) -> Result<TrainConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { origin: origin.to_string(), message };
+        let cfg: TrainConfig = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        cfg.check().map_err(invalid)?;
+        Ok(cfg)
+    }
+
+    /// Checks the values serde cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if self.batch_size == 0 {
+            return Err("batch_size must be at least 1".into());
+        }
+        if self.shuffle_buffer == 0 {
+            return Err("shuffle_buffer must be at least 1".into());
+        }
+        if self.l1_hidden < 0.0 || self.max_norm.is_some_and(|m| m <= 0.0) {
+            return Err("l1_hidden must be >= 0 and max_norm > 0".into());
+        }
+        self.optimizer.check()?;
+        self.schedule.check()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_parses() {
+        for name in preset_names() {
+            TrainConfig::preset(name).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = TrainConfig::preset("danq-huge").unwrap_err().to_string();
+        assert!(e.contains("danq-huge") && e.contains("danq-tiny"), "{e}");
+        let text = PRESETS[3].1.replace("\"batch_size\"", "\"batchsize\"");
+        let e = TrainConfig::parse(&text, "my.json").unwrap_err().to_string();
+        assert!(e.starts_with("my.json") && e.contains("batchsize") && e.contains("line"), "{e}");
+        let text = PRESETS[3].1.replace("\"batch_size\": 64", "\"batch_size\": 0");
+        let e = TrainConfig::parse(&text, "my.json").unwrap_err().to_string();
+        assert!(e.contains("batch_size must be"), "{e}");
+    }
+}

@@ -1,0 +1,58 @@
+//! The train stage: streams a ferrosea dataset through a DeepSEA/DanQ network.
+//!
+//! [`run`] is the whole stage; the binary `ferrosea-train` is a thin command line over it.
+//! Modules: [`config`] (recipes and presets), [`data`] (shuffled streaming batches),
+//! [`optim`] and [`schedule`] (update rules, learning rates), [`loss`], [`checkpoint`],
+//! [`collective`] (gradient exchange for data-parallel replicas).
+
+pub mod checkpoint;
+pub mod collective;
+pub mod config;
+pub mod data;
+pub mod loss;
+pub mod optim;
+mod run;
+pub mod schedule;
+
+use std::path::PathBuf;
+
+pub use config::TrainConfig;
+pub use run::{predict, run, DeviceSpec, Options, Outcome, Report};
+
+/// Why a run failed. Every message names the file or setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Wrong flags or an unusable output directory.
+    #[error("{0}")]
+    Usage(String),
+    /// A recipe problem.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// A dataset that cannot be read.
+    #[error(transparent)]
+    Dataset(#[from] ferrosea_dataset::Error),
+    /// Data that does not fit (shapes, rows, motif files).
+    #[error("{0}")]
+    Data(String),
+    /// Two inputs that disagree (train/valid targets, checkpoint/dataset).
+    #[error("{0}")]
+    Mismatch(String),
+    /// A model that cannot be built.
+    #[error(transparent)]
+    Model(#[from] ferrosea_models::ModelError),
+    /// A checkpoint problem.
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    /// The loss is no longer finite.
+    #[error("{0}")]
+    Diverged(String),
+    /// A file-system error.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// A tensor operation failed.
+    #[error("tensor operation: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// A bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,220 @@
+//! `ferrosea-train`: train a DeepSEA/DanQ network on ferrosea datasets.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use ferrosea_train::config::{preset_names, TrainConfig};
+use ferrosea_train::{DeviceSpec, Options, Outcome};
+
+/// Train a DeepSEA, DanQ or DanQ-JASPAR network on datasets made by ferrosea-prep.
+///
+/// Writes into --out: best.json + best-<step>.safetensors (lowest validation loss),
+/// latest.json + latest-<step>.safetensors + optimizer state (for --resume), and
+/// metrics.tsv (one line per epoch).
+#[derive(Parser, Debug)]
+#[command(name = "ferrosea-train", version, about, max_term_width = 100)]
+struct Args {
+    /// Training dataset (HDF5 from ferrosea-prep).
+    #[arg(long, required_unless_present_any = ["summary", "list_presets"])]
+    train: Option<PathBuf>,
+    /// Validation dataset.
+    #[arg(long, required_unless_present_any = ["summary", "list_presets"])]
+    valid: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, short, required_unless_present_any = ["summary", "list_presets"])]
+    out: Option<PathBuf>,
+    /// Built-in recipe: deepsea, deepsea-tiny, danq, danq-tiny, danq-jaspar, danq-jaspar-tiny.
+    #[arg(long, conflicts_with = "config")]
+    preset: Option<String>,
+    /// Recipe file (JSON, the schema of the presets; see docs/TRAINING.md).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override the recipe's number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the recipe's batch size (the global batch, split across devices).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Override the recipe's learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Override the recipe's early-stopping patience (0: none).
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Reverse-complement each training sample with probability 1/2.
+    #[arg(long)]
+    reverse_complement: bool,
+    /// Override the recipe's shuffle buffer (rows).
+    #[arg(long)]
+    shuffle_buffer: Option<usize>,
+    /// Start the first-layer filters from these motifs (MEME format), DanQ-JASPAR's way.
+    #[arg(long, value_name = "MEME")]
+    init_filters: Option<PathBuf>,
+    /// Seed of every random choice (weights, order, dropout).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Device: cpu or cuda:N.
+    #[arg(long, default_value = "cpu", conflicts_with = "devices")]
+    device: DeviceSpec,
+    /// Data-parallel devices, comma-separated (cuda:0,cuda:1,...; cpu,cpu runs CPU replicas).
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<DeviceSpec>,
+    /// Continue the run in --out from latest.json.
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
+    /// Replace a previous run in --out.
+    #[arg(long)]
+    force: bool,
+    /// Also checkpoint every N steps within an epoch.
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<u64>,
+    /// Stop each epoch after N steps (quick runs, benchmarks).
+    #[arg(long, value_name = "N")]
+    steps_per_epoch: Option<usize>,
+    /// Batch size for validation.
+    #[arg(long, default_value_t = 256)]
+    eval_batch: usize,
+    /// CPU threads (default: all cores).
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
+    /// Print each layer's output shape and parameter count, then exit.
+    #[arg(long)]
+    summary: bool,
+    /// Window length for --summary without --train.
+    #[arg(long, default_value_t = 1000)]
+    window: usize,
+    /// Number of targets for --summary without --train.
+    #[arg(long, default_value_t = 919)]
+    targets: usize,
+    /// List the presets and exit.
+    #[arg(long)]
+    list_presets: bool,
+    /// Stop after this global step as if killed (for testing --resume).
+    #[arg(long, hide = true)]
+    halt_after_steps: Option<u64>,
+    /// Only warnings and errors.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn recipe(args: &Args) -> anyhow::Result<TrainConfig> {
+    let mut cfg = match (&args.preset, &args.config, &args.out) {
+        (_, Some(path), _) => TrainConfig::from_file(path)?,
+        (Some(name), None, _) => TrainConfig::preset(name)?,
+        // A resumed run keeps its recipe unless told otherwise.
+        (None, None, Some(out)) if args.resume => {
+            ferrosea_train::checkpoint::read_meta(&out.join("latest.json"))
+                .context("--resume")?
+                .config
+        }
+        (None, None, _) => TrainConfig::preset("danq")?,
+    };
+    if let Some(e) = args.epochs {
+        cfg.epochs = e;
+    }
+    if let Some(b) = args.batch_size {
+        cfg.batch_size = b;
+    }
+    if let Some(lr) = args.lr {
+        cfg.optimizer.set_lr(lr);
+    }
+    if let Some(p) = args.patience {
+        cfg.patience = (p > 0).then_some(p);
+    }
+    if let Some(b) = args.shuffle_buffer {
+        cfg.shuffle_buffer = b;
+    }
+    cfg.reverse_complement |= args.reverse_complement;
+    cfg.check().map_err(|m| anyhow::anyhow!("recipe: {m}"))?;
+    Ok(cfg)
+}
+
+fn summary(args: &Args, cfg: &TrainConfig) -> anyhow::Result<()> {
+    let (window, targets) = match &args.train {
+        Some(p) => {
+            let r = ferrosea_dataset::Reader::open(p)?;
+            (r.window(), r.targets().len())
+        }
+        None => (args.window, args.targets),
+    };
+    let store = ferrosea_models::ParamStore::new(args.seed);
+    let net = ferrosea_models::Network::new(&cfg.model, window, targets, &store.builder(&candle_core::Device::Cpu))?;
+    println!("{} model for {window} bp windows and {targets} targets (input [4, {window}])", cfg.model.arch());
+    print!("{}", ferrosea_models::format_summary(net.summary()));
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    // Candle allocates and frees large buffers every step; without this glibc returns them
+    // to the kernel each time and re-zeroes fresh pages (about 3x slower training).
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
+    }
+    let args = Args::parse();
+    if let Some(j) = args.threads {
+        // Candle and gemm size their thread pools from this variable; nothing else runs yet.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", j.max(1).to_string()) };
+    }
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_max_level(if args.quiet { tracing::Level::WARN } else { tracing::Level::INFO })
+        .with_target(false)
+        .without_time()
+        .init();
+    match main_result(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferrosea-train: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn main_result(args: Args) -> anyhow::Result<()> {
+    if args.list_presets {
+        for name in preset_names() {
+            let cfg = TrainConfig::preset(name)?;
+            println!("{name:<18} {}", cfg.about.unwrap_or_default());
+        }
+        return Ok(());
+    }
+    let cfg = recipe(&args)?;
+    if args.summary {
+        return summary(&args, &cfg);
+    }
+    let devices = if args.devices.is_empty() { vec![args.device.clone()] } else { args.devices.clone() };
+    if devices.len() > 1 && devices.iter().any(|d| *d == DeviceSpec::Cpu) && devices.iter().any(|d| *d != DeviceSpec::Cpu) {
+        bail!("--devices mixes cpu and cuda devices; use one kind");
+    }
+    let opts = Options {
+        train: args.train.clone().context("--train is required")?,
+        valid: args.valid.clone().context("--valid is required")?,
+        out: args.out.clone().context("--out is required")?,
+        config: cfg,
+        seed: args.seed,
+        devices,
+        resume: args.resume,
+        force: args.force,
+        checkpoint_every: args.checkpoint_every.filter(|&k| k > 0),
+        init_filters: args.init_filters.clone(),
+        halt_after_steps: args.halt_after_steps,
+        steps_per_epoch: args.steps_per_epoch,
+        eval_batch: args.eval_batch.max(1),
+        progress: !args.quiet,
+    };
+    let report = ferrosea_train::run(&opts)?;
+    match report.outcome {
+        Outcome::Finished | Outcome::EarlyStopped => {
+            if let Some((loss, epoch)) = report.best {
+                tracing::info!("best validation loss {loss:.5} at epoch {epoch}: {}", opts.out.join("best.json").display());
+            }
+        }
+        Outcome::Halted => tracing::warn!("halted as asked after step {}", args.halt_after_steps.unwrap_or(0)),
+    }
+    Ok(())
+}

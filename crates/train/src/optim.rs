@@ -1,0 +1,280 @@
+//! Update rules with PyTorch's semantics (checked against PyTorch's numbers in
+//! `tests/optim_torch.rs`): SGD with momentum, dampening, Nesterov and weight decay;
+//! RMSprop (optionally Keras' form, epsilon inside the square root); Adam and AdamW.
+//!
+//! candle-nn has only plain SGD and AdamW, and candle-optimisers pins an older Candle, so
+//! these are written here. Updates run as tensor operations on the parameters' device.
+
+use std::collections::BTreeMap;
+
+use candle_core::{Result, Tensor, Var};
+use serde::{Deserialize, Serialize};
+
+/// An optimizer and its hyper-parameters. In JSON: `{"kind": "sgd", "lr": 0.1, ...}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// Stochastic gradient descent.
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+        /// Momentum factor.
+        #[serde(default)]
+        momentum: f64,
+        /// Dampening of the momentum.
+        #[serde(default)]
+        dampening: f64,
+        /// Nesterov momentum.
+        #[serde(default)]
+        nesterov: bool,
+        /// L2 penalty added to the gradient.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+    /// RMSprop.
+    Rmsprop {
+        /// Learning rate.
+        lr: f64,
+        /// Smoothing constant of the squared-gradient average (Keras' rho).
+        #[serde(default = "alpha")]
+        alpha: f64,
+        /// Term added for stability.
+        #[serde(default = "eps8")]
+        eps: f64,
+        /// Momentum factor.
+        #[serde(default)]
+        momentum: f64,
+        /// L2 penalty added to the gradient.
+        #[serde(default)]
+        weight_decay: f64,
+        /// Keras' form `g / sqrt(avg + eps)` instead of PyTorch's `g / (sqrt(avg) + eps)`.
+        #[serde(default)]
+        eps_inside_sqrt: bool,
+    },
+    /// Adam (weight decay as an L2 term in the gradient).
+    Adam {
+        /// Learning rate.
+        lr: f64,
+        /// First-moment decay.
+        #[serde(default = "beta1")]
+        beta1: f64,
+        /// Second-moment decay.
+        #[serde(default = "beta2")]
+        beta2: f64,
+        /// Term added for stability.
+        #[serde(default = "eps8")]
+        eps: f64,
+        /// L2 penalty added to the gradient.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+    /// AdamW (decoupled weight decay).
+    Adamw {
+        /// Learning rate.
+        lr: f64,
+        /// First-moment decay.
+        #[serde(default = "beta1")]
+        beta1: f64,
+        /// Second-moment decay.
+        #[serde(default = "beta2")]
+        beta2: f64,
+        /// Term added for stability.
+        #[serde(default = "eps8")]
+        eps: f64,
+        /// Decoupled weight decay.
+        #[serde(default = "wd_adamw")]
+        weight_decay: f64,
+    },
+}
+
+fn alpha() -> f64 {
+    0.99
+}
+fn eps8() -> f64 {
+    1e-8
+}
+fn beta1() -> f64 {
+    0.9
+}
+fn beta2() -> f64 {
+    0.999
+}
+fn wd_adamw() -> f64 {
+    0.01
+}
+
+impl OptimizerConfig {
+    /// The base learning rate.
+    pub fn lr(&self) -> f64 {
+        match *self {
+            OptimizerConfig::Sgd { lr, .. }
+            | OptimizerConfig::Rmsprop { lr, .. }
+            | OptimizerConfig::Adam { lr, .. }
+            | OptimizerConfig::Adamw { lr, .. } => lr,
+        }
+    }
+
+    /// Sets the base learning rate.
+    pub fn set_lr(&mut self, new: f64) {
+        match self {
+            OptimizerConfig::Sgd { lr, .. }
+            | OptimizerConfig::Rmsprop { lr, .. }
+            | OptimizerConfig::Adam { lr, .. }
+            | OptimizerConfig::Adamw { lr, .. } => *lr = new,
+        }
+    }
+
+    /// Checks ranges.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let bad = |what: &str| Err(format!("optimizer: {what}"));
+        if !(self.lr() > 0.0 && self.lr().is_finite()) {
+            return bad("lr must be positive");
+        }
+        match *self {
+            OptimizerConfig::Sgd { momentum, nesterov, dampening, .. } => {
+                if nesterov && (momentum <= 0.0 || dampening != 0.0) {
+                    return bad("nesterov needs momentum > 0 and dampening 0");
+                }
+            }
+            OptimizerConfig::Rmsprop { alpha, eps, .. } => {
+                if !(0.0..1.0).contains(&alpha) || eps < 0.0 {
+                    return bad("alpha must be in [0, 1) and eps >= 0");
+                }
+            }
+            OptimizerConfig::Adam { beta1, beta2, eps, .. } | OptimizerConfig::Adamw { beta1, beta2, eps, .. } => {
+                if !(0.0..1.0).contains(&beta1) || !(0.0..1.0).contains(&beta2) || eps < 0.0 {
+                    return bad("betas must be in [0, 1) and eps >= 0");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An optimizer with its per-parameter state.
+pub struct Optimizer {
+    cfg: OptimizerConfig,
+    /// Steps taken.
+    steps: u64,
+    /// Per parameter, the state buffers by name ("momentum", "square_avg", "exp_avg", ...).
+    state: Vec<BTreeMap<&'static str, Tensor>>,
+}
+
+impl Optimizer {
+    /// A fresh optimizer for `params` parameters.
+    pub fn new(cfg: OptimizerConfig, params: usize) -> Optimizer {
+        Optimizer { cfg, steps: 0, state: vec![BTreeMap::new(); params] }
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.cfg
+    }
+
+    /// One update of every parameter at learning rate `lr`, with `grads[i]` the gradient of
+    /// `params[i]`.
+    pub fn step(&mut self, params: &[Var], grads: &[Tensor], lr: f64) -> Result<()> {
+        assert_eq!(params.len(), grads.len());
+        assert_eq!(params.len(), self.state.len());
+        self.steps += 1;
+        let t = self.steps;
+        for ((p, g), st) in params.iter().zip(grads).zip(self.state.iter_mut()) {
+            let w = p.as_tensor();
+            let new = match self.cfg {
+                OptimizerConfig::Sgd { momentum, dampening, nesterov, weight_decay, .. } => {
+                    let mut g = if weight_decay != 0.0 { (g + (w * weight_decay)?)? } else { g.clone() };
+                    if momentum != 0.0 {
+                        let buf = match st.get("momentum") {
+                            None => g.clone(),
+                            Some(b) => ((b * momentum)? + (&g * (1.0 - dampening))?)?,
+                        };
+                        g = if nesterov { (&g + (&buf * momentum)?)? } else { buf.clone() };
+                        st.insert("momentum", buf);
+                    }
+                    (w - (g * lr)?)?
+                }
+                OptimizerConfig::Rmsprop { alpha, eps, momentum, weight_decay, eps_inside_sqrt, .. } => {
+                    let g = if weight_decay != 0.0 { (g + (w * weight_decay)?)? } else { g.clone() };
+                    let sq = match st.get("square_avg") {
+                        None => (g.sqr()? * (1.0 - alpha))?,
+                        Some(s) => ((s * alpha)? + (g.sqr()? * (1.0 - alpha))?)?,
+                    };
+                    let avg = if eps_inside_sqrt { (&sq + eps)?.sqrt()? } else { (sq.sqrt()? + eps)? };
+                    st.insert("square_avg", sq);
+                    if momentum > 0.0 {
+                        let q = (g / avg)?;
+                        let buf = match st.get("momentum") {
+                            None => q,
+                            Some(b) => ((b * momentum)? + q)?,
+                        };
+                        let out = (w - (&buf * lr)?)?;
+                        st.insert("momentum", buf);
+                        out
+                    } else {
+                        (w - ((g / avg)? * lr)?)?
+                    }
+                }
+                OptimizerConfig::Adam { beta1, beta2, eps, weight_decay, .. }
+                | OptimizerConfig::Adamw { beta1, beta2, eps, weight_decay, .. } => {
+                    let decoupled = matches!(self.cfg, OptimizerConfig::Adamw { .. });
+                    let (w, g) = if weight_decay == 0.0 {
+                        (w.clone(), g.clone())
+                    } else if decoupled {
+                        ((w * (1.0 - lr * weight_decay))?, g.clone())
+                    } else {
+                        (w.clone(), (g + (w * weight_decay)?)?)
+                    };
+                    let m = match st.get("exp_avg") {
+                        None => (&g * (1.0 - beta1))?,
+                        Some(m) => ((m * beta1)? + (&g * (1.0 - beta1))?)?,
+                    };
+                    let v = match st.get("exp_avg_sq") {
+                        None => (g.sqr()? * (1.0 - beta2))?,
+                        Some(v) => ((v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?,
+                    };
+                    let bc1 = 1.0 - beta1.powi(t as i32);
+                    let bc2 = 1.0 - beta2.powi(t as i32);
+                    let denom = ((v.sqrt()? / bc2.sqrt())? + eps)?;
+                    let out = (&w - ((&m / denom)? * (lr / bc1))?)?;
+                    st.insert("exp_avg", m);
+                    st.insert("exp_avg_sq", v);
+                    out
+                }
+            };
+            p.set(&new)?;
+        }
+        Ok(())
+    }
+
+    /// The state as named tensors (`<param index>.<buffer>`), for checkpoints.
+    pub fn state_tensors(&self) -> BTreeMap<String, Tensor> {
+        let mut out = BTreeMap::new();
+        for (i, st) in self.state.iter().enumerate() {
+            for (k, v) in st {
+                out.insert(format!("{i:04}.{k}"), v.clone());
+            }
+        }
+        out
+    }
+
+    /// Restores the state saved by [`Optimizer::state_tensors`] after `steps` steps.
+    pub fn restore(&mut self, steps: u64, tensors: BTreeMap<String, Tensor>) -> std::result::Result<(), String> {
+        const NAMES: [&str; 4] = ["momentum", "square_avg", "exp_avg", "exp_avg_sq"];
+        for st in &mut self.state {
+            st.clear();
+        }
+        for (k, v) in tensors {
+            let (i, buf) = k.split_once('.').ok_or_else(|| format!("unexpected optimizer tensor {k}"))?;
+            let i: usize = i.parse().map_err(|_| format!("unexpected optimizer tensor {k}"))?;
+            let buf = NAMES.iter().find(|n| **n == buf).ok_or_else(|| format!("unexpected optimizer tensor {k}"))?;
+            self.state.get_mut(i).ok_or_else(|| format!("optimizer tensor {k} for a parameter the model lacks"))?.insert(buf, v);
+        }
+        self.steps = steps;
+        Ok(())
+    }
+}

@@ -1,0 +1,641 @@
+//! The training loop: replicas, steps, validation, checkpoints, early stopping.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use ferrosea_dataset::Reader;
+use ferrosea_models::params::rng_for;
+use ferrosea_models::{DropoutKey, Mode, Network, ParamStore};
+use rand::Rng;
+
+use crate::checkpoint::{self, CheckpointMeta, EpochMetrics, RunState, CHECKPOINT_FORMAT};
+use crate::collective::{Collective, Single, ThreadGroup};
+use crate::config::TrainConfig;
+use crate::data::{epoch_order, Batch, Loader, LoaderSpec};
+use crate::loss::bce_with_logits_sum;
+use crate::optim::Optimizer;
+use crate::schedule::Scheduler;
+use crate::TrainError;
+
+/// A compute device named on the command line: `cpu` or `cuda:N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// The host.
+    Cpu,
+    /// CUDA device N.
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DeviceSpec, String> {
+        match s {
+            "cpu" => Ok(DeviceSpec::Cpu),
+            "cuda" => Ok(DeviceSpec::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceSpec::Cuda)
+                .ok_or_else(|| format!("'{s}' is not a device: expected cpu or cuda:N")),
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// Opens the device.
+    pub fn open(&self) -> Result<Device, TrainError> {
+        match self {
+            DeviceSpec::Cpu => Ok(Device::Cpu),
+            DeviceSpec::Cuda(n) => {
+                if !candle_core::utils::cuda_is_available() {
+                    return Err(TrainError::Usage(format!(
+                        "--device cuda:{n}: this ferrosea-train was built without CUDA; rebuild with \
+                         `cargo build --release -p ferrosea-train --features cuda` (nccl for several GPUs)"
+                    )));
+                }
+                Device::new_cuda(*n).map_err(|e| TrainError::Usage(format!("cuda:{n}: {e}")))
+            }
+        }
+    }
+}
+
+/// Everything a training run needs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Training dataset.
+    pub train: PathBuf,
+    /// Validation dataset.
+    pub valid: PathBuf,
+    /// Output directory (checkpoints, metrics.tsv).
+    pub out: PathBuf,
+    /// The recipe.
+    pub config: TrainConfig,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// One replica per device; several give data-parallel training.
+    pub devices: Vec<DeviceSpec>,
+    /// Continue the run in `out`.
+    pub resume: bool,
+    /// Replace a previous run in `out`.
+    pub force: bool,
+    /// Also save `latest` every this many steps (besides every epoch).
+    pub checkpoint_every: Option<u64>,
+    /// Start the first convolution's filters from these motifs (MEME file).
+    pub init_filters: Option<PathBuf>,
+    /// Stop after this global step as if the process had been killed (tests).
+    pub halt_after_steps: Option<u64>,
+    /// Limit each epoch to this many steps (quick runs and benchmarks).
+    pub steps_per_epoch: Option<usize>,
+    /// Samples per batch during validation.
+    pub eval_batch: usize,
+    /// Draw a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// All epochs done.
+    Finished,
+    /// Early stopping: no better validation loss for `patience` epochs.
+    EarlyStopped,
+    /// `halt_after_steps` reached.
+    Halted,
+}
+
+/// What a run reports.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The per-epoch metrics.
+    pub history: Vec<EpochMetrics>,
+    /// Best validation loss and its epoch.
+    pub best: Option<(f64, usize)>,
+}
+
+/// One model copy on one device.
+struct Replica {
+    device: Device,
+    store: ParamStore,
+    net: Network,
+    vars: Vec<Var>,
+    names: Vec<String>,
+    optimizer: Optimizer,
+}
+
+/// Files a run writes into its output directory.
+const RUN_FILES: &[&str] = &["latest.json", "best.json", "metrics.tsv"];
+
+/// Trains.
+pub fn run(opts: &Options) -> Result<Report, TrainError> {
+    let cfg = &opts.config;
+    let train = Reader::open(&opts.train)?;
+    let valid = Reader::open(&opts.valid)?;
+    check_compatible(&opts.train, &train, &opts.valid, &valid)?;
+    if train.is_empty() || valid.is_empty() {
+        return Err(TrainError::Data(format!(
+            "{} has {} rows and {} has {}: both need at least one",
+            opts.train.display(),
+            train.len(),
+            opts.valid.display(),
+            valid.len()
+        )));
+    }
+    let window = train.window();
+    let targets = train.targets().name.clone();
+    let devices = opts.devices.iter().map(|d| d.open()).collect::<Result<Vec<_>, _>>()?;
+    if devices.is_empty() {
+        return Err(TrainError::Usage("no device given".into()));
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| TrainError::Io(opts.out.clone(), e))?;
+    let latest_json = opts.out.join("latest.json");
+
+    // A previous run in the output directory is continued, replaced, or refused.
+    let existing: Vec<&str> = RUN_FILES.iter().copied().filter(|f| opts.out.join(f).exists()).collect();
+    let resumed = if opts.resume {
+        if !latest_json.exists() {
+            return Err(TrainError::Usage(format!("--resume: {} does not exist; nothing to resume", latest_json.display())));
+        }
+        Some(checkpoint::read_meta(&latest_json)?)
+    } else {
+        if !existing.is_empty() {
+            if !opts.force {
+                return Err(TrainError::Usage(format!(
+                    "{} already holds a run ({}); pass --resume to continue it or --force to replace it",
+                    opts.out.display(),
+                    existing.join(", ")
+                )));
+            }
+            remove_run(&opts.out)?;
+        }
+        None
+    };
+    if let Some(meta) = &resumed {
+        if meta.targets != targets || meta.window != window {
+            return Err(TrainError::Mismatch(format!(
+                "{} was trained on {} targets of {} bp windows, but {} has {} targets of {} bp{}",
+                latest_json.display(),
+                meta.targets.len(),
+                meta.window,
+                opts.train.display(),
+                targets.len(),
+                window,
+                first_difference(&meta.targets, &targets)
+            )));
+        }
+        if meta.config.model != cfg.model {
+            return Err(TrainError::Mismatch(format!(
+                "{} holds a {} model with other settings than the recipe given now; resume without --preset/--config or with the same one",
+                latest_json.display(),
+                meta.config.model.arch()
+            )));
+        }
+        if meta.train_rows != train.len() {
+            return Err(TrainError::Mismatch(format!(
+                "{} was trained on {} rows of {}, and {} has {} rows now",
+                latest_json.display(),
+                meta.train_rows,
+                meta.train_file,
+                opts.train.display(),
+                train.len()
+            )));
+        }
+    }
+    let seed = resumed.as_ref().map_or(opts.seed, |m| m.seed);
+
+    // Replicas: the same seed gives every replica the same initial weights.
+    let mut replicas = Vec::new();
+    for device in &devices {
+        let store = ParamStore::new(seed);
+        let net = Network::new(&cfg.model, window, targets.len(), &store.builder(device))?;
+        let (names, vars): (Vec<String>, Vec<Var>) = store.vars().into_iter().unzip();
+        let optimizer = Optimizer::new(cfg.optimizer.clone(), vars.len());
+        replicas.push(Replica { device: device.clone(), store, net, vars, names, optimizer });
+    }
+    let mut state = RunState {
+        epoch: 0,
+        position: 0,
+        step: 0,
+        epoch_loss_sum: 0.0,
+        scheduler: Scheduler::new(cfg.schedule.clone(), cfg.optimizer.lr()),
+        best: None,
+        since_best: 0,
+        history: Vec::new(),
+    };
+    if let Some(meta) = &resumed {
+        for r in &mut replicas {
+            let weights = checkpoint::load_tensors(&latest_json, &meta.weights_file, &r.device)?;
+            checkpoint::check_same_parameters(&latest_json, &weights, &r.store.tensors(), &format!("the {} model", cfg.model.arch()))?;
+            for (name, t) in &weights {
+                r.store.set(name, t)?;
+            }
+            let opt = match &meta.optimizer_file {
+                Some(f) => checkpoint::load_tensors(&latest_json, f, &r.device)?,
+                None => BTreeMap::new(),
+            };
+            r.optimizer.restore(meta.optimizer_steps, opt).map_err(|m| TrainError::Mismatch(format!("{}: {m}", latest_json.display())))?;
+        }
+        state = meta.state.clone();
+        tracing::info!("resuming {} at epoch {}, sample {}, step {}", latest_json.display(), state.epoch + 1, state.position, state.step);
+    } else if let Some(motifs) = &opts.init_filters {
+        let n = init_filters(&replicas, &cfg.model, motifs, seed)?;
+        tracing::info!("initialised {n} first-layer filters from {}", motifs.display());
+    }
+    tracing::info!(
+        "{} model, {} parameters, {} targets, window {window} bp, {} training rows, {} validation rows, {} replica(s)",
+        cfg.model.arch(),
+        replicas[0].store.count(),
+        targets.len(),
+        train.len(),
+        valid.len(),
+        replicas.len()
+    );
+
+    let collective: Arc<dyn Collective> =
+        if replicas.len() == 1 { Arc::new(Single) } else { Arc::new(ThreadGroup::new(replicas.len())) };
+
+    let rows = train.len();
+    let unit = train.file().dataset("x").ok().and_then(|d| d.chunk()).map_or(256, |c| c[0].max(1));
+    let epoch_rows = opts.steps_per_epoch.map_or(rows, |s| (s * cfg.batch_size).min(rows));
+    let mut meta = CheckpointMeta {
+        format: CHECKPOINT_FORMAT.into(),
+        format_version: 1,
+        config: cfg.clone(),
+        window,
+        targets: targets.clone(),
+        seed,
+        state: state.clone(),
+        optimizer_steps: 0,
+        train_file: opts.train.display().to_string(),
+        train_rows: rows,
+        weights_file: String::new(),
+        optimizer_file: None,
+    };
+    let save = |kind: &str, state: &RunState, replicas: &[Replica], meta: &mut CheckpointMeta| -> Result<(), TrainError> {
+        meta.state = state.clone();
+        meta.optimizer_steps = replicas[0].optimizer.steps();
+        let weights = replicas[0].store.tensors();
+        let optim = (kind == "latest").then(|| replicas[0].optimizer.state_tensors());
+        checkpoint::save(&opts.out, kind, meta, &weights, optim.as_ref())?;
+        Ok(())
+    };
+
+    while state.epoch < cfg.epochs {
+        let epoch = state.epoch as u64;
+        let lr = state.scheduler.lr;
+        let order = epoch_order(rows, unit, cfg.shuffle_buffer, seed, epoch);
+        let loader = Loader::spawn(LoaderSpec {
+            path: opts.train.clone(),
+            order: Some(order),
+            start: state.position,
+            batch: cfg.batch_size,
+            reverse_complement: cfg.reverse_complement.then_some((seed, epoch)),
+            prefetch: 8,
+        });
+        let bar = progress_bar(opts.progress, epoch_rows as u64, state.position as u64, state.epoch + 1, cfg.epochs);
+        let started = Instant::now();
+        let start_position = state.position;
+        for batch in loader {
+            if state.position >= epoch_rows {
+                break;
+            }
+            let batch = batch.map_err(TrainError::Data)?;
+            let loss = train_step(&mut replicas, &collective, &batch, window, targets.len(), cfg, seed, state.step, lr)?;
+            if !loss.is_finite() {
+                return Err(TrainError::Diverged(format!(
+                    "the training loss became {loss} at step {} (epoch {}, sample {}); the last good checkpoint is {} — \
+                     lower the learning rate and --resume, or start again",
+                    state.step + 1,
+                    state.epoch + 1,
+                    state.position,
+                    latest_json.display()
+                )));
+            }
+            state.step += 1;
+            state.position += batch.rows;
+            state.epoch_loss_sum += loss * batch.rows as f64;
+            if let Some(b) = &bar {
+                b.set_position(state.position as u64);
+                b.set_message(format!("loss {:.4}", state.epoch_loss_sum / (state.position) as f64));
+            }
+            if opts.checkpoint_every.is_some_and(|k| state.step % k == 0) && state.position < epoch_rows {
+                save("latest", &state, &replicas, &mut meta)?;
+            }
+            if opts.halt_after_steps == Some(state.step) {
+                return Ok(Report { outcome: Outcome::Halted, history: state.history.clone(), best: state.best });
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let trained = (state.position - start_position) as f64;
+        let seconds = started.elapsed().as_secs_f64();
+        let (valid_loss, auc) = validate(&replicas[0], &opts.valid, opts.eval_batch, targets.len())?;
+        if !valid_loss.is_finite() {
+            return Err(TrainError::Diverged(format!(
+                "the validation loss is {valid_loss} after epoch {}; the last good checkpoint is {}",
+                state.epoch + 1,
+                latest_json.display()
+            )));
+        }
+        let train_loss = state.epoch_loss_sum / state.position.max(1) as f64;
+        state.history.push(EpochMetrics {
+            epoch: state.epoch + 1,
+            step: state.step,
+            lr,
+            train_loss,
+            valid_loss,
+            valid_mean_roc_auc: auc.map(|a| a.0),
+            valid_targets_scored: auc.map_or(0, |a| a.1),
+            samples_per_s: if seconds > 0.0 { trained / seconds } else { 0.0 },
+        });
+        let improved = state.best.is_none_or(|(b, _)| valid_loss < b);
+        if improved {
+            state.best = Some((valid_loss, state.epoch + 1));
+            state.since_best = 0;
+        } else {
+            state.since_best += 1;
+        }
+        state.scheduler.end_epoch(valid_loss);
+        state.epoch += 1;
+        state.position = 0;
+        state.epoch_loss_sum = 0.0;
+        let m = state.history.last().expect("just pushed");
+        let line = format!(
+            "epoch {}/{}: train loss {:.5}, valid loss {:.5}, valid mean ROC AUC {} ({} targets), {:.0} samples/s{}",
+            m.epoch,
+            cfg.epochs,
+            m.train_loss,
+            m.valid_loss,
+            m.valid_mean_roc_auc.map_or("n/a".into(), |a| format!("{a:.4}")),
+            m.valid_targets_scored,
+            m.samples_per_s,
+            if improved { ", best so far" } else { "" }
+        );
+        tracing::info!("{line}");
+        if improved {
+            save("best", &state, &replicas, &mut meta)?;
+        }
+        save("latest", &state, &replicas, &mut meta)?;
+        write_metrics(&opts.out.join("metrics.tsv"), &state.history)?;
+        if cfg.patience.is_some_and(|p| state.since_best >= p) {
+            tracing::info!("early stopping: no lower validation loss for {} epochs", state.since_best);
+            return Ok(Report { outcome: Outcome::EarlyStopped, history: state.history, best: state.best });
+        }
+    }
+    Ok(Report { outcome: Outcome::Finished, history: state.history, best: state.best })
+}
+
+/// One optimizer step over a global batch; returns its mean loss (cross-entropy only).
+#[allow(clippy::too_many_arguments)]
+fn train_step(
+    replicas: &mut [Replica],
+    collective: &Arc<dyn Collective>,
+    batch: &Batch,
+    window: usize,
+    targets: usize,
+    cfg: &TrainConfig,
+    seed: u64,
+    step: u64,
+    lr: f64,
+) -> Result<f64, TrainError> {
+    let world = replicas.len();
+    let n = batch.rows;
+    let scale = 1.0 / (n * targets) as f64;
+    let shard = |r: usize| (r * n / world, (r + 1) * n / world);
+    let one = |rank: usize, rep: &mut Replica| -> Result<f64, TrainError> {
+        let (lo, hi) = shard(rank);
+        let rows = hi - lo;
+        let mut grads: Vec<Tensor>;
+        let mut bce_value = 0.0;
+        if rows > 0 {
+            let x = Tensor::from_slice(&batch.x[lo * 4 * window..hi * 4 * window], (rows, 4, window), &rep.device)?;
+            let y = Tensor::from_slice(&batch.y[lo * targets..hi * targets], (rows, targets), &rep.device)?;
+            let key = DropoutKey { seed, step, first_sample: (batch.first + lo) as u64 };
+            let out = rep.net.forward(&x, Mode::Train(key))?;
+            let bce = (bce_with_logits_sum(&out.logits, &y)? * scale)?;
+            let loss = if cfg.l1_hidden > 0.0 { (&bce + (out.hidden.abs()?.sum_all()? * cfg.l1_hidden)?)? } else { bce.clone() };
+            let g = loss.backward()?;
+            bce_value = bce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            grads = rep
+                .vars
+                .iter()
+                .zip(&rep.names)
+                .map(|(v, name)| match g.get(v.as_tensor()) {
+                    Some(t) => Ok(t.clone()),
+                    None => Err(TrainError::Internal(format!("no gradient reached {name}"))),
+                })
+                .collect::<Result<_, _>>()?;
+        } else {
+            grads = rep.vars.iter().map(|v| v.zeros_like()).collect::<candle_core::Result<_>>()?;
+        }
+        collective.all_reduce_sum(rank, &mut grads)?;
+        rep.optimizer.step(&rep.vars, &grads, lr)?;
+        if let Some(max) = cfg.max_norm {
+            max_norm(&rep.vars, &rep.names, max)?;
+        }
+        Ok(bce_value)
+    };
+    let losses: Vec<Result<f64, TrainError>> = if world == 1 {
+        vec![one(0, &mut replicas[0])]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = replicas.iter_mut().enumerate().map(|(rank, rep)| s.spawn(move || one(rank, rep))).collect();
+            handles.into_iter().map(|h| h.join().expect("replica thread")).collect()
+        })
+    };
+    let mut total = 0.0;
+    for l in losses {
+        total += l?;
+    }
+    Ok(total)
+}
+
+/// Torch's `renorm`: rows (output units) of every weight whose L2 norm exceeds `max` are
+/// scaled down to it.
+fn max_norm(vars: &[Var], names: &[String], max: f64) -> Result<(), TrainError> {
+    for (v, name) in vars.iter().zip(names) {
+        if !name.ends_with("weight") && !name.contains(".weight_") {
+            continue;
+        }
+        let w = v.as_tensor();
+        let rows = w.dim(0)?;
+        let flat = w.reshape((rows, ()))?;
+        let norms = flat.sqr()?.sum_keepdim(1)?.sqrt()?;
+        let factor = ((norms + 1e-7)?.recip()? * max)?.clamp(0f64, 1f64)?;
+        let out = flat.broadcast_mul(&factor)?.reshape(w.shape())?;
+        v.set(&out)?;
+    }
+    Ok(())
+}
+
+/// Validation loss and mean ROC AUC (with the number of targets scored).
+fn validate(rep: &Replica, path: &Path, batch: usize, targets: usize) -> Result<(f64, Option<(f64, usize)>), TrainError> {
+    let (scores, labels, loss) = predict(&rep.net, &rep.device, path, batch, targets)?;
+    let aucs = ferrosea_metrics::per_target(&scores, &labels, targets, ferrosea_metrics::roc_auc);
+    Ok((loss, ferrosea_metrics::mean_defined(&aucs)))
+}
+
+/// Probabilities `[rows, targets]` for a whole file, its labels, and the mean loss.
+pub fn predict(net: &Network, device: &Device, path: &Path, batch: usize, targets: usize) -> Result<(Vec<f32>, Vec<u8>, f64), TrainError> {
+    let loader = Loader::spawn(LoaderSpec { path: path.to_path_buf(), order: None, start: 0, batch, reverse_complement: None, prefetch: 4 });
+    let mut scores = Vec::new();
+    let mut labels = Vec::new();
+    let mut loss_sum = 0.0;
+    let mut window = 0;
+    for b in loader {
+        let b = b.map_err(TrainError::Data)?;
+        if window == 0 {
+            window = b.x.len() / (4 * b.rows);
+        }
+        let x = Tensor::from_slice(&b.x, (b.rows, 4, window), device)?;
+        let y = Tensor::from_slice(&b.y, (b.rows, targets), device)?;
+        let logits = net.forward(&x, Mode::Eval)?.logits;
+        loss_sum += bce_with_logits_sum(&logits, &y)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        scores.extend(candle_nn::ops::sigmoid(&logits)?.flatten_all()?.to_vec1::<f32>()?);
+        labels.extend(b.y.iter().map(|&v| v as u8));
+    }
+    let n = labels.len().max(1) as f64;
+    Ok((scores, labels, loss_sum / n))
+}
+
+/// Starts the first convolution's filters from motifs, DanQ-JASPAR's way: each motif and
+/// then its reverse complement, in file order, as many as there are filters; the filter
+/// gets PFM - 0.25 at a random offset inside the kernel and a bias drawn from U(-1, 0).
+fn init_filters(replicas: &[Replica], model: &ferrosea_models::ModelConfig, path: &Path, seed: u64) -> Result<usize, TrainError> {
+    let motifs = ferrosea_motifs::read_meme(path).map_err(|e| TrainError::Data(e.to_string()))?;
+    let (conv, width) = model.first_conv();
+    let wname = format!("{conv}.weight");
+    let bname = format!("{conv}.bias");
+    let tensors = replicas[0].store.tensors();
+    let w = &tensors[&wname];
+    let (filters, channels, k) = w.dims3()?;
+    debug_assert_eq!(k, width);
+    let mut wv = w.flatten_all()?.to_vec1::<f32>()?;
+    let mut bv = tensors[&bname].to_vec1::<f32>()?;
+    let mut too_wide = 0;
+    let mut used = 0;
+    let candidates = motifs.iter().flat_map(|m| [m.clone(), m.reverse_complement()]);
+    for m in candidates {
+        if used == filters {
+            break;
+        }
+        if m.width() > k {
+            too_wide += 1;
+            continue;
+        }
+        let mut rng = rng_for(seed, &[0x1f17, used as u64]);
+        let offset = rng.random_range(0..=k - m.width());
+        let f = used;
+        for c in 0..channels {
+            for p in 0..k {
+                wv[(f * channels + c) * k + p] = 0.0;
+            }
+            for (j, row) in m.pfm.iter().enumerate() {
+                wv[(f * channels + c) * k + offset + j] = (row[c] - 0.25) as f32;
+            }
+        }
+        bv[f] = rng.random_range(-1.0f32..0.0);
+        used += 1;
+    }
+    if used == 0 {
+        return Err(TrainError::Data(format!(
+            "{}: no motif fits the {k}-wide first-layer filters ({too_wide} are wider)",
+            path.display()
+        )));
+    }
+    if too_wide > 0 {
+        tracing::warn!("{}: {too_wide} motifs (or reverse complements) wider than {k} positions were skipped", path.display());
+    }
+    for r in replicas {
+        r.store.set(&wname, &Tensor::from_vec(wv.clone(), (filters, channels, k), &r.device)?)?;
+        r.store.set(&bname, &Tensor::from_vec(bv.clone(), filters, &r.device)?)?;
+    }
+    Ok(used)
+}
+
+fn check_compatible(tp: &Path, t: &Reader, vp: &Path, v: &Reader) -> Result<(), TrainError> {
+    if t.window() != v.window() {
+        return Err(TrainError::Mismatch(format!(
+            "{} has {} bp windows and {} has {} bp",
+            tp.display(),
+            t.window(),
+            vp.display(),
+            v.window()
+        )));
+    }
+    if t.targets().name != v.targets().name {
+        return Err(TrainError::Mismatch(format!(
+            "{} and {} have different targets ({} and {}){}",
+            tp.display(),
+            vp.display(),
+            t.targets().len(),
+            v.targets().len(),
+            first_difference(&t.targets().name, &v.targets().name)
+        )));
+    }
+    Ok(())
+}
+
+fn first_difference(a: &[String], b: &[String]) -> String {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => format!("; first difference at target {}: '{}' vs '{}'", i + 1, a[i], b[i]),
+        None if a.len() != b.len() => String::new(),
+        None => String::new(),
+    }
+}
+
+fn remove_run(dir: &Path) -> Result<(), TrainError> {
+    for kind in ["latest", "best"] {
+        let json = dir.join(format!("{kind}.json"));
+        if let Ok(meta) = checkpoint::read_meta(&json) {
+            for f in std::iter::once(meta.weights_file).chain(meta.optimizer_file) {
+                let _ = std::fs::remove_file(dir.join(f));
+            }
+        }
+        let _ = std::fs::remove_file(&json);
+    }
+    let _ = std::fs::remove_file(dir.join("metrics.tsv"));
+    Ok(())
+}
+
+/// Writes metrics.tsv (temporary name, then rename).
+fn write_metrics(path: &Path, history: &[EpochMetrics]) -> Result<(), TrainError> {
+    let mut s = String::from("epoch\tstep\tlr\ttrain_loss\tvalid_loss\tvalid_mean_roc_auc\tvalid_targets_scored\tsamples_per_s\n");
+    for m in history {
+        s += &format!(
+            "{}\t{}\t{}\t{:.6}\t{:.6}\t{}\t{}\t{:.1}\n",
+            m.epoch,
+            m.step,
+            m.lr,
+            m.train_loss,
+            m.valid_loss,
+            m.valid_mean_roc_auc.map_or("NA".into(), |a| format!("{a:.6}")),
+            m.valid_targets_scored,
+            m.samples_per_s
+        );
+    }
+    let tmp = path.with_extension("tsv.tmp");
+    std::fs::write(&tmp, s).map_err(|e| TrainError::Io(tmp.clone(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e))
+}
+
+fn progress_bar(enabled: bool, len: u64, pos: u64, epoch: usize, epochs: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "epoch {epoch}/{epochs} [{{bar:30}}] {{pos}}/{{len}} {{per_sec}} ETA {{eta}} {{msg}}"
+        ))
+        .expect("valid template"),
+    );
+    bar.set_position(pos);
+    Some(bar)
+}
