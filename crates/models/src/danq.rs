@@ -3,10 +3,10 @@
 //! same network with wider settings (see the presets).
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Conv1d, Linear};
+use candle_nn::Linear;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv1d, dropout, linear, max_pool1d, BiLstm, GateActivation, InitScheme, Mode};
+use crate::layers::{conv1d, Conv1d, dropout, linear, max_pool1d, BiLstm, GateActivation, InitScheme, Mode};
 use crate::params::Vb;
 use crate::{ModelError, Output, SummaryRow};
 

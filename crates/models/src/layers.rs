@@ -2,7 +2,7 @@
 //! bidirectional LSTM.
 
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{Conv1d, Conv1dConfig, Linear};
+use candle_nn::Linear;
 use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,27 @@ pub enum InitScheme {
     Keras,
 }
 
-/// A valid (unpadded) 1-D convolution `[B, in, L] -> [B, out, L - width + 1]`.
+/// A valid (unpadded) 1-D convolution `[B, in, L] -> [B, out, L - width + 1]`, weight
+/// `[out, in, width]`, as PyTorch's `Conv1d` (a cross-correlation).
+///
+/// Runs as a 2-D convolution of height 1: Candle 0.11.1's `conv1d` back-propagates wrong
+/// gradients (to the weights and to the input) whenever the batch has more than one
+/// sample, while its `conv2d` is right (`tests/conv_gradients.rs` checks ours against a
+/// direct sum).
+#[derive(Clone, Debug)]
+pub struct Conv1d {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Module for Conv1d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.unsqueeze(2)?.conv2d(&self.weight.unsqueeze(2)?, 0, 1, 1, 1)?.squeeze(2)?;
+        y.broadcast_add(&self.bias.reshape((1, (), 1))?)
+    }
+}
+
+/// Declares a [`Conv1d`] under `name.weight`, `name.bias`.
 pub fn conv1d(vb: &Vb, name: &str, cin: usize, cout: usize, width: usize, init: InitScheme) -> Result<Conv1d> {
     let vb = vb.pp(name);
     let (w_init, b_init) = match init {
@@ -95,7 +115,7 @@ pub fn conv1d(vb: &Vb, name: &str, cin: usize, cout: usize, width: usize, init: 
     };
     let w = vb.get_with_hints((cout, cin, width), "weight", w_init)?;
     let b = vb.get_with_hints(cout, "bias", b_init)?;
-    Ok(Conv1d::new(w, Some(b), Conv1dConfig::default()))
+    Ok(Conv1d { weight: w, bias: b })
 }
 
 /// A dense layer `[B, in] -> [B, out]`.
@@ -141,10 +161,14 @@ impl GateActivation {
 /// The input projection of every time step and both directions is one matrix product
 /// before the recurrence; each step then does a single batched `[2, B, H] x [2, H, 4H]`
 /// product for both directions.
+///
+/// The per-direction parameters are kept as they are and combined in every forward pass:
+/// an optimizer updates them in place, so a combination cached at construction would go
+/// stale.
 pub struct BiLstm {
-    w_ih: Tensor,
-    bias: Tensor,
-    w_hh_t: Tensor,
+    w_ih: [Tensor; 2],
+    bias: [Tensor; 2],
+    w_hh: [Tensor; 2],
     hidden: usize,
     gate: GateActivation,
 }
@@ -153,22 +177,16 @@ impl BiLstm {
     /// Declares the parameters under `name.forward.*` and `name.backward.*`.
     pub fn new(vb: &Vb, name: &str, input: usize, hidden: usize, gate: GateActivation) -> Result<BiLstm> {
         let vb = vb.pp(name);
-        let mut w_ih = Vec::new();
-        let mut bias = Vec::new();
-        let mut w_hh_t = Vec::new();
-        for dir in ["forward", "backward"] {
+        let get = |dir: &str| -> Result<(Tensor, Tensor, Tensor)> {
             let vb = vb.pp(dir);
-            w_ih.push(vb.get_with_hints((4 * hidden, input), "weight_ih", Init::glorot(input, hidden))?);
-            w_hh_t.push(vb.get_with_hints((4 * hidden, hidden), "weight_hh", Init::OrthogonalBlocks)?.t()?);
-            bias.push(vb.get_with_hints(4 * hidden, "bias", Init::LstmBias)?);
-        }
-        Ok(BiLstm {
-            w_ih: Tensor::cat(&w_ih, 0)?,
-            bias: Tensor::cat(&bias, 0)?,
-            w_hh_t: Tensor::stack(&w_hh_t, 0)?,
-            hidden,
-            gate,
-        })
+            Ok((
+                vb.get_with_hints((4 * hidden, input), "weight_ih", Init::glorot(input, hidden))?,
+                vb.get_with_hints((4 * hidden, hidden), "weight_hh", Init::OrthogonalBlocks)?,
+                vb.get_with_hints(4 * hidden, "bias", Init::LstmBias)?,
+            ))
+        };
+        let (f, b) = (get("forward")?, get("backward")?);
+        Ok(BiLstm { w_ih: [f.0, b.0], w_hh: [f.1, b.1], bias: [f.2, b.2], hidden, gate })
     }
 
     /// `[B, T, I] -> [B, T, 2H]`.
@@ -176,7 +194,10 @@ impl BiLstm {
         let (b, t, i) = x.dims3()?;
         let h4 = 4 * self.hidden;
         // [B*T, 8H]: both directions' input projections of every step at once.
-        let xp = x.reshape((b * t, i))?.matmul(&self.w_ih.t()?)?.broadcast_add(&self.bias)?;
+        let w_ih = Tensor::cat(&self.w_ih, 0)?;
+        let bias = Tensor::cat(&self.bias, 0)?;
+        let w_hh_t = Tensor::stack(&[self.w_hh[0].t()?, self.w_hh[1].t()?], 0)?;
+        let xp = x.reshape((b * t, i))?.matmul(&w_ih.t()?)?.broadcast_add(&bias)?;
         let xp = xp.reshape((b, t, 2, h4))?;
         let fwd = xp.narrow(2, 0, 1)?.squeeze(2)?;
         let bwd = xp.narrow(2, 1, 1)?.squeeze(2)?.contiguous()?.flip(&[1])?;
@@ -189,7 +210,7 @@ impl BiLstm {
         for s in 0..t {
             let xs = steps.get(s)?;
             let gates = match &h {
-                Some(h) => (xs + h.matmul(&self.w_hh_t)?)?,
+                Some(h) => (xs + h.matmul(&w_hh_t)?)?,
                 None => xs,
             };
             let ig = self.gate.apply(&gates.narrow(2, 0, hsz)?)?;

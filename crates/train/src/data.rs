@@ -219,7 +219,7 @@ mod tests {
         assert_ne!(a, epoch_order(1000, 64, 100, 2, 0));
         // Shuffled well beyond the chunk level: neighbours in the order rarely share a unit.
         let same_unit = a.windows(2).filter(|w| w[0] / 64 == w[1] / 64).count();
-        assert!(same_unit < 200, "{same_unit}");
+        assert!(same_unit < 500, "{same_unit}"); // ~984 without the buffer
     }
 
     #[test]

@@ -115,6 +115,9 @@ pub struct Report {
     pub history: Vec<EpochMetrics>,
     /// Best validation loss and its epoch.
     pub best: Option<(f64, usize)>,
+    /// Largest absolute difference between any replica's weights and the first one's at
+    /// the end (0 when replicas stay identical, as they should).
+    pub replica_divergence: f32,
 }
 
 /// One model copy on one device.
@@ -240,9 +243,20 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
             r.optimizer.restore(meta.optimizer_steps, opt).map_err(|m| TrainError::Mismatch(format!("{}: {m}", latest_json.display())))?;
         }
         state = meta.state.clone();
+        if cfg.optimizer.lr() != meta.config.optimizer.lr() {
+            tracing::info!("learning rate changed from {} to {} on resuming", meta.config.optimizer.lr(), cfg.optimizer.lr());
+            state.scheduler.base_lr = cfg.optimizer.lr();
+            state.scheduler.lr = cfg.optimizer.lr();
+        }
         tracing::info!("resuming {} at epoch {}, sample {}, step {}", latest_json.display(), state.epoch + 1, state.position, state.step);
     } else if let Some(motifs) = &opts.init_filters {
-        let n = init_filters(&replicas, &cfg.model, motifs, seed)?;
+        let n = init_filters(&replicas[0].store, &cfg.model, motifs, seed)?;
+        let first = replicas[0].store.tensors();
+        for r in &replicas[1..] {
+            for (name, t) in &first {
+                r.store.set(name, &t.to_device(&r.device)?)?;
+            }
+        }
         tracing::info!("initialised {n} first-layer filters from {}", motifs.display());
     }
     tracing::info!(
@@ -326,7 +340,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                 save("latest", &state, &replicas, &mut meta)?;
             }
             if opts.halt_after_steps == Some(state.step) {
-                return Ok(Report { outcome: Outcome::Halted, history: state.history.clone(), best: state.best });
+                return Ok(Report { outcome: Outcome::Halted, history: state.history.clone(), best: state.best, replica_divergence: divergence(&replicas)? });
             }
         }
         if let Some(b) = bar {
@@ -384,10 +398,21 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         write_metrics(&opts.out.join("metrics.tsv"), &state.history)?;
         if cfg.patience.is_some_and(|p| state.since_best >= p) {
             tracing::info!("early stopping: no lower validation loss for {} epochs", state.since_best);
-            return Ok(Report { outcome: Outcome::EarlyStopped, history: state.history, best: state.best });
+            return Ok(Report { outcome: Outcome::EarlyStopped, history: state.history, best: state.best, replica_divergence: divergence(&replicas)? });
         }
     }
-    Ok(Report { outcome: Outcome::Finished, history: state.history, best: state.best })
+    Ok(Report { outcome: Outcome::Finished, history: state.history, best: state.best, replica_divergence: divergence(&replicas)? })
+}
+
+fn divergence(replicas: &[Replica]) -> Result<f32, TrainError> {
+    let mut worst = 0f32;
+    for r in &replicas[1..] {
+        for (a, b) in replicas[0].vars.iter().zip(&r.vars) {
+            let d = (a.as_tensor().to_device(&Device::Cpu)? - b.as_tensor().to_device(&Device::Cpu)?)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            worst = worst.max(d);
+        }
+    }
+    Ok(worst)
 }
 
 /// One optimizer step over a global batch; returns its mean loss (cross-entropy only).
@@ -506,12 +531,12 @@ pub fn predict(net: &Network, device: &Device, path: &Path, batch: usize, target
 /// Starts the first convolution's filters from motifs, DanQ-JASPAR's way: each motif and
 /// then its reverse complement, in file order, as many as there are filters; the filter
 /// gets PFM - 0.25 at a random offset inside the kernel and a bias drawn from U(-1, 0).
-fn init_filters(replicas: &[Replica], model: &ferrosea_models::ModelConfig, path: &Path, seed: u64) -> Result<usize, TrainError> {
+pub fn init_filters(store: &ParamStore, model: &ferrosea_models::ModelConfig, path: &Path, seed: u64) -> Result<usize, TrainError> {
     let motifs = ferrosea_motifs::read_meme(path).map_err(|e| TrainError::Data(e.to_string()))?;
     let (conv, width) = model.first_conv();
     let wname = format!("{conv}.weight");
     let bname = format!("{conv}.bias");
-    let tensors = replicas[0].store.tensors();
+    let tensors = store.tensors();
     let w = &tensors[&wname];
     let (filters, channels, k) = w.dims3()?;
     debug_assert_eq!(k, width);
@@ -551,10 +576,9 @@ fn init_filters(replicas: &[Replica], model: &ferrosea_models::ModelConfig, path
     if too_wide > 0 {
         tracing::warn!("{}: {too_wide} motifs (or reverse complements) wider than {k} positions were skipped", path.display());
     }
-    for r in replicas {
-        r.store.set(&wname, &Tensor::from_vec(wv.clone(), (filters, channels, k), &r.device)?)?;
-        r.store.set(&bname, &Tensor::from_vec(bv.clone(), filters, &r.device)?)?;
-    }
+    let device = w.device();
+    store.set(&wname, &Tensor::from_vec(wv, (filters, channels, k), device)?)?;
+    store.set(&bname, &Tensor::from_vec(bv, filters, device)?)?;
     Ok(used)
 }
 

@@ -1,0 +1,124 @@
+//! Small synthetic datasets with learnable labels, written with the real dataset writer.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use ferrosea_dataset::{Block, Header, Targets, Writer, WriterOptions};
+use ferrosea_train::TrainConfig;
+
+pub const WINDOW: usize = 120;
+
+/// Writes `rows` random windows. Target "GATA" is 1 when the window holds GATAAG (planted
+/// in about a third of the rows), "GC" when its GC fraction exceeds one half, "noise" at
+/// random.
+pub fn dataset(path: &Path, rows: usize, seed: u64, targets: &[&str]) -> PathBuf {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let header = Header {
+        window: WINDOW,
+        targets: Targets {
+            name: targets.iter().map(|t| t.to_string()).collect(),
+            category: targets.iter().map(|_| "TF".to_string()).collect(),
+            cell: None,
+            treatment: None,
+        },
+        chrom_names: vec!["chrS".into()],
+        attrs: vec![],
+    };
+    let mut block = Block::default();
+    for r in 0..rows {
+        let mut seq: Vec<u8> = (0..WINDOW).map(|_| b"ACGT"[(next() % 4) as usize]).collect();
+        if next() % 3 == 0 {
+            let at = (next() % (WINDOW as u64 - 6)) as usize;
+            seq[at..at + 6].copy_from_slice(b"GATAAG");
+        }
+        let has = seq.windows(6).any(|w| w == b"GATAAG");
+        let gc = seq.iter().filter(|&&b| b == b'G' || b == b'C').count() as f64 / WINDOW as f64;
+        for &b in &seq {
+            let i = b"ACGT".iter().position(|&c| c == b).unwrap();
+            let mut one = [0u8; 4];
+            one[i] = 1;
+            block.x.extend(one);
+        }
+        for t in targets {
+            block.y.push(match *t {
+                "GATA" => has as u8,
+                "GC" => (gc > 0.5) as u8,
+                _ => (next() % 10 == 0) as u8,
+            });
+        }
+        block.chrom.push(0);
+        block.start.push((r * WINDOW) as i64);
+        block.strand.push(b'+');
+    }
+    let opts = WriterOptions { chunk_rows: 32, ..WriterOptions::default() };
+    let mut w = Writer::create(path, &header, rows, opts).unwrap();
+    w.write_block(0, &block).unwrap();
+    w.finish().unwrap()
+}
+
+pub const TARGETS: &[&str] = &["GATA", "GC", "noise"];
+
+/// A small DanQ with every source of randomness switched on.
+pub fn tiny_danq(epochs: usize) -> TrainConfig {
+    TrainConfig::parse(
+        &format!(
+            r#"{{
+            "model": {{"arch": "danq", "filters": 12, "width": 8, "pool": 8, "conv_dropout": 0.2,
+                       "lstm_hidden": 6, "lstm_dropout": 0.3, "hidden": 16}},
+            "optimizer": {{"kind": "rmsprop", "lr": 0.005, "alpha": 0.9, "eps": 1e-6, "eps_inside_sqrt": true}},
+            "batch_size": 16, "epochs": {epochs}, "reverse_complement": true, "shuffle_buffer": 40
+        }}"#
+        ),
+        "test",
+    )
+    .unwrap()
+}
+
+/// A small DeepSEA with its penalties.
+pub fn tiny_deepsea(epochs: usize) -> TrainConfig {
+    TrainConfig::parse(
+        &format!(
+            r#"{{
+            "model": {{"arch": "deepsea", "conv": [{{"filters": 8, "width": 6, "pool": 4, "dropout": 0.2}},
+                       {{"filters": 8, "width": 4, "dropout": 0.2}}], "hidden": 12}},
+            "optimizer": {{"kind": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true, "weight_decay": 1e-4}},
+            "l1_hidden": 1e-6, "max_norm": 0.9,
+            "batch_size": 16, "epochs": {epochs}, "shuffle_buffer": 64
+        }}"#
+        ),
+        "test",
+    )
+    .unwrap()
+}
+
+/// Options for a CPU run.
+pub fn options(train: &Path, valid: &Path, out: &Path, config: TrainConfig) -> ferrosea_train::Options {
+    ferrosea_train::Options {
+        train: train.into(),
+        valid: valid.into(),
+        out: out.into(),
+        config,
+        seed: 42,
+        devices: vec![ferrosea_train::DeviceSpec::Cpu],
+        resume: false,
+        force: false,
+        checkpoint_every: None,
+        init_filters: None,
+        halt_after_steps: None,
+        steps_per_epoch: None,
+        eval_batch: 64,
+        progress: false,
+    }
+}
+
+/// The bytes of a checkpoint's weight file.
+pub fn weights_bytes(out: &Path, kind: &str) -> Vec<u8> {
+    let meta = ferrosea_train::checkpoint::read_meta(&out.join(format!("{kind}.json"))).unwrap();
+    std::fs::read(out.join(meta.weights_file)).unwrap()
+}
