@@ -57,12 +57,15 @@ hdf5() {
 
 demo() {
     hdf5
-    cargo build --release -p ferrosea-prep "${CARGO_FEATURES[@]}"
+    cargo build --release -p ferrosea-prep -p ferrosea-train "${CARGO_FEATURES[@]}"
     local out=demo-out/prep
     ./target/release/ferrosea-prep \
         --genome data/demo/hg19_chr22_26-30Mb.fa.gz --targets data/demo/targets.tsv -o "$out" \
         --valid chr22:26000001-26500000 --test chr22:29000001-30000000 --reverse-complement
-    say "done: $out/train.h5, $out/valid.h5, $out/test.h5 (format: docs/FORMAT.md), report: $out/prep.json"
+    say "prep done: $out/train.h5, $out/valid.h5, $out/test.h5 (format: docs/FORMAT.md), report: $out/prep.json"
+    ./target/release/ferrosea-train --preset danq-tiny --epochs 5 --force \
+        --train "$out/train.h5" --valid "$out/valid.h5" --out demo-out/train
+    say "train done: demo-out/train/best.json (+ weights), metrics.tsv (format: docs/TRAINING.md)"
 }
 
 test() {

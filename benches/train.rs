@@ -1,0 +1,120 @@
+//! Training and inference speed of DeepSEA and DanQ on CPU, against the same architectures
+//! in PyTorch, measured in the same run on the same kind of input.
+//!
+//! `cargo bench -p ferrosea-benches --bench train` (threads: `BENCH_THREADS`, default 2;
+//! steps: `BENCH_STEPS`, default 5). The PyTorch side runs `benches/python/torch_models.py`
+//! with `benches/.venv-torch/bin/python` when that exists (create it with
+//! `python3 -m venv benches/.venv-torch && benches/.venv-torch/bin/pip install torch numpy`).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use ferrosea_models::{DropoutKey, Mode, Network, ParamStore};
+use ferrosea_train::loss::bce_with_logits_sum;
+use ferrosea_train::optim::Optimizer;
+use ferrosea_train::TrainConfig;
+use rand::Rng;
+
+const BATCH: usize = 64;
+const TARGETS: usize = 919;
+const WINDOW: usize = 1000;
+
+struct Figures {
+    train: f64,
+    infer: f64,
+}
+
+fn ours(preset: &str, steps: usize) -> Figures {
+    let cfg = TrainConfig::preset(preset).unwrap();
+    let dev = Device::Cpu;
+    let store = ParamStore::new(1);
+    let net = Network::new(&cfg.model, WINDOW, TARGETS, &store.builder(&dev)).unwrap();
+    let (_, vars): (Vec<String>, Vec<candle_core::Var>) = store.vars().into_iter().unzip();
+    let mut opt = Optimizer::new(cfg.optimizer.clone(), vars.len());
+    let mut rng = ferrosea_models::params::rng_for(7, &[]);
+    let mut x = vec![0f32; BATCH * 4 * WINDOW];
+    for b in 0..BATCH {
+        for p in 0..WINDOW {
+            x[b * 4 * WINDOW + rng.random_range(0..4) * WINDOW + p] = 1.0;
+        }
+    }
+    let y: Vec<f32> = (0..BATCH * TARGETS).map(|_| (rng.random::<f32>() < 0.05) as u8 as f32).collect();
+    let x = Tensor::from_vec(x, (BATCH, 4, WINDOW), &dev).unwrap();
+    let y = Tensor::from_vec(y, (BATCH, TARGETS), &dev).unwrap();
+    let step = |opt: &mut Optimizer, s: u64| {
+        let out = net.forward(&x, Mode::Train(DropoutKey { seed: 1, step: s, first_sample: 0 })).unwrap();
+        let loss = (bce_with_logits_sum(&out.logits, &y).unwrap() / (BATCH * TARGETS) as f64).unwrap();
+        let g = loss.backward().unwrap();
+        let grads: Vec<Tensor> = vars.iter().map(|v| g.get(v.as_tensor()).unwrap().clone()).collect();
+        opt.step(&vars, &grads, cfg.optimizer.lr()).unwrap();
+    };
+    step(&mut opt, 0);
+    let t = Instant::now();
+    for s in 0..steps {
+        step(&mut opt, s as u64 + 1);
+    }
+    let train = (steps * BATCH) as f64 / t.elapsed().as_secs_f64();
+    net.forward(&x, Mode::Eval).unwrap();
+    let t = Instant::now();
+    for _ in 0..steps {
+        net.forward(&x, Mode::Eval).unwrap().logits.sum_all().unwrap().to_scalar::<f32>().unwrap();
+    }
+    let infer = (steps * BATCH) as f64 / t.elapsed().as_secs_f64();
+    Figures { train, infer }
+}
+
+fn torch(model: &str, threads: usize, steps: usize) -> Option<(Figures, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv-torch/bin/python");
+    if !python.exists() {
+        return None;
+    }
+    let json = std::env::temp_dir().join(format!("ferrosea-bench-torch-{model}.json"));
+    let status = Command::new(&python)
+        .arg(root.join("python/torch_models.py"))
+        .args(["--model", model, "--threads", &threads.to_string(), "--batch", &BATCH.to_string()])
+        .args(["--train-steps", &steps.to_string(), "--infer-batches", &steps.to_string()])
+        .args(["--targets", &TARGETS.to_string(), "--window", &WINDOW.to_string(), "--json"])
+        .arg(&json)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    if !status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).ok()?).ok()?;
+    Some((
+        Figures { train: v["train_samples_per_s"].as_f64()?, infer: v["infer_samples_per_s"].as_f64()? },
+        v["torch_version"].as_str().unwrap_or("?").to_string(),
+    ))
+}
+
+fn main() {
+    // The same allocator settings as ferrosea-train.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
+    }
+    let threads: usize = std::env::var("BENCH_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    println!("CPU, {threads} threads, batch {BATCH}, {TARGETS} targets, {WINDOW} bp, {steps} timed steps after 1 warm-up");
+    println!("{:<8} {:>16} {:>16} {:>16} {:>16} {:>8} {:>8}", "model", "ours train/s", "torch train/s", "ours infer/s", "torch infer/s", "train x", "infer x");
+    for (preset, model) in [("deepsea", "deepsea"), ("danq", "danq")] {
+        let o = ours(preset, steps);
+        match torch(model, threads, steps) {
+            Some((t, version)) => println!(
+                "{model:<8} {:>16.1} {:>16.1} {:>16.1} {:>16.1} {:>8.2} {:>8.2}   (torch {version})",
+                o.train,
+                t.train,
+                o.infer,
+                t.infer,
+                o.train / t.train,
+                o.infer / t.infer
+            ),
+            None => println!("{model:<8} {:>16.1} {:>16} {:>16.1} {:>16}   (no benches/.venv-torch: PyTorch not measured)", o.train, "-", o.infer, "-"),
+        }
+    }
+}
