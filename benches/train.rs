@@ -40,14 +40,29 @@ fn ours(preset: &str, steps: usize) -> Figures {
             x[b * 4 * WINDOW + rng.random_range(0..4) * WINDOW + p] = 1.0;
         }
     }
-    let y: Vec<f32> = (0..BATCH * TARGETS).map(|_| (rng.random::<f32>() < 0.05) as u8 as f32).collect();
+    let y: Vec<f32> = (0..BATCH * TARGETS)
+        .map(|_| (rng.random::<f32>() < 0.05) as u8 as f32)
+        .collect();
     let x = Tensor::from_vec(x, (BATCH, 4, WINDOW), &dev).unwrap();
     let y = Tensor::from_vec(y, (BATCH, TARGETS), &dev).unwrap();
     let step = |opt: &mut Optimizer, s: u64| {
-        let out = net.forward(&x, Mode::Train(DropoutKey { seed: 1, step: s, first_sample: 0 })).unwrap();
-        let loss = (bce_with_logits_sum(&out.logits, &y).unwrap() / (BATCH * TARGETS) as f64).unwrap();
+        let out = net
+            .forward(
+                &x,
+                Mode::Train(DropoutKey {
+                    seed: 1,
+                    step: s,
+                    first_sample: 0,
+                }),
+            )
+            .unwrap();
+        let loss =
+            (bce_with_logits_sum(&out.logits, &y).unwrap() / (BATCH * TARGETS) as f64).unwrap();
         let g = loss.backward().unwrap();
-        let grads: Vec<Tensor> = vars.iter().map(|v| g.get(v.as_tensor()).unwrap().clone()).collect();
+        let grads: Vec<Tensor> = vars
+            .iter()
+            .map(|v| g.get(v.as_tensor()).unwrap().clone())
+            .collect();
         opt.step(&vars, &grads, cfg.optimizer.lr()).unwrap();
     };
     step(&mut opt, 0);
@@ -59,7 +74,13 @@ fn ours(preset: &str, steps: usize) -> Figures {
     net.forward(&x, Mode::Eval).unwrap();
     let t = Instant::now();
     for _ in 0..steps {
-        net.forward(&x, Mode::Eval).unwrap().logits.sum_all().unwrap().to_scalar::<f32>().unwrap();
+        net.forward(&x, Mode::Eval)
+            .unwrap()
+            .logits
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
     }
     let infer = (steps * BATCH) as f64 / t.elapsed().as_secs_f64();
     Figures { train, infer }
@@ -74,9 +95,27 @@ fn torch(model: &str, threads: usize, steps: usize) -> Option<(Figures, String)>
     let json = std::env::temp_dir().join(format!("ferrosea-bench-torch-{model}.json"));
     let status = Command::new(&python)
         .arg(root.join("python/torch_models.py"))
-        .args(["--model", model, "--threads", &threads.to_string(), "--batch", &BATCH.to_string()])
-        .args(["--train-steps", &steps.to_string(), "--infer-batches", &steps.to_string()])
-        .args(["--targets", &TARGETS.to_string(), "--window", &WINDOW.to_string(), "--json"])
+        .args([
+            "--model",
+            model,
+            "--threads",
+            &threads.to_string(),
+            "--batch",
+            &BATCH.to_string(),
+        ])
+        .args([
+            "--train-steps",
+            &steps.to_string(),
+            "--infer-batches",
+            &steps.to_string(),
+        ])
+        .args([
+            "--targets",
+            &TARGETS.to_string(),
+            "--window",
+            &WINDOW.to_string(),
+            "--json",
+        ])
         .arg(&json)
         .stdout(std::process::Stdio::null())
         .status()
@@ -86,7 +125,10 @@ fn torch(model: &str, threads: usize, steps: usize) -> Option<(Figures, String)>
     }
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).ok()?).ok()?;
     Some((
-        Figures { train: v["train_samples_per_s"].as_f64()?, infer: v["infer_samples_per_s"].as_f64()? },
+        Figures {
+            train: v["train_samples_per_s"].as_f64()?,
+            infer: v["infer_samples_per_s"].as_f64()?,
+        },
         v["torch_version"].as_str().unwrap_or("?").to_string(),
     ))
 }
@@ -97,11 +139,26 @@ fn main() {
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
     }
-    let threads: usize = std::env::var("BENCH_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
-    let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let threads: usize = std::env::var("BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let steps: usize = std::env::var("BENCH_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     println!("CPU, {threads} threads, batch {BATCH}, {TARGETS} targets, {WINDOW} bp, {steps} timed steps after 1 warm-up");
-    println!("{:<8} {:>16} {:>16} {:>16} {:>16} {:>8} {:>8}", "model", "ours train/s", "torch train/s", "ours infer/s", "torch infer/s", "train x", "infer x");
+    println!(
+        "{:<8} {:>16} {:>16} {:>16} {:>16} {:>8} {:>8}",
+        "model",
+        "ours train/s",
+        "torch train/s",
+        "ours infer/s",
+        "torch infer/s",
+        "train x",
+        "infer x"
+    );
     for (preset, model) in [("deepsea", "deepsea"), ("danq", "danq")] {
         let o = ours(preset, steps);
         match torch(model, threads, steps) {

@@ -36,7 +36,9 @@ fn tie_groups(scores: &[f32], labels: &[u8]) -> Vec<(u64, u64)> {
 /// negative, ties counting one half. `labels` are 0 (negative) or non-zero (positive).
 pub fn roc_auc(scores: &[f32], labels: &[u8]) -> Option<f64> {
     let groups = tie_groups(scores, labels);
-    let (p, n) = groups.iter().fold((0u64, 0u64), |(p, n), g| (p + g.0, n + g.1));
+    let (p, n) = groups
+        .iter()
+        .fold((0u64, 0u64), |(p, n), g| (p + g.0, n + g.1));
     if p == 0 || n == 0 {
         return None;
     }
@@ -54,7 +56,9 @@ pub fn roc_auc(scores: &[f32], labels: &[u8]) -> Option<f64> {
 /// interpolation). Needs at least one positive and one negative, like [`roc_auc`].
 pub fn average_precision(scores: &[f32], labels: &[u8]) -> Option<f64> {
     let groups = tie_groups(scores, labels);
-    let (p, n) = groups.iter().fold((0u64, 0u64), |(p, n), g| (p + g.0, n + g.1));
+    let (p, n) = groups
+        .iter()
+        .fold((0u64, 0u64), |(p, n), g| (p + g.0, n + g.1));
     if p == 0 || n == 0 {
         return None;
     }
@@ -78,7 +82,10 @@ pub fn per_target(
     metric: fn(&[f32], &[u8]) -> Option<f64>,
 ) -> Vec<Option<f64>> {
     assert_eq!(scores.len(), labels.len(), "one label per score");
-    assert!(targets > 0 && scores.len() % targets == 0, "scores are [rows, targets]");
+    assert!(
+        targets > 0 && scores.len() % targets == 0,
+        "scores are [rows, targets]"
+    );
     let rows = scores.len() / targets;
     let mut s = vec![0f32; rows];
     let mut l = vec![0u8; rows];
@@ -96,7 +103,12 @@ pub fn per_target(
 /// Mean of the defined values, and how many there were.
 pub fn mean_defined(values: &[Option<f64>]) -> Option<(f64, usize)> {
     let defined: Vec<f64> = values.iter().flatten().copied().collect();
-    (!defined.is_empty()).then(|| (defined.iter().sum::<f64>() / defined.len() as f64, defined.len()))
+    (!defined.is_empty()).then(|| {
+        (
+            defined.iter().sum::<f64>() / defined.len() as f64,
+            defined.len(),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -110,7 +122,13 @@ mod tests {
             for (j, &sj) in scores.iter().enumerate() {
                 if labels[i] != 0 && labels[j] == 0 {
                     den += 1.0;
-                    num += if si > sj { 1.0 } else if si == sj { 0.5 } else { 0.0 };
+                    num += if si > sj {
+                        1.0
+                    } else if si == sj {
+                        0.5
+                    } else {
+                        0.0
+                    };
                 }
             }
         }
@@ -121,7 +139,9 @@ mod tests {
     fn roc_auc_matches_pair_counting_with_ties() {
         let mut state = 12345u64;
         let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 33) as u32
         };
         for _ in 0..50 {

@@ -6,7 +6,9 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::Linear;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv1d, Conv1d, dropout, linear, max_pool1d, BiLstm, GateActivation, InitScheme, Mode};
+use crate::layers::{
+    conv1d, dropout, linear, max_pool1d, BiLstm, Conv1d, GateActivation, InitScheme, Mode,
+};
 use crate::params::Vb;
 use crate::{ModelError, Output, SummaryRow};
 
@@ -48,15 +50,31 @@ pub struct DanQ {
 
 impl DanQ {
     /// Declares the layers `conv1`, `lstm.{forward,backward}`, `hidden` and `output`.
-    pub fn new(cfg: &DanQConfig, window: usize, targets: usize, vb: &Vb) -> std::result::Result<DanQ, ModelError> {
+    pub fn new(
+        cfg: &DanQConfig,
+        window: usize,
+        targets: usize,
+        vb: &Vb,
+    ) -> std::result::Result<DanQ, ModelError> {
         let ok_p = |p: f32| (0.0..1.0).contains(&p);
-        if cfg.filters == 0 || cfg.width == 0 || cfg.pool == 0 || cfg.lstm_hidden == 0 || cfg.hidden == 0
-            || !ok_p(cfg.conv_dropout) || !ok_p(cfg.lstm_dropout)
+        if cfg.filters == 0
+            || cfg.width == 0
+            || cfg.pool == 0
+            || cfg.lstm_hidden == 0
+            || cfg.hidden == 0
+            || !ok_p(cfg.conv_dropout)
+            || !ok_p(cfg.lstm_dropout)
         {
-            return Err(ModelError::Config("danq: sizes must be positive and dropouts in [0, 1)".into()));
+            return Err(ModelError::Config(
+                "danq: sizes must be positive and dropouts in [0, 1)".into(),
+            ));
         }
         if window < cfg.width || (window - cfg.width + 1) / cfg.pool == 0 {
-            return Err(ModelError::Window { window, layer: "conv1".into(), detail: format!("width {} and pool {}", cfg.width, cfg.pool) });
+            return Err(ModelError::Window {
+                window,
+                layer: "conv1".into(),
+                detail: format!("width {} and pool {}", cfg.width, cfg.pool),
+            });
         }
         let conv_len = window - cfg.width + 1;
         let steps = conv_len / cfg.pool;
@@ -85,7 +103,14 @@ impl DanQ {
             SummaryRow::new("hidden", vec![cfg.hidden], flat * cfg.hidden + cfg.hidden, "ReLU"),
             SummaryRow::new("output", vec![targets], cfg.hidden * targets + targets, "logits (sigmoid in the loss)"),
         ];
-        Ok(DanQ { conv, lstm, hidden, output, cfg: cfg.clone(), rows })
+        Ok(DanQ {
+            conv,
+            lstm,
+            hidden,
+            output,
+            cfg: cfg.clone(),
+            rows,
+        })
     }
 
     /// `[B, 4, L]` one-hot -> logits `[B, T]`.

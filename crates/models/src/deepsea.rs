@@ -5,7 +5,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::Linear;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv1d, Conv1d, dropout, linear, max_pool1d, InitScheme, Mode};
+use crate::layers::{conv1d, dropout, linear, max_pool1d, Conv1d, InitScheme, Mode};
 use crate::params::Vb;
 use crate::{ModelError, Output, SummaryRow};
 
@@ -56,32 +56,65 @@ pub struct DeepSea {
 
 impl DeepSea {
     /// Declares the layers `conv1..convN`, `hidden` and `output`.
-    pub fn new(cfg: &DeepSeaConfig, window: usize, targets: usize, vb: &Vb) -> std::result::Result<DeepSea, ModelError> {
+    pub fn new(
+        cfg: &DeepSeaConfig,
+        window: usize,
+        targets: usize,
+        vb: &Vb,
+    ) -> std::result::Result<DeepSea, ModelError> {
         if cfg.conv.is_empty() {
-            return Err(ModelError::Config("deepsea needs at least one conv block".into()));
+            return Err(ModelError::Config(
+                "deepsea needs at least one conv block".into(),
+            ));
         }
         let mut convs = Vec::new();
         let mut rows = Vec::new();
         let (mut channels, mut len) = (4usize, window);
         for (i, block) in cfg.conv.iter().enumerate() {
             let name = format!("conv{}", i + 1);
-            if block.filters == 0 || block.width == 0 || block.pool == 0 || !(0.0..1.0).contains(&block.dropout) {
+            if block.filters == 0
+                || block.width == 0
+                || block.pool == 0
+                || !(0.0..1.0).contains(&block.dropout)
+            {
                 return Err(ModelError::Config(format!(
                     "{name}: filters, width and pool must be positive and dropout in [0, 1)"
                 )));
             }
             if len < block.width || (len - block.width + 1) / block.pool == 0 {
-                return Err(ModelError::Window { window, layer: name, detail: format!("length {len} left for width {} and pool {}", block.width, block.pool) });
+                return Err(ModelError::Window {
+                    window,
+                    layer: name,
+                    detail: format!(
+                        "length {len} left for width {} and pool {}",
+                        block.width, block.pool
+                    ),
+                });
             }
             let conv = conv1d(vb, &name, channels, block.filters, block.width, cfg.init)?;
             len -= block.width - 1;
-            rows.push(SummaryRow::new(&name, vec![block.filters, len], channels * block.width * block.filters + block.filters, "ReLU"));
+            rows.push(SummaryRow::new(
+                &name,
+                vec![block.filters, len],
+                channels * block.width * block.filters + block.filters,
+                "ReLU",
+            ));
             if block.pool > 1 {
                 len /= block.pool;
-                rows.push(SummaryRow::new(&format!("pool{}", i + 1), vec![block.filters, len], 0, &format!("max {0}/{0}", block.pool)));
+                rows.push(SummaryRow::new(
+                    &format!("pool{}", i + 1),
+                    vec![block.filters, len],
+                    0,
+                    &format!("max {0}/{0}", block.pool),
+                ));
             }
             if block.dropout > 0.0 {
-                rows.push(SummaryRow::new(&format!("dropout{}", i + 1), vec![block.filters, len], 0, &format!("p = {}", block.dropout)));
+                rows.push(SummaryRow::new(
+                    &format!("dropout{}", i + 1),
+                    vec![block.filters, len],
+                    0,
+                    &format!("p = {}", block.dropout),
+                ));
             }
             channels = block.filters;
             convs.push((conv, block.clone()));
@@ -89,10 +122,25 @@ impl DeepSea {
         let flat = channels * len;
         rows.push(SummaryRow::new("flatten", vec![flat], 0, ""));
         let hidden = linear(vb, "hidden", flat, cfg.hidden, cfg.init)?;
-        rows.push(SummaryRow::new("hidden", vec![cfg.hidden], flat * cfg.hidden + cfg.hidden, "ReLU"));
+        rows.push(SummaryRow::new(
+            "hidden",
+            vec![cfg.hidden],
+            flat * cfg.hidden + cfg.hidden,
+            "ReLU",
+        ));
         let output = linear(vb, "output", cfg.hidden, targets, cfg.init)?;
-        rows.push(SummaryRow::new("output", vec![targets], cfg.hidden * targets + targets, "logits (sigmoid in the loss)"));
-        Ok(DeepSea { convs, hidden, output, rows })
+        rows.push(SummaryRow::new(
+            "output",
+            vec![targets],
+            cfg.hidden * targets + targets,
+            "logits (sigmoid in the loss)",
+        ));
+        Ok(DeepSea {
+            convs,
+            hidden,
+            output,
+            rows,
+        })
     }
 
     /// `[B, 4, L]` one-hot -> logits `[B, T]`.

@@ -51,12 +51,21 @@ pub fn dropout(x: &Tensor, p: f32, layer: u64, mode: Mode) -> Result<Tensor> {
     // Keep when a uniform u32 is at or above p * 2^32.
     let cut = (p as f64 * 4_294_967_296.0) as u64;
     let mut mask = vec![0f32; x.elem_count()];
-    mask.par_chunks_mut(per.max(1)).enumerate().for_each(|(i, m)| {
-        let mut rng = rng_for(key.seed, &[DROPOUT_STREAM, key.step, layer, key.first_sample + i as u64]);
-        for v in m {
-            *v = if (rng.random::<u32>() as u64) >= cut { scale } else { 0.0 };
-        }
-    });
+    mask.par_chunks_mut(per.max(1))
+        .enumerate()
+        .for_each(|(i, m)| {
+            let mut rng = rng_for(
+                key.seed,
+                &[DROPOUT_STREAM, key.step, layer, key.first_sample + i as u64],
+            );
+            for v in m {
+                *v = if (rng.random::<u32>() as u64) >= cut {
+                    scale
+                } else {
+                    0.0
+                };
+            }
+        });
     let mask = Tensor::from_vec(mask, dims, x.device())?;
     x.mul(&mask)
 }
@@ -71,7 +80,9 @@ pub fn max_pool1d(x: &Tensor, k: usize) -> Result<Tensor> {
     }
     let (b, c, l) = x.dims3()?;
     let out = l / k;
-    x.narrow(2, 0, out * k)?.reshape((b, c, out, k))?.max(D::Minus1)
+    x.narrow(2, 0, out * k)?
+        .reshape((b, c, out, k))?
+        .max(D::Minus1)
 }
 
 /// How a model's weights are drawn before training.
@@ -101,13 +112,23 @@ pub struct Conv1d {
 
 impl Module for Conv1d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.unsqueeze(2)?.conv2d(&self.weight.unsqueeze(2)?, 0, 1, 1, 1)?.squeeze(2)?;
+        let y = x
+            .unsqueeze(2)?
+            .conv2d(&self.weight.unsqueeze(2)?, 0, 1, 1, 1)?
+            .squeeze(2)?;
         y.broadcast_add(&self.bias.reshape((1, (), 1))?)
     }
 }
 
 /// Declares a [`Conv1d`] under `name.weight`, `name.bias`.
-pub fn conv1d(vb: &Vb, name: &str, cin: usize, cout: usize, width: usize, init: InitScheme) -> Result<Conv1d> {
+pub fn conv1d(
+    vb: &Vb,
+    name: &str,
+    cin: usize,
+    cout: usize,
+    width: usize,
+    init: InitScheme,
+) -> Result<Conv1d> {
     let vb = vb.pp(name);
     let (w_init, b_init) = match init {
         InitScheme::Torch => (Init::torch(cin * width), Init::torch(cin * width)),
@@ -175,18 +196,34 @@ pub struct BiLstm {
 
 impl BiLstm {
     /// Declares the parameters under `name.forward.*` and `name.backward.*`.
-    pub fn new(vb: &Vb, name: &str, input: usize, hidden: usize, gate: GateActivation) -> Result<BiLstm> {
+    pub fn new(
+        vb: &Vb,
+        name: &str,
+        input: usize,
+        hidden: usize,
+        gate: GateActivation,
+    ) -> Result<BiLstm> {
         let vb = vb.pp(name);
         let get = |dir: &str| -> Result<(Tensor, Tensor, Tensor)> {
             let vb = vb.pp(dir);
             Ok((
-                vb.get_with_hints((4 * hidden, input), "weight_ih", Init::glorot(input, hidden))?,
+                vb.get_with_hints(
+                    (4 * hidden, input),
+                    "weight_ih",
+                    Init::glorot(input, hidden),
+                )?,
                 vb.get_with_hints((4 * hidden, hidden), "weight_hh", Init::OrthogonalBlocks)?,
                 vb.get_with_hints(4 * hidden, "bias", Init::LstmBias)?,
             ))
         };
         let (f, b) = (get("forward")?, get("backward")?);
-        Ok(BiLstm { w_ih: [f.0, b.0], w_hh: [f.1, b.1], bias: [f.2, b.2], hidden, gate })
+        Ok(BiLstm {
+            w_ih: [f.0, b.0],
+            w_hh: [f.1, b.1],
+            bias: [f.2, b.2],
+            hidden,
+            gate,
+        })
     }
 
     /// `[B, T, I] -> [B, T, 2H]`.
@@ -197,12 +234,17 @@ impl BiLstm {
         let w_ih = Tensor::cat(&self.w_ih, 0)?;
         let bias = Tensor::cat(&self.bias, 0)?;
         let w_hh_t = Tensor::stack(&[self.w_hh[0].t()?, self.w_hh[1].t()?], 0)?;
-        let xp = x.reshape((b * t, i))?.matmul(&w_ih.t()?)?.broadcast_add(&bias)?;
+        let xp = x
+            .reshape((b * t, i))?
+            .matmul(&w_ih.t()?)?
+            .broadcast_add(&bias)?;
         let xp = xp.reshape((b, t, 2, h4))?;
         let fwd = xp.narrow(2, 0, 1)?.squeeze(2)?;
         let bwd = xp.narrow(2, 1, 1)?.squeeze(2)?.contiguous()?.flip(&[1])?;
         // [T, 2, B, 4H]: per step, the forward input at t and the backward input at T-1-t.
-        let steps = Tensor::stack(&[fwd, bwd], 0)?.permute((2, 0, 1, 3))?.contiguous()?;
+        let steps = Tensor::stack(&[fwd, bwd], 0)?
+            .permute((2, 0, 1, 3))?
+            .contiguous()?;
         let hsz = self.hidden;
         let mut h: Option<Tensor> = None;
         let mut c: Option<Tensor> = None;
@@ -229,7 +271,12 @@ impl BiLstm {
         // [T, 2, B, H] -> forward [B, T, H] and backward put back in time order.
         let out = Tensor::stack(&outs, 0)?;
         let f = out.narrow(1, 0, 1)?.squeeze(1)?.transpose(0, 1)?;
-        let bk = out.narrow(1, 1, 1)?.squeeze(1)?.contiguous()?.flip(&[0])?.transpose(0, 1)?;
+        let bk = out
+            .narrow(1, 1, 1)?
+            .squeeze(1)?
+            .contiguous()?
+            .flip(&[0])?
+            .transpose(0, 1)?;
         Tensor::cat(&[f, bk], 2)
     }
 }

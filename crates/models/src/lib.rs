@@ -73,7 +73,12 @@ pub struct SummaryRow {
 
 impl SummaryRow {
     fn new(layer: &str, shape: Vec<usize>, params: usize, note: &str) -> SummaryRow {
-        SummaryRow { layer: layer.into(), shape, params, note: note.into() }
+        SummaryRow {
+            layer: layer.into(),
+            shape,
+            params,
+            note: note.into(),
+        }
     }
 }
 
@@ -108,7 +113,12 @@ pub enum Network {
 
 impl Network {
     /// Builds the network for a dataset of `window` bp and `targets` label columns.
-    pub fn new(cfg: &ModelConfig, window: usize, targets: usize, vb: &Vb) -> std::result::Result<Network, ModelError> {
+    pub fn new(
+        cfg: &ModelConfig,
+        window: usize,
+        targets: usize,
+        vb: &Vb,
+    ) -> std::result::Result<Network, ModelError> {
         if targets == 0 {
             return Err(ModelError::Config("the dataset has no targets".into()));
         }
@@ -137,7 +147,15 @@ impl Network {
 
 /// Formats a summary as an aligned table with a total line.
 pub fn format_summary(rows: &[SummaryRow]) -> String {
-    let shape = |s: &[usize]| format!("[{}]", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+    let shape = |s: &[usize]| {
+        format!(
+            "[{}]",
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let group = |n: usize| {
         let s = n.to_string();
         let mut out = String::new();
@@ -149,9 +167,18 @@ pub fn format_summary(rows: &[SummaryRow]) -> String {
         }
         out
     };
-    let mut out = format!("{:<10} {:<14} {:>12}  {}\n", "layer", "output", "parameters", "");
+    let mut out = format!(
+        "{:<10} {:<14} {:>12}  {}\n",
+        "layer", "output", "parameters", ""
+    );
     for r in rows {
-        out += &format!("{:<10} {:<14} {:>12}  {}\n", r.layer, shape(&r.shape), group(r.params), r.note);
+        out += &format!(
+            "{:<10} {:<14} {:>12}  {}\n",
+            r.layer,
+            shape(&r.shape),
+            group(r.params),
+            r.note
+        );
     }
     let total: usize = rows.iter().map(|r| r.params).sum();
     out += &format!("{:<10} {:<14} {:>12}\n", "total", "", group(total));

@@ -74,7 +74,9 @@ pub fn rng_for(seed: u64, path: &[u64]) -> ChaCha8Rng {
 
 /// FNV-1a of a name, to key a parameter's random stream.
 fn name_key(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Draws the initial values of one parameter.
@@ -110,7 +112,9 @@ fn orthogonal(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
         let u2: f64 = rng.random::<f64>();
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     };
-    let mut q: Vec<Vec<f64>> = (0..n).map(|_| (0..n).map(|_| normal(rng)).collect()).collect();
+    let mut q: Vec<Vec<f64>> = (0..n)
+        .map(|_| (0..n).map(|_| normal(rng)).collect())
+        .collect();
     for i in 0..n {
         for _pass in 0..2 {
             for j in 0..i {
@@ -137,7 +141,10 @@ pub struct ParamStore {
 impl ParamStore {
     /// An empty store whose parameters will be drawn from `seed`.
     pub fn new(seed: u64) -> ParamStore {
-        ParamStore { vars: Arc::default(), seed }
+        ParamStore {
+            vars: Arc::default(),
+            seed,
+        }
     }
 
     /// A store holding the given tensors; a model built on it uses them instead of drawing.
@@ -146,7 +153,10 @@ impl ParamStore {
             .into_iter()
             .map(|(k, t)| Ok((k, Var::from_tensor(&t)?)))
             .collect::<candle_core::Result<_>>()?;
-        Ok(ParamStore { vars: Arc::new(Mutex::new(vars)), seed: 0 })
+        Ok(ParamStore {
+            vars: Arc::new(Mutex::new(vars)),
+            seed: 0,
+        })
     }
 
     /// A variable builder over this store.
@@ -163,7 +173,9 @@ impl ParamStore {
     /// The current values, in name order.
     pub fn tensors(&self) -> BTreeMap<String, Tensor> {
         let vars = self.vars.lock().expect("parameter store lock");
-        vars.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect()
+        vars.iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect()
     }
 
     /// Total number of scalar parameters.
@@ -183,7 +195,8 @@ impl ParamStore {
     /// Writes the parameters as safetensors (the caller picks the file name; see
     /// `ferrosea-train`'s checkpoints for the temporary-name discipline).
     pub fn save_safetensors(&self, path: &Path) -> candle_core::Result<()> {
-        let tensors: std::collections::HashMap<String, Tensor> = self.tensors().into_iter().collect();
+        let tensors: std::collections::HashMap<String, Tensor> =
+            self.tensors().into_iter().collect();
         candle_core::safetensors::save(&tensors, path)
     }
 }
@@ -209,7 +222,11 @@ impl Backend for ParamStore {
                 )));
             }
             let t = var.as_tensor();
-            return if t.device().same_device(dev) { Ok(t.clone()) } else { t.to_device(dev) };
+            return if t.device().same_device(dev) {
+                Ok(t.clone())
+            } else {
+                t.to_device(dev)
+            };
         }
         let mut rng = rng_for(self.seed, &[name_key(name)]);
         let values = initial_values(&init, &shape, &mut rng);
@@ -219,7 +236,12 @@ impl Backend for ParamStore {
         Ok(t)
     }
 
-    fn get_unchecked(&self, name: &str, _dtype: DType, _dev: &Device) -> candle_core::Result<Tensor> {
+    fn get_unchecked(
+        &self,
+        name: &str,
+        _dtype: DType,
+        _dev: &Device,
+    ) -> candle_core::Result<Tensor> {
         let vars = self.vars.lock().expect("parameter store lock");
         vars.get(name)
             .map(|v| v.as_tensor().clone())
@@ -227,7 +249,10 @@ impl Backend for ParamStore {
     }
 
     fn contains_tensor(&self, name: &str) -> bool {
-        self.vars.lock().expect("parameter store lock").contains_key(name)
+        self.vars
+            .lock()
+            .expect("parameter store lock")
+            .contains_key(name)
     }
 }
 
@@ -242,7 +267,10 @@ mod tests {
         for i in 0..16 {
             for j in 0..16 {
                 let d: f32 = (0..16).map(|k| q[i * 16 + k] * q[j * 16 + k]).sum();
-                assert!((d - if i == j { 1.0 } else { 0.0 }).abs() < 1e-5, "{i} {j} {d}");
+                assert!(
+                    (d - if i == j { 1.0 } else { 0.0 }).abs() < 1e-5,
+                    "{i} {j} {d}"
+                );
             }
         }
     }
@@ -253,15 +281,22 @@ mod tests {
         let (a, b) = (ParamStore::new(7), ParamStore::new(7));
         let va = a.builder(&dev);
         let vb = b.builder(&dev);
-        let a1 = va.get_with_hints((3, 4), "one", Init::Uniform(1.0)).unwrap();
+        let a1 = va
+            .get_with_hints((3, 4), "one", Init::Uniform(1.0))
+            .unwrap();
         let a2 = va.get_with_hints((5,), "two", Init::Uniform(1.0)).unwrap();
         let b2 = vb.get_with_hints((5,), "two", Init::Uniform(1.0)).unwrap();
-        let b1 = vb.get_with_hints((3, 4), "one", Init::Uniform(1.0)).unwrap();
+        let b1 = vb
+            .get_with_hints((3, 4), "one", Init::Uniform(1.0))
+            .unwrap();
         let v = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(v(&a1), v(&b1));
         assert_eq!(v(&a2), v(&b2));
         assert_ne!(v(&a1)[..5], v(&a2)[..]);
-        let c = ParamStore::new(8).builder(&dev).get_with_hints((3, 4), "one", Init::Uniform(1.0)).unwrap();
+        let c = ParamStore::new(8)
+            .builder(&dev)
+            .get_with_hints((3, 4), "one", Init::Uniform(1.0))
+            .unwrap();
         assert_ne!(v(&a1), v(&c));
         assert!(v(&a1).iter().all(|x| x.abs() < 1.0));
     }
@@ -270,8 +305,15 @@ mod tests {
     fn shape_mismatch_names_the_parameter() {
         let store = ParamStore::new(1);
         let vb = store.builder(&Device::Cpu);
-        vb.get_with_hints((2, 2), "conv1.weight", Init::Zeros).unwrap();
-        let err = vb.get_with_hints((3, 2), "conv1.weight", Init::Zeros).unwrap_err().to_string();
-        assert!(err.contains("conv1.weight") && err.contains("[2, 2]"), "{err}");
+        vb.get_with_hints((2, 2), "conv1.weight", Init::Zeros)
+            .unwrap();
+        let err = vb
+            .get_with_hints((3, 2), "conv1.weight", Init::Zeros)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("conv1.weight") && err.contains("[2, 2]"),
+            "{err}"
+        );
     }
 }

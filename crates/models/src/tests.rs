@@ -32,7 +32,13 @@ fn one_hot(batch: usize, len: usize, seed: u64) -> Tensor {
 #[test]
 fn danq_summary_matches_the_paper() {
     let store = ParamStore::new(1);
-    let net = Network::new(&danq(320, 26, 13, 320, 925), 1000, 919, &store.builder(&Device::Cpu)).unwrap();
+    let net = Network::new(
+        &danq(320, 26, 13, 320, 925),
+        1000,
+        919,
+        &store.builder(&Device::Cpu),
+    )
+    .unwrap();
     let rows = net.summary();
     let row = |name: &str| rows.iter().find(|r| r.layer == name).unwrap();
     assert_eq!(row("conv1").params, 33_600);
@@ -62,7 +68,21 @@ fn deepsea_shapes_and_counts() {
     assert_eq!(flat.shape, vec![50_880]);
     assert_eq!(rows.iter().map(|r| r.params).sum::<usize>(), store.count());
     let names: Vec<String> = store.vars().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, ["conv1.bias", "conv1.weight", "conv2.bias", "conv2.weight", "conv3.bias", "conv3.weight", "hidden.bias", "hidden.weight", "output.bias", "output.weight"]);
+    assert_eq!(
+        names,
+        [
+            "conv1.bias",
+            "conv1.weight",
+            "conv2.bias",
+            "conv2.weight",
+            "conv3.bias",
+            "conv3.weight",
+            "hidden.bias",
+            "hidden.weight",
+            "output.bias",
+            "output.weight"
+        ]
+    );
 }
 
 #[test]
@@ -71,10 +91,15 @@ fn unknown_keys_and_short_windows_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("lstm_units"), "{err}");
-    let err = serde_json::from_str::<ModelConfig>(r#"{"arch": "resnet"}"#).unwrap_err().to_string();
+    let err = serde_json::from_str::<ModelConfig>(r#"{"arch": "resnet"}"#)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("resnet"), "{err}");
     let store = ParamStore::new(1);
-    let err = Network::new(&danq(8, 26, 13, 4, 8), 30, 3, &store.builder(&Device::Cpu)).err().unwrap().to_string();
+    let err = Network::new(&danq(8, 26, 13, 4, 8), 30, 3, &store.builder(&Device::Cpu))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("30 bp") && err.contains("conv1"), "{err}");
 }
 
@@ -110,7 +135,13 @@ fn forward_gives_one_logit_per_target() {
 }
 
 /// Plain per-step LSTM in f64, one direction, Keras gate order and hard sigmoid.
-fn reference_lstm(x: &[Vec<f64>], w_ih: &[f32], w_hh: &[f32], bias: &[f32], h: usize) -> Vec<Vec<f64>> {
+fn reference_lstm(
+    x: &[Vec<f64>],
+    w_ih: &[f32],
+    w_hh: &[f32],
+    bias: &[f32],
+    h: usize,
+) -> Vec<Vec<f64>> {
     let i_dim = x[0].len();
     let hs = |v: f64| (0.2 * v + 0.5).clamp(0.0, 1.0);
     let (mut hv, mut cv) = (vec![0f64; h], vec![0f64; h]);
@@ -119,11 +150,18 @@ fn reference_lstm(x: &[Vec<f64>], w_ih: &[f32], w_hh: &[f32], bias: &[f32], h: u
         let mut g = vec![0f64; 4 * h];
         for (r, gr) in g.iter_mut().enumerate() {
             *gr = bias[r] as f64
-                + (0..i_dim).map(|k| w_ih[r * i_dim + k] as f64 * xt[k]).sum::<f64>()
+                + (0..i_dim)
+                    .map(|k| w_ih[r * i_dim + k] as f64 * xt[k])
+                    .sum::<f64>()
                 + (0..h).map(|k| w_hh[r * h + k] as f64 * hv[k]).sum::<f64>();
         }
         for u in 0..h {
-            let (ig, fg, gg, og) = (hs(g[u]), hs(g[h + u]), g[2 * h + u].tanh(), hs(g[3 * h + u]));
+            let (ig, fg, gg, og) = (
+                hs(g[u]),
+                hs(g[h + u]),
+                g[2 * h + u].tanh(),
+                hs(g[3 * h + u]),
+            );
             cv[u] = fg * cv[u] + ig * gg;
             hv[u] = og * cv[u].tanh();
         }
@@ -142,10 +180,17 @@ fn bilstm_matches_a_plain_loop() {
     for dir in ["forward", "backward"] {
         let n = format!("lstm.{dir}.bias");
         let v: Vec<f32> = (0..4 * h).map(|k| (k as f32 * 0.37).sin()).collect();
-        store.set(&n, &Tensor::new(v, &Device::Cpu).unwrap()).unwrap();
+        store
+            .set(&n, &Tensor::new(v, &Device::Cpu).unwrap())
+            .unwrap();
     }
-    let lstm = { drop(lstm); BiLstm::new(&vb, "lstm", i, h, GateActivation::HardSigmoid).unwrap() };
-    let xv: Vec<f32> = (0..b * t * i).map(|k| ((k * 7919) % 13) as f32 / 6.0 - 1.0).collect();
+    let lstm = {
+        drop(lstm);
+        BiLstm::new(&vb, "lstm", i, h, GateActivation::HardSigmoid).unwrap()
+    };
+    let xv: Vec<f32> = (0..b * t * i)
+        .map(|k| ((k * 7919) % 13) as f32 / 6.0 - 1.0)
+        .collect();
     let x = Tensor::from_vec(xv.clone(), (b, t, i), &Device::Cpu).unwrap();
     let out = lstm.forward(&x).unwrap();
     assert_eq!(out.dims(), &[b, t, 2 * h]);
@@ -153,21 +198,48 @@ fn bilstm_matches_a_plain_loop() {
     let p = store.tensors();
     let flat = |n: &str| p[n].flatten_all().unwrap().to_vec1::<f32>().unwrap();
     for bi in 0..b {
-        let seq: Vec<Vec<f64>> = (0..t).map(|s| (0..i).map(|k| xv[(bi * t + s) * i + k] as f64).collect()).collect();
-        let fwd = reference_lstm(&seq, &flat("lstm.forward.weight_ih"), &flat("lstm.forward.weight_hh"), &flat("lstm.forward.bias"), h);
+        let seq: Vec<Vec<f64>> = (0..t)
+            .map(|s| (0..i).map(|k| xv[(bi * t + s) * i + k] as f64).collect())
+            .collect();
+        let fwd = reference_lstm(
+            &seq,
+            &flat("lstm.forward.weight_ih"),
+            &flat("lstm.forward.weight_hh"),
+            &flat("lstm.forward.bias"),
+            h,
+        );
         let rev: Vec<Vec<f64>> = seq.iter().rev().cloned().collect();
-        let mut bwd = reference_lstm(&rev, &flat("lstm.backward.weight_ih"), &flat("lstm.backward.weight_hh"), &flat("lstm.backward.bias"), h);
+        let mut bwd = reference_lstm(
+            &rev,
+            &flat("lstm.backward.weight_ih"),
+            &flat("lstm.backward.weight_hh"),
+            &flat("lstm.backward.bias"),
+            h,
+        );
         bwd.reverse();
         for s in 0..t {
             for u in 0..h {
-                assert!((out[bi][s][u] as f64 - fwd[s][u]).abs() < 1e-5, "forward b{bi} t{s} u{u}");
-                assert!((out[bi][s][h + u] as f64 - bwd[s][u]).abs() < 1e-5, "backward b{bi} t{s} u{u}");
+                assert!(
+                    (out[bi][s][u] as f64 - fwd[s][u]).abs() < 1e-5,
+                    "forward b{bi} t{s} u{u}"
+                );
+                assert!(
+                    (out[bi][s][h + u] as f64 - bwd[s][u]).abs() < 1e-5,
+                    "backward b{bi} t{s} u{u}"
+                );
             }
         }
     }
     // The forget-gate bias starts at one, the others at zero (Keras).
     let fresh = ParamStore::new(1);
-    BiLstm::new(&fresh.builder(&Device::Cpu), "l", 2, 3, GateActivation::Sigmoid).unwrap();
+    BiLstm::new(
+        &fresh.builder(&Device::Cpu),
+        "l",
+        2,
+        3,
+        GateActivation::Sigmoid,
+    )
+    .unwrap();
     let bias = fresh.tensors()["l.forward.bias"].to_vec1::<f32>().unwrap();
     assert_eq!(bias, [0., 0., 0., 1., 1., 1., 0., 0., 0., 0., 0., 0.]);
 }
@@ -178,14 +250,24 @@ fn max_pool_gradient_goes_to_the_maximum() {
     let y = max_pool1d(x.as_tensor(), 3).unwrap();
     assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), [5., 4.]);
     let grads = y.sum_all().unwrap().backward().unwrap();
-    let g = grads.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let g = grads
+        .get(x.as_tensor())
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     assert_eq!(g, [0., 1., 0., 0., 0., 1., 0.]);
 }
 
 #[test]
 fn dropout_keeps_about_one_minus_p_and_rescales() {
     let x = Tensor::ones((4, 10_000), candle_core::DType::F32, &Device::Cpu).unwrap();
-    let key = DropoutKey { seed: 5, step: 2, first_sample: 0 };
+    let key = DropoutKey {
+        seed: 5,
+        step: 2,
+        first_sample: 0,
+    };
     let y = dropout(&x, 0.2, 0, Mode::Train(key)).unwrap();
     let v = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let kept = v.iter().filter(|&&a| a > 0.0).count() as f64 / v.len() as f64;

@@ -10,11 +10,20 @@ use ferrosea_models::ParamStore;
 #[test]
 fn conv1d_forward_and_gradients_match_a_direct_sum() {
     let dev = Device::Cpu;
-    for (b, cin, l, cout, k) in [(16usize, 4usize, 60usize, 12usize, 8usize), (2, 4, 20, 3, 5), (8, 8, 30, 8, 4), (1, 4, 40, 6, 8)] {
+    for (b, cin, l, cout, k) in [
+        (16usize, 4usize, 60usize, 12usize, 8usize),
+        (2, 4, 20, 3, 5),
+        (8, 8, 30, 8, 4),
+        (1, 4, 40, 6, 8),
+    ] {
         let store = ParamStore::new(b as u64);
         let conv = conv1d(&store.builder(&dev), "c", cin, cout, k, InitScheme::Torch).unwrap();
         let p = store.tensors();
-        let wv = p["c.weight"].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let wv = p["c.weight"]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let bv = p["c.bias"].to_vec1::<f32>().unwrap();
         let (w, bias) = (store.vars()[1].1.clone(), store.vars()[0].1.clone());
         let x = Var::randn(0f32, 1., (b, cin, l), &dev).unwrap();
@@ -23,10 +32,27 @@ fn conv1d_forward_and_gradients_match_a_direct_sum() {
         let y = conv.forward(x.as_tensor()).unwrap();
         let yv = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
-        let gw = g.get(w.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let gw = g
+            .get(w.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let gb = g.get(bias.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
-        let gx = g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let xv = x.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let gx = g
+            .get(x.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let xv = x
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let rv = r.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let mut want_y = vec![0f64; b * cout * lo];
         let mut want_gw = vec![0f64; cout * cin * k];
@@ -53,7 +79,10 @@ fn conv1d_forward_and_gradients_match_a_direct_sum() {
         }
         let close = |got: &[f32], want: &[f64], what: &str| {
             for (i, (a, e)) in got.iter().zip(want).enumerate() {
-                assert!((*a as f64 - e).abs() < 1e-3 * (1.0 + e.abs()), "batch {b}: {what}[{i}] is {a}, expected {e}");
+                assert!(
+                    (*a as f64 - e).abs() < 1e-3 * (1.0 + e.abs()),
+                    "batch {b}: {what}[{i}] is {a}, expected {e}"
+                );
             }
         };
         close(&yv, &want_y, "output");

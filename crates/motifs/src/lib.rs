@@ -26,7 +26,12 @@ impl Motif {
         Motif {
             id: self.id.clone(),
             name: self.name.clone(),
-            pfm: self.pfm.iter().rev().map(|r| [r[3], r[2], r[1], r[0]]).collect(),
+            pfm: self
+                .pfm
+                .iter()
+                .rev()
+                .map(|r| [r[3], r[2], r[1], r[0]])
+                .collect(),
         }
     }
 }
@@ -56,11 +61,18 @@ pub enum MotifError {
 
 /// Reads every motif of a MEME file (`.gz` decompressed by content, not by name).
 pub fn read_meme(path: &Path) -> Result<Vec<Motif>, MotifError> {
-    let io = |source| MotifError::Io { path: path.to_path_buf(), source };
+    let io = |source| MotifError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut raw = Vec::new();
-    std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut raw)).map_err(io)?;
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut raw))
+        .map_err(io)?;
     let text: Box<dyn BufRead> = if raw.starts_with(&[0x1f, 0x8b]) {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(std::io::Cursor::new(raw))))
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+            std::io::Cursor::new(raw),
+        )))
     } else {
         Box::new(BufReader::new(std::io::Cursor::new(raw)))
     };
@@ -69,7 +81,11 @@ pub fn read_meme(path: &Path) -> Result<Vec<Motif>, MotifError> {
 
 /// Parses MEME minimal format from a reader; `path` names it in errors.
 pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, MotifError> {
-    let err = |line: usize, message: String| MotifError::Parse { path: path.to_path_buf(), line, message };
+    let err = |line: usize, message: String| MotifError::Parse {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
     let mut motifs: Vec<Motif> = Vec::new();
     let mut alphabet_ok = true;
     let mut seen_version = false;
@@ -78,7 +94,10 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
     let mut lines = reader.lines().enumerate();
     while let Some((i, line)) = lines.next() {
         let n = i + 1;
-        let line = line.map_err(|e| MotifError::Io { path: path.to_path_buf(), source: e })?;
+        let line = line.map_err(|e| MotifError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         let t = line.trim();
         if expecting > 0 {
             if t.is_empty() {
@@ -90,14 +109,21 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
                 .collect::<Result<_, _>>()
                 .map_err(|_| err(n, format!("expected 4 probabilities, found '{t}'")))?;
             if vals.len() != 4 {
-                return Err(err(n, format!("expected 4 probabilities (A C G T), found {}", vals.len())));
+                return Err(err(
+                    n,
+                    format!("expected 4 probabilities (A C G T), found {}", vals.len()),
+                ));
             }
             let sum: f64 = vals.iter().sum();
             if vals.iter().any(|v| *v < 0.0) || (sum - 1.0).abs() > 0.02 {
-                return Err(err(n, format!("probabilities must be >= 0 and sum to 1, these sum to {sum}")));
+                return Err(err(
+                    n,
+                    format!("probabilities must be >= 0 and sum to 1, these sum to {sum}"),
+                ));
             }
             let m = motifs.last_mut().expect("a matrix follows a MOTIF line");
-            m.pfm.push([vals[0] / sum, vals[1] / sum, vals[2] / sum, vals[3] / sum]);
+            m.pfm
+                .push([vals[0] / sum, vals[1] / sum, vals[2] / sum, vals[3] / sum]);
             expecting -= 1;
             continue;
         }
@@ -106,14 +132,25 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
         } else if let Some(rest) = t.strip_prefix("ALPHABET=") {
             alphabet_ok = rest.trim() == "ACGT";
             if !alphabet_ok {
-                return Err(err(n, format!("alphabet {} is not DNA (ACGT)", rest.trim())));
+                return Err(err(
+                    n,
+                    format!("alphabet {} is not DNA (ACGT)", rest.trim()),
+                ));
             }
         } else if let Some(rest) = t.strip_prefix("MOTIF") {
             let mut f = rest.split_whitespace();
-            let id = f.next().ok_or_else(|| err(n, "MOTIF without an identifier".into()))?;
-            motifs.push(Motif { id: id.to_string(), name: f.next().map(str::to_string), pfm: Vec::new() });
+            let id = f
+                .next()
+                .ok_or_else(|| err(n, "MOTIF without an identifier".into()))?;
+            motifs.push(Motif {
+                id: id.to_string(),
+                name: f.next().map(str::to_string),
+                pfm: Vec::new(),
+            });
         } else if t.starts_with("letter-probability matrix") {
-            let m = motifs.last().ok_or_else(|| err(n, "matrix before any MOTIF line".into()))?;
+            let m = motifs
+                .last()
+                .ok_or_else(|| err(n, "matrix before any MOTIF line".into()))?;
             if !m.pfm.is_empty() {
                 return Err(err(n, format!("second matrix for motif {}", m.id)));
             }
@@ -123,7 +160,12 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
                 .windows(2)
                 .find(|p| p[0] == "w=")
                 .and_then(|p| p[1].parse::<usize>().ok())
-                .ok_or_else(|| err(n, "letter-probability matrix line without 'w= <width>'".into()))?;
+                .ok_or_else(|| {
+                    err(
+                        n,
+                        "letter-probability matrix line without 'w= <width>'".into(),
+                    )
+                })?;
             if w == 0 {
                 return Err(err(n, "motif of width 0".into()));
             }
@@ -131,13 +173,25 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
         }
     }
     if expecting > 0 {
-        return Err(err(0, format!("file ends inside motif {}", motifs.last().map_or("", |m| &m.id))));
+        return Err(err(
+            0,
+            format!(
+                "file ends inside motif {}",
+                motifs.last().map_or("", |m| &m.id)
+            ),
+        ));
     }
     if !seen_version && motifs.is_empty() {
-        return Err(err(1, "not a MEME motif file (no 'MEME version' line, no motifs)".into()));
+        return Err(err(
+            1,
+            "not a MEME motif file (no 'MEME version' line, no motifs)".into(),
+        ));
     }
     if let Some(m) = motifs.iter().find(|m| m.pfm.is_empty()) {
-        return Err(err(0, format!("motif {} has no letter-probability matrix", m.id)));
+        return Err(err(
+            0,
+            format!("motif {} has no letter-probability matrix", m.id),
+        ));
     }
     let _ = alphabet_ok;
     Ok(motifs)
@@ -158,27 +212,39 @@ MOTIF MA0006.1 Ahr::Arnt\nletter-probability matrix: alength= 4 w= 1 nsites= 24 
         assert_eq!(m[0].id, "MA0004.1");
         assert_eq!(m[0].name.as_deref(), Some("Arnt"));
         assert_eq!(m[0].pfm, vec![[0.2, 0.8, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]);
-        assert_eq!(m[0].reverse_complement().pfm, vec![[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.8, 0.2]]);
+        assert_eq!(
+            m[0].reverse_complement().pfm,
+            vec![[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.8, 0.2]]
+        );
     }
 
     #[test]
     fn errors_name_file_and_line() {
         let bad = TEXT.replace("0.1 0.2 0.3 0.4", "0.1 0.2 0.3");
-        let e = parse_meme(bad.as_bytes(), Path::new("t.meme")).unwrap_err().to_string();
+        let e = parse_meme(bad.as_bytes(), Path::new("t.meme"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("t.meme:17:") && e.contains("found 3"), "{e}");
-        let e = parse_meme("hello\n".as_bytes(), Path::new("x.txt")).unwrap_err().to_string();
+        let e = parse_meme("hello\n".as_bytes(), Path::new("x.txt"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a MEME motif file"), "{e}");
     }
 
     #[test]
     fn reads_the_shared_jaspar_2016_file() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/motifs/JASPAR2016_CORE_vertebrates_latest.meme.gz");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/motifs/JASPAR2016_CORE_vertebrates_latest.meme.gz");
         if !path.exists() {
             eprintln!("skipped: {} not present", path.display());
             return;
         }
         let m = read_meme(&path).unwrap();
-        assert_eq!(m.len(), 519, "JASPAR 2016 CORE vertebrates has 519 matrices");
+        assert_eq!(
+            m.len(),
+            519,
+            "JASPAR 2016 CORE vertebrates has 519 matrices"
+        );
         assert!(m.iter().all(|m| m.width() >= 4));
     }
 }

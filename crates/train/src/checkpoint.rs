@@ -121,7 +121,10 @@ pub enum CheckpointError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io { path: path.to_path_buf(), source }
+    move |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn tmp_name(path: &Path) -> PathBuf {
@@ -132,9 +135,14 @@ fn tmp_name(path: &Path) -> PathBuf {
 
 fn save_tensors(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<(), CheckpointError> {
     let tmp = tmp_name(path);
-    let map: std::collections::HashMap<String, Tensor> = tensors.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    candle_core::safetensors::save(&map, &tmp)
-        .map_err(|e| CheckpointError::Invalid { path: tmp.clone(), message: format!("writing safetensors: {e}") })?;
+    let map: std::collections::HashMap<String, Tensor> = tensors
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    candle_core::safetensors::save(&map, &tmp).map_err(|e| CheckpointError::Invalid {
+        path: tmp.clone(),
+        message: format!("writing safetensors: {e}"),
+    })?;
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
@@ -177,22 +185,35 @@ pub fn save(
 /// Reads a checkpoint's JSON.
 pub fn read_meta(json: &Path) -> Result<CheckpointMeta, CheckpointError> {
     let text = std::fs::read_to_string(json).map_err(io(json))?;
-    let meta: CheckpointMeta = serde_json::from_str(&text)
-        .map_err(|e| CheckpointError::Invalid { path: json.to_path_buf(), message: format!("not a ferrosea checkpoint: {e}") })?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(&text).map_err(|e| CheckpointError::Invalid {
+            path: json.to_path_buf(),
+            message: format!("not a ferrosea checkpoint: {e}"),
+        })?;
     if meta.format != CHECKPOINT_FORMAT || meta.format_version != 1 {
         return Err(CheckpointError::Invalid {
             path: json.to_path_buf(),
-            message: format!("format {} version {}, expected {CHECKPOINT_FORMAT} version 1", meta.format, meta.format_version),
+            message: format!(
+                "format {} version {}, expected {CHECKPOINT_FORMAT} version 1",
+                meta.format, meta.format_version
+            ),
         });
     }
     Ok(meta)
 }
 
 /// Loads a safetensors file named by a checkpoint JSON.
-pub fn load_tensors(json: &Path, file: &str, device: &Device) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
+pub fn load_tensors(
+    json: &Path,
+    file: &str,
+    device: &Device,
+) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
     let path = json.parent().unwrap_or(Path::new(".")).join(file);
-    let map = candle_core::safetensors::load(&path, device)
-        .map_err(|e| CheckpointError::Invalid { path: path.clone(), message: format!("reading safetensors: {e}") })?;
+    let map =
+        candle_core::safetensors::load(&path, device).map_err(|e| CheckpointError::Invalid {
+            path: path.clone(),
+            message: format!("reading safetensors: {e}"),
+        })?;
     Ok(map.into_iter().collect())
 }
 
@@ -208,9 +229,11 @@ pub fn check_same_parameters(
     for (k, v) in expected {
         match tensors.get(k) {
             None => problems.push(format!("{k} missing")),
-            Some(t) if t.dims() != v.dims() => {
-                problems.push(format!("{k} is {:?} in the checkpoint, {:?} in {expected_what}", t.dims(), v.dims()))
-            }
+            Some(t) if t.dims() != v.dims() => problems.push(format!(
+                "{k} is {:?} in the checkpoint, {:?} in {expected_what}",
+                t.dims(),
+                v.dims()
+            )),
             _ => {}
         }
     }
@@ -220,8 +243,17 @@ pub fn check_same_parameters(
     if problems.is_empty() {
         return Ok(());
     }
-    let shown = problems.iter().take(6).cloned().collect::<Vec<_>>().join("; ");
-    let more = if problems.len() > 6 { format!(" (and {} more)", problems.len() - 6) } else { String::new() };
+    let shown = problems
+        .iter()
+        .take(6)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    let more = if problems.len() > 6 {
+        format!(" (and {} more)", problems.len() - 6)
+    } else {
+        String::new()
+    };
     Err(CheckpointError::Invalid {
         path: origin.to_path_buf(),
         message: format!("its weights do not fit {expected_what}: {shown}{more}"),

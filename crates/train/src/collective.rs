@@ -43,7 +43,11 @@ pub struct ThreadGroup {
 impl ThreadGroup {
     /// A group of `world` replicas.
     pub fn new(world: usize) -> ThreadGroup {
-        ThreadGroup { world, slots: Mutex::new(vec![Vec::new(); world]), barrier: Barrier::new(world) }
+        ThreadGroup {
+            world,
+            slots: Mutex::new(vec![Vec::new(); world]),
+            barrier: Barrier::new(world),
+        }
     }
 }
 
@@ -64,7 +68,9 @@ impl Collective for ThreadGroup {
             let mut sum = slots[0].clone();
             for other in &slots[1..] {
                 if other.len() != sum.len() {
-                    return Err(candle_core::Error::Msg("replicas disagree on gradient sizes".into()));
+                    return Err(candle_core::Error::Msg(
+                        "replicas disagree on gradient sizes".into(),
+                    ));
                 }
                 for (s, o) in sum.iter_mut().zip(other) {
                     *s += o;

@@ -19,7 +19,10 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("danq", include_str!("../presets/danq.json")),
     ("danq-tiny", include_str!("../presets/danq-tiny.json")),
     ("danq-jaspar", include_str!("../presets/danq-jaspar.json")),
-    ("danq-jaspar-tiny", include_str!("../presets/danq-jaspar-tiny.json")),
+    (
+        "danq-jaspar-tiny",
+        include_str!("../presets/danq-jaspar-tiny.json"),
+    ),
 ];
 
 /// A training recipe.
@@ -105,14 +108,19 @@ impl TrainConfig {
 
     /// A recipe file.
     pub fn from_file(path: &Path) -> Result<TrainConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         TrainConfig::parse(&text, &path.display().to_string())
     }
 
     /// Parses and checks a recipe.
     pub fn parse(text: &str, origin: &str) -> Result<TrainConfig, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { origin: origin.to_string(), message };
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
         let cfg: TrainConfig = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
         cfg.check().map_err(invalid)?;
         Ok(cfg)
@@ -150,10 +158,19 @@ mod tests {
         let e = TrainConfig::preset("danq-huge").unwrap_err().to_string();
         assert!(e.contains("danq-huge") && e.contains("danq-tiny"), "{e}");
         let text = PRESETS[3].1.replace("\"batch_size\"", "\"batchsize\"");
-        let e = TrainConfig::parse(&text, "my.json").unwrap_err().to_string();
-        assert!(e.starts_with("my.json") && e.contains("batchsize") && e.contains("line"), "{e}");
-        let text = PRESETS[3].1.replace("\"batch_size\": 64", "\"batch_size\": 0");
-        let e = TrainConfig::parse(&text, "my.json").unwrap_err().to_string();
+        let e = TrainConfig::parse(&text, "my.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("my.json") && e.contains("batchsize") && e.contains("line"),
+            "{e}"
+        );
+        let text = PRESETS[3]
+            .1
+            .replace("\"batch_size\": 64", "\"batch_size\": 0");
+        let e = TrainConfig::parse(&text, "my.json")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("batch_size must be"), "{e}");
     }
 }

@@ -104,7 +104,10 @@ impl Loader {
                 }
             })
             .expect("spawning the loader thread");
-        Loader { rx, handle: Some(handle) }
+        Loader {
+            rx,
+            handle: Some(handle),
+        }
     }
 }
 
@@ -127,7 +130,10 @@ impl Drop for Loader {
     }
 }
 
-fn produce(spec: &LoaderSpec, send: &mut dyn FnMut(Result<Batch, String>) -> bool) -> Result<(), String> {
+fn produce(
+    spec: &LoaderSpec,
+    send: &mut dyn FnMut(Result<Batch, String>) -> bool,
+) -> Result<(), String> {
     let reader = Reader::open(&spec.path).map_err(|e| e.to_string())?;
     let rows = reader.len();
     let (window, targets) = (reader.window(), reader.targets().len());
@@ -140,7 +146,11 @@ fn produce(spec: &LoaderSpec, send: &mut dyn FnMut(Result<Batch, String>) -> boo
     let order = |p: usize| -> usize { spec.order.as_ref().map_or(p, |o| o[p] as usize) };
     if let Some(o) = &spec.order {
         if o.len() != rows {
-            return Err(format!("{}: the row order covers {} rows, the file has {rows}", spec.path.display(), o.len()));
+            return Err(format!(
+                "{}: the row order covers {} rows, the file has {rows}",
+                spec.path.display(),
+                o.len()
+            ));
         }
     }
     // Rows handed out before `start` are never kept.
@@ -169,22 +179,35 @@ fn produce(spec: &LoaderSpec, send: &mut dyn FnMut(Result<Batch, String>) -> boo
                     if !done[row] {
                         resident.insert(
                             row,
-                            (xs[k * row_x..(k + 1) * row_x].to_vec(), ys[k * targets..(k + 1) * targets].to_vec()),
+                            (
+                                xs[k * row_x..(k + 1) * row_x].to_vec(),
+                                ys[k * targets..(k + 1) * targets].to_vec(),
+                            ),
                         );
                     }
                 }
             }
-            let (rx, ry) = resident
-                .remove(&r)
-                .ok_or_else(|| format!("{}: row {r} requested twice in one epoch", spec.path.display()))?;
+            let (rx, ry) = resident.remove(&r).ok_or_else(|| {
+                format!(
+                    "{}: row {r} requested twice in one epoch",
+                    spec.path.display()
+                )
+            })?;
             done[r] = true;
-            let flip = spec.reverse_complement.is_some_and(|(seed, epoch)| flip_at(seed, epoch, p));
+            let flip = spec
+                .reverse_complement
+                .is_some_and(|(seed, epoch)| flip_at(seed, epoch, p));
             encode(&rx, window, flip, &mut x[i * row_x..(i + 1) * row_x]);
             for (o, &v) in y[i * targets..(i + 1) * targets].iter_mut().zip(&ry) {
                 *o = v as f32;
             }
         }
-        if !send(Ok(Batch { first, rows: n, x, y })) {
+        if !send(Ok(Batch {
+            first,
+            rows: n,
+            x,
+            y,
+        })) {
             return Ok(());
         }
         first += n;
@@ -196,7 +219,11 @@ fn produce(spec: &LoaderSpec, send: &mut dyn FnMut(Result<Batch, String>) -> boo
 /// channels A, C, G, T the complement of channel c is 3 - c).
 pub fn encode(row: &[u8], window: usize, reverse_complement: bool, out: &mut [f32]) {
     for p in 0..window {
-        let src = if reverse_complement { window - 1 - p } else { p };
+        let src = if reverse_complement {
+            window - 1 - p
+        } else {
+            p
+        };
         for c in 0..4 {
             let sc = if reverse_complement { 3 - c } else { c };
             out[c * window + p] = row[src * 4 + sc] as f32;

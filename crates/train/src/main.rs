@@ -140,8 +140,16 @@ fn summary(args: &Args, cfg: &TrainConfig) -> anyhow::Result<()> {
         None => (args.window, args.targets),
     };
     let store = ferrosea_models::ParamStore::new(args.seed);
-    let net = ferrosea_models::Network::new(&cfg.model, window, targets, &store.builder(&candle_core::Device::Cpu))?;
-    println!("{} model for {window} bp windows and {targets} targets (input [4, {window}])", cfg.model.arch());
+    let net = ferrosea_models::Network::new(
+        &cfg.model,
+        window,
+        targets,
+        &store.builder(&candle_core::Device::Cpu),
+    )?;
+    println!(
+        "{} model for {window} bp windows and {targets} targets (input [4, {window}])",
+        cfg.model.arch()
+    );
     print!("{}", ferrosea_models::format_summary(net.summary()));
     Ok(())
 }
@@ -162,7 +170,11 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(if args.quiet { tracing::Level::WARN } else { tracing::Level::INFO })
+        .with_max_level(if args.quiet {
+            tracing::Level::WARN
+        } else {
+            tracing::Level::INFO
+        })
         .with_target(false)
         .without_time()
         .init();
@@ -187,8 +199,15 @@ fn main_result(args: Args) -> anyhow::Result<()> {
     if args.summary {
         return summary(&args, &cfg);
     }
-    let devices = if args.devices.is_empty() { vec![args.device.clone()] } else { args.devices.clone() };
-    if devices.len() > 1 && devices.iter().any(|d| *d == DeviceSpec::Cpu) && devices.iter().any(|d| *d != DeviceSpec::Cpu) {
+    let devices = if args.devices.is_empty() {
+        vec![args.device.clone()]
+    } else {
+        args.devices.clone()
+    };
+    if devices.len() > 1
+        && devices.iter().any(|d| *d == DeviceSpec::Cpu)
+        && devices.iter().any(|d| *d != DeviceSpec::Cpu)
+    {
         bail!("--devices mixes cpu and cuda devices; use one kind");
     }
     let opts = Options {
@@ -211,10 +230,16 @@ fn main_result(args: Args) -> anyhow::Result<()> {
     match report.outcome {
         Outcome::Finished | Outcome::EarlyStopped => {
             if let Some((loss, epoch)) = report.best {
-                tracing::info!("best validation loss {loss:.5} at epoch {epoch}: {}", opts.out.join("best.json").display());
+                tracing::info!(
+                    "best validation loss {loss:.5} at epoch {epoch}: {}",
+                    opts.out.join("best.json").display()
+                );
             }
         }
-        Outcome::Halted => tracing::warn!("halted as asked after step {}", args.halt_after_steps.unwrap_or(0)),
+        Outcome::Halted => tracing::warn!(
+            "halted as asked after step {}",
+            args.halt_after_steps.unwrap_or(0)
+        ),
     }
     Ok(())
 }

@@ -131,7 +131,12 @@ impl OptimizerConfig {
             return bad("lr must be positive");
         }
         match *self {
-            OptimizerConfig::Sgd { momentum, nesterov, dampening, .. } => {
+            OptimizerConfig::Sgd {
+                momentum,
+                nesterov,
+                dampening,
+                ..
+            } => {
                 if nesterov && (momentum <= 0.0 || dampening != 0.0) {
                     return bad("nesterov needs momentum > 0 and dampening 0");
                 }
@@ -141,7 +146,12 @@ impl OptimizerConfig {
                     return bad("alpha must be in [0, 1) and eps >= 0");
                 }
             }
-            OptimizerConfig::Adam { beta1, beta2, eps, .. } | OptimizerConfig::Adamw { beta1, beta2, eps, .. } => {
+            OptimizerConfig::Adam {
+                beta1, beta2, eps, ..
+            }
+            | OptimizerConfig::Adamw {
+                beta1, beta2, eps, ..
+            } => {
                 if !(0.0..1.0).contains(&beta1) || !(0.0..1.0).contains(&beta2) || eps < 0.0 {
                     return bad("betas must be in [0, 1) and eps >= 0");
                 }
@@ -163,7 +173,11 @@ pub struct Optimizer {
 impl Optimizer {
     /// A fresh optimizer for `params` parameters.
     pub fn new(cfg: OptimizerConfig, params: usize) -> Optimizer {
-        Optimizer { cfg, steps: 0, state: vec![BTreeMap::new(); params] }
+        Optimizer {
+            cfg,
+            steps: 0,
+            state: vec![BTreeMap::new(); params],
+        }
     }
 
     /// Steps taken so far.
@@ -186,25 +200,54 @@ impl Optimizer {
         for ((p, g), st) in params.iter().zip(grads).zip(self.state.iter_mut()) {
             let w = p.as_tensor();
             let new = match self.cfg {
-                OptimizerConfig::Sgd { momentum, dampening, nesterov, weight_decay, .. } => {
-                    let mut g = if weight_decay != 0.0 { (g + (w * weight_decay)?)? } else { g.clone() };
+                OptimizerConfig::Sgd {
+                    momentum,
+                    dampening,
+                    nesterov,
+                    weight_decay,
+                    ..
+                } => {
+                    let mut g = if weight_decay != 0.0 {
+                        (g + (w * weight_decay)?)?
+                    } else {
+                        g.clone()
+                    };
                     if momentum != 0.0 {
                         let buf = match st.get("momentum") {
                             None => g.clone(),
                             Some(b) => ((b * momentum)? + (&g * (1.0 - dampening))?)?,
                         };
-                        g = if nesterov { (&g + (&buf * momentum)?)? } else { buf.clone() };
+                        g = if nesterov {
+                            (&g + (&buf * momentum)?)?
+                        } else {
+                            buf.clone()
+                        };
                         st.insert("momentum", buf);
                     }
                     (w - (g * lr)?)?
                 }
-                OptimizerConfig::Rmsprop { alpha, eps, momentum, weight_decay, eps_inside_sqrt, .. } => {
-                    let g = if weight_decay != 0.0 { (g + (w * weight_decay)?)? } else { g.clone() };
+                OptimizerConfig::Rmsprop {
+                    alpha,
+                    eps,
+                    momentum,
+                    weight_decay,
+                    eps_inside_sqrt,
+                    ..
+                } => {
+                    let g = if weight_decay != 0.0 {
+                        (g + (w * weight_decay)?)?
+                    } else {
+                        g.clone()
+                    };
                     let sq = match st.get("square_avg") {
                         None => (g.sqr()? * (1.0 - alpha))?,
                         Some(s) => ((s * alpha)? + (g.sqr()? * (1.0 - alpha))?)?,
                     };
-                    let avg = if eps_inside_sqrt { (&sq + eps)?.sqrt()? } else { (sq.sqrt()? + eps)? };
+                    let avg = if eps_inside_sqrt {
+                        (&sq + eps)?.sqrt()?
+                    } else {
+                        (sq.sqrt()? + eps)?
+                    };
                     st.insert("square_avg", sq);
                     if momentum > 0.0 {
                         let q = (g / avg)?;
@@ -219,8 +262,20 @@ impl Optimizer {
                         (w - ((g / avg)? * lr)?)?
                     }
                 }
-                OptimizerConfig::Adam { beta1, beta2, eps, weight_decay, .. }
-                | OptimizerConfig::Adamw { beta1, beta2, eps, weight_decay, .. } => {
+                OptimizerConfig::Adam {
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                    ..
+                }
+                | OptimizerConfig::Adamw {
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                    ..
+                } => {
                     let decoupled = matches!(self.cfg, OptimizerConfig::Adamw { .. });
                     let (w, g) = if weight_decay == 0.0 {
                         (w.clone(), g.clone())
@@ -263,16 +318,30 @@ impl Optimizer {
     }
 
     /// Restores the state saved by [`Optimizer::state_tensors`] after `steps` steps.
-    pub fn restore(&mut self, steps: u64, tensors: BTreeMap<String, Tensor>) -> std::result::Result<(), String> {
+    pub fn restore(
+        &mut self,
+        steps: u64,
+        tensors: BTreeMap<String, Tensor>,
+    ) -> std::result::Result<(), String> {
         const NAMES: [&str; 4] = ["momentum", "square_avg", "exp_avg", "exp_avg_sq"];
         for st in &mut self.state {
             st.clear();
         }
         for (k, v) in tensors {
-            let (i, buf) = k.split_once('.').ok_or_else(|| format!("unexpected optimizer tensor {k}"))?;
-            let i: usize = i.parse().map_err(|_| format!("unexpected optimizer tensor {k}"))?;
-            let buf = NAMES.iter().find(|n| **n == buf).ok_or_else(|| format!("unexpected optimizer tensor {k}"))?;
-            self.state.get_mut(i).ok_or_else(|| format!("optimizer tensor {k} for a parameter the model lacks"))?.insert(buf, v);
+            let (i, buf) = k
+                .split_once('.')
+                .ok_or_else(|| format!("unexpected optimizer tensor {k}"))?;
+            let i: usize = i
+                .parse()
+                .map_err(|_| format!("unexpected optimizer tensor {k}"))?;
+            let buf = NAMES
+                .iter()
+                .find(|n| **n == buf)
+                .ok_or_else(|| format!("unexpected optimizer tensor {k}"))?;
+            self.state
+                .get_mut(i)
+                .ok_or_else(|| format!("optimizer tensor {k} for a parameter the model lacks"))?
+                .insert(buf, v);
         }
         self.steps = steps;
         Ok(())

@@ -150,7 +150,11 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
     }
     let window = train.window();
     let targets = train.targets().name.clone();
-    let devices = opts.devices.iter().map(|d| d.open()).collect::<Result<Vec<_>, _>>()?;
+    let devices = opts
+        .devices
+        .iter()
+        .map(|d| d.open())
+        .collect::<Result<Vec<_>, _>>()?;
     if devices.is_empty() {
         return Err(TrainError::Usage("no device given".into()));
     }
@@ -158,10 +162,17 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
     let latest_json = opts.out.join("latest.json");
 
     // A previous run in the output directory is continued, replaced, or refused.
-    let existing: Vec<&str> = RUN_FILES.iter().copied().filter(|f| opts.out.join(f).exists()).collect();
+    let existing: Vec<&str> = RUN_FILES
+        .iter()
+        .copied()
+        .filter(|f| opts.out.join(f).exists())
+        .collect();
     let resumed = if opts.resume {
         if !latest_json.exists() {
-            return Err(TrainError::Usage(format!("--resume: {} does not exist; nothing to resume", latest_json.display())));
+            return Err(TrainError::Usage(format!(
+                "--resume: {} does not exist; nothing to resume",
+                latest_json.display()
+            )));
         }
         Some(checkpoint::read_meta(&latest_json)?)
     } else {
@@ -217,7 +228,14 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         let net = Network::new(&cfg.model, window, targets.len(), &store.builder(device))?;
         let (names, vars): (Vec<String>, Vec<Var>) = store.vars().into_iter().unzip();
         let optimizer = Optimizer::new(cfg.optimizer.clone(), vars.len());
-        replicas.push(Replica { device: device.clone(), store, net, vars, names, optimizer });
+        replicas.push(Replica {
+            device: device.clone(),
+            store,
+            net,
+            vars,
+            names,
+            optimizer,
+        });
     }
     let mut state = RunState {
         epoch: 0,
@@ -232,7 +250,12 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
     if let Some(meta) = &resumed {
         for r in &mut replicas {
             let weights = checkpoint::load_tensors(&latest_json, &meta.weights_file, &r.device)?;
-            checkpoint::check_same_parameters(&latest_json, &weights, &r.store.tensors(), &format!("the {} model", cfg.model.arch()))?;
+            checkpoint::check_same_parameters(
+                &latest_json,
+                &weights,
+                &r.store.tensors(),
+                &format!("the {} model", cfg.model.arch()),
+            )?;
             for (name, t) in &weights {
                 r.store.set(name, t)?;
             }
@@ -240,15 +263,27 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                 Some(f) => checkpoint::load_tensors(&latest_json, f, &r.device)?,
                 None => BTreeMap::new(),
             };
-            r.optimizer.restore(meta.optimizer_steps, opt).map_err(|m| TrainError::Mismatch(format!("{}: {m}", latest_json.display())))?;
+            r.optimizer
+                .restore(meta.optimizer_steps, opt)
+                .map_err(|m| TrainError::Mismatch(format!("{}: {m}", latest_json.display())))?;
         }
         state = meta.state.clone();
         if cfg.optimizer.lr() != meta.config.optimizer.lr() {
-            tracing::info!("learning rate changed from {} to {} on resuming", meta.config.optimizer.lr(), cfg.optimizer.lr());
+            tracing::info!(
+                "learning rate changed from {} to {} on resuming",
+                meta.config.optimizer.lr(),
+                cfg.optimizer.lr()
+            );
             state.scheduler.base_lr = cfg.optimizer.lr();
             state.scheduler.lr = cfg.optimizer.lr();
         }
-        tracing::info!("resuming {} at epoch {}, sample {}, step {}", latest_json.display(), state.epoch + 1, state.position, state.step);
+        tracing::info!(
+            "resuming {} at epoch {}, sample {}, step {}",
+            latest_json.display(),
+            state.epoch + 1,
+            state.position,
+            state.step
+        );
     } else if let Some(motifs) = &opts.init_filters {
         let n = init_filters(&replicas[0].store, &cfg.model, motifs, seed)?;
         let first = replicas[0].store.tensors();
@@ -257,7 +292,10 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                 r.store.set(name, &t.to_device(&r.device)?)?;
             }
         }
-        tracing::info!("initialised {n} first-layer filters from {}", motifs.display());
+        tracing::info!(
+            "initialised {n} first-layer filters from {}",
+            motifs.display()
+        );
     }
     tracing::info!(
         "{} model, {} parameters, {} targets, window {window} bp, {} training rows, {} validation rows, {} replica(s)",
@@ -269,12 +307,22 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         replicas.len()
     );
 
-    let collective: Arc<dyn Collective> =
-        if replicas.len() == 1 { Arc::new(Single) } else { Arc::new(ThreadGroup::new(replicas.len())) };
+    let collective: Arc<dyn Collective> = if replicas.len() == 1 {
+        Arc::new(Single)
+    } else {
+        Arc::new(ThreadGroup::new(replicas.len()))
+    };
 
     let rows = train.len();
-    let unit = train.file().dataset("x").ok().and_then(|d| d.chunk()).map_or(256, |c| c[0].max(1));
-    let epoch_rows = opts.steps_per_epoch.map_or(rows, |s| (s * cfg.batch_size).min(rows));
+    let unit = train
+        .file()
+        .dataset("x")
+        .ok()
+        .and_then(|d| d.chunk())
+        .map_or(256, |c| c[0].max(1));
+    let epoch_rows = opts
+        .steps_per_epoch
+        .map_or(rows, |s| (s * cfg.batch_size).min(rows));
     let mut meta = CheckpointMeta {
         format: CHECKPOINT_FORMAT.into(),
         format_version: 1,
@@ -289,7 +337,11 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         weights_file: String::new(),
         optimizer_file: None,
     };
-    let save = |kind: &str, state: &RunState, replicas: &[Replica], meta: &mut CheckpointMeta| -> Result<(), TrainError> {
+    let save = |kind: &str,
+                state: &RunState,
+                replicas: &[Replica],
+                meta: &mut CheckpointMeta|
+     -> Result<(), TrainError> {
         meta.state = state.clone();
         meta.optimizer_steps = replicas[0].optimizer.steps();
         let weights = replicas[0].store.tensors();
@@ -310,7 +362,13 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
             reverse_complement: cfg.reverse_complement.then_some((seed, epoch)),
             prefetch: 8,
         });
-        let bar = progress_bar(opts.progress, epoch_rows as u64, state.position as u64, state.epoch + 1, cfg.epochs);
+        let bar = progress_bar(
+            opts.progress,
+            epoch_rows as u64,
+            state.position as u64,
+            state.epoch + 1,
+            cfg.epochs,
+        );
         let started = Instant::now();
         let start_position = state.position;
         for batch in loader {
@@ -318,7 +376,17 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                 break;
             }
             let batch = batch.map_err(TrainError::Data)?;
-            let loss = train_step(&mut replicas, &collective, &batch, window, targets.len(), cfg, seed, state.step, lr)?;
+            let loss = train_step(
+                &mut replicas,
+                &collective,
+                &batch,
+                window,
+                targets.len(),
+                cfg,
+                seed,
+                state.step,
+                lr,
+            )?;
             if !loss.is_finite() {
                 return Err(TrainError::Diverged(format!(
                     "the training loss became {loss} at step {} (epoch {}, sample {}); the last good checkpoint is {} — \
@@ -334,13 +402,23 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
             state.epoch_loss_sum += loss * batch.rows as f64;
             if let Some(b) = &bar {
                 b.set_position(state.position as u64);
-                b.set_message(format!("loss {:.4}", state.epoch_loss_sum / (state.position) as f64));
+                b.set_message(format!(
+                    "loss {:.4}",
+                    state.epoch_loss_sum / (state.position) as f64
+                ));
             }
-            if opts.checkpoint_every.is_some_and(|k| state.step % k == 0) && state.position < epoch_rows {
+            if opts.checkpoint_every.is_some_and(|k| state.step % k == 0)
+                && state.position < epoch_rows
+            {
                 save("latest", &state, &replicas, &mut meta)?;
             }
             if opts.halt_after_steps == Some(state.step) {
-                return Ok(Report { outcome: Outcome::Halted, history: state.history.clone(), best: state.best, replica_divergence: divergence(&replicas)? });
+                return Ok(Report {
+                    outcome: Outcome::Halted,
+                    history: state.history.clone(),
+                    best: state.best,
+                    replica_divergence: divergence(&replicas)?,
+                });
             }
         }
         if let Some(b) = bar {
@@ -348,7 +426,8 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         }
         let trained = (state.position - start_position) as f64;
         let seconds = started.elapsed().as_secs_f64();
-        let (valid_loss, auc) = validate(&replicas[0], &opts.valid, opts.eval_batch, targets.len())?;
+        let (valid_loss, auc) =
+            validate(&replicas[0], &opts.valid, opts.eval_batch, targets.len())?;
         if !valid_loss.is_finite() {
             return Err(TrainError::Diverged(format!(
                 "the validation loss is {valid_loss} after epoch {}; the last good checkpoint is {}",
@@ -365,7 +444,11 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
             valid_loss,
             valid_mean_roc_auc: auc.map(|a| a.0),
             valid_targets_scored: auc.map_or(0, |a| a.1),
-            samples_per_s: if seconds > 0.0 { trained / seconds } else { 0.0 },
+            samples_per_s: if seconds > 0.0 {
+                trained / seconds
+            } else {
+                0.0
+            },
         });
         let improved = state.best.is_none_or(|(b, _)| valid_loss < b);
         if improved {
@@ -397,18 +480,35 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         save("latest", &state, &replicas, &mut meta)?;
         write_metrics(&opts.out.join("metrics.tsv"), &state.history)?;
         if cfg.patience.is_some_and(|p| state.since_best >= p) {
-            tracing::info!("early stopping: no lower validation loss for {} epochs", state.since_best);
-            return Ok(Report { outcome: Outcome::EarlyStopped, history: state.history, best: state.best, replica_divergence: divergence(&replicas)? });
+            tracing::info!(
+                "early stopping: no lower validation loss for {} epochs",
+                state.since_best
+            );
+            return Ok(Report {
+                outcome: Outcome::EarlyStopped,
+                history: state.history,
+                best: state.best,
+                replica_divergence: divergence(&replicas)?,
+            });
         }
     }
-    Ok(Report { outcome: Outcome::Finished, history: state.history, best: state.best, replica_divergence: divergence(&replicas)? })
+    Ok(Report {
+        outcome: Outcome::Finished,
+        history: state.history,
+        best: state.best,
+        replica_divergence: divergence(&replicas)?,
+    })
 }
 
 fn divergence(replicas: &[Replica]) -> Result<f32, TrainError> {
     let mut worst = 0f32;
     for r in &replicas[1..] {
         for (a, b) in replicas[0].vars.iter().zip(&r.vars) {
-            let d = (a.as_tensor().to_device(&Device::Cpu)? - b.as_tensor().to_device(&Device::Cpu)?)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            let d = (a.as_tensor().to_device(&Device::Cpu)?
+                - b.as_tensor().to_device(&Device::Cpu)?)?
+            .abs()?
+            .max_all()?
+            .to_scalar::<f32>()?;
             worst = worst.max(d);
         }
     }
@@ -438,12 +538,28 @@ fn train_step(
         let mut grads: Vec<Tensor>;
         let mut bce_value = 0.0;
         if rows > 0 {
-            let x = Tensor::from_slice(&batch.x[lo * 4 * window..hi * 4 * window], (rows, 4, window), &rep.device)?;
-            let y = Tensor::from_slice(&batch.y[lo * targets..hi * targets], (rows, targets), &rep.device)?;
-            let key = DropoutKey { seed, step, first_sample: (batch.first + lo) as u64 };
+            let x = Tensor::from_slice(
+                &batch.x[lo * 4 * window..hi * 4 * window],
+                (rows, 4, window),
+                &rep.device,
+            )?;
+            let y = Tensor::from_slice(
+                &batch.y[lo * targets..hi * targets],
+                (rows, targets),
+                &rep.device,
+            )?;
+            let key = DropoutKey {
+                seed,
+                step,
+                first_sample: (batch.first + lo) as u64,
+            };
             let out = rep.net.forward(&x, Mode::Train(key))?;
             let bce = (bce_with_logits_sum(&out.logits, &y)? * scale)?;
-            let loss = if cfg.l1_hidden > 0.0 { (&bce + (out.hidden.abs()?.sum_all()? * cfg.l1_hidden)?)? } else { bce.clone() };
+            let loss = if cfg.l1_hidden > 0.0 {
+                (&bce + (out.hidden.abs()?.sum_all()? * cfg.l1_hidden)?)?
+            } else {
+                bce.clone()
+            };
             let g = loss.backward()?;
             bce_value = bce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             grads = rep
@@ -456,7 +572,11 @@ fn train_step(
                 })
                 .collect::<Result<_, _>>()?;
         } else {
-            grads = rep.vars.iter().map(|v| v.zeros_like()).collect::<candle_core::Result<_>>()?;
+            grads = rep
+                .vars
+                .iter()
+                .map(|v| v.zeros_like())
+                .collect::<candle_core::Result<_>>()?;
         }
         collective.all_reduce_sum(rank, &mut grads)?;
         rep.optimizer.step(&rep.vars, &grads, lr)?;
@@ -469,8 +589,15 @@ fn train_step(
         vec![one(0, &mut replicas[0])]
     } else {
         std::thread::scope(|s| {
-            let handles: Vec<_> = replicas.iter_mut().enumerate().map(|(rank, rep)| s.spawn(move || one(rank, rep))).collect();
-            handles.into_iter().map(|h| h.join().expect("replica thread")).collect()
+            let handles: Vec<_> = replicas
+                .iter_mut()
+                .enumerate()
+                .map(|(rank, rep)| s.spawn(move || one(rank, rep)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("replica thread"))
+                .collect()
         })
     };
     let mut total = 0.0;
@@ -499,15 +626,33 @@ fn max_norm(vars: &[Var], names: &[String], max: f64) -> Result<(), TrainError> 
 }
 
 /// Validation loss and mean ROC AUC (with the number of targets scored).
-fn validate(rep: &Replica, path: &Path, batch: usize, targets: usize) -> Result<(f64, Option<(f64, usize)>), TrainError> {
+fn validate(
+    rep: &Replica,
+    path: &Path,
+    batch: usize,
+    targets: usize,
+) -> Result<(f64, Option<(f64, usize)>), TrainError> {
     let (scores, labels, loss) = predict(&rep.net, &rep.device, path, batch, targets)?;
     let aucs = ferrosea_metrics::per_target(&scores, &labels, targets, ferrosea_metrics::roc_auc);
     Ok((loss, ferrosea_metrics::mean_defined(&aucs)))
 }
 
 /// Probabilities `[rows, targets]` for a whole file, its labels, and the mean loss.
-pub fn predict(net: &Network, device: &Device, path: &Path, batch: usize, targets: usize) -> Result<(Vec<f32>, Vec<u8>, f64), TrainError> {
-    let loader = Loader::spawn(LoaderSpec { path: path.to_path_buf(), order: None, start: 0, batch, reverse_complement: None, prefetch: 4 });
+pub fn predict(
+    net: &Network,
+    device: &Device,
+    path: &Path,
+    batch: usize,
+    targets: usize,
+) -> Result<(Vec<f32>, Vec<u8>, f64), TrainError> {
+    let loader = Loader::spawn(LoaderSpec {
+        path: path.to_path_buf(),
+        order: None,
+        start: 0,
+        batch,
+        reverse_complement: None,
+        prefetch: 4,
+    });
     let mut scores = Vec::new();
     let mut labels = Vec::new();
     let mut loss_sum = 0.0;
@@ -520,8 +665,14 @@ pub fn predict(net: &Network, device: &Device, path: &Path, batch: usize, target
         let x = Tensor::from_slice(&b.x, (b.rows, 4, window), device)?;
         let y = Tensor::from_slice(&b.y, (b.rows, targets), device)?;
         let logits = net.forward(&x, Mode::Eval)?.logits;
-        loss_sum += bce_with_logits_sum(&logits, &y)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        scores.extend(candle_nn::ops::sigmoid(&logits)?.flatten_all()?.to_vec1::<f32>()?);
+        loss_sum += bce_with_logits_sum(&logits, &y)?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
+        scores.extend(
+            candle_nn::ops::sigmoid(&logits)?
+                .flatten_all()?
+                .to_vec1::<f32>()?,
+        );
         labels.extend(b.y.iter().map(|&v| v as u8));
     }
     let n = labels.len().max(1) as f64;
@@ -531,7 +682,12 @@ pub fn predict(net: &Network, device: &Device, path: &Path, batch: usize, target
 /// Starts the first convolution's filters from motifs, DanQ-JASPAR's way: each motif and
 /// then its reverse complement, in file order, as many as there are filters; the filter
 /// gets PFM - 0.25 at a random offset inside the kernel and a bias drawn from U(-1, 0).
-pub fn init_filters(store: &ParamStore, model: &ferrosea_models::ModelConfig, path: &Path, seed: u64) -> Result<usize, TrainError> {
+pub fn init_filters(
+    store: &ParamStore,
+    model: &ferrosea_models::ModelConfig,
+    path: &Path,
+    seed: u64,
+) -> Result<usize, TrainError> {
     let motifs = ferrosea_motifs::read_meme(path).map_err(|e| TrainError::Data(e.to_string()))?;
     let (conv, width) = model.first_conv();
     let wname = format!("{conv}.weight");
@@ -544,7 +700,9 @@ pub fn init_filters(store: &ParamStore, model: &ferrosea_models::ModelConfig, pa
     let mut bv = tensors[&bname].to_vec1::<f32>()?;
     let mut too_wide = 0;
     let mut used = 0;
-    let candidates = motifs.iter().flat_map(|m| [m.clone(), m.reverse_complement()]);
+    let candidates = motifs
+        .iter()
+        .flat_map(|m| [m.clone(), m.reverse_complement()]);
     for m in candidates {
         if used == filters {
             break;
@@ -574,10 +732,16 @@ pub fn init_filters(store: &ParamStore, model: &ferrosea_models::ModelConfig, pa
         )));
     }
     if too_wide > 0 {
-        tracing::warn!("{}: {too_wide} motifs (or reverse complements) wider than {k} positions were skipped", path.display());
+        tracing::warn!(
+            "{}: {too_wide} motifs (or reverse complements) wider than {k} positions were skipped",
+            path.display()
+        );
     }
     let device = w.device();
-    store.set(&wname, &Tensor::from_vec(wv, (filters, channels, k), device)?)?;
+    store.set(
+        &wname,
+        &Tensor::from_vec(wv, (filters, channels, k), device)?,
+    )?;
     store.set(&bname, &Tensor::from_vec(bv, filters, device)?)?;
     Ok(used)
 }
@@ -607,7 +771,12 @@ fn check_compatible(tp: &Path, t: &Reader, vp: &Path, v: &Reader) -> Result<(), 
 
 fn first_difference(a: &[String], b: &[String]) -> String {
     match a.iter().zip(b).position(|(x, y)| x != y) {
-        Some(i) => format!("; first difference at target {}: '{}' vs '{}'", i + 1, a[i], b[i]),
+        Some(i) => format!(
+            "; first difference at target {}: '{}' vs '{}'",
+            i + 1,
+            a[i],
+            b[i]
+        ),
         None if a.len() != b.len() => String::new(),
         None => String::new(),
     }
@@ -638,7 +807,8 @@ fn write_metrics(path: &Path, history: &[EpochMetrics]) -> Result<(), TrainError
             m.lr,
             m.train_loss,
             m.valid_loss,
-            m.valid_mean_roc_auc.map_or("NA".into(), |a| format!("{a:.6}")),
+            m.valid_mean_roc_auc
+                .map_or("NA".into(), |a| format!("{a:.6}")),
             m.valid_targets_scored,
             m.samples_per_s
         );
@@ -648,7 +818,13 @@ fn write_metrics(path: &Path, history: &[EpochMetrics]) -> Result<(), TrainError
     std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e))
 }
 
-fn progress_bar(enabled: bool, len: u64, pos: u64, epoch: usize, epochs: usize) -> Option<indicatif::ProgressBar> {
+fn progress_bar(
+    enabled: bool,
+    len: u64,
+    pos: u64,
+    epoch: usize,
+    epochs: usize,
+) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !enabled || !std::io::stderr().is_terminal() {
         return None;

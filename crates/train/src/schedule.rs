@@ -85,7 +85,15 @@ pub struct Scheduler {
 impl Scheduler {
     /// Starts at `base_lr`.
     pub fn new(cfg: ScheduleConfig, base_lr: f64) -> Scheduler {
-        Scheduler { cfg, base_lr, lr: base_lr, epochs: 0, best: None, bad_epochs: 0, cooldown_left: 0 }
+        Scheduler {
+            cfg,
+            base_lr,
+            lr: base_lr,
+            epochs: 0,
+            best: None,
+            bad_epochs: 0,
+            cooldown_left: 0,
+        }
     }
 
     /// Ends an epoch whose validation loss was `loss`; returns the learning rate for the
@@ -97,7 +105,13 @@ impl Scheduler {
             ScheduleConfig::Step { step_size, gamma } => {
                 self.lr = self.base_lr * gamma.powi((self.epochs / step_size) as i32);
             }
-            ScheduleConfig::Plateau { factor, patience, threshold, cooldown, min_lr } => {
+            ScheduleConfig::Plateau {
+                factor,
+                patience,
+                threshold,
+                cooldown,
+                min_lr,
+            } => {
                 let better = self.best.is_none_or(|b| loss < b * (1.0 - threshold));
                 if better {
                     self.best = Some(loss);

@@ -25,12 +25,21 @@ fn recipe(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn summary_shows_the_papers_parameter_counts() {
-    let o = train().args(["--summary", "--preset", "danq"]).output().unwrap();
+    let o = train()
+        .args(["--summary", "--preset", "danq"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
-    assert!(text.contains("33,600") && text.contains("1,640,960") && text.contains("[75, 640]"), "{text}");
+    assert!(
+        text.contains("33,600") && text.contains("1,640,960") && text.contains("[75, 640]"),
+        "{text}"
+    );
     assert!(text.contains("one bias per gate"), "{text}");
-    let o = train().args(["--summary", "--preset", "deepsea", "--targets", "919"]).output().unwrap();
+    let o = train()
+        .args(["--summary", "--preset", "deepsea", "--targets", "919"])
+        .output()
+        .unwrap();
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("[50880]") && text.contains("[919]"), "{text}");
 }
@@ -38,13 +47,28 @@ fn summary_shows_the_papers_parameter_counts() {
 #[test]
 fn bad_flags_and_recipes_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let o = train().args(["--summary", "--preset", "danq-huge"]).output().unwrap();
+    let o = train()
+        .args(["--summary", "--preset", "danq-huge"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unknown preset 'danq-huge'") && stderr(&o).contains("danq-tiny"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown preset 'danq-huge'") && stderr(&o).contains("danq-tiny"),
+        "{}",
+        stderr(&o)
+    );
 
     let bad = dir.path().join("bad.json");
-    std::fs::write(&bad, "{\n \"model\": {\"arch\": \"danq\"},\n \"optimiser\": {}\n}\n").unwrap();
-    let o = train().args(["--summary", "--config"]).arg(&bad).output().unwrap();
+    std::fs::write(
+        &bad,
+        "{\n \"model\": {\"arch\": \"danq\"},\n \"optimiser\": {}\n}\n",
+    )
+    .unwrap();
+    let o = train()
+        .args(["--summary", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.json"), "{}", stderr(&o));
 
@@ -60,11 +84,23 @@ fn bad_flags_and_recipes_get_clear_errors() {
         .unwrap();
     if !cfg!(feature = "cuda") {
         assert_eq!(o.status.code(), Some(2));
-        assert!(stderr(&o).contains("built without CUDA") && stderr(&o).contains("--features cuda"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("built without CUDA") && stderr(&o).contains("--features cuda"),
+            "{}",
+            stderr(&o)
+        );
     }
 
     let missing = dir.path().join("nope.h5");
-    let o = train().args(["--preset", "danq-tiny", "--train"]).arg(&missing).arg("--valid").arg(&t).arg("--out").arg(dir.path().join("o2")).output().unwrap();
+    let o = train()
+        .args(["--preset", "danq-tiny", "--train"])
+        .arg(&missing)
+        .arg("--valid")
+        .arg(&t)
+        .arg("--out")
+        .arg(dir.path().join("o2"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nope.h5"), "{}", stderr(&o));
 }
@@ -103,7 +139,14 @@ fn a_killed_run_resumes_exactly() {
     let r = recipe(dir.path());
     let args = |out: &Path| {
         let mut c = train();
-        c.args(["-q", "-j", "1", "--checkpoint-every", "7", "--config"]).arg(&r).arg("--train").arg(&t).arg("--valid").arg(&v).arg("--out").arg(out);
+        c.args(["-q", "-j", "1", "--checkpoint-every", "7", "--config"])
+            .arg(&r)
+            .arg("--train")
+            .arg(&t)
+            .arg("--valid")
+            .arg(&v)
+            .arg("--out")
+            .arg(out);
         c
     };
     let full = dir.path().join("full");
@@ -119,17 +162,41 @@ fn a_killed_run_resumes_exactly() {
                 break;
             }
         }
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
         assert!(started.elapsed() < Duration::from_secs(120));
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before it could be killed"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
-    let at = ferrosea_train::checkpoint::read_meta(&killed.join("latest.json")).unwrap().state;
+    let at = ferrosea_train::checkpoint::read_meta(&killed.join("latest.json"))
+        .unwrap()
+        .state;
     assert!(at.epoch < 3, "killed too late: {at:?}");
 
-    let o = train().args(["-q", "-j", "1", "--resume", "--checkpoint-every", "7", "--train"]).arg(&t).arg("--valid").arg(&v).arg("--out").arg(&killed).output().unwrap();
+    let o = train()
+        .args([
+            "-q",
+            "-j",
+            "1",
+            "--resume",
+            "--checkpoint-every",
+            "7",
+            "--train",
+        ])
+        .arg(&t)
+        .arg("--valid")
+        .arg(&v)
+        .arg("--out")
+        .arg(&killed)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let columns = |p: &Path| -> Vec<String> {
         std::fs::read_to_string(p.join("metrics.tsv"))
@@ -139,9 +206,15 @@ fn a_killed_run_resumes_exactly() {
             .collect()
     };
     assert_eq!(columns(&killed), columns(&full));
-    assert_eq!(weights_bytes(&killed, "latest"), weights_bytes(&full, "latest"));
+    assert_eq!(
+        weights_bytes(&killed, "latest"),
+        weights_bytes(&full, "latest")
+    );
     // No temporary files left behind, and only the current checkpoints' files.
-    let mut names: Vec<String> = std::fs::read_dir(&killed).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&killed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
     assert_eq!(names.len(), 6, "{names:?}");

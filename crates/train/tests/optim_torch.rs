@@ -11,7 +11,11 @@ use ferrosea_train::schedule::{ScheduleConfig, Scheduler};
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/optim_torch.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/optim_torch.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -22,7 +26,10 @@ fn f(v: &Value, k: &str, default: f64) -> f64 {
 fn config(kind: &str, h: &Value) -> OptimizerConfig {
     let lr = f(h, "lr", 0.0);
     let wd = f(h, "weight_decay", 0.0);
-    let betas = h.get("betas").and_then(Value::as_array).map(|b| (b[0].as_f64().unwrap(), b[1].as_f64().unwrap()));
+    let betas = h
+        .get("betas")
+        .and_then(Value::as_array)
+        .map(|b| (b[0].as_f64().unwrap(), b[1].as_f64().unwrap()));
     let (beta1, beta2) = betas.unwrap_or((0.9, 0.999));
     match kind {
         "sgd" => OptimizerConfig::Sgd {
@@ -40,18 +47,38 @@ fn config(kind: &str, h: &Value) -> OptimizerConfig {
             weight_decay: wd,
             eps_inside_sqrt: false,
         },
-        "adam" => OptimizerConfig::Adam { lr, beta1, beta2, eps: f(h, "eps", 1e-8), weight_decay: wd },
-        "adamw" => OptimizerConfig::Adamw { lr, beta1, beta2, eps: f(h, "eps", 1e-8), weight_decay: f(h, "weight_decay", 0.01) },
+        "adam" => OptimizerConfig::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps: f(h, "eps", 1e-8),
+            weight_decay: wd,
+        },
+        "adamw" => OptimizerConfig::Adamw {
+            lr,
+            beta1,
+            beta2,
+            eps: f(h, "eps", 1e-8),
+            weight_decay: f(h, "weight_decay", 0.01),
+        },
         other => panic!("unknown optimizer {other}"),
     }
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn shape(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
 }
 
 #[test]
@@ -63,7 +90,12 @@ fn update_rules_match_pytorch() {
         let name = case["name"].as_str().unwrap();
         let cfg = config(case["optimizer"].as_str().unwrap(), &case["hyper"]);
         cfg.check().unwrap();
-        let shapes: Vec<Vec<usize>> = case["shapes"].as_array().unwrap().iter().map(shape).collect();
+        let shapes: Vec<Vec<usize>> = case["shapes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(shape)
+            .collect();
         let params: Vec<Var> = case["init"]
             .as_array()
             .unwrap()
@@ -85,10 +117,19 @@ fn update_rules_match_pytorch() {
                 .collect();
             opt.step(&params, &g, cfg.lr()).unwrap();
             for (i, (p, e)) in params.iter().zip(e.as_array().unwrap()).enumerate() {
-                let got = p.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let got = p
+                    .as_tensor()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
                 for (k, (a, b)) in got.iter().zip(floats(e)).enumerate() {
                     let tol = 1e-6 + 2e-6 * b.abs();
-                    assert!((a - b).abs() <= tol, "{name}: step {} param {i}[{k}]: ours {a}, torch {b}", step + 1);
+                    assert!(
+                        (a - b).abs() <= tol,
+                        "{name}: step {} param {i}[{k}]: ours {a}, torch {b}",
+                        step + 1
+                    );
                 }
             }
         }
@@ -98,12 +139,24 @@ fn update_rules_match_pytorch() {
 #[test]
 fn keras_rmsprop_puts_epsilon_inside_the_root() {
     // Keras 0.x: a = rho a + (1 - rho) g^2; p -= lr g / sqrt(a + eps).
-    let cfg = OptimizerConfig::Rmsprop { lr: 0.01, alpha: 0.9, eps: 1e-6, momentum: 0.0, weight_decay: 0.0, eps_inside_sqrt: true };
+    let cfg = OptimizerConfig::Rmsprop {
+        lr: 0.01,
+        alpha: 0.9,
+        eps: 1e-6,
+        momentum: 0.0,
+        weight_decay: 0.0,
+        eps_inside_sqrt: true,
+    };
     let p = Var::from_vec(vec![1.0f32, -2.0], 2, &Device::Cpu).unwrap();
     let mut opt = Optimizer::new(cfg, 1);
     let (mut a, mut want) = ([0f64; 2], [1.0f64, -2.0]);
     for g in [[0.5f32, -0.001], [0.25, 0.003], [-1.0, 0.0]] {
-        opt.step(&[p.clone()], &[Tensor::new(&g, &Device::Cpu).unwrap()], 0.01).unwrap();
+        opt.step(
+            &[p.clone()],
+            &[Tensor::new(&g, &Device::Cpu).unwrap()],
+            0.01,
+        )
+        .unwrap();
         for k in 0..2 {
             a[k] = 0.9 * a[k] + 0.1 * (g[k] as f64).powi(2);
             want[k] -= 0.01 * g[k] as f64 / (a[k] + 1e-6).sqrt();
@@ -111,7 +164,10 @@ fn keras_rmsprop_puts_epsilon_inside_the_root() {
     }
     let got = p.as_tensor().to_vec1::<f32>().unwrap();
     for k in 0..2 {
-        assert!((got[k] as f64 - want[k]).abs() < 1e-6, "{got:?} vs {want:?}");
+        assert!(
+            (got[k] as f64 - want[k]).abs() < 1e-6,
+            "{got:?} vs {want:?}"
+        );
     }
 }
 
@@ -121,15 +177,29 @@ fn schedules_match_pytorch() {
     for s in fx["schedules"].as_array().unwrap() {
         let h = &s["hyper"];
         let base = s["base_lr"].as_f64().unwrap();
-        let want: Vec<f64> = s["lrs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let want: Vec<f64> = s["lrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         let got: Vec<f64> = match s["kind"].as_str().unwrap() {
             "StepLR" => {
                 let mut sch = Scheduler::new(
-                    ScheduleConfig::Step { step_size: h["step_size"].as_u64().unwrap() as usize, gamma: h["gamma"].as_f64().unwrap() },
+                    ScheduleConfig::Step {
+                        step_size: h["step_size"].as_u64().unwrap() as usize,
+                        gamma: h["gamma"].as_f64().unwrap(),
+                    },
                     base,
                 );
                 // The lr used in epoch e: before e's end.
-                (0..want.len()).map(|_| { let lr = sch.lr; sch.end_epoch(0.0); lr }).collect()
+                (0..want.len())
+                    .map(|_| {
+                        let lr = sch.lr;
+                        sch.end_epoch(0.0);
+                        lr
+                    })
+                    .collect()
             }
             "ReduceLROnPlateau" => {
                 let mut sch = Scheduler::new(
@@ -142,13 +212,22 @@ fn schedules_match_pytorch() {
                     },
                     base,
                 );
-                s["val_losses"].as_array().unwrap().iter().map(|l| sch.end_epoch(l.as_f64().unwrap())).collect()
+                s["val_losses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| sch.end_epoch(l.as_f64().unwrap()))
+                    .collect()
             }
             k => panic!("unknown schedule {k}"),
         };
         assert_eq!(got.len(), want.len());
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-            assert!((a - b).abs() <= 1e-12 + 1e-9 * b.abs(), "{}: epoch {i}: ours {a}, torch {b}", s["name"]);
+            assert!(
+                (a - b).abs() <= 1e-12 + 1e-9 * b.abs(),
+                "{}: epoch {i}: ours {a}, torch {b}",
+                s["name"]
+            );
         }
     }
 }
@@ -162,12 +241,27 @@ fn stable_bce_matches_pytorch_at_extreme_logits() {
     let n = x.len();
     let xt = Tensor::new(x.as_slice(), &Device::Cpu).unwrap();
     let yt = Tensor::new(y.as_slice(), &Device::Cpu).unwrap();
-    let mean = bce_with_logits_sum(&xt, &yt).unwrap().to_scalar::<f32>().unwrap() as f64 / n as f64;
+    let mean = bce_with_logits_sum(&xt, &yt)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap() as f64
+        / n as f64;
     let want = b["mean"].as_f64().unwrap();
     assert!(mean.is_finite());
-    assert!((mean - want).abs() < 1e-6 * want.abs(), "ours {mean}, torch {want}");
+    assert!(
+        (mean - want).abs() < 1e-6 * want.abs(),
+        "ours {mean}, torch {want}"
+    );
     for (i, e) in floats(&b["per_element"]).iter().enumerate() {
-        let one = bce_with_logits_sum(&xt.narrow(0, i, 1).unwrap(), &yt.narrow(0, i, 1).unwrap()).unwrap().to_scalar::<f32>().unwrap();
-        assert!((one - e).abs() <= 1e-6 + 1e-6 * e.abs(), "logit {} target {}: ours {one}, torch {e}", x[i], y[i]);
+        let one = bce_with_logits_sum(&xt.narrow(0, i, 1).unwrap(), &yt.narrow(0, i, 1).unwrap())
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            (one - e).abs() <= 1e-6 + 1e-6 * e.abs(),
+            "logit {} target {}: ours {one}, torch {e}",
+            x[i],
+            y[i]
+        );
     }
 }

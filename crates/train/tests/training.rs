@@ -18,7 +18,12 @@ fn data(rows: usize) -> Data {
     let train = dataset(&dir.path().join("train.h5"), rows, 1, TARGETS);
     let valid = dataset(&dir.path().join("valid.h5"), 200, 2, TARGETS);
     let root = dir.path().to_path_buf();
-    Data { _dir: dir, train, valid, root }
+    Data {
+        _dir: dir,
+        train,
+        valid,
+        root,
+    }
 }
 
 #[test]
@@ -26,7 +31,13 @@ fn a_tiny_danq_learns_a_planted_motif() {
     let d = data(1200);
     let out = d.root.join("run");
     let mut cfg = tiny_danq(15);
-    cfg.optimizer = ferrosea_train::optim::OptimizerConfig::Adam { lr: 0.003, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
+    cfg.optimizer = ferrosea_train::optim::OptimizerConfig::Adam {
+        lr: 0.003,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+    };
     cfg.reverse_complement = false;
     let report = run(&options(&d.train, &d.valid, &out, cfg)).unwrap();
     assert_eq!(report.outcome, Outcome::Finished);
@@ -34,14 +45,26 @@ fn a_tiny_danq_learns_a_planted_motif() {
     let first = &report.history[0];
     let last = report.history.last().unwrap();
     assert!(last.train_loss < first.train_loss, "{:?}", report.history);
-    assert!(last.valid_loss < 0.9 * first.valid_loss, "{:?}", report.history);
+    assert!(
+        last.valid_loss < 0.9 * first.valid_loss,
+        "{:?}",
+        report.history
+    );
     // The best checkpoint, loaded back, finds the planted motif; the noise target stays
     // near chance.
     let meta = ferrosea_train::checkpoint::read_meta(&out.join("best.json")).unwrap();
     let dev = candle_core::Device::Cpu;
-    let weights = ferrosea_train::checkpoint::load_tensors(&out.join("best.json"), &meta.weights_file, &dev).unwrap();
+    let weights =
+        ferrosea_train::checkpoint::load_tensors(&out.join("best.json"), &meta.weights_file, &dev)
+            .unwrap();
     let store = ferrosea_models::ParamStore::from_tensors(weights).unwrap();
-    let net = ferrosea_models::Network::new(meta.model(), meta.window, meta.targets.len(), &store.builder(&dev)).unwrap();
+    let net = ferrosea_models::Network::new(
+        meta.model(),
+        meta.window,
+        meta.targets.len(),
+        &store.builder(&dev),
+    )
+    .unwrap();
     let (scores, labels, _) = ferrosea_train::predict(&net, &dev, &d.valid, 64, 3).unwrap();
     let aucs = ferrosea_metrics::per_target(&scores, &labels, 3, ferrosea_metrics::roc_auc);
     eprintln!("per-target validation ROC AUC: {aucs:?}");
@@ -71,15 +94,34 @@ fn a_halted_and_resumed_run_equals_an_uninterrupted_one() {
         ob.halt_after_steps = Some(20);
         assert_eq!(run(&ob).unwrap().outcome, Outcome::Halted);
         let latest = ferrosea_train::checkpoint::read_meta(&b.join("latest.json")).unwrap();
-        assert_eq!((latest.state.epoch, latest.state.step, latest.state.position), (1, 18, 5 * 16));
+        assert_eq!(
+            (latest.state.epoch, latest.state.step, latest.state.position),
+            (1, 18, 5 * 16)
+        );
         ob.halt_after_steps = None;
         ob.resume = true;
         let resumed = run(&ob).unwrap();
         let losses = |h: &[ferrosea_train::checkpoint::EpochMetrics]| {
-            h.iter().map(|m| (m.epoch, m.step, m.lr, m.train_loss, m.valid_loss, m.valid_mean_roc_auc)).collect::<Vec<_>>()
+            h.iter()
+                .map(|m| {
+                    (
+                        m.epoch,
+                        m.step,
+                        m.lr,
+                        m.train_loss,
+                        m.valid_loss,
+                        m.valid_mean_roc_auc,
+                    )
+                })
+                .collect::<Vec<_>>()
         };
         // Identical to the last bit (only the measured speed may differ).
-        assert_eq!(losses(&resumed.history), losses(&full.history), "{}", cfg.model.arch());
+        assert_eq!(
+            losses(&resumed.history),
+            losses(&full.history),
+            "{}",
+            cfg.model.arch()
+        );
         assert_eq!(weights_bytes(&a, "latest"), weights_bytes(&b, "latest"));
         assert_eq!(weights_bytes(&a, "best"), weights_bytes(&b, "best"));
     }
@@ -113,7 +155,12 @@ fn two_replicas_of_half_batches_equal_one_of_whole_batches() {
         assert_eq!(r2.replica_divergence, 0.0, "replicas drifted apart");
         let load = |dir: &std::path::Path| {
             let meta = ferrosea_train::checkpoint::read_meta(&dir.join("latest.json")).unwrap();
-            ferrosea_train::checkpoint::load_tensors(&dir.join("latest.json"), &meta.weights_file, &candle_core::Device::Cpu).unwrap()
+            ferrosea_train::checkpoint::load_tensors(
+                &dir.join("latest.json"),
+                &meta.weights_file,
+                &candle_core::Device::Cpu,
+            )
+            .unwrap()
         };
         let (w1, w2) = (load(&one), load(&two));
         let mut worst = 0f32;
@@ -124,9 +171,16 @@ fn two_replicas_of_half_batches_equal_one_of_whole_batches() {
                 worst = worst.max((x - y).abs() / (1.0 + x.abs()));
             }
         }
-        assert!(worst < 1e-3, "{}: weights differ by up to {worst}", cfg.model.arch());
+        assert!(
+            worst < 1e-3,
+            "{}: weights differ by up to {worst}",
+            cfg.model.arch()
+        );
         for (m1, m2) in r1.history.iter().zip(&r2.history) {
-            assert!((m1.train_loss - m2.train_loss).abs() < 1e-4, "{m1:?} vs {m2:?}");
+            assert!(
+                (m1.train_loss - m2.train_loss).abs() < 1e-4,
+                "{m1:?} vs {m2:?}"
+            );
         }
     }
 }
@@ -144,7 +198,10 @@ fn a_diverging_run_stops_and_keeps_its_last_good_checkpoint() {
     o.config.epochs = 5;
     o.config.optimizer.set_lr(1e30);
     let err = run(&o).unwrap_err().to_string();
-    assert!(err.contains("loss became") && err.contains("latest.json"), "{err}");
+    assert!(
+        err.contains("loss became") && err.contains("latest.json"),
+        "{err}"
+    );
     assert_eq!(weights_bytes(&out, "latest"), good);
 }
 
@@ -153,12 +210,22 @@ fn errors_name_what_is_wrong() {
     let d = data(64);
     let other = dataset(&d.root.join("other.h5"), 64, 3, &["GATA", "GC"]);
     let out = d.root.join("err");
-    let e = run(&options(&d.train, &other, &out, tiny_danq(1))).unwrap_err().to_string();
-    assert!(e.contains("different targets") && e.contains("other.h5") && e.contains("train.h5"), "{e}");
+    let e = run(&options(&d.train, &other, &out, tiny_danq(1)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("different targets") && e.contains("other.h5") && e.contains("train.h5"),
+        "{e}"
+    );
 
     run(&options(&d.train, &d.valid, &out, tiny_danq(1))).unwrap();
-    let e = run(&options(&d.train, &d.valid, &out, tiny_danq(1))).unwrap_err().to_string();
-    assert!(e.contains("already holds a run") && e.contains("--resume") && e.contains("--force"), "{e}");
+    let e = run(&options(&d.train, &d.valid, &out, tiny_danq(1)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("already holds a run") && e.contains("--resume") && e.contains("--force"),
+        "{e}"
+    );
 
     let mut o = options(&d.train, &d.valid, &out, tiny_deepsea(2));
     o.resume = true;
@@ -168,7 +235,10 @@ fn errors_name_what_is_wrong() {
     let mut o = options(&other, &other, &out, tiny_danq(2));
     o.resume = true;
     let e = run(&o).unwrap_err().to_string();
-    assert!(e.contains("3 targets") && e.contains("2 targets") && e.contains("other.h5"), "{e}");
+    assert!(
+        e.contains("3 targets") && e.contains("2 targets") && e.contains("other.h5"),
+        "{e}"
+    );
 
     let mut o = options(&d.train, &d.valid, &out, tiny_danq(1));
     o.force = true;
@@ -178,7 +248,10 @@ fn errors_name_what_is_wrong() {
     o.devices = vec![DeviceSpec::Cuda(0)];
     if !candle_core::utils::cuda_is_available() {
         let e = run(&o).unwrap_err().to_string();
-        assert!(e.contains("without CUDA") && e.contains("--features cuda"), "{e}");
+        assert!(
+            e.contains("without CUDA") && e.contains("--features cuda"),
+            "{e}"
+        );
     }
 }
 
@@ -199,20 +272,41 @@ fn motifs_seed_the_first_layer() {
     // Halting after step 1 leaves no checkpoint of the initial weights; read them through
     // the library instead.
     let store = ferrosea_models::ParamStore::new(42);
-    ferrosea_models::Network::new(&o.config.model, WINDOW, 3, &store.builder(&candle_core::Device::Cpu)).unwrap();
-    let n = ferrosea_train::init_filters(&store, &o.config.model, o.init_filters.as_ref().unwrap(), 42).unwrap();
+    ferrosea_models::Network::new(
+        &o.config.model,
+        WINDOW,
+        3,
+        &store.builder(&candle_core::Device::Cpu),
+    )
+    .unwrap();
+    let n = ferrosea_train::init_filters(
+        &store,
+        &o.config.model,
+        o.init_filters.as_ref().unwrap(),
+        42,
+    )
+    .unwrap();
     assert_eq!(n, 2, "the motif and its reverse complement");
     let w = store.tensors()["conv1.weight"].to_vec3::<f32>().unwrap();
     let b = store.tensors()["conv1.bias"].to_vec1::<f32>().unwrap();
     // Filter 0 holds PFM - 0.25 somewhere in its 8 columns, zeros elsewhere.
     let col = |f: usize, p: usize| [w[f][0][p], w[f][1][p], w[f][2][p], w[f][3][p]];
-    let start = (0..8).find(|&p| col(0, p) == [0.75, -0.25, -0.25, -0.25]).expect("motif column 1");
+    let start = (0..8)
+        .find(|&p| col(0, p) == [0.75, -0.25, -0.25, -0.25])
+        .expect("motif column 1");
     assert_eq!(col(0, start + 1), [-0.25, 0.75, -0.25, -0.25]);
     assert_eq!(col(0, start + 2), [-0.25, -0.25, 0.25, 0.25]);
-    assert!((0..8).filter(|p| !(start..start + 3).contains(p)).all(|p| col(0, p) == [0.0; 4]));
+    assert!((0..8)
+        .filter(|p| !(start..start + 3).contains(p))
+        .all(|p| col(0, p) == [0.0; 4]));
     // Filter 1 is the reverse complement: (0.5 A, 0.5 C), G, T.
-    assert!((0..6).any(|p| col(1, p) == [0.25, 0.25, -0.25, -0.25] && col(1, p + 2) == [-0.25, -0.25, -0.25, 0.75]));
+    assert!((0..6)
+        .any(|p| col(1, p) == [0.25, 0.25, -0.25, -0.25]
+            && col(1, p + 2) == [-0.25, -0.25, -0.25, 0.75]));
     assert!(b[0] < 0.0 && b[0] > -1.0 && b[1] < 0.0 && b[1] > -1.0);
-    assert!(w[2].iter().flatten().any(|&v| v != 0.0 && v.abs() != 0.25), "other filters keep their random start");
+    assert!(
+        w[2].iter().flatten().any(|&v| v != 0.0 && v.abs() != 0.25),
+        "other filters keep their random start"
+    );
     assert_eq!(run(&o).unwrap().outcome, Outcome::Halted);
 }

@@ -32,7 +32,9 @@ pub fn dataset(path: &Path, rows: usize, seed: u64, targets: &[&str]) -> PathBuf
     };
     let mut block = Block::default();
     for r in 0..rows {
-        let mut seq: Vec<u8> = (0..WINDOW).map(|_| b"ACGT"[(next() % 4) as usize]).collect();
+        let mut seq: Vec<u8> = (0..WINDOW)
+            .map(|_| b"ACGT"[(next() % 4) as usize])
+            .collect();
         if next() % 3 == 0 {
             let at = (next() % (WINDOW as u64 - 6)) as usize;
             seq[at..at + 6].copy_from_slice(b"GATAAG");
@@ -56,7 +58,10 @@ pub fn dataset(path: &Path, rows: usize, seed: u64, targets: &[&str]) -> PathBuf
         block.start.push((r * WINDOW) as i64);
         block.strand.push(b'+');
     }
-    let opts = WriterOptions { chunk_rows: 32, ..WriterOptions::default() };
+    let opts = WriterOptions {
+        chunk_rows: 32,
+        ..WriterOptions::default()
+    };
     let mut w = Writer::create(path, &header, rows, opts).unwrap();
     w.write_block(0, &block).unwrap();
     w.finish().unwrap()
@@ -98,7 +103,12 @@ pub fn tiny_deepsea(epochs: usize) -> TrainConfig {
 }
 
 /// Options for a CPU run.
-pub fn options(train: &Path, valid: &Path, out: &Path, config: TrainConfig) -> ferrosea_train::Options {
+pub fn options(
+    train: &Path,
+    valid: &Path,
+    out: &Path,
+    config: TrainConfig,
+) -> ferrosea_train::Options {
     ferrosea_train::Options {
         train: train.into(),
         valid: valid.into(),
