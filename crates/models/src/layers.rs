@@ -280,8 +280,3 @@ impl BiLstm {
         Tensor::cat(&[f, bk], 2)
     }
 }
-
-/// ReLU after a module.
-pub fn relu_after(m: &impl Module, x: &Tensor) -> Result<Tensor> {
-    m.forward(x)?.relu()
-}

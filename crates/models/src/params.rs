@@ -7,7 +7,6 @@
 //! gives the same weights on any device, in any construction order, for every replica.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Device, Shape, Tensor, Var};
@@ -190,14 +189,6 @@ impl ParamStore {
             .get(name)
             .ok_or_else(|| candle_core::Error::Msg(format!("no parameter named {name}")))?;
         var.set(value)
-    }
-
-    /// Writes the parameters as safetensors (the caller picks the file name; see
-    /// `ferrosea-train`'s checkpoints for the temporary-name discipline).
-    pub fn save_safetensors(&self, path: &Path) -> candle_core::Result<()> {
-        let tensors: std::collections::HashMap<String, Tensor> =
-            self.tensors().into_iter().collect();
-        candle_core::safetensors::save(&tensors, path)
     }
 }
 

@@ -62,7 +62,6 @@ fn gradients_match_finite_differences() {
                     .unwrap();
                 let num = (lp - lm) / (2.0 * eps as f64);
                 worst = worst.max((num - grad[i] as f64).abs() / (1e-2 + num.abs()));
-                let _ = eps;
             }
             // Loose: ReLU and max-pool kinks blur finite differences; the defects this
             // guards against gave errors of 1 to 40.

@@ -87,7 +87,6 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
         message,
     };
     let mut motifs: Vec<Motif> = Vec::new();
-    let mut alphabet_ok = true;
     let mut seen_version = false;
     // Rows still expected for the current matrix.
     let mut expecting = 0usize;
@@ -130,8 +129,7 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
         if t.starts_with("MEME version") {
             seen_version = true;
         } else if let Some(rest) = t.strip_prefix("ALPHABET=") {
-            alphabet_ok = rest.trim() == "ACGT";
-            if !alphabet_ok {
+            if rest.trim() != "ACGT" {
                 return Err(err(
                     n,
                     format!("alphabet {} is not DNA (ACGT)", rest.trim()),
@@ -193,7 +191,6 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
             format!("motif {} has no letter-probability matrix", m.id),
         ));
     }
-    let _ = alphabet_ok;
     Ok(motifs)
 }
 

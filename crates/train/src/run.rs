@@ -413,12 +413,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                 save("latest", &state, &replicas, &mut meta)?;
             }
             if opts.halt_after_steps == Some(state.step) {
-                return Ok(Report {
-                    outcome: Outcome::Halted,
-                    history: state.history.clone(),
-                    best: state.best,
-                    replica_divergence: divergence(&replicas)?,
-                });
+                return report(Outcome::Halted, state, &replicas);
             }
         }
         if let Some(b) = bar {
@@ -484,19 +479,18 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                 "early stopping: no lower validation loss for {} epochs",
                 state.since_best
             );
-            return Ok(Report {
-                outcome: Outcome::EarlyStopped,
-                history: state.history,
-                best: state.best,
-                replica_divergence: divergence(&replicas)?,
-            });
+            return report(Outcome::EarlyStopped, state, &replicas);
         }
     }
+    report(Outcome::Finished, state, &replicas)
+}
+
+fn report(outcome: Outcome, state: RunState, replicas: &[Replica]) -> Result<Report, TrainError> {
     Ok(Report {
-        outcome: Outcome::Finished,
+        outcome,
         history: state.history,
         best: state.best,
-        replica_divergence: divergence(&replicas)?,
+        replica_divergence: divergence(replicas)?,
     })
 }
 
@@ -777,7 +771,6 @@ fn first_difference(a: &[String], b: &[String]) -> String {
             a[i],
             b[i]
         ),
-        None if a.len() != b.len() => String::new(),
         None => String::new(),
     }
 }
