@@ -102,6 +102,12 @@ impl Reader {
         self.window
     }
 
+    /// Rows per chunk of `x` (the unit of compression, so the cheapest unit of shuffled
+    /// reads); `None` for an unchunked file.
+    pub fn chunk_rows(&self) -> Option<usize> {
+        self.x.chunk().map(|c| c[0].max(1))
+    }
+
     /// The targets.
     pub fn targets(&self) -> &Targets {
         &self.targets

@@ -133,6 +133,13 @@ fn tmp_name(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Writes `<path>.tmp`, then renames it to `path`: readers never see a partial file.
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = tmp_name(path);
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path)
+}
+
 fn save_tensors(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<(), CheckpointError> {
     let tmp = tmp_name(path);
     let map: std::collections::HashMap<String, Tensor> = tensors
@@ -168,10 +175,8 @@ pub fn save(
         }
         None => None,
     };
-    let tmp = tmp_name(&json);
     let text = serde_json::to_string_pretty(meta).expect("checkpoint metadata serialises");
-    std::fs::write(&tmp, text + "\n").map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &json).map_err(io(&json))?;
+    write_atomically(&json, (text + "\n").as_bytes()).map_err(io(&json))?;
     if let Some(old) = previous {
         for f in std::iter::once(old.weights_file).chain(old.optimizer_file) {
             if Some(&f) != Some(&meta.weights_file) && Some(&f) != meta.optimizer_file.as_ref() {

@@ -50,6 +50,11 @@ pub fn epoch_order(rows: usize, unit: usize, buffer: usize, seed: u64, epoch: u6
     out
 }
 
+/// Rows read at once from a file: its chunk, or 256 rows when it is not chunked.
+pub fn read_unit(reader: &Reader) -> usize {
+    reader.chunk_rows().unwrap_or(256)
+}
+
 /// Whether the sample at `position` of `epoch` is reverse-complemented.
 pub fn flip_at(seed: u64, epoch: u64, position: usize) -> bool {
     mix(mix(seed ^ RC_STREAM) ^ mix(epoch) ^ position as u64) & 1 == 1
@@ -137,12 +142,7 @@ fn produce(
     let reader = Reader::open(&spec.path).map_err(|e| e.to_string())?;
     let rows = reader.len();
     let (window, targets) = (reader.window(), reader.targets().len());
-    let unit = reader
-        .file()
-        .dataset("x")
-        .ok()
-        .and_then(|d| d.chunk())
-        .map_or(256, |c| c[0].max(1));
+    let unit = read_unit(&reader);
     let order = |p: usize| -> usize { spec.order.as_ref().map_or(p, |o| o[p] as usize) };
     if let Some(o) = &spec.order {
         if o.len() != rows {

@@ -314,12 +314,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
     };
 
     let rows = train.len();
-    let unit = train
-        .file()
-        .dataset("x")
-        .ok()
-        .and_then(|d| d.chunk())
-        .map_or(256, |c| c[0].max(1));
+    let unit = crate::data::read_unit(&train);
     let epoch_rows = opts
         .steps_per_epoch
         .map_or(rows, |s| (s * cfg.batch_size).min(rows));
@@ -806,9 +801,8 @@ fn write_metrics(path: &Path, history: &[EpochMetrics]) -> Result<(), TrainError
             m.samples_per_s
         );
     }
-    let tmp = path.with_extension("tsv.tmp");
-    std::fs::write(&tmp, s).map_err(|e| TrainError::Io(tmp.clone(), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e))
+    checkpoint::write_atomically(path, s.as_bytes())
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e))
 }
 
 fn progress_bar(
