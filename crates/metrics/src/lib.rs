@@ -83,7 +83,7 @@ pub fn per_target(
 ) -> Vec<Option<f64>> {
     assert_eq!(scores.len(), labels.len(), "one label per score");
     assert!(
-        targets > 0 && scores.len() % targets == 0,
+        targets > 0 && scores.len().is_multiple_of(targets),
         "scores are [rows, targets]"
     );
     let rows = scores.len() / targets;

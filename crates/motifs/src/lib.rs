@@ -90,8 +90,8 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
     let mut seen_version = false;
     // Rows still expected for the current matrix.
     let mut expecting = 0usize;
-    let mut lines = reader.lines().enumerate();
-    while let Some((i, line)) = lines.next() {
+    let lines = reader.lines().enumerate();
+    for (i, line) in lines {
         let n = i + 1;
         let line = line.map_err(|e| MotifError::Io {
             path: path.to_path_buf(),

@@ -205,7 +205,7 @@ fn main_result(args: Args) -> anyhow::Result<()> {
         args.devices.clone()
     };
     if devices.len() > 1
-        && devices.iter().any(|d| *d == DeviceSpec::Cpu)
+        && devices.contains(&DeviceSpec::Cpu)
         && devices.iter().any(|d| *d != DeviceSpec::Cpu)
     {
         bail!("--devices mixes cpu and cuda devices; use one kind");

@@ -402,7 +402,9 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                     state.epoch_loss_sum / (state.position) as f64
                 ));
             }
-            if opts.checkpoint_every.is_some_and(|k| state.step % k == 0)
+            if opts
+                .checkpoint_every
+                .is_some_and(|k| state.step.is_multiple_of(k))
                 && state.position < epoch_rows
             {
                 save("latest", &state, &replicas, &mut meta)?;

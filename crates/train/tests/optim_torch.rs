@@ -152,7 +152,7 @@ fn keras_rmsprop_puts_epsilon_inside_the_root() {
     let (mut a, mut want) = ([0f64; 2], [1.0f64, -2.0]);
     for g in [[0.5f32, -0.001], [0.25, 0.003], [-1.0, 0.0]] {
         opt.step(
-            &[p.clone()],
+            std::slice::from_ref(&p),
             &[Tensor::new(&g, &Device::Cpu).unwrap()],
             0.01,
         )
