@@ -27,8 +27,7 @@ fn recipe(dir: &Path) -> std::path::PathBuf {
 fn summary_shows_the_papers_parameter_counts() {
     let o = train()
         .args(["--summary", "--preset", "danq"])
-        .output()
-        .unwrap();
+        .output_safely();
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
@@ -38,8 +37,7 @@ fn summary_shows_the_papers_parameter_counts() {
     assert!(text.contains("one bias per gate"), "{text}");
     let o = train()
         .args(["--summary", "--preset", "deepsea", "--targets", "919"])
-        .output()
-        .unwrap();
+        .output_safely();
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("[50880]") && text.contains("[919]"), "{text}");
 }
@@ -49,8 +47,7 @@ fn bad_flags_and_recipes_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let o = train()
         .args(["--summary", "--preset", "danq-huge"])
-        .output()
-        .unwrap();
+        .output_safely();
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("unknown preset 'danq-huge'") && stderr(&o).contains("danq-tiny"),
@@ -67,8 +64,7 @@ fn bad_flags_and_recipes_get_clear_errors() {
     let o = train()
         .args(["--summary", "--config"])
         .arg(&bad)
-        .output()
-        .unwrap();
+        .output_safely();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.json"), "{}", stderr(&o));
 
@@ -80,8 +76,7 @@ fn bad_flags_and_recipes_get_clear_errors() {
         .arg(&t)
         .arg("--out")
         .arg(dir.path().join("o"))
-        .output()
-        .unwrap();
+        .output_safely();
     if !cfg!(feature = "cuda") {
         assert_eq!(o.status.code(), Some(2));
         assert!(
@@ -99,8 +94,7 @@ fn bad_flags_and_recipes_get_clear_errors() {
         .arg(&t)
         .arg("--out")
         .arg(dir.path().join("o2"))
-        .output()
-        .unwrap();
+        .output_safely();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nope.h5"), "{}", stderr(&o));
 }
@@ -123,8 +117,7 @@ fn one_thread_and_two_threads_give_the_same_bytes() {
             .arg(&v)
             .arg("--out")
             .arg(&out)
-            .output()
-            .unwrap();
+            .output_safely();
         assert!(o.status.success(), "{}", stderr(&o));
         bytes.push((weights_bytes(&out, "latest"), weights_bytes(&out, "best")));
     }
@@ -150,10 +143,10 @@ fn a_killed_run_resumes_exactly() {
         c
     };
     let full = dir.path().join("full");
-    assert!(args(&full).status().unwrap().success());
+    assert!(args(&full).output_safely().status.success());
 
     let killed = dir.path().join("killed");
-    let mut child = args(&killed).spawn().unwrap();
+    let mut child = args(&killed).spawn_safely();
     let started = Instant::now();
     // Wait for a checkpoint past the first epoch's first mid-epoch save, then kill -9.
     loop {
@@ -195,8 +188,7 @@ fn a_killed_run_resumes_exactly() {
         .arg(&v)
         .arg("--out")
         .arg(&killed)
-        .output()
-        .unwrap();
+        .output_safely();
     assert!(o.status.success(), "{}", stderr(&o));
     let columns = |p: &Path| -> Vec<String> {
         std::fs::read_to_string(p.join("metrics.tsv"))

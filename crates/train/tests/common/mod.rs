@@ -2,11 +2,47 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::sync::Mutex;
 
 use ferrosea_dataset::{Block, Header, Targets, Writer, WriterOptions};
 use ferrosea_train::TrainConfig;
 
 pub const WINDOW: usize = 120;
+
+/// Held while this process has an HDF5 file open for writing and while it spawns a child.
+/// libhdf5 opens files without close-on-exec, so a child spawned by one test while another
+/// test writes a dataset inherits that descriptor and, with it, the write lock: the next
+/// process that opens the dataset then fails with "unable to lock file". Tests in one binary
+/// run on threads of one process, so writes and spawns must not overlap.
+static WRITE_OR_SPAWN: Mutex<()> = Mutex::new(());
+
+fn write_or_spawn() -> std::sync::MutexGuard<'static, ()> {
+    WRITE_OR_SPAWN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `Command::spawn` and `Command::output`, never while a dataset is being written.
+pub trait SpawnSafely {
+    fn spawn_safely(&mut self) -> Child;
+    fn output_safely(&mut self) -> Output;
+}
+
+impl SpawnSafely for Command {
+    fn spawn_safely(&mut self) -> Child {
+        let _guard = write_or_spawn();
+        self.spawn().unwrap()
+    }
+    fn output_safely(&mut self) -> Output {
+        let child = {
+            let _guard = write_or_spawn();
+            self.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        child.wait_with_output().unwrap()
+    }
+}
 
 /// Writes `rows` random windows. Target "GATA" is 1 when the window holds GATAAG (planted
 /// in about a third of the rows), "GC" when its GC fraction exceeds one half, "noise" at
@@ -62,6 +98,7 @@ pub fn dataset(path: &Path, rows: usize, seed: u64, targets: &[&str]) -> PathBuf
         chunk_rows: 32,
         ..WriterOptions::default()
     };
+    let _guard = write_or_spawn();
     let mut w = Writer::create(path, &header, rows, opts).unwrap();
     w.write_block(0, &block).unwrap();
     w.finish().unwrap()
