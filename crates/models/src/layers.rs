@@ -100,10 +100,11 @@ pub enum InitScheme {
 /// A valid (unpadded) 1-D convolution `[B, in, L] -> [B, out, L - width + 1]`, weight
 /// `[out, in, width]`, as PyTorch's `Conv1d` (a cross-correlation).
 ///
-/// Runs as a 2-D convolution of height 1: Candle 0.11.1's `conv1d` back-propagates wrong
-/// gradients (to the weights and to the input) whenever the batch has more than one
-/// sample, while its `conv2d` is right (`tests/conv_gradients.rs` checks ours against a
-/// direct sum).
+/// On the CPU it runs as matrix products with hand-written backward passes (see
+/// `conv.rs`): Candle 0.11.1's `conv1d` back-propagates wrong gradients (to the weights
+/// and to the input) whenever the batch has more than one sample, and its `conv2d`
+/// backward is slow. On other devices it runs as Candle's 2-D convolution of height 1,
+/// whose gradients are right. `tests/conv_gradients.rs` checks both against a direct sum.
 #[derive(Clone, Debug)]
 pub struct Conv1d {
     weight: Tensor,
@@ -112,6 +113,17 @@ pub struct Conv1d {
 
 impl Module for Conv1d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+            return crate::conv::conv1d_cpu(x, &self.weight, &self.bias, x.track_op());
+        }
+        self.forward_with_candle(x)
+    }
+}
+
+impl Conv1d {
+    /// The path of devices other than the CPU: Candle's `conv2d` with height 1. Public so
+    /// that the gradient test can check it on the CPU too.
+    pub fn forward_with_candle(&self, x: &Tensor) -> Result<Tensor> {
         let y = x
             .unsqueeze(2)?
             .conv2d(&self.weight.unsqueeze(2)?, 0, 1, 1, 1)?

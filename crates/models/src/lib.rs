@@ -7,6 +7,7 @@
 //! Inputs are one-hot `[B, 4, L]` float tensors (channels A, C, G, T); outputs are logits.
 //! The train, evaluate and interpret stages all build models through [`Network`].
 
+mod conv;
 mod danq;
 mod deepsea;
 pub mod layers;
