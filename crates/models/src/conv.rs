@@ -15,20 +15,13 @@
 //! sample groups) run in parallel on rayon's pool.
 
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
-use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
+
+use crate::gemm::{contiguous, matmul};
 
 /// Samples per partial weight gradient. Fixed, so that the summation order, and so the
 /// result, is the same whatever the thread count.
 const GROUP: usize = 8;
-
-fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let data = s.as_slice::<f32>()?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => bail!("conv1d: {what} is not contiguous"),
-    }
-}
 
 fn dims3(l: &Layout, what: &str) -> Result<(usize, usize, usize)> {
     match l.shape().dims() {
@@ -45,47 +38,6 @@ fn im2col(x: &[f32], c: usize, l: usize, k: usize, col: &mut [f32]) {
         for kk in 0..k {
             col[(ci * k + kk) * lout..][..lout].copy_from_slice(&row[kk..kk + lout]);
         }
-    }
-}
-
-/// `dst [m, n] (row-major) = dst·read + lhs × rhs`, with explicit strides `(row, col)`.
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: &[f32],
-    (lhs_rs, lhs_cs): (usize, usize),
-    rhs: &[f32],
-    (rhs_rs, rhs_cs): (usize, usize),
-) {
-    debug_assert!(dst.len() >= m * n);
-    debug_assert!(m == 0 || k == 0 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
-    debug_assert!(k == 0 || n == 0 || rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs);
-    // SAFETY: the asserts above bound every index the strides can reach, and `dst` is a
-    // unique borrow that does not alias `lhs` or `rhs`.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        )
     }
 }
 
@@ -120,9 +72,9 @@ impl CustomOp3 for Forward {
             );
         }
         let (x, w, bias) = (
-            contiguous(xs, xl, "input")?,
-            contiguous(ws, wl, "weight")?,
-            contiguous(bs, bl, "bias")?,
+            contiguous(xs, xl, "conv1d input")?,
+            contiguous(ws, wl, "conv1d weight")?,
+            contiguous(bs, bl, "conv1d bias")?,
         );
         let lout = l - k + 1;
         let ck = c * k;
@@ -183,8 +135,8 @@ impl CustomOp2 for InputGrad {
         let (_, c, k) = dims3(wl, "weight")?;
         let l = self.l;
         let (g, w) = (
-            contiguous(gs, gl, "gradient")?,
-            contiguous(ws, wl, "weight")?,
+            contiguous(gs, gl, "conv1d gradient")?,
+            contiguous(ws, wl, "conv1d weight")?,
         );
         let ck = c * k;
         let mut dx = vec![0f32; b * c * l];
@@ -231,8 +183,8 @@ impl CustomOp2 for WeightGrad {
         let (_, o, lout) = dims3(gl, "gradient")?;
         let k = self.k;
         let (x, g) = (
-            contiguous(xs, xl, "input")?,
-            contiguous(gs, gl, "gradient")?,
+            contiguous(xs, xl, "conv1d input")?,
+            contiguous(gs, gl, "conv1d gradient")?,
         );
         let ck = c * k;
         let partials: Vec<Vec<f32>> = x

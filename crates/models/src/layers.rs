@@ -238,19 +238,39 @@ impl BiLstm {
         })
     }
 
-    /// `[B, T, I] -> [B, T, 2H]`.
+    /// `[B, T, I] -> [B, T, 2H]`. On the CPU the recurrence is one custom op with a
+    /// hand-written backward pass (`recurrence.rs`); elsewhere it is built from Candle ops
+    /// ([`BiLstm::forward_with_candle`]).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let xp = self.project(x)?;
+        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+            let w_hh = Tensor::stack(&self.w_hh, 0)?;
+            return crate::recurrence::bilstm_cpu(&xp, &w_hh, self.gate);
+        }
+        self.recur_with_candle(&xp)
+    }
+
+    /// The recurrence built from Candle ops, as run on devices other than the CPU. Public
+    /// so that tests can compare both on the CPU.
+    pub fn forward_with_candle(&self, x: &Tensor) -> Result<Tensor> {
+        self.recur_with_candle(&self.project(x)?)
+    }
+
+    /// `[B, T, I] -> [B, T, 2, 4H]`: both directions' input projections (plus bias) of
+    /// every step in one matrix product.
+    fn project(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, i) = x.dims3()?;
-        let h4 = 4 * self.hidden;
-        // [B*T, 8H]: both directions' input projections of every step at once.
         let w_ih = Tensor::cat(&self.w_ih, 0)?;
         let bias = Tensor::cat(&self.bias, 0)?;
-        let w_hh_t = Tensor::stack(&[self.w_hh[0].t()?, self.w_hh[1].t()?], 0)?;
-        let xp = x
-            .reshape((b * t, i))?
+        x.reshape((b * t, i))?
             .matmul(&w_ih.t()?)?
-            .broadcast_add(&bias)?;
-        let xp = xp.reshape((b, t, 2, h4))?;
+            .broadcast_add(&bias)?
+            .reshape((b, t, 2, 4 * self.hidden))
+    }
+
+    fn recur_with_candle(&self, xp: &Tensor) -> Result<Tensor> {
+        let (_, t, _, _) = xp.dims4()?;
+        let w_hh_t = Tensor::stack(&[self.w_hh[0].t()?, self.w_hh[1].t()?], 0)?;
         let fwd = xp.narrow(2, 0, 1)?.squeeze(2)?;
         let bwd = xp.narrow(2, 1, 1)?.squeeze(2)?.contiguous()?.flip(&[1])?;
         // [T, 2, B, 4H]: per step, the forward input at t and the backward input at T-1-t.

@@ -10,8 +10,10 @@
 mod conv;
 mod danq;
 mod deepsea;
+mod gemm;
 pub mod layers;
 pub mod params;
+mod recurrence;
 
 use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};

@@ -279,3 +279,38 @@ fn dropout_keeps_about_one_minus_p_and_rescales() {
     assert_ne!(other.flatten_all().unwrap().to_vec1::<f32>().unwrap(), v);
     let _ = y.max(D::Minus1).unwrap();
 }
+
+#[test]
+fn bilstm_cpu_recurrence_matches_the_candle_one_with_gradients() {
+    let dev = Device::Cpu;
+    for gate in [GateActivation::Sigmoid, GateActivation::HardSigmoid] {
+        let (b, t, i, h) = (3, 7, 5, 4);
+        let store = ParamStore::new(5);
+        let vb = store.builder(&dev);
+        let lstm = BiLstm::new(&vb, "lstm", i, h, gate).unwrap();
+        let x = Var::randn(0f32, 2., (b, t, i), &dev).unwrap();
+        let r = Tensor::randn(0f32, 1., (b, t, 2 * h), &dev).unwrap();
+        let grads = |y: Tensor| {
+            let g = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let mut all = vec![y];
+            all.push(g.get(x.as_tensor()).unwrap().clone());
+            for (_, v) in store.vars() {
+                all.push(g.get(v.as_tensor()).unwrap().clone());
+            }
+            all
+        };
+        let ours = grads(lstm.forward(x.as_tensor()).unwrap());
+        let candle = grads(lstm.forward_with_candle(x.as_tensor()).unwrap());
+        for (k, (a, e)) in ours.iter().zip(&candle).enumerate() {
+            let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let e = e.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(a.len(), e.len());
+            for (j, (p, q)) in a.iter().zip(&e).enumerate() {
+                assert!(
+                    (p - q).abs() < 1e-4 * (1.0 + q.abs()),
+                    "{gate:?}: tensor {k} (0 output, 1 input gradient, then parameters) [{j}]: {p} vs {q}"
+                );
+            }
+        }
+    }
+}
