@@ -68,15 +68,36 @@ demo() {
     say "train done: demo-out/train/best.json (+ weights), metrics.tsv (format: docs/TRAINING.md)"
 }
 
+# Checks that the CUDA and NCCL code compiles, with no GPU: nvcc, the CUDA headers and
+# libcu++ come from PyPI into .venv-cuda (CUDA 13.0: the newest the cudarc of candle 0.11.1
+# knows); the kernels are built for sm_90 (H100/H200). Own target directory, so that the
+# CPU build is not rebuilt afterwards.
+cuda_check() {
+    local v=.venv-cuda pkgs=(nvidia-cuda-nvcc==13.0.88 nvidia-cuda-runtime==13.0.96
+        nvidia-cuda-crt==13.0.88 nvidia-nvvm==13.0.88 nvidia-cuda-cccl==13.0.85)
+    if [ ! -x "$v/bin/python" ]; then python3 -m venv "$v" || { rm -rf "$v"; apt_install python3-venv; python3 -m venv "$v"; }; fi
+    local cu
+    cu=$("$v/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/nvidia/cu13
+    if [ ! -x "$cu/bin/nvcc" ] || [ ! -d "$cu/include/nv" ]; then
+        say "installing nvcc and the CUDA headers from PyPI into $v (for the cuda/nccl compile check)"
+        "$v/bin/pip" install -q --disable-pip-version-check --no-deps "${pkgs[@]}"
+    fi
+    say "checking that the cuda and nccl code compiles (no GPU needed)"
+    PATH="$cu/bin:$PATH" CUDA_ROOT="$cu" CUDA_PATH="$cu" CUDA_COMPUTE_CAP=90 \
+        cargo check -p ferrosea-train --features nccl --target-dir target/cuda-check "${CARGO_FEATURES[@]}"
+}
+
 test() {
     hdf5
     venv h5py numpy
     export FERROSEA_PYTHON="$PWD/.venv/bin/python"
     cargo test --workspace "${CARGO_FEATURES[@]}"
+    cuda_check
 }
 
 case "${1:-}" in
     demo) demo ;;
     test) test ;;
-    *) echo "usage: ./dev.sh demo|test" >&2; exit 2 ;;
+    cuda-check) hdf5; cuda_check ;;
+    *) echo "usage: ./dev.sh demo|test|cuda-check" >&2; exit 2 ;;
 esac

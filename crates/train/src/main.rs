@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use ferrosea_train::collective::Cluster;
 use ferrosea_train::config::{preset_names, TrainConfig};
 use ferrosea_train::{DeviceSpec, Options, Outcome};
 
@@ -61,6 +62,26 @@ struct Args {
     /// Data-parallel devices, comma-separated (cuda:0,cuda:1,...; cpu,cpu runs CPU replicas).
     #[arg(long, value_delimiter = ',')]
     devices: Vec<DeviceSpec>,
+    /// Several nodes: the number of processes, one per node, each driving its --devices
+    /// (every node the same number). Inside a SLURM step with several tasks it is taken
+    /// from SLURM_NTASKS and SLURM_PROCID when not given.
+    #[arg(
+        long,
+        requires = "node_rank",
+        help_heading = "Several nodes (CUDA + NCCL)"
+    )]
+    nodes: Option<usize>,
+    /// This process's node index, 0..nodes; node 0 writes the checkpoints.
+    #[arg(long, requires = "nodes", help_heading = "Several nodes (CUDA + NCCL)")]
+    node_rank: Option<usize>,
+    /// File on a filesystem all nodes share, through which node 0 hands out the NCCL id;
+    /// must not exist at the start [default: OUT/.nccl-id-JOB.STEP].
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Several nodes (CUDA + NCCL)"
+    )]
+    nccl_id_file: Option<PathBuf>,
     /// Continue the run in --out from latest.json.
     #[arg(long, conflicts_with = "force")]
     resume: bool,
@@ -204,16 +225,39 @@ fn main_result(args: Args) -> anyhow::Result<()> {
     } else {
         args.devices.clone()
     };
-    if devices.len() > 1
-        && devices.contains(&DeviceSpec::Cpu)
-        && devices.iter().any(|d| *d != DeviceSpec::Cpu)
-    {
-        bail!("--devices mixes cpu and cuda devices; use one kind");
-    }
+    let out = args.out.clone().context("--out is required")?;
+    let cluster = match (args.nodes, args.node_rank) {
+        (Some(nodes), Some(node_rank)) => {
+            if node_rank >= nodes {
+                bail!("--node-rank {node_rank} is not below --nodes {nodes}");
+            }
+            (nodes > 1).then(|| Cluster {
+                nodes,
+                node_rank,
+                id_file: args
+                    .nccl_id_file
+                    .clone()
+                    .unwrap_or_else(|| out.join(".nccl-id-job.0")),
+            })
+        }
+        _ if devices.iter().any(|d| matches!(d, DeviceSpec::Cuda(_))) => Cluster::from_slurm(&out)
+            .map(|mut c| {
+                if let Some(f) = &args.nccl_id_file {
+                    c.id_file = f.clone();
+                }
+                tracing::info!(
+                    "SLURM step with {} tasks: this is node {} of the run",
+                    c.nodes,
+                    c.node_rank
+                );
+                c
+            }),
+        _ => None,
+    };
     let opts = Options {
         train: args.train.clone().context("--train is required")?,
         valid: args.valid.clone().context("--valid is required")?,
-        out: args.out.clone().context("--out is required")?,
+        out,
         config: cfg,
         seed: args.seed,
         devices,
@@ -225,6 +269,7 @@ fn main_result(args: Args) -> anyhow::Result<()> {
         steps_per_epoch: args.steps_per_epoch,
         eval_batch: args.eval_batch.max(1),
         progress: !args.quiet,
+        cluster,
     };
     let report = ferrosea_train::run(&opts)?;
     match report.outcome {

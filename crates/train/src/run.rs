@@ -12,7 +12,7 @@ use ferrosea_models::{DropoutKey, Mode, Network, ParamStore};
 use rand::Rng;
 
 use crate::checkpoint::{self, CheckpointMeta, EpochMetrics, RunState, CHECKPOINT_FORMAT};
-use crate::collective::{Collective, Single, ThreadGroup};
+use crate::collective::{Cluster, Collective, Single, ThreadGroup};
 use crate::config::TrainConfig;
 use crate::data::{epoch_order, Batch, Loader, LoaderSpec};
 use crate::loss::bce_with_logits_sum;
@@ -93,6 +93,9 @@ pub struct Options {
     pub eval_batch: usize,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
+    /// This process's place in a multi-node run (CUDA devices and the `nccl` feature);
+    /// `None` for a run in one process.
+    pub cluster: Option<Cluster>,
 }
 
 /// How a run ended.
@@ -158,6 +161,8 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
     if devices.is_empty() {
         return Err(TrainError::Usage("no device given".into()));
     }
+    // In a multi-node run only node 0 writes to the (shared) output directory.
+    let leader = opts.cluster.as_ref().is_none_or(|c| c.node_rank == 0);
     std::fs::create_dir_all(&opts.out).map_err(|e| TrainError::Io(opts.out.clone(), e))?;
     let latest_json = opts.out.join("latest.json");
 
@@ -184,7 +189,9 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                     existing.join(", ")
                 )));
             }
-            remove_run(&opts.out)?;
+            if leader {
+                remove_run(&opts.out)?;
+            }
         }
         None
     };
@@ -307,11 +314,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         replicas.len()
     );
 
-    let collective: Arc<dyn Collective> = if replicas.len() == 1 {
-        Arc::new(Single)
-    } else {
-        Arc::new(ThreadGroup::new(replicas.len()))
-    };
+    let collective = collective_for(&devices, opts.cluster.as_ref())?;
 
     let rows = train.len();
     let unit = crate::data::read_unit(&train);
@@ -337,6 +340,9 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                 replicas: &[Replica],
                 meta: &mut CheckpointMeta|
      -> Result<(), TrainError> {
+        if !leader {
+            return Ok(());
+        }
         meta.state = state.clone();
         meta.optimizer_steps = replicas[0].optimizer.steps();
         let weights = replicas[0].store.tensors();
@@ -470,7 +476,9 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
             save("best", &state, &replicas, &mut meta)?;
         }
         save("latest", &state, &replicas, &mut meta)?;
-        write_metrics(&opts.out.join("metrics.tsv"), &state.history)?;
+        if leader {
+            write_metrics(&opts.out.join("metrics.tsv"), &state.history)?;
+        }
         if cfg.patience.is_some_and(|p| state.since_best >= p) {
             tracing::info!(
                 "early stopping: no lower validation loss for {} epochs",
@@ -519,15 +527,16 @@ fn train_step(
     step: u64,
     lr: f64,
 ) -> Result<f64, TrainError> {
-    let world = replicas.len();
+    let world = collective.world();
+    let first_rank = collective.first_rank();
     let n = batch.rows;
     let scale = 1.0 / (n * targets) as f64;
     let shard = |r: usize| (r * n / world, (r + 1) * n / world);
     let one = |rank: usize, rep: &mut Replica| -> Result<f64, TrainError> {
-        let (lo, hi) = shard(rank);
+        let (lo, hi) = shard(first_rank + rank);
         let rows = hi - lo;
         let mut grads: Vec<Tensor>;
-        let mut bce_value = 0.0;
+        let bce_value: Tensor;
         if rows > 0 {
             let x = Tensor::from_slice(
                 &batch.x[lo * 4 * window..hi * 4 * window],
@@ -552,7 +561,7 @@ fn train_step(
                 bce.clone()
             };
             let g = loss.backward()?;
-            bce_value = bce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            bce_value = bce.reshape(1)?;
             grads = rep
                 .vars
                 .iter()
@@ -568,8 +577,18 @@ fn train_step(
                 .iter()
                 .map(|v| v.zeros_like())
                 .collect::<candle_core::Result<_>>()?;
+            bce_value = Tensor::zeros(1, DType::F32, &rep.device)?;
         }
+        // The loss travels with the gradients, so that every replica learns the global
+        // batch's loss in the same exchange.
+        grads.push(bce_value);
         collective.all_reduce_sum(rank, &mut grads)?;
+        let bce_value = grads
+            .pop()
+            .expect("pushed above")
+            .to_dtype(DType::F64)?
+            .reshape(())?
+            .to_scalar::<f64>()?;
         rep.optimizer.step(&rep.vars, &grads, lr)?;
         if let Some(max) = cfg.max_norm {
             max_norm(&rep.vars, &rep.names, max)?;
@@ -591,11 +610,60 @@ fn train_step(
                 .collect()
         })
     };
+    // Every replica holds the same global loss.
     let mut total = 0.0;
     for l in losses {
-        total += l?;
+        total = l?;
     }
     Ok(total)
+}
+
+/// The gradient exchange for these devices: nothing for one replica in one process,
+/// threads for CPU replicas, NCCL for CUDA devices.
+fn collective_for(
+    devices: &[Device],
+    cluster: Option<&Cluster>,
+) -> Result<Arc<dyn Collective>, TrainError> {
+    let cuda = devices.iter().any(|d| d.is_cuda());
+    if cluster.is_some() && !cuda {
+        return Err(TrainError::Usage(
+            "a multi-node run needs CUDA devices (--devices cuda:0,...) and a build with --features nccl".into(),
+        ));
+    }
+    if devices.len() == 1 && cluster.is_none() {
+        return Ok(Arc::new(Single));
+    }
+    if !cuda {
+        return Ok(Arc::new(ThreadGroup::new(devices.len())));
+    }
+    if devices.iter().any(|d| !d.is_cuda()) {
+        return Err(TrainError::Usage(
+            "--devices mixes cpu and cuda; data-parallel replicas must all be CUDA devices or all cpu".into(),
+        ));
+    }
+    nccl_group(devices, cluster)
+}
+
+#[cfg(feature = "nccl")]
+fn nccl_group(
+    devices: &[Device],
+    cluster: Option<&Cluster>,
+) -> Result<Arc<dyn Collective>, TrainError> {
+    Ok(Arc::new(crate::collective::nccl::NcclGroup::new(
+        devices, cluster,
+    )?))
+}
+
+#[cfg(not(feature = "nccl"))]
+fn nccl_group(
+    _devices: &[Device],
+    _cluster: Option<&Cluster>,
+) -> Result<Arc<dyn Collective>, TrainError> {
+    Err(TrainError::Usage(
+        "several CUDA devices (or nodes) exchange gradients through NCCL, and this ferrosea-train was built without it; \
+         rebuild with `cargo build --release -p ferrosea-train --features nccl`"
+            .into(),
+    ))
 }
 
 /// Torch's `renorm`: rows (output units) of every weight whose L2 norm exceeds `max` are

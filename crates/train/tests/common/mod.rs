@@ -161,6 +161,7 @@ pub fn options(
         steps_per_epoch: None,
         eval_batch: 64,
         progress: false,
+        cluster: None,
     }
 }
 
