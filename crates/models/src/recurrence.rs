@@ -36,6 +36,19 @@ impl Dims {
     }
 }
 
+/// Puts the two directions' `[T, B, W]` arrays (time-indexed) into `out [B, T, 2, W]`.
+fn interleave(dirs: [&[f32]; 2], dims: Dims, width: usize, out: &mut [f32]) {
+    let Dims { b, t, .. } = dims;
+    for (d, part) in dirs.into_iter().enumerate() {
+        for ti in 0..t {
+            for bi in 0..b {
+                out[((bi * t + ti) * 2 + d) * width..][..width]
+                    .copy_from_slice(&part[(ti * b + bi) * width..][..width]);
+            }
+        }
+    }
+}
+
 fn activate(gate: GateActivation, x: f32) -> f32 {
     match gate {
         GateActivation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
@@ -147,14 +160,7 @@ impl CustomOp2 for Forward {
             || forward_direction(1, dims, self.gate, xp, w),
         );
         let mut y = vec![0f32; b * t * 2 * h];
-        for (d, hs) in [&f.0, &r.0].into_iter().enumerate() {
-            for ti in 0..t {
-                for bi in 0..b {
-                    y[(bi * t + ti) * 2 * h + d * h..][..h]
-                        .copy_from_slice(&hs[(ti * b + bi) * h..][..h]);
-                }
-            }
-        }
+        interleave([&f.0, &r.0], dims, h, &mut y);
         *self.saved.lock().expect("bilstm cache") = Some(Saved {
             gates: [f.1, r.1],
             cells: [f.2, r.2],
@@ -275,14 +281,7 @@ impl CustomOp3 for Backward<'_> {
         );
         let n = b * t * 2 * h4;
         let mut out = vec![0f32; n + 2 * h4 * h];
-        for (d, dg) in [&f.0, &r.0].into_iter().enumerate() {
-            for ti in 0..t {
-                for bi in 0..b {
-                    out[((bi * t + ti) * 2 + d) * h4..][..h4]
-                        .copy_from_slice(&dg[(ti * b + bi) * h4..][..h4]);
-                }
-            }
-        }
+        interleave([&f.0, &r.0], self.dims, h4, &mut out[..n]);
         out[n..n + h4 * h].copy_from_slice(&f.1);
         out[n + h4 * h..].copy_from_slice(&r.1);
         Ok((CpuStorage::F32(out), Shape::from(n + 2 * h4 * h)))
