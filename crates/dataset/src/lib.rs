@@ -19,13 +19,18 @@
 //! file attributes and the layout rules. [`Writer`] streams rows to disk under a temporary
 //! name and renames the file when it is complete; [`Reader`] reads it back.
 
+mod predictions;
 mod reader;
 mod writer;
 
 use std::path::PathBuf;
 
+pub use predictions::{Predictions, PredictionsOptions, PredictionsWriter, PREDICTIONS_FORMAT};
 pub use reader::Reader;
 pub use writer::{Block, Writer, WriterOptions};
+
+/// Raw coordinate columns of some rows: chromosome indices, window starts, strand bytes.
+pub type CoordColumns = (Vec<u32>, Vec<i64>, Vec<u8>);
 
 /// Version of the layout described above, stored as the `format_version` attribute.
 pub const FORMAT_VERSION: u32 = 1;

@@ -168,6 +168,34 @@ impl Reader {
         Ok(a.into_iter().collect())
     }
 
+    /// The chromosome names that `coords/chrom` indexes.
+    pub fn chrom_names(&self) -> &[String] {
+        &self.chrom_names
+    }
+
+    /// The path the file was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Raw coordinate columns of rows `rows`: chromosome indices, window starts, strand bytes.
+    pub fn read_coord_columns(
+        &self,
+        rows: Range<usize>,
+    ) -> Result<crate::CoordColumns, Error> {
+        let one = |name: &str| self.file.dataset(name).map_err(self.h5(name));
+        let chrom = one("coords/chrom")?
+            .read_slice_1d::<u32, _>(s![rows.clone()])
+            .map_err(self.h5("reading coords/chrom"))?;
+        let start = one("coords/start")?
+            .read_slice_1d::<i64, _>(s![rows.clone()])
+            .map_err(self.h5("reading coords/start"))?;
+        let strand = one("coords/strand")?
+            .read_slice_1d::<u8, _>(s![rows])
+            .map_err(self.h5("reading coords/strand"))?;
+        Ok((chrom.to_vec(), start.to_vec(), strand.to_vec()))
+    }
+
     /// Coordinates of rows `rows`: (chromosome name, 0-based window start, strand byte).
     pub fn read_coords(&self, rows: Range<usize>) -> Result<Vec<(String, i64, u8)>, Error> {
         let one = |name: &str| self.file.dataset(name).map_err(self.h5(name));

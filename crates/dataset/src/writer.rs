@@ -253,7 +253,7 @@ impl Writer {
 
 /// Removes the temporary file when dropped, unless disarmed (taken) after the final rename:
 /// a writer dropped on an error, a panic, or a failed close leaves nothing behind.
-struct TmpGuard(Option<PathBuf>);
+pub(crate) struct TmpGuard(pub(crate) Option<PathBuf>);
 
 impl Drop for TmpGuard {
     fn drop(&mut self) {
@@ -268,14 +268,14 @@ fn le_bytes<T: Copy, const N: usize>(v: &[T], f: fn(T) -> [u8; N]) -> Vec<u8> {
 }
 
 /// Creates a group without modification times, so that files are byte-reproducible.
-fn group(parent: &hdf5::Group, name: &str) -> hdf5::Result<hdf5::Group> {
+pub(crate) fn group(parent: &hdf5::Group, name: &str) -> hdf5::Result<hdf5::Group> {
     parent
         .create_group_builder()
         .with_gcpl(|p| p.obj_track_times(false))
         .create(name)
 }
 
-fn strings(parent: &hdf5::Group, name: &str, values: &[String]) -> hdf5::Result<()> {
+pub(crate) fn strings(parent: &hdf5::Group, name: &str, values: &[String]) -> hdf5::Result<()> {
     let v: Vec<VarLenUnicode> = values
         .iter()
         .map(|s| s.parse().expect("valid UTF-8 without NUL"))
@@ -284,7 +284,7 @@ fn strings(parent: &hdf5::Group, name: &str, values: &[String]) -> hdf5::Result<
     Ok(())
 }
 
-fn attr(loc: &hdf5::Location, name: &str, value: &AttrValue) -> hdf5::Result<()> {
+pub(crate) fn attr(loc: &hdf5::Location, name: &str, value: &AttrValue) -> hdf5::Result<()> {
     match value {
         AttrValue::Str(s) => {
             let s = s.replace('\0', "");

@@ -8,70 +8,162 @@
 //! A target with no positive or no negative example has no defined value: the functions
 //! return `None` and callers leave it out of means (DeepSEA's K562|BRF1 has no test positives).
 
-/// Scores sorted by decreasing value, grouped into runs of equal scores:
-/// yields (positives, negatives) per run.
-fn tie_groups(scores: &[f32], labels: &[u8]) -> Vec<(u64, u64)> {
-    assert_eq!(scores.len(), labels.len(), "one label per score");
-    let mut order: Vec<u32> = (0..scores.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]));
-    let mut groups = Vec::new();
-    let mut i = 0;
-    while i < order.len() {
-        let s = scores[order[i] as usize];
-        let (mut pos, mut neg) = (0u64, 0u64);
-        while i < order.len() && scores[order[i] as usize].total_cmp(&s).is_eq() {
-            if labels[order[i] as usize] != 0 {
-                pos += 1;
-            } else {
-                neg += 1;
+/// The scores of one target ranked by decreasing value, with tied scores grouped: everything
+/// both metrics and both curves need, from one sort.
+///
+/// The sort is a radix sort on the scores' bit patterns (4 passes over the data), so ranking
+/// costs O(n): about 3 ms for the 455,024 rows of DeepSEA's test set. Scores must not be NaN;
+/// `-0.0` and `0.0` count as the same score, as they compare equal in scikit-learn.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ranked {
+    /// (positives, negatives) per run of equal scores, highest score first.
+    groups: Vec<(u32, u32)>,
+    /// The score of each group.
+    thresholds: Vec<f32>,
+    positives: u64,
+    negatives: u64,
+}
+
+/// An unsigned key that sorts like the float (for non-NaN values).
+fn order_key(s: f32) -> u32 {
+    let s = if s == 0.0 { 0.0 } else { s };
+    let b = s.to_bits();
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+impl Ranked {
+    /// Ranks (score, is positive) pairs.
+    pub fn new(pairs: impl IntoIterator<Item = (f32, bool)>) -> Ranked {
+        let mut keys: Vec<u64> = pairs
+            .into_iter()
+            .map(|(s, p)| (order_key(s) as u64) << 32 | p as u64)
+            .collect();
+        radsort::sort_by_key(&mut keys, |k| (k >> 32) as u32);
+        let mut r = Ranked::default();
+        let mut i = keys.len();
+        while i > 0 {
+            let key = keys[i - 1] >> 32;
+            let (mut pos, mut neg) = (0u32, 0u32);
+            while i > 0 && keys[i - 1] >> 32 == key {
+                if keys[i - 1] & 1 == 1 {
+                    pos += 1;
+                } else {
+                    neg += 1;
+                }
+                i -= 1;
             }
-            i += 1;
+            let k = key as u32;
+            let bits = if k & 0x8000_0000 != 0 {
+                k & 0x7fff_ffff
+            } else {
+                !k
+            };
+            r.groups.push((pos, neg));
+            r.thresholds.push(f32::from_bits(bits));
+            r.positives += pos as u64;
+            r.negatives += neg as u64;
         }
-        groups.push((pos, neg));
+        r
     }
-    groups
+
+    /// Ranks `scores` against `labels` (0 negative, anything else positive).
+    pub fn from_slices(scores: &[f32], labels: &[u8]) -> Ranked {
+        assert_eq!(scores.len(), labels.len(), "one label per score");
+        Ranked::new(scores.iter().zip(labels).map(|(&s, &l)| (s, l != 0)))
+    }
+
+    /// Number of positive examples.
+    pub fn positives(&self) -> u64 {
+        self.positives
+    }
+
+    /// Number of negative examples.
+    pub fn negatives(&self) -> u64 {
+        self.negatives
+    }
+
+    /// Whether both classes are present, so that the metrics are defined.
+    pub fn is_defined(&self) -> bool {
+        self.positives > 0 && self.negatives > 0
+    }
+
+    /// Area under the ROC curve: the probability that a random positive scores above a
+    /// random negative, ties counting one half (scikit-learn's `roc_auc_score`).
+    pub fn roc_auc(&self) -> Option<f64> {
+        if !self.is_defined() {
+            return None;
+        }
+        let mut area = 0.0f64;
+        let mut tp = 0u64;
+        for &(gp, gn) in &self.groups {
+            area += gn as f64 * (tp as f64 + gp as f64 / 2.0);
+            tp += gp as u64;
+        }
+        Some(area / (self.positives as f64 * self.negatives as f64))
+    }
+
+    /// Area under the precision-recall curve as average precision: the sum over thresholds
+    /// of precision times the recall gained there (scikit-learn's `average_precision_score`,
+    /// no interpolation).
+    pub fn average_precision(&self) -> Option<f64> {
+        if !self.is_defined() {
+            return None;
+        }
+        let (mut tp, mut fp) = (0u64, 0u64);
+        let mut ap = 0.0f64;
+        for &(gp, gn) in &self.groups {
+            tp += gp as u64;
+            fp += gn as u64;
+            if gp > 0 {
+                ap += (gp as f64 / self.positives as f64) * (tp as f64 / (tp + fp) as f64);
+            }
+        }
+        Some(ap)
+    }
+
+    /// The ROC curve as (false positive rate, true positive rate, threshold) points, one per
+    /// distinct score from the highest down, after a first point (0, 0, +inf).
+    pub fn roc_curve(&self) -> Vec<(f64, f64, f32)> {
+        let (p, n) = (self.positives.max(1) as f64, self.negatives.max(1) as f64);
+        let (mut tp, mut fp) = (0u64, 0u64);
+        let mut out = vec![(0.0, 0.0, f32::INFINITY)];
+        for (&(gp, gn), &t) in self.groups.iter().zip(&self.thresholds) {
+            tp += gp as u64;
+            fp += gn as u64;
+            out.push((fp as f64 / n, tp as f64 / p, t));
+        }
+        out
+    }
+
+    /// The precision-recall curve as (recall, precision, threshold) points, one per distinct
+    /// score from the highest down.
+    pub fn pr_curve(&self) -> Vec<(f64, f64, f32)> {
+        let p = self.positives.max(1) as f64;
+        let (mut tp, mut fp) = (0u64, 0u64);
+        let mut out = Vec::with_capacity(self.groups.len());
+        for (&(gp, gn), &t) in self.groups.iter().zip(&self.thresholds) {
+            tp += gp as u64;
+            fp += gn as u64;
+            out.push((tp as f64 / p, tp as f64 / (tp + fp) as f64, t));
+        }
+        out
+    }
 }
 
-/// Area under the ROC curve: the probability that a random positive scores above a random
-/// negative, ties counting one half. `labels` are 0 (negative) or non-zero (positive).
+/// Area under the ROC curve of `scores` against `labels` (0 negative, non-zero positive);
+/// `None` without both classes. See [`Ranked::roc_auc`].
 pub fn roc_auc(scores: &[f32], labels: &[u8]) -> Option<f64> {
-    let groups = tie_groups(scores, labels);
-    let (p, n) = groups
-        .iter()
-        .fold((0u64, 0u64), |(p, n), g| (p + g.0, n + g.1));
-    if p == 0 || n == 0 {
-        return None;
-    }
-    let mut area = 0.0f64;
-    let mut tp = 0u64;
-    for &(gp, gn) in &groups {
-        area += gn as f64 * (tp as f64 + gp as f64 / 2.0);
-        tp += gp;
-    }
-    Some(area / (p as f64 * n as f64))
+    Ranked::from_slices(scores, labels).roc_auc()
 }
 
-/// Area under the precision-recall curve as average precision: the sum over thresholds of
-/// precision times the recall gained there (scikit-learn's `average_precision_score`, no
-/// interpolation). Needs at least one positive and one negative, like [`roc_auc`].
+/// Average precision of `scores` against `labels`; `None` without both classes. See
+/// [`Ranked::average_precision`].
 pub fn average_precision(scores: &[f32], labels: &[u8]) -> Option<f64> {
-    let groups = tie_groups(scores, labels);
-    let (p, n) = groups
-        .iter()
-        .fold((0u64, 0u64), |(p, n), g| (p + g.0, n + g.1));
-    if p == 0 || n == 0 {
-        return None;
-    }
-    let (mut tp, mut fp) = (0u64, 0u64);
-    let mut ap = 0.0f64;
-    for &(gp, gn) in &groups {
-        tp += gp;
-        fp += gn;
-        if gp > 0 {
-            ap += (gp as f64 / p as f64) * (tp as f64 / (tp + fp) as f64);
-        }
-    }
-    Some(ap)
+    Ranked::from_slices(scores, labels).average_precision()
 }
 
 /// Per-target metric over a row-major `[rows, targets]` score matrix and its labels.
@@ -167,6 +259,26 @@ mod tests {
         assert_eq!(roc_auc(&s, &l), Some(0.5));
         assert_eq!(average_precision(&s, &l), Some(0.25));
         assert_eq!(roc_auc(&[0.2, 0.3], &[1, 1]), None);
+    }
+
+    #[test]
+    fn curves_and_signed_zero() {
+        let r = Ranked::from_slices(&[0.9, 0.5, 0.5, -0.0, 0.0], &[1, 1, 0, 0, 1]);
+        assert_eq!((r.positives(), r.negatives()), (3, 2));
+        // -0.0 and 0.0 are one threshold, as in scikit-learn.
+        let roc = r.roc_curve();
+        assert_eq!(roc.len(), 4);
+        assert_eq!(roc[0], (0.0, 0.0, f32::INFINITY));
+        assert_eq!(roc[1], (0.0, 1.0 / 3.0, 0.9));
+        assert_eq!(roc[2], (0.5, 2.0 / 3.0, 0.5));
+        assert_eq!(roc[3].0, 1.0);
+        let pr = r.pr_curve();
+        assert_eq!(pr[0], (1.0 / 3.0, 1.0, 0.9));
+        assert_eq!(pr[1], (2.0 / 3.0, 2.0 / 3.0, 0.5));
+        assert_eq!(pr.last().unwrap().0, 1.0);
+        // Negative scores sort below positive ones.
+        let r = Ranked::from_slices(&[-2.0, -1.0, 3.0, 1e-30], &[0, 0, 1, 1]);
+        assert_eq!(r.roc_auc(), Some(1.0));
     }
 
     #[test]

@@ -264,3 +264,54 @@ pub fn check_same_parameters(
         message: format!("its weights do not fit {expected_what}: {shown}{more}"),
     })
 }
+
+/// The checkpoint JSON a user means: the file itself, or in a run directory its `best.json`
+/// (else `latest.json`).
+pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
+    if path.is_dir() {
+        for kind in ["best", "latest"] {
+            let json = path.join(format!("{kind}.json"));
+            if json.is_file() {
+                return Ok(json);
+            }
+        }
+        return Err(CheckpointError::Invalid {
+            path: path.to_path_buf(),
+            message: "a directory without best.json or latest.json: not a ferrosea-train run"
+                .into(),
+        });
+    }
+    if !path.exists() {
+        return Err(CheckpointError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+    }
+    Ok(path.to_path_buf())
+}
+
+/// Builds the network a checkpoint describes on `device` and loads its weights.
+pub fn load_network(
+    json: &Path,
+    device: &Device,
+) -> Result<(ferrosea_models::Network, CheckpointMeta), crate::TrainError> {
+    let meta = read_meta(json)?;
+    let weights = load_tensors(json, &meta.weights_file, device)?;
+    let store = ferrosea_models::ParamStore::new(meta.seed);
+    let net = ferrosea_models::Network::new(
+        meta.model(),
+        meta.window,
+        meta.targets.len(),
+        &store.builder(device),
+    )?;
+    check_same_parameters(
+        json,
+        &weights,
+        &store.tensors(),
+        &format!("the {} model", meta.model().arch()),
+    )?;
+    for (name, t) in &weights {
+        store.set(name, t)?;
+    }
+    Ok((net, meta))
+}

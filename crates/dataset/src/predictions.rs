@@ -1,0 +1,437 @@
+//! Prediction files: a model's probabilities for every row of a dataset file, with that file's
+//! targets, labels and coordinates, so that the file stands alone.
+//!
+//! ```text
+//! /pred               float32 [N, T]  sigmoid probabilities, column t = target t
+//! /y                  uint8 [N, T]    the labels of the dataset file the rows came from
+//! /targets/...        as in a dataset file
+//! /coords/...         as in a dataset file
+//! ```
+//!
+//! `pred` and `y` are chunked in tiles of rows x a band of targets (1024 x 64 by default), so
+//! that a reader can take the metrics of 64 targets at a time over all rows and read each byte
+//! once; `pred` is stored uncompressed unless asked (probabilities hardly compress), `y` with
+//! deflate. See docs/FORMAT.md.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use hdf5::types::VarLenUnicode;
+use ndarray::{s, ArrayView1, ArrayView2};
+
+use crate::writer::{attr, group, strings, TmpGuard};
+use crate::{AttrValue, Error, Header, Targets};
+
+/// Value of the `format` file attribute of a prediction file.
+pub const PREDICTIONS_FORMAT: &str = "ferrosea-predictions";
+
+/// Tile shape and compression of a prediction file.
+#[derive(Clone, Copy, Debug)]
+pub struct PredictionsOptions {
+    /// Rows per chunk.
+    pub chunk_rows: usize,
+    /// Targets per chunk (the band a metrics reader takes at once).
+    pub chunk_targets: usize,
+    /// Deflate level of `pred`, 0 (none, the default) to 9.
+    pub level: u32,
+}
+
+impl Default for PredictionsOptions {
+    fn default() -> Self {
+        PredictionsOptions {
+            chunk_rows: 1024,
+            chunk_targets: 64,
+            level: 0,
+        }
+    }
+}
+
+/// Writes a prediction file front to back, under `<path>.tmp` until [`finish`](Self::finish).
+pub struct PredictionsWriter {
+    path: PathBuf,
+    tmp: TmpGuard,
+    file: hdf5::File,
+    rows: usize,
+    next: usize,
+    targets: usize,
+    n_chroms: usize,
+    pred: hdf5::Dataset,
+    y: hdf5::Dataset,
+    chrom: hdf5::Dataset,
+    start: hdf5::Dataset,
+    strand: hdf5::Dataset,
+}
+
+impl PredictionsWriter {
+    /// Creates `<path>.tmp` for `rows` rows. `header.attrs` become file attributes besides
+    /// `format`, `format_version` and `window`.
+    pub fn create(
+        path: &Path,
+        header: &Header,
+        rows: usize,
+        opts: PredictionsOptions,
+    ) -> Result<PredictionsWriter, Error> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let h5 = |what: &str| {
+            let (path, what) = (path.to_path_buf(), what.to_string());
+            move |source| Error::Hdf5 { path, what, source }
+        };
+        let file = hdf5::File::create(&tmp).map_err(h5("creating the temporary file"))?;
+        let tmp = TmpGuard(Some(tmp));
+        let t = header.targets.len();
+        let tile = [
+            opts.chunk_rows.clamp(1, rows.max(1)),
+            opts.chunk_targets.clamp(1, t.max(1)),
+        ];
+        let pred = file.new_dataset::<f32>().shape([rows, t]).chunk(tile);
+        let pred = if opts.level > 0 {
+            pred.shuffle().deflate(opts.level.min(9) as u8)
+        } else {
+            pred
+        };
+        let pred = pred.create("pred").map_err(h5("creating pred"))?;
+        let y = file
+            .new_dataset::<u8>()
+            .shape([rows, t])
+            .chunk(tile)
+            .deflate(4)
+            .create("y")
+            .map_err(h5("creating y"))?;
+        let coords = group(&file, "coords").map_err(h5("creating coords"))?;
+        let chrom =
+            coord_column::<u32>(&coords, "chrom", rows).map_err(h5("creating coords/chrom"))?;
+        let start =
+            coord_column::<i64>(&coords, "start", rows).map_err(h5("creating coords/start"))?;
+        let strand =
+            coord_column::<u8>(&coords, "strand", rows).map_err(h5("creating coords/strand"))?;
+        write_header(&file, &coords, header).map_err(h5("writing the header"))?;
+        Ok(PredictionsWriter {
+            path: path.to_path_buf(),
+            tmp,
+            file,
+            rows,
+            next: 0,
+            targets: t,
+            n_chroms: header.chrom_names.len(),
+            pred,
+            y,
+            chrom,
+            start,
+            strand,
+        })
+    }
+
+    /// Rows written so far.
+    pub fn rows_written(&self) -> usize {
+        self.next
+    }
+
+    /// Appends rows: `pred` and `y` are `[k, T]` row-major, the coordinates one per row.
+    /// Blocks of a multiple of `chunk_rows` rows write whole tiles, the fastest way.
+    pub fn append(
+        &mut self,
+        pred: &[f32],
+        y: &[u8],
+        chrom: &[u32],
+        start: &[i64],
+        strand: &[u8],
+    ) -> Result<(), Error> {
+        let k = chrom.len();
+        let bad = |message: String| Error::Format {
+            path: self.path.clone(),
+            message,
+        };
+        if self.next + k > self.rows {
+            return Err(bad(format!(
+                "rows {}..{} past the end ({} rows)",
+                self.next,
+                self.next + k,
+                self.rows
+            )));
+        }
+        let t = self.targets;
+        if pred.len() != k * t || y.len() != k * t || start.len() != k || strand.len() != k {
+            return Err(bad(format!("block of {k} rows has mismatched columns")));
+        }
+        if let Some(&c) = chrom.iter().find(|&&c| c as usize >= self.n_chroms) {
+            return Err(bad(format!("chromosome index {c} out of range")));
+        }
+        let h5 = |what: &'static str| {
+            let path = self.path.clone();
+            move |source| Error::Hdf5 {
+                path,
+                what: format!("writing {what} (is the disk full?)"),
+                source,
+            }
+        };
+        let rows = self.next..self.next + k;
+        let shape_err = |e: ndarray::ShapeError| bad(format!("block shape: {e}"));
+        let p = ArrayView2::from_shape((k, t), pred).map_err(shape_err)?;
+        self.pred
+            .write_slice(p, s![rows.clone(), ..])
+            .map_err(h5("pred"))?;
+        let yv = ArrayView2::from_shape((k, t), y).map_err(shape_err)?;
+        self.y
+            .write_slice(yv, s![rows.clone(), ..])
+            .map_err(h5("y"))?;
+        self.chrom
+            .write_slice(ArrayView1::from(chrom), s![rows.clone()])
+            .map_err(h5("coords/chrom"))?;
+        self.start
+            .write_slice(ArrayView1::from(start), s![rows.clone()])
+            .map_err(h5("coords/start"))?;
+        self.strand
+            .write_slice(ArrayView1::from(strand), s![rows])
+            .map_err(h5("coords/strand"))?;
+        self.next += k;
+        Ok(())
+    }
+
+    /// Checks that every row was written, closes the file and renames it into place.
+    pub fn finish(self) -> Result<PathBuf, Error> {
+        if self.next != self.rows {
+            return Err(Error::Format {
+                path: self.path.clone(),
+                message: format!("{} of {} rows written", self.next, self.rows),
+            });
+        }
+        let PredictionsWriter {
+            path,
+            mut tmp,
+            file,
+            pred,
+            y,
+            chrom,
+            start,
+            strand,
+            ..
+        } = self;
+        let h5 = |source| Error::Hdf5 {
+            path: path.clone(),
+            what: "closing (is the disk full?)".into(),
+            source,
+        };
+        file.flush().map_err(h5)?;
+        drop((pred, y, chrom, start, strand));
+        file.close().map_err(h5)?;
+        let tmp_path = tmp.0.take().expect("armed until here");
+        std::fs::rename(&tmp_path, &path).map_err(|source| {
+            let _ = std::fs::remove_file(&tmp_path);
+            Error::Io {
+                path: path.clone(),
+                what: "renaming the finished file into place".into(),
+                source,
+            }
+        })?;
+        Ok(path)
+    }
+}
+
+fn coord_column<T: hdf5::H5Type>(
+    coords: &hdf5::Group,
+    name: &str,
+    rows: usize,
+) -> hdf5::Result<hdf5::Dataset> {
+    coords
+        .new_dataset::<T>()
+        .shape([rows])
+        .chunk([16384.min(rows.max(1))])
+        .deflate(4)
+        .create(name)
+}
+
+fn write_header(file: &hdf5::File, coords: &hdf5::Group, h: &Header) -> hdf5::Result<()> {
+    attr(file, "format", &AttrValue::Str(PREDICTIONS_FORMAT.into()))?;
+    attr(file, "format_version", &AttrValue::Int(1))?;
+    attr(file, "window", &AttrValue::Int(h.window as i64))?;
+    for (k, v) in &h.attrs {
+        attr(file, k, v)?;
+    }
+    let targets = group(file, "targets")?;
+    strings(&targets, "name", &h.targets.name)?;
+    strings(&targets, "category", &h.targets.category)?;
+    if let Some(c) = &h.targets.cell {
+        strings(&targets, "cell", c)?;
+    }
+    if let Some(t) = &h.targets.treatment {
+        strings(&targets, "treatment", t)?;
+    }
+    strings(coords, "chrom_names", &h.chrom_names)
+}
+
+/// An open prediction file.
+pub struct Predictions {
+    path: PathBuf,
+    file: hdf5::File,
+    pred: hdf5::Dataset,
+    y: hdf5::Dataset,
+    len: usize,
+    targets: Targets,
+    chrom_names: Vec<String>,
+}
+
+impl Predictions {
+    /// Opens a prediction file and checks its layout.
+    pub fn open(path: impl AsRef<Path>) -> Result<Predictions, Error> {
+        let path = path.as_ref().to_path_buf();
+        let h5 = |what: &str| {
+            let (path, what) = (path.clone(), what.to_string());
+            move |source| Error::Hdf5 { path, what, source }
+        };
+        let file = hdf5::File::open(&path).map_err(h5("opening"))?;
+        let format: Option<String> = file
+            .attr("format")
+            .ok()
+            .and_then(|a| a.read_scalar::<VarLenUnicode>().ok())
+            .map(|s| s.to_string());
+        if format.as_deref() != Some(PREDICTIONS_FORMAT) {
+            let hint = if format.as_deref() == Some(crate::FORMAT_NAME) {
+                " (it is a dataset file: make predictions with `ferrosea-evaluate predict` first)"
+            } else {
+                ""
+            };
+            return Err(Error::Format {
+                path,
+                message: format!("not a {PREDICTIONS_FORMAT} file{hint}"),
+            });
+        }
+        let pred = file.dataset("pred").map_err(h5("opening pred"))?;
+        let y = file.dataset("y").map_err(h5("opening y"))?;
+        let (ps, ys) = (pred.shape(), y.shape());
+        if ps.len() != 2 || ps != ys {
+            return Err(Error::Format {
+                path,
+                message: format!("pred has shape {ps:?} and y {ys:?}: expected both [N, T]"),
+            });
+        }
+        let read = |name: &str| -> Result<Vec<String>, Error> {
+            let v = file
+                .dataset(name)
+                .map_err(h5(name))?
+                .read_raw::<VarLenUnicode>()
+                .map_err(h5(name))?;
+            Ok(v.into_iter().map(|s| s.to_string()).collect())
+        };
+        let optional = |name: &str| file.link_exists(name).then(|| read(name)).transpose();
+        let targets = Targets {
+            name: read("targets/name")?,
+            category: read("targets/category")?,
+            cell: optional("targets/cell")?,
+            treatment: optional("targets/treatment")?,
+        };
+        if targets.len() != ps[1] {
+            return Err(Error::Format {
+                path,
+                message: format!(
+                    "{} target names for {} prediction columns",
+                    targets.len(),
+                    ps[1]
+                ),
+            });
+        }
+        let chrom_names = read("coords/chrom_names")?;
+        Ok(Predictions {
+            len: ps[0],
+            path,
+            file,
+            pred,
+            y,
+            targets,
+            chrom_names,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The targets.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// The chromosome names that the coordinates index.
+    pub fn chrom_names(&self) -> &[String] {
+        &self.chrom_names
+    }
+
+    /// Targets per chunk: reading that many columns at a time reads each chunk once.
+    pub fn band(&self) -> usize {
+        self.pred
+            .chunk()
+            .map_or(self.targets.len(), |c| c[1].max(1))
+    }
+
+    /// Rows per chunk.
+    pub fn chunk_rows(&self) -> usize {
+        self.pred.chunk().map_or(self.len.max(1), |c| c[0].max(1))
+    }
+
+    /// A string file attribute.
+    pub fn attr_str(&self, name: &str) -> Option<String> {
+        self.file
+            .attr(name)
+            .and_then(|a| a.read_scalar::<VarLenUnicode>())
+            .ok()
+            .map(|s| s.to_string())
+    }
+
+    fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> Error + '_ {
+        let what = what.to_string();
+        move |source| Error::Hdf5 {
+            path: self.path.clone(),
+            what,
+            source,
+        }
+    }
+
+    /// Probabilities of rows `rows` and targets `cols`, row-major `[rows, cols]`.
+    pub fn read_pred(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Vec<f32>, Error> {
+        let a = self
+            .pred
+            .read_slice::<f32, _, ndarray::Ix2>(s![rows, cols])
+            .map_err(self.h5("reading pred"))?;
+        Ok(a.into_iter().collect())
+    }
+
+    /// Raw coordinate columns of rows `rows`: chromosome indices (into
+    /// [`chrom_names`](Self::chrom_names)), window starts, strand bytes.
+    pub fn read_coord_columns(
+        &self,
+        rows: Range<usize>,
+    ) -> Result<crate::CoordColumns, Error> {
+        let one = |name: &str| self.file.dataset(name).map_err(self.h5(name));
+        let chrom = one("coords/chrom")?
+            .read_slice_1d::<u32, _>(s![rows.clone()])
+            .map_err(self.h5("reading coords/chrom"))?;
+        let start = one("coords/start")?
+            .read_slice_1d::<i64, _>(s![rows.clone()])
+            .map_err(self.h5("reading coords/start"))?;
+        let strand = one("coords/strand")?
+            .read_slice_1d::<u8, _>(s![rows])
+            .map_err(self.h5("reading coords/strand"))?;
+        Ok((chrom.to_vec(), start.to_vec(), strand.to_vec()))
+    }
+
+    /// Labels of rows `rows` and targets `cols`, row-major `[rows, cols]`.
+    pub fn read_y(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Vec<u8>, Error> {
+        let a = self
+            .y
+            .read_slice::<u8, _, ndarray::Ix2>(s![rows, cols])
+            .map_err(self.h5("reading y"))?;
+        Ok(a.into_iter().collect())
+    }
+}

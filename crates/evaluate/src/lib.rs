@@ -1,0 +1,89 @@
+//! The evaluate stage: a checkpoint's predictions on a dataset, and their per-target scores.
+//!
+//! [`predict()`] streams a dataset file through a trained network into a prediction file
+//! (`pred` probabilities, with the dataset's labels, targets and coordinates);
+//! [`metrics()`] scores a prediction file per target (ROC AUC, PR AUC with the one
+//! implementation in `ferrosea-metrics`), summarises per category with polars, joins
+//! published per-target figures ([`reference`]) and draws the curves ([`plots`]). The binary
+//! `ferrosea-evaluate` is a thin command line over both.
+
+pub mod labels;
+mod metrics;
+pub mod plots;
+mod predict;
+pub mod reference;
+
+use std::path::PathBuf;
+
+pub use metrics::{metrics, MetricsOptions, MetricsReport, SummaryRow, TargetRow};
+pub use predict::{predict, PredictOptions, PredictReport};
+
+/// Why an evaluation failed. Every message names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// Wrong flags or an unusable output location.
+    #[error("{0}")]
+    Usage(String),
+    /// A dataset or prediction file that cannot be read or written.
+    #[error(transparent)]
+    Dataset(#[from] ferrosea_dataset::Error),
+    /// Bad values in an input (NaN predictions, an empty file, a malformed table).
+    #[error("{0}")]
+    Data(String),
+    /// Two inputs that disagree (checkpoint and dataset, predictions and labels).
+    #[error("{0}")]
+    Mismatch(String),
+    /// The checkpoint cannot be loaded.
+    #[error(transparent)]
+    Train(#[from] ferrosea_train::TrainError),
+    /// A tensor operation failed.
+    #[error("tensor operation: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// A table operation failed.
+    #[error("table operation: {0}")]
+    Polars(#[from] polars::prelude::PolarsError),
+    /// A file-system error.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// A plot could not be drawn.
+    #[error("{0}: drawing the plot: {1}")]
+    Plot(PathBuf, String),
+}
+
+/// Writes `contents` to `<path>.tmp`, then renames it to `path`.
+pub(crate) fn write_atomically(path: &std::path::Path, contents: &[u8]) -> Result<(), EvalError> {
+    let tmp = tmp_name(path);
+    std::fs::write(&tmp, contents).map_err(|e| EvalError::Io(path.to_path_buf(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        EvalError::Io(path.to_path_buf(), e)
+    })
+}
+
+/// `<path>.tmp`.
+pub(crate) fn tmp_name(path: &std::path::Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
+/// Checks that a file can be created at `path` (its directory exists and is writable) before
+/// any work is done, so that a long run does not fail at its end.
+pub(crate) fn check_writable(path: &std::path::Path) -> Result<(), EvalError> {
+    let tmp = tmp_name(path);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&tmp);
+            Ok(())
+        }
+        Err(e) => Err(EvalError::Usage(format!(
+            "cannot write {}: {e}",
+            tmp.display()
+        ))),
+    }
+}

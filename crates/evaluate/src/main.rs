@@ -1,0 +1,189 @@
+//! `ferrosea-evaluate`: predictions of a trained network, and their per-target scores.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ferrosea_evaluate::{MetricsOptions, PredictOptions};
+use ferrosea_train::DeviceSpec;
+
+/// Evaluate a network trained by ferrosea-train: `predict` writes its probabilities for a
+/// dataset, `metrics` scores them per target (ROC AUC, PR AUC) with summaries and plots.
+#[derive(Parser, Debug)]
+#[command(name = "ferrosea-evaluate", version, about, max_term_width = 100)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// Less log on stderr (warnings and errors only, no progress bar).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// CPU threads (default: all cores); does not change the output.
+    #[arg(short = 'j', long, global = true)]
+    threads: Option<usize>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Predict every row of a dataset file: writes pred float32 [N, T] probabilities, with
+    /// the dataset's labels, targets and coordinates (docs/FORMAT.md).
+    Predict {
+        /// Checkpoint JSON (best.json, latest.json) or a ferrosea-train output directory.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Dataset file (HDF5 from ferrosea-prep).
+        #[arg(long)]
+        data: PathBuf,
+        /// Prediction file to write.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Average each sample's prediction with its reverse complement's (as DeepSEA and
+        /// DanQ did on their test sets).
+        #[arg(long)]
+        rc_average: bool,
+        /// Samples per forward pass.
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        /// Device: cpu or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
+        /// Deflate level of the predictions, 0 (none) to 9.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=9))]
+        compression_level: u32,
+    },
+    /// Score a prediction file per target: per_target.tsv, summary.tsv, metrics.json and
+    /// plots/ in the output directory.
+    Metrics {
+        /// Prediction file (from `ferrosea-evaluate predict`).
+        #[arg(long)]
+        predictions: PathBuf,
+        /// Take the labels from this dataset file instead of the prediction file (same rows;
+        /// targets are matched by name).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Report directory.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Targets with fewer positive rows get NA (and are left out of the summaries).
+        #[arg(long, default_value_t = 1)]
+        min_positives: u64,
+        /// Published per-target AUCs to compare with (TSV; see docs/EVALUATION.md).
+        #[arg(long, value_name = "TSV")]
+        reference: Option<PathBuf>,
+        /// Targets whose ROC and PR curves to draw (default: the best, median and worst 3).
+        #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+        plot_targets: Option<Vec<String>>,
+        /// Draw no plots.
+        #[arg(long)]
+        no_plots: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    // Candle allocates and frees large buffers every batch; keep glibc from returning them.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
+    }
+    let args = Args::parse();
+    if let Some(j) = args.threads {
+        // Candle, gemm and rayon size their thread pools from this variable; nothing runs yet.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", j.max(1).to_string()) };
+    }
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_max_level(if args.quiet {
+            tracing::Level::WARN
+        } else {
+            tracing::Level::INFO
+        })
+        .with_target(false)
+        .without_time()
+        .init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferrosea-evaluate: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    match args.command {
+        Command::Predict {
+            checkpoint,
+            data,
+            out,
+            rc_average,
+            batch_size,
+            device,
+            compression_level,
+        } => {
+            let r = ferrosea_evaluate::predict(&PredictOptions {
+                checkpoint,
+                data,
+                out: out.clone(),
+                rc_average,
+                batch_size,
+                device,
+                compression_level,
+                command_line,
+                progress: !args.quiet && std::io::stderr().is_terminal(),
+            })?;
+            tracing::info!(
+                "{}: {} samples x {} targets from {} in {:.1} s ({:.1} samples/s)",
+                out.display(),
+                r.rows,
+                r.targets,
+                r.checkpoint.display(),
+                r.seconds,
+                r.samples_per_s()
+            );
+        }
+        Command::Metrics {
+            predictions,
+            labels,
+            out,
+            min_positives,
+            reference,
+            plot_targets,
+            no_plots,
+        } => {
+            let r = ferrosea_evaluate::metrics(&MetricsOptions {
+                predictions,
+                labels,
+                out: out.clone(),
+                min_positives,
+                reference,
+                plot_targets,
+                no_plots,
+            })?;
+            for n in &r.notes {
+                tracing::warn!("{n}");
+            }
+            for s in &r.summary {
+                let f = |v: Option<f64>| v.map_or_else(|| "NA".into(), |x| format!("{x:.4}"));
+                tracing::info!(
+                    "{:<10} {:>5} targets  ROC AUC mean {} median {}  PR AUC mean {} median {}",
+                    s.category,
+                    s.targets,
+                    f(s.mean_roc_auc),
+                    f(s.median_roc_auc),
+                    f(s.mean_pr_auc),
+                    f(s.median_pr_auc)
+                );
+            }
+            tracing::info!(
+                "{}: {} targets over {} samples scored in {:.2} s",
+                out.display(),
+                r.targets.len(),
+                r.rows,
+                r.scoring_seconds
+            );
+        }
+    }
+    Ok(())
+}

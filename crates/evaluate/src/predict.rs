@@ -1,0 +1,321 @@
+//! `predict`: a checkpoint's probabilities for every row of a dataset file.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::Tensor;
+use ferrosea_dataset::{AttrValue, Header, PredictionsOptions, PredictionsWriter, Reader};
+use ferrosea_models::Mode;
+use ferrosea_train::checkpoint;
+use ferrosea_train::data::{Loader, LoaderSpec};
+use ferrosea_train::{DeviceSpec, TrainError};
+
+use crate::{check_writable, EvalError};
+
+/// What to predict and how.
+#[derive(Clone, Debug)]
+pub struct PredictOptions {
+    /// A checkpoint JSON, or a ferrosea-train output directory (its best checkpoint).
+    pub checkpoint: PathBuf,
+    /// The dataset file.
+    pub data: PathBuf,
+    /// The prediction file to write.
+    pub out: PathBuf,
+    /// Average each sample's prediction with that of its reverse complement.
+    pub rc_average: bool,
+    /// Samples per forward pass.
+    pub batch_size: usize,
+    /// Where the network runs.
+    pub device: DeviceSpec,
+    /// Deflate level of the `pred` dataset (0: uncompressed).
+    pub compression_level: u32,
+    /// Recorded in the file's `command_line` attribute.
+    pub command_line: String,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// What a prediction run did.
+#[derive(Clone, Debug)]
+pub struct PredictReport {
+    /// The checkpoint JSON used.
+    pub checkpoint: PathBuf,
+    /// Rows predicted.
+    pub rows: usize,
+    /// Targets per row.
+    pub targets: usize,
+    /// Wall time of the whole run.
+    pub seconds: f64,
+}
+
+impl PredictReport {
+    /// Samples per second, over the whole run.
+    pub fn samples_per_s(&self) -> f64 {
+        self.rows as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Rows written to the prediction file at a time (a multiple of its chunk rows).
+const FLUSH_ROWS: usize = 4096;
+
+/// Streams `opts.data` through the network of `opts.checkpoint` into `opts.out`, holding at
+/// most a few batches and [`FLUSH_ROWS`] rows of predictions in memory.
+pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
+    let started = Instant::now();
+    let reader = Reader::open(&opts.data)?;
+    if reader.is_empty() {
+        return Err(EvalError::Data(format!(
+            "{}: the dataset has no rows: nothing to predict",
+            opts.data.display()
+        )));
+    }
+    if opts.batch_size == 0 {
+        return Err(EvalError::Usage("--batch-size must be at least 1".into()));
+    }
+    let json = checkpoint::resolve(&opts.checkpoint).map_err(TrainError::from)?;
+    let device = opts.device.open()?;
+    let (net, meta) = checkpoint::load_network(&json, &device)?;
+    let window = reader.window();
+    if meta.window != window {
+        return Err(EvalError::Mismatch(format!(
+            "{} was trained on {} bp windows, {} has {window} bp windows",
+            json.display(),
+            meta.window,
+            opts.data.display()
+        )));
+    }
+    let targets = reader.targets();
+    check_same_targets(&meta.targets, &targets.name, &json, &opts.data)?;
+    let t = targets.len();
+    check_writable(&opts.out)?;
+
+    let mut attrs = vec![
+        (
+            "checkpoint".into(),
+            AttrValue::Str(json.display().to_string()),
+        ),
+        (
+            "checkpoint_step".into(),
+            AttrValue::Int(meta.state.step as i64),
+        ),
+        ("model".into(), AttrValue::Str(meta.model().arch().into())),
+        (
+            "data".into(),
+            AttrValue::Str(opts.data.display().to_string()),
+        ),
+        ("rc_average".into(), AttrValue::Int(opts.rc_average as i64)),
+        (
+            "command_line".into(),
+            AttrValue::Str(opts.command_line.clone()),
+        ),
+        (
+            "ferrosea_version".into(),
+            AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
+        ),
+    ];
+    if let Ok(split) = reader.attr_str("split") {
+        attrs.push(("split".into(), AttrValue::Str(split)));
+    }
+    for name in ["forward_rows", "reverse_complement"] {
+        if let Ok(v) = reader.attr_int(name) {
+            attrs.push((name.into(), AttrValue::Int(v)));
+        }
+    }
+    let header = Header {
+        window,
+        targets: targets.clone(),
+        chrom_names: reader.chrom_names().to_vec(),
+        attrs,
+    };
+    let rows = reader.len();
+    let mut writer = PredictionsWriter::create(
+        &opts.out,
+        &header,
+        rows,
+        PredictionsOptions {
+            level: opts.compression_level,
+            ..PredictionsOptions::default()
+        },
+    )?;
+    let bar = if opts.progress {
+        let bar = indicatif::ProgressBar::new(rows as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "predict {bar:30} {pos}/{len} samples, {per_sec}, eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+
+    let loader = Loader::spawn(LoaderSpec {
+        path: opts.data.clone(),
+        order: None,
+        start: 0,
+        batch: opts.batch_size,
+        reverse_complement: None,
+        prefetch: 4,
+    });
+    let (mut pred, mut labels) = (Vec::new(), Vec::new());
+    let mut next_row = 0; // first row not yet predicted
+    for batch in loader {
+        let b = batch.map_err(EvalError::Data)?;
+        let n = b.rows;
+        let probs = if opts.rc_average {
+            let mut both = b.x.clone();
+            both.extend(reverse_complements(&b.x, window));
+            let x = Tensor::from_vec(both, (2 * n, 4, window), &device)?;
+            let p = probabilities(&net, &x)?;
+            let (fwd, rc) = p.split_at(n * t);
+            fwd.iter().zip(rc).map(|(a, b)| (a + b) / 2.0).collect()
+        } else {
+            let x = Tensor::from_vec(b.x, (n, 4, window), &device)?;
+            probabilities(&net, &x)?
+        };
+        if let Some(i) = probs.iter().position(|p| !p.is_finite()) {
+            let (row, target) = (next_row + i / t, i % t);
+            let (chrom, start, strand) = reader.read_coords(row..row + 1)?.remove(0);
+            return Err(EvalError::Data(format!(
+                "{}: the prediction for row {row} ({chrom}:{start} {}), target {} is {}: the \
+                 checkpoint's weights are probably not finite",
+                json.display(),
+                strand as char,
+                targets.name[target],
+                probs[i]
+            )));
+        }
+        pred.extend(probs);
+        labels.extend(b.y.iter().map(|&v| v as u8));
+        next_row += n;
+        bar.set_position(next_row as u64);
+        let done = writer.rows_written();
+        if next_row - done >= FLUSH_ROWS {
+            flush(&mut writer, &reader, &mut pred, &mut labels, FLUSH_ROWS, t)?;
+        }
+    }
+    while writer.rows_written() < next_row {
+        let k = (next_row - writer.rows_written()).min(FLUSH_ROWS);
+        flush(&mut writer, &reader, &mut pred, &mut labels, k, t)?;
+    }
+    if next_row != rows {
+        return Err(EvalError::Data(format!(
+            "{}: read {next_row} of {rows} rows",
+            opts.data.display()
+        )));
+    }
+    writer.finish()?;
+    bar.finish_and_clear();
+    Ok(PredictReport {
+        checkpoint: json,
+        rows,
+        targets: t,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Sigmoid probabilities `[B, T]`, row-major.
+fn probabilities(net: &ferrosea_models::Network, x: &Tensor) -> Result<Vec<f32>, EvalError> {
+    let logits = net.forward(x, Mode::Eval)?.logits;
+    Ok(candle_nn::ops::sigmoid(&logits)?
+        .flatten_all()?
+        .to_vec1::<f32>()?)
+}
+
+/// Writes the first `k` buffered rows with their coordinates.
+fn flush(
+    writer: &mut PredictionsWriter,
+    reader: &Reader,
+    pred: &mut Vec<f32>,
+    labels: &mut Vec<u8>,
+    k: usize,
+    t: usize,
+) -> Result<(), EvalError> {
+    let first = writer.rows_written();
+    let (chrom, start, strand) = reader.read_coord_columns(first..first + k)?;
+    writer.append(&pred[..k * t], &labels[..k * t], &chrom, &start, &strand)?;
+    pred.drain(..k * t);
+    labels.drain(..k * t);
+    Ok(())
+}
+
+/// The reverse complements of `[B, 4, L]` one-hot rows (channels A, C, G, T: the complement
+/// of channel c is 3 - c, read backwards).
+pub fn reverse_complements(x: &[f32], window: usize) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    for (src, dst) in x
+        .chunks_exact(4 * window)
+        .zip(out.chunks_exact_mut(4 * window))
+    {
+        for c in 0..4 {
+            let from = &src[(3 - c) * window..(4 - c) * window];
+            for (o, &v) in dst[c * window..(c + 1) * window]
+                .iter_mut()
+                .zip(from.iter().rev())
+            {
+                *o = v;
+            }
+        }
+    }
+    out
+}
+
+/// The checkpoint's targets must be the dataset's, in the same order.
+fn check_same_targets(
+    ours: &[String],
+    theirs: &[String],
+    json: &std::path::Path,
+    data: &std::path::Path,
+) -> Result<(), EvalError> {
+    if ours == theirs {
+        return Ok(());
+    }
+    let detail = if ours.len() != theirs.len() {
+        format!("{} targets against {}", ours.len(), theirs.len())
+    } else {
+        let i = ours
+            .iter()
+            .zip(theirs)
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        let same_set = {
+            let (mut a, mut b) = (ours.to_vec(), theirs.to_vec());
+            a.sort();
+            b.sort();
+            a == b
+        };
+        format!(
+            "target {} is {} in the checkpoint and {} in the data{}",
+            i + 1,
+            ours[i],
+            theirs[i],
+            if same_set {
+                " (the same targets in another order: make the dataset with the manifest the \
+                 model was trained on)"
+            } else {
+                ""
+            }
+        )
+    };
+    Err(EvalError::Mismatch(format!(
+        "{} was trained on other targets than {} has: {detail}",
+        json.display(),
+        data.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reverse_complement_of_a_one_hot_row() {
+        // AAC, window 3, as [4, 3]: A row 1 1 0, C row 0 0 1.
+        let x = [1., 1., 0., 0., 0., 1., 0., 0., 0., 0., 0., 0.];
+        // GTT: G row 1 0 0, T row 0 1 1.
+        let rc = reverse_complements(&x, 3);
+        assert_eq!(rc, [0., 0., 0., 0., 0., 0., 1., 0., 0., 0., 1., 1.]);
+        assert_eq!(reverse_complements(&rc, 3), x);
+    }
+}
