@@ -2,12 +2,12 @@
 # ferrosea's two commands, each doing its own set-up on a fresh Debian 12 machine with Rust:
 #
 #   ./dev.sh demo   build, then run the pipeline on the embedded demo data (data/demo)
-#   ./dev.sh test   build and run every test (Rust, plus the h5py interoperability check)
+#   ./dev.sh test   build and run every test (Rust, plus the h5py and scikit-learn oracles)
 #
 # Set-up: libhdf5 from apt when missing (as root or with passwordless sudo); otherwise HDF5 is
 # built from source into the binaries (needs cmake, taken from PyPI into .venv). Python
-# packages for the test oracles (h5py, numpy) go into .venv. Set HDF5_DIR to use an HDF5 of
-# your own (a cluster module or a conda environment).
+# packages for the test oracles (h5py, numpy, scikit-learn) go into .venv. Set HDF5_DIR to
+# use an HDF5 of your own (a cluster module or a conda environment).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,7 +27,8 @@ apt_install() {
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# A Python virtual environment in .venv with the given packages.
+# A Python virtual environment in .venv with the given packages (PACKAGE or PACKAGE:MODULE
+# when the import name differs).
 venv() {
     if [ ! -x .venv/bin/python ]; then
         if ! python3 -m venv .venv 2>/dev/null; then
@@ -37,7 +38,10 @@ venv() {
         fi
     fi
     local missing=()
-    for p in "$@"; do .venv/bin/python -c "import ${p%%[=<>]*}" 2>/dev/null || missing+=("$p"); done
+    for p in "$@"; do
+        local module=${p#*:}
+        .venv/bin/python -c "import ${module%%[=<>]*}" 2>/dev/null || missing+=("${p%%:*}")
+    done
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing ${missing[*]} into .venv"
         .venv/bin/pip install -q --disable-pip-version-check "${missing[@]}"
@@ -57,7 +61,7 @@ hdf5() {
 
 demo() {
     hdf5
-    cargo build --release -p ferrosea-prep -p ferrosea-train "${CARGO_FEATURES[@]}"
+    cargo build --release -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate "${CARGO_FEATURES[@]}"
     local out=demo-out/prep
     ./target/release/ferrosea-prep \
         --genome data/demo/hg19_chr22_26-30Mb.fa.gz --targets data/demo/targets.tsv -o "$out" \
@@ -66,6 +70,11 @@ demo() {
     ./target/release/ferrosea-train --preset danq-tiny --epochs 5 --force \
         --train "$out/train.h5" --valid "$out/valid.h5" --out demo-out/train
     say "train done: demo-out/train/best.json (+ weights), metrics.tsv (format: docs/TRAINING.md)"
+    ./target/release/ferrosea-evaluate predict --checkpoint demo-out/train --data "$out/test.h5" \
+        -o demo-out/test-predictions.h5 --rc-average
+    ./target/release/ferrosea-evaluate metrics --predictions demo-out/test-predictions.h5 \
+        -o demo-out/report
+    say "evaluate done: demo-out/test-predictions.h5, demo-out/report/ (per_target.tsv, summary.tsv, plots/; docs/EVALUATION.md)"
 }
 
 # Checks that the CUDA and NCCL code compiles, with no GPU: nvcc, the CUDA headers and
@@ -89,7 +98,7 @@ cuda_check() {
 
 test() {
     hdf5
-    venv h5py numpy
+    venv h5py numpy scikit-learn:sklearn
     export FERROSEA_PYTHON="$PWD/.venv/bin/python"
     cargo test --workspace "${CARGO_FEATURES[@]}"
     cuda_check

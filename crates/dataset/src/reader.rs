@@ -179,10 +179,7 @@ impl Reader {
     }
 
     /// Raw coordinate columns of rows `rows`: chromosome indices, window starts, strand bytes.
-    pub fn read_coord_columns(
-        &self,
-        rows: Range<usize>,
-    ) -> Result<crate::CoordColumns, Error> {
+    pub fn read_coord_columns(&self, rows: Range<usize>) -> Result<crate::CoordColumns, Error> {
         let one = |name: &str| self.file.dataset(name).map_err(self.h5(name));
         let chrom = one("coords/chrom")?
             .read_slice_1d::<u32, _>(s![rows.clone()])

@@ -163,16 +163,29 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     for batch in loader {
         let b = batch.map_err(EvalError::Data)?;
         let n = b.rows;
+        // Every forward pass has the same shape, a multiple of 64 rows (the last batch is
+        // padded with empty windows): Candle's matrix products split rows across threads and
+        // compute a partial block of rows differently, so a ragged batch would make the
+        // result depend on the thread count.
+        let rows_in = padded_rows(opts.batch_size);
+        let mut x = b.x;
+        x.resize(rows_in * 4 * window, 0.0);
         let probs = if opts.rc_average {
-            let mut both = b.x.clone();
-            both.extend(reverse_complements(&b.x, window));
-            let x = Tensor::from_vec(both, (2 * n, 4, window), &device)?;
+            let rc = reverse_complements(&x, window);
+            x.extend(rc);
+            let x = Tensor::from_vec(x, (2 * rows_in, 4, window), &device)?;
             let p = probabilities(&net, &x)?;
-            let (fwd, rc) = p.split_at(n * t);
-            fwd.iter().zip(rc).map(|(a, b)| (a + b) / 2.0).collect()
+            let (fwd, rc) = p.split_at(rows_in * t);
+            fwd[..n * t]
+                .iter()
+                .zip(&rc[..n * t])
+                .map(|(a, b)| (a + b) / 2.0)
+                .collect::<Vec<f32>>()
         } else {
-            let x = Tensor::from_vec(b.x, (n, 4, window), &device)?;
-            probabilities(&net, &x)?
+            let x = Tensor::from_vec(x, (rows_in, 4, window), &device)?;
+            let mut p = probabilities(&net, &x)?;
+            p.truncate(n * t);
+            p
         };
         if let Some(i) = probs.iter().position(|p| !p.is_finite()) {
             let (row, target) = (next_row + i / t, i % t);
@@ -213,6 +226,11 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         targets: t,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Rows of every forward pass for a batch size: the next multiple of 64.
+fn padded_rows(batch: usize) -> usize {
+    batch.next_multiple_of(64)
 }
 
 /// Sigmoid probabilities `[B, T]`, row-major.

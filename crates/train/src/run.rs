@@ -721,9 +721,14 @@ pub fn predict(
         if window == 0 {
             window = b.x.len() / (4 * b.rows);
         }
-        let x = Tensor::from_slice(&b.x, (b.rows, 4, window), device)?;
+        // Padded to a multiple of 64 rows: Candle's matrix products compute a ragged block
+        // of rows differently depending on the thread count (see ferrosea-evaluate).
+        let padded = b.rows.next_multiple_of(64);
+        let mut xs = b.x;
+        xs.resize(padded * 4 * window, 0.0);
+        let x = Tensor::from_vec(xs, (padded, 4, window), device)?;
         let y = Tensor::from_slice(&b.y, (b.rows, targets), device)?;
-        let logits = net.forward(&x, Mode::Eval)?.logits;
+        let logits = net.forward(&x, Mode::Eval)?.logits.narrow(0, 0, b.rows)?;
         loss_sum += bce_with_logits_sum(&logits, &y)?
             .to_dtype(DType::F64)?
             .to_scalar::<f64>()?;

@@ -1,0 +1,153 @@
+//! The metrics equal scikit-learn's `roc_auc_score` and `average_precision_score` to 1e-9,
+//! ties included, on edge cases and on a real prediction file (tests/python/sklearn_metrics.py
+//! is the oracle; `./dev.sh test` provides its Python).
+
+mod common;
+
+use common::*;
+use ferrosea_dataset::PredictionsOptions;
+use ferrosea_evaluate::{metrics, predict, MetricsOptions, PredictOptions};
+
+fn score(
+    preds: &std::path::Path,
+    labels: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> Vec<Row> {
+    metrics(&MetricsOptions {
+        predictions: preds.to_path_buf(),
+        labels: labels.map(|l| l.to_path_buf()),
+        out: out.to_path_buf(),
+        min_positives: 1,
+        reference: None,
+        plot_targets: None,
+        no_plots: true,
+    })
+    .unwrap();
+    read_per_target(&out.join("per_target.tsv"))
+}
+
+#[test]
+fn edge_cases_match_sklearn() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 2000;
+    let mut s = 0x1234_5678_9abc_def0u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    // Each target is one case, as (name, scores, labels).
+    let mut cases: Vec<(String, Vec<f32>, Vec<u8>)> = Vec::new();
+    for k in 0..6 {
+        // Heavy ties: 2 to 12 score levels, labels correlated with the level.
+        let levels = 2 + 2 * k;
+        let (mut sc, mut lb) = (Vec::new(), Vec::new());
+        for _ in 0..rows {
+            let l = (next() * levels as f64) as usize;
+            sc.push(l as f32 / levels as f32);
+            lb.push((next() < 0.05 + 0.4 * l as f64 / levels as f64) as u8);
+        }
+        cases.push((format!("ties{levels}"), sc, lb));
+    }
+    let random_labels = |rate: f64, next: &mut dyn FnMut() -> f64| -> Vec<u8> {
+        (0..rows).map(|_| (next() < rate) as u8).collect()
+    };
+    let lb = random_labels(0.3, &mut next);
+    cases.push(("all_equal".into(), vec![0.5; rows], lb));
+    let mut one = vec![0u8; rows];
+    one[1234] = 1;
+    let sc: Vec<f32> = (0..rows).map(|_| next() as f32).collect();
+    cases.push(("single_positive".into(), sc.clone(), one.clone()));
+    cases.push(("single_positive_tied".into(), vec![0.25; rows], one));
+    let mut one_neg = vec![1u8; rows];
+    one_neg[7] = 0;
+    cases.push(("single_negative".into(), sc.clone(), one_neg));
+    cases.push(("no_positives".into(), sc.clone(), vec![0; rows]));
+    cases.push(("no_negatives".into(), sc.clone(), vec![1; rows]));
+    for rate in [0.001, 0.01, 0.2] {
+        let lb = random_labels(rate, &mut next);
+        // Continuous scores with a signal; near-equal values just one ulp apart.
+        let sc: Vec<f32> = lb
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| {
+                let base = (next() + 0.3 * l as f64) as f32;
+                if i % 10 == 0 {
+                    f32::from_bits(0.5f32.to_bits() + (i % 3) as u32)
+                } else {
+                    base
+                }
+            })
+            .collect();
+        cases.push((format!("continuous{rate}"), sc, lb));
+    }
+    // Extreme values: exact 0 and 1, subnormals.
+    let lb = random_labels(0.1, &mut next);
+    let sc: Vec<f32> = (0..rows)
+        .map(|i| match i % 5 {
+            0 => 0.0,
+            1 => 1.0,
+            2 => 1e-40,
+            3 => 1.0 - f32::EPSILON,
+            _ => next() as f32,
+        })
+        .collect();
+    cases.push(("extremes".into(), sc, lb));
+
+    let t = cases.len();
+    let names: Vec<String> = cases.iter().map(|c| c.0.clone()).collect();
+    let (mut pred, mut y) = (vec![0f32; rows * t], vec![0u8; rows * t]);
+    for (j, (_, sc, lb)) in cases.iter().enumerate() {
+        for r in 0..rows {
+            pred[r * t + j] = sc[r];
+            y[r * t + j] = lb[r];
+        }
+    }
+    // Tiles narrower than the targets, so that the band reading is exercised.
+    let opts = PredictionsOptions {
+        chunk_rows: 300,
+        chunk_targets: 4,
+        level: 1,
+    };
+    let preds = predictions(&dir.path().join("p.h5"), &names, &pred, &y, opts);
+    let ours = score(&preds, None, &dir.path().join("report"));
+    let theirs = sklearn(&preds, None);
+    assert_same(&ours, &theirs);
+    let na: Vec<&str> = ours
+        .iter()
+        .filter(|r| r.3.is_none())
+        .map(|r| r.0.as_str())
+        .collect();
+    assert_eq!(na, ["no_positives", "no_negatives"]);
+    let all_equal = ours.iter().find(|r| r.0 == "all_equal").unwrap();
+    assert_eq!(all_equal.3, Some(0.5));
+}
+
+#[test]
+fn a_real_prediction_file_matches_sklearn() {
+    let _g = serial();
+    let f = fixture();
+    let preds = f.dir.join("sk-preds.h5");
+    predict(&PredictOptions {
+        checkpoint: f.run.clone(),
+        data: f.prep.join("test.h5"),
+        out: preds.clone(),
+        rc_average: true,
+        batch_size: 100,
+        device: ferrosea_train::DeviceSpec::Cpu,
+        compression_level: 0,
+        command_line: String::new(),
+        progress: false,
+    })
+    .unwrap();
+    let ours = score(&preds, None, &f.dir.join("sk-report"));
+    assert_same(&ours, &sklearn(&preds, None));
+    assert!(ours.iter().filter(|r| r.3.is_some()).count() > 20);
+    // The same labels taken from the dataset file instead.
+    let test = f.prep.join("test.h5");
+    let with_labels = score(&preds, Some(&test), &f.dir.join("sk-report-labels"));
+    assert_eq!(with_labels, ours);
+    assert_same(&with_labels, &sklearn(&preds, Some(&test)));
+}
