@@ -98,7 +98,7 @@ cuda_check() {
 
 test() {
     hdf5
-    venv h5py numpy scikit-learn:sklearn
+    venv h5py numpy scipy scikit-learn:sklearn
     export FERROSEA_PYTHON="$PWD/.venv/bin/python"
     cargo test --workspace "${CARGO_FEATURES[@]}"
     cuda_check

@@ -12,8 +12,10 @@
 //! are known), the second writes them. Memory is bounded by the longest chromosome, whatever
 //! the genome size. Labelling follows Zhou & Troyanskaya (2015); see [`label`].
 
+pub mod import;
 pub mod label;
 pub mod manifest;
+pub mod mat;
 pub mod pass;
 pub mod report;
 mod run;
@@ -21,6 +23,7 @@ mod run;
 use std::path::PathBuf;
 
 use ferrosea_genome::Region;
+pub use import::{import_deepsea, ImportError, ImportOptions, ImportReport};
 pub use label::Keep;
 pub use run::run;
 

@@ -12,18 +12,29 @@ use ferrosea_prep::{Keep, Options};
 /// Writes OUT/train.h5, OUT/valid.h5, OUT/test.h5 (format: docs/FORMAT.md) and OUT/prep.json
 /// (options, input checksums, counts). The defaults reproduce DeepSEA (Zhou & Troyanskaya
 /// 2015); add --reverse-complement for its reverse-complement blocks.
+///
+/// `ferrosea-prep import-deepsea` converts DeepSEA's own training bundle instead.
 #[derive(Parser, Debug)]
-#[command(name = "ferrosea-prep", version, about, long_about)]
+#[command(
+    name = "ferrosea-prep",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Reference FASTA: plain, or bgzip with its .fai (built when missing), or plain gzip.
-    #[arg(long, value_name = "FASTA")]
-    genome: PathBuf,
+    #[arg(long, value_name = "FASTA", required = true)]
+    genome: Option<PathBuf>,
     /// Targets manifest: TSV with name, category, path [, cell, treatment].
-    #[arg(long, value_name = "TSV")]
-    targets: PathBuf,
+    #[arg(long, value_name = "TSV", required = true)]
+    targets: Option<PathBuf>,
     /// Output directory.
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
-    out: PathBuf,
+    #[arg(short = 'o', long = "out", value_name = "DIR", required = true)]
+    out: Option<PathBuf>,
     /// Worker threads (0: all cores). The output does not depend on it.
     #[arg(short = 'j', long = "threads", value_name = "N", default_value_t = 0)]
     threads: usize,
@@ -71,6 +82,52 @@ struct Args {
 
 /// The command line as recorded in outputs: the thread count left out, since it does not
 /// change them.
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Convert DeepSEA's training bundle (deepsea_train: train.mat, valid.mat, test.mat) into
+    /// ferrosea dataset files OUT/{train,valid,test}.h5, plus OUT/import.json.
+    ///
+    /// Channels A, G, C, T become A, C, G, T; each file's second half is recorded as the
+    /// reverse complement of its first; coordinates are unknown (docs/FORMAT.md).
+    ImportDeepsea {
+        /// train.mat (MATLAB 7.3 / HDF5: trainxdata, traindata).
+        #[arg(long, value_name = "MAT")]
+        train: Option<PathBuf>,
+        /// valid.mat (MATLAB 5: validxdata, validdata).
+        #[arg(long, value_name = "MAT")]
+        valid: Option<PathBuf>,
+        /// test.mat (MATLAB 5: testxdata, testdata).
+        #[arg(long, value_name = "MAT")]
+        test: Option<PathBuf>,
+        /// Target names, one per line, in label order [default: DeepSEA's 919, embedded].
+        #[arg(long, value_name = "TXT")]
+        names: Option<PathBuf>,
+        /// TSV with name and category columns [default: DeepSEA's order, 125 DNase, 690 TF,
+        /// 104 histone].
+        #[arg(long, value_name = "TSV")]
+        manifest: Option<PathBuf>,
+        /// Output directory.
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: PathBuf,
+        /// Threads for transposing and compressing (0: all cores); the output does not
+        /// depend on it.
+        #[arg(short = 'j', long = "threads", value_name = "N", default_value_t = 0)]
+        threads: usize,
+        /// Samples read and transposed at a time (memory: about 8 KB each).
+        #[arg(long, value_name = "ROWS", default_value_t = 16384)]
+        block_rows: usize,
+        /// Rows per HDF5 chunk.
+        #[arg(long, value_name = "ROWS", default_value_t = 256)]
+        chunk_rows: usize,
+        /// Deflate level, 1 (fast) to 9 (small).
+        #[arg(long, value_name = "LEVEL", default_value_t = 4)]
+        compression_level: u32,
+        /// Less log on stderr.
+        #[arg(short = 'q', long = "quiet")]
+        quiet: bool,
+    },
+}
+
 fn recorded_command_line() -> String {
     let mut out = Vec::new();
     let mut args = std::env::args().peekable();
@@ -98,9 +155,9 @@ fn options(a: Args) -> anyhow::Result<Options> {
     Ok(Options {
         test: regions("--test", &a.test)?,
         valid: regions("--valid", &a.valid)?,
-        genome: a.genome,
-        targets: a.targets,
-        out: a.out,
+        genome: a.genome.expect("required by clap"),
+        targets: a.targets.expect("required by clap"),
+        out: a.out.expect("required by clap"),
         threads: a.threads,
         bin_size: a.bin_size,
         window: a.window,
@@ -115,9 +172,47 @@ fn options(a: Args) -> anyhow::Result<Options> {
     })
 }
 
+fn import(c: Command) -> anyhow::Result<()> {
+    let Command::ImportDeepsea {
+        train,
+        valid,
+        test,
+        names,
+        manifest,
+        out,
+        threads,
+        block_rows,
+        chunk_rows,
+        compression_level,
+        ..
+    } = c;
+    if threads > 0 {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()?;
+    }
+    ferrosea_prep::import_deepsea(&ferrosea_prep::ImportOptions {
+        train,
+        valid,
+        test,
+        names,
+        manifest,
+        out,
+        block_rows,
+        chunk_rows,
+        compression_level,
+        command_line: recorded_command_line(),
+    })?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let level = match (args.quiet, args.verbose) {
+    let quiet = match &args.command {
+        Some(Command::ImportDeepsea { quiet, .. }) => *quiet,
+        None => args.quiet,
+    };
+    let level = match (quiet, args.verbose) {
         (true, _) => tracing::Level::WARN,
         (false, 0) => tracing::Level::INFO,
         (false, _) => tracing::Level::DEBUG,
@@ -130,7 +225,14 @@ fn main() -> ExitCode {
         .with_target(false)
         .without_time()
         .init();
-    let result = options(args).and_then(|o| ferrosea_prep::run(&o).map_err(anyhow::Error::from));
+    let result = match args.command {
+        Some(c) => import(c),
+        None => options(args).and_then(|o| {
+            ferrosea_prep::run(&o)
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
+        }),
+    };
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
