@@ -9,8 +9,8 @@
 //! a comment after it), `NaN`, `N/A` and empty cells are missing values.
 //!
 //! Names are matched exactly; a name that repeats is matched occurrence by occurrence, and a
-//! name without a match is tried once more with DeepSEA's `|None` (untreated) suffix, so that
-//! `K562|CTCF` finds `K562|CTCF|None`.
+//! name without a match is tried again with DeepSEA's `|None` (untreated) suffix, so that
+//! `K562|CTCF` finds `K562|CTCF|None`, then loosely (case, `-` and white space ignored).
 
 use std::path::{Path, PathBuf};
 
