@@ -6,7 +6,7 @@
 #
 # Set-up: libhdf5 from apt when missing (as root or with passwordless sudo); otherwise HDF5 is
 # built from source into the binaries (needs cmake, taken from PyPI into .venv). Python
-# packages for the test oracles (h5py, numpy, scikit-learn) go into .venv. Set HDF5_DIR to
+# packages for the test oracles (h5py, numpy, scipy, scikit-learn, memelite) go into .venv. Set HDF5_DIR to
 # use an HDF5 of your own (a cluster module or a conda environment).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -98,7 +98,7 @@ cuda_check() {
 
 test() {
     hdf5
-    venv h5py numpy scipy scikit-learn:sklearn
+    venv h5py numpy scipy scikit-learn:sklearn memelite
     export FERROSEA_PYTHON="$PWD/.venv/bin/python"
     cargo test --workspace "${CARGO_FEATURES[@]}"
     cuda_check

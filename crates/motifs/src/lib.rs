@@ -1,5 +1,8 @@
 //! Motifs as position frequency matrices, read from MEME's minimal motif format (the
-//! format JASPAR and HOCOMOCO distribute and `tomtom` reads), plain or gzip-compressed.
+//! format JASPAR and HOCOMOCO distribute and `tomtom` reads) or JASPAR's count format, plain
+//! or gzip-compressed; written as MEME; compared with [`tomtom`].
+
+pub mod tomtom;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -13,6 +16,8 @@ pub struct Motif {
     pub name: Option<String>,
     /// Probabilities per position, columns A, C, G, T.
     pub pfm: Vec<[f64; 4]>,
+    /// Number of sites the matrix was built from, when known (`nsites=`).
+    pub nsites: Option<f64>,
 }
 
 impl Motif {
@@ -32,6 +37,7 @@ impl Motif {
                 .rev()
                 .map(|r| [r[3], r[2], r[1], r[0]])
                 .collect(),
+            nsites: self.nsites,
         }
     }
 }
@@ -57,6 +63,197 @@ pub enum MotifError {
         /// What was expected.
         message: String,
     },
+}
+
+/// Reads every motif of a MEME or JASPAR file (told apart by content: a JASPAR file starts
+/// with a `>` header line), plain or gzip-compressed.
+pub fn read_motifs(path: &Path) -> Result<Vec<Motif>, MotifError> {
+    let text = read_text(path)?;
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'));
+    let motifs = if first.is_some_and(|l| l.starts_with('>')) {
+        parse_jaspar(&text, path)?
+    } else {
+        parse_meme(std::io::Cursor::new(text.as_bytes()), path)?
+    };
+    if motifs.is_empty() {
+        return Err(MotifError::Parse {
+            path: path.to_path_buf(),
+            line: 1,
+            message: "no motifs in the file".into(),
+        });
+    }
+    Ok(motifs)
+}
+
+fn read_text(path: &Path) -> Result<String, MotifError> {
+    let io = |source| MotifError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut raw = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut raw))
+        .map_err(io)?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::io::Cursor::new(raw))
+            .read_to_end(&mut out)
+            .map_err(io)?;
+        raw = out;
+    }
+    String::from_utf8(raw).map_err(|e| MotifError::Parse {
+        path: path.to_path_buf(),
+        line: 0,
+        message: format!("not UTF-8 text: {e}"),
+    })
+}
+
+/// Parses JASPAR's count format: `>ID name`, then rows `A [ counts ]`, `C [...]`, `G [...]`,
+/// `T [...]` (brackets optional). Counts become probabilities per column; `nsites` is the
+/// largest column total.
+pub fn parse_jaspar(text: &str, path: &Path) -> Result<Vec<Motif>, MotifError> {
+    let err = |line: usize, message: String| MotifError::Parse {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let mut motifs = Vec::new();
+    let mut header: Option<(usize, String, Option<String>)> = None;
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    let finish = |header: &(usize, String, Option<String>),
+                  rows: &[Vec<f64>]|
+     -> Result<Motif, MotifError> {
+        if rows.len() != 4 {
+            return Err(err(
+                header.0,
+                format!(
+                    "motif {} has {} rows, expected A, C, G, T",
+                    header.1,
+                    rows.len()
+                ),
+            ));
+        }
+        let w = rows[0].len();
+        if w == 0 || rows.iter().any(|r| r.len() != w) {
+            return Err(err(
+                header.0,
+                format!("motif {}: rows of different lengths", header.1),
+            ));
+        }
+        let mut pfm = Vec::with_capacity(w);
+        let mut nsites = 0f64;
+        for c in 0..w {
+            let col = [rows[0][c], rows[1][c], rows[2][c], rows[3][c]];
+            let sum: f64 = col.iter().sum();
+            if sum <= 0.0 {
+                return Err(err(
+                    header.0,
+                    format!("motif {}: column {} is empty", header.1, c + 1),
+                ));
+            }
+            nsites = nsites.max(sum);
+            pfm.push(col.map(|v| v / sum));
+        }
+        Ok(Motif {
+            id: header.1.clone(),
+            name: header.2.clone(),
+            pfm,
+            nsites: Some(nsites),
+        })
+    };
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix('>') {
+            if let Some(h) = &header {
+                motifs.push(finish(h, &rows)?);
+            }
+            let mut f = rest.split_whitespace();
+            let id = f
+                .next()
+                .ok_or_else(|| err(i + 1, "'>' without a motif identifier".into()))?;
+            header = Some((i + 1, id.to_string(), f.next().map(str::to_string)));
+            rows.clear();
+            continue;
+        }
+        if header.is_none() {
+            return Err(err(i + 1, "a matrix row before any '>' header".into()));
+        }
+        let body = t.trim_start_matches(['A', 'C', 'G', 'T']).trim();
+        let body = body.trim_start_matches('[').trim_end_matches(']');
+        let vals: Vec<f64> = body
+            .split_whitespace()
+            .map(|v| v.parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| err(i + 1, format!("expected a row of counts, found '{t}'")))?;
+        if vals.iter().any(|v| *v < 0.0 || !v.is_finite()) {
+            return Err(err(i + 1, "counts must be finite and >= 0".into()));
+        }
+        rows.push(vals);
+    }
+    if let Some(h) = &header {
+        motifs.push(finish(h, &rows)?);
+    }
+    Ok(motifs)
+}
+
+/// Writes motifs in MEME minimal format version 4 (`background` as its letter frequencies).
+pub fn write_meme(motifs: &[Motif], background: [f64; 4]) -> String {
+    let mut s = format!(
+        "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\nBackground letter frequencies\n\
+         A {:.4} C {:.4} G {:.4} T {:.4}\n",
+        background[0], background[1], background[2], background[3]
+    );
+    for m in motifs {
+        s.push_str(&format!("\nMOTIF {}", m.id));
+        if let Some(n) = &m.name {
+            s.push_str(&format!(" {n}"));
+        }
+        s.push_str(&format!(
+            "\nletter-probability matrix: alength= 4 w= {} nsites= {} E= 0\n",
+            m.width(),
+            m.nsites.map_or(20.0, |n| n)
+        ));
+        for r in &m.pfm {
+            s.push_str(&format!(
+                "{:.6} {:.6} {:.6} {:.6}\n",
+                r[0], r[1], r[2], r[3]
+            ));
+        }
+    }
+    s
+}
+
+/// IUPAC consensus of a matrix: a base when it has at least half the probability and twice
+/// the next; a two-base code when two bases have more than three quarters together; else N.
+pub fn consensus(pfm: &[[f64; 4]]) -> String {
+    const BASES: [char; 4] = ['A', 'C', 'G', 'T'];
+    pfm.iter()
+        .map(|col| {
+            let mut order = [0usize, 1, 2, 3];
+            order.sort_by(|&a, &b| col[b].total_cmp(&col[a]));
+            let (a, b) = (order[0], order[1]);
+            if col[a] >= 0.5 && col[a] > 2.0 * col[b] {
+                BASES[a]
+            } else if col[a] + col[b] > 0.75 {
+                match (a.min(b), a.max(b)) {
+                    (0, 1) => 'M',
+                    (0, 2) => 'R',
+                    (0, 3) => 'W',
+                    (1, 2) => 'S',
+                    (1, 3) => 'Y',
+                    _ => 'K',
+                }
+            } else {
+                'N'
+            }
+        })
+        .collect()
 }
 
 /// Reads every motif of a MEME file (`.gz` decompressed by content, not by name).
@@ -144,6 +341,7 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
                 id: id.to_string(),
                 name: f.next().map(str::to_string),
                 pfm: Vec::new(),
+                nsites: None,
             });
         } else if t.starts_with("letter-probability matrix") {
             let m = motifs
@@ -167,6 +365,14 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
             if w == 0 {
                 return Err(err(n, "motif of width 0".into()));
             }
+            let nsites = t
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .find(|p| p[0] == "nsites=")
+                .and_then(|p| p[1].parse::<f64>().ok())
+                .filter(|v| *v > 0.0);
+            motifs.last_mut().expect("checked above").nsites = nsites;
             expecting = w;
         }
     }
@@ -226,6 +432,31 @@ MOTIF MA0006.1 Ahr::Arnt\nletter-probability matrix: alength= 4 w= 1 nsites= 24 
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a MEME motif file"), "{e}");
+    }
+
+    #[test]
+    fn jaspar_format_and_writing() {
+        let text = ">MA0002.3\tRunx1\nA  [ 1 0 ]\nC  [ 1 0 ]\nG  [ 0 4 ]\nT  [ 2 0 ]\n";
+        let m = parse_jaspar(text, Path::new("j")).unwrap();
+        assert_eq!(m[0].id, "MA0002.3");
+        assert_eq!(m[0].pfm, vec![[0.25, 0.25, 0.0, 0.5], [0.0, 0.0, 1.0, 0.0]]);
+        assert_eq!(m[0].nsites, Some(4.0));
+        assert_eq!(consensus(&m[0].pfm), "NG");
+        let again = parse_meme(write_meme(&m, [0.25; 4]).as_bytes(), Path::new("w")).unwrap();
+        assert_eq!(again[0].pfm, m[0].pfm);
+        assert_eq!(again[0].nsites, Some(4.0));
+        let e = parse_jaspar(">X\nA [ 1 ]\nC [ 1 ]\nG [ 1 ]\n", Path::new("j"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("j:1: motif X has 3 rows"), "{e}");
+        let e = parse_jaspar(">X\nA [ 1 x ]\n", Path::new("j"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("j:2: expected a row of counts"), "{e}");
+        assert_eq!(
+            consensus(&[[0.45, 0.4, 0.1, 0.05], [0.9, 0.05, 0.05, 0.0]]),
+            "MA"
+        );
     }
 
     #[test]

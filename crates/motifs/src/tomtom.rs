@@ -1,0 +1,515 @@
+//! Motif-motif similarity with the Tomtom method (Gupta, Stamatoyannopoulos, Bailey & Noble,
+//! Genome Biology 2007), following MEME 5.5's `tomtom` program (complete scores).
+//!
+//! For one query against a database of targets:
+//!
+//! 1. every column gets a pseudocount: `p' = (p n + c bg) / (n + c)` (n = nsites, 20 when
+//!    unknown; c = `pseudocount`, 0.1 by default);
+//! 2. the targets and their reverse complements are pooled into one list of columns;
+//! 3. each query column is scored against every pooled column ([`Distance`]), and each query
+//!    row is shifted by its median, so that a query column aligned with nothing scores 0;
+//! 4. scores become integers: `s = round((S - lo) k)` with `lo = floor(min S)` and
+//!    `k = floor(bins / (max S - lo))`, an unaligned column counting `-lo k`;
+//! 5. the null distribution of a query column is its row's empirical distribution; the
+//!    distribution of every contiguous span of query columns is their convolution;
+//! 6. a target's score on a strand is the best summed score over all offsets with enough
+//!    overlap (ties: the larger overlap); its p-value is the probability that the maximum of
+//!    the independent span scores of all those offsets, on both strands, reaches it;
+//! 7. E-value = p x number of targets; q-values by Storey's method over the query's p-values.
+//!
+//! p-values are computed as `-expm1(sum log1p(-sf))`, so that tiny ones keep their precision.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::Motif;
+
+/// Column similarity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Distance {
+    /// `-sqrt(sum (q - t)^2)` (tomtom's default, `ed`).
+    Euclidean,
+    /// Pearson correlation over the four letters (0 when a column is flat).
+    Pearson,
+    /// Sandelin-Wasserman: `2 - sum (q - t)^2`.
+    Sandelin,
+    /// Symmetrised Kullback-Leibler: `-sum (q log10(q/t) + t log10(t/q)) / 2`.
+    Kullback,
+}
+
+impl std::str::FromStr for Distance {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Distance, String> {
+        Ok(match s {
+            "ed" | "euclidean" => Distance::Euclidean,
+            "pearson" => Distance::Pearson,
+            "sandelin" => Distance::Sandelin,
+            "kullback" => Distance::Kullback,
+            _ => {
+                return Err(format!(
+                    "'{s}' is not a distance: expected ed, pearson, sandelin or kullback"
+                ))
+            }
+        })
+    }
+}
+
+/// Settings; the defaults are tomtom's.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Column similarity.
+    pub distance: Distance,
+    /// Alignments overlapping fewer columns (or the narrower motif's width, when smaller)
+    /// are not considered.
+    pub min_overlap: usize,
+    /// Motif pseudocount (0 for none).
+    pub pseudocount: f64,
+    /// Background letter frequencies (A, C, G, T) for the pseudocount.
+    pub background: [f64; 4],
+    /// Integer score bins per column.
+    pub bins: usize,
+    /// Compare with the targets' reverse complements too.
+    pub both_strands: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            distance: Distance::Euclidean,
+            min_overlap: 1,
+            pseudocount: 0.1,
+            background: [0.25; 4],
+            bins: 100,
+            both_strands: true,
+        }
+    }
+}
+
+/// A query's best alignment with one target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Match {
+    /// Index of the target.
+    pub target: usize,
+    /// Offset of the query relative to the target (on the matched strand): positive when the
+    /// query's first column lies that many columns into the target.
+    pub offset: isize,
+    /// Columns aligned.
+    pub overlap: usize,
+    /// Whether the best alignment is with the target's reverse complement.
+    pub reverse: bool,
+    /// The alignment's integer score.
+    pub score: i64,
+    /// Probability that a random alignment scores as well.
+    pub p_value: f64,
+    /// p-value x number of targets.
+    pub e_value: f64,
+    /// Storey's q-value among this query's matches.
+    pub q_value: f64,
+}
+
+fn with_pseudocount(m: &Motif, o: &Options) -> Vec<[f64; 4]> {
+    let n = m.nsites.unwrap_or(20.0);
+    let c = o.pseudocount;
+    m.pfm
+        .iter()
+        .map(|col| std::array::from_fn(|k| (col[k] * n + c * o.background[k]) / (n + c)))
+        .collect()
+}
+
+fn column_score(d: Distance, q: &[f64; 4], t: &[f64; 4]) -> f64 {
+    match d {
+        Distance::Euclidean => -(0..4).map(|k| (q[k] - t[k]).powi(2)).sum::<f64>().sqrt(),
+        Distance::Sandelin => 2.0 - (0..4).map(|k| (q[k] - t[k]).powi(2)).sum::<f64>(),
+        Distance::Pearson => {
+            let (mq, mt) = (q.iter().sum::<f64>() / 4.0, t.iter().sum::<f64>() / 4.0);
+            let (mut c, mut vq, mut vt) = (0.0, 0.0, 0.0);
+            for k in 0..4 {
+                c += (q[k] - mq) * (t[k] - mt);
+                vq += (q[k] - mq).powi(2);
+                vt += (t[k] - mt).powi(2);
+            }
+            if vq == 0.0 || vt == 0.0 {
+                0.0
+            } else {
+                c / (vq * vt).sqrt()
+            }
+        }
+        Distance::Kullback => {
+            let mut s = 0.0;
+            for k in 0..4 {
+                let (a, b) = (q[k].max(1e-10), t[k].max(1e-10));
+                s += a * (a / b).log10() + b * (b / a).log10();
+            }
+            -s / 2.0
+        }
+    }
+}
+
+/// The pooled target columns: target t's forward columns start at `forward[t]`, its reverse
+/// complement's at `reverse[t]`.
+struct Pool {
+    cols: Vec<[f64; 4]>,
+    forward: Vec<usize>,
+    reverse: Vec<usize>,
+    widths: Vec<usize>,
+}
+
+fn pool(targets: &[Motif], o: &Options) -> Pool {
+    let mut p = Pool {
+        cols: Vec::new(),
+        forward: Vec::new(),
+        reverse: Vec::new(),
+        widths: Vec::new(),
+    };
+    for t in targets {
+        p.forward.push(p.cols.len());
+        p.cols.extend(with_pseudocount(t, o));
+        p.widths.push(t.width());
+    }
+    if o.both_strands {
+        for t in targets {
+            p.reverse.push(p.cols.len());
+            p.cols.extend(with_pseudocount(&t.reverse_complement(), o));
+        }
+    }
+    p
+}
+
+/// Compares every query with every target. Returns, per query, one [`Match`] per target
+/// (in target order), on the target's better strand. Queries run in parallel; the result
+/// does not depend on the number of threads.
+pub fn compare(queries: &[Motif], targets: &[Motif], o: &Options) -> Vec<Vec<Match>> {
+    if targets.is_empty() {
+        return vec![Vec::new(); queries.len()];
+    }
+    let pool = pool(targets, o);
+    queries.par_iter().map(|q| one_query(q, &pool, o)).collect()
+}
+
+/// `P(X >= v)` for the sum of a span of columns, `v` in integer score units.
+struct Survival(Vec<f64>);
+
+impl Survival {
+    fn from_pmf(pmf: &[f64]) -> Survival {
+        let mut sf = vec![0.0; pmf.len() + 1];
+        for v in (0..pmf.len()).rev() {
+            sf[v] = sf[v + 1] + pmf[v];
+        }
+        Survival(sf)
+    }
+
+    fn at(&self, v: i64) -> f64 {
+        if v <= 0 {
+            1.0
+        } else {
+            self.0.get(v as usize).copied().unwrap_or(0.0)
+        }
+    }
+}
+
+/// The median of a row; for an even count the lower of the two middle values (memelite's
+/// rule; with the average of the two, log10 p-values moved by up to 0.8 against memelite's).
+fn median(v: &mut [f64]) -> f64 {
+    let n = v.len();
+    let (_, &mut m, _) = v.select_nth_unstable_by((n - 1) / 2, f64::total_cmp);
+    m
+}
+
+fn one_query(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
+    let qcols = with_pseudocount(q, o);
+    let (w, n) = (qcols.len(), pool.cols.len());
+    // Scores, median-shifted per query row.
+    let mut s = vec![0f64; w * n];
+    let mut scratch = vec![0f64; n];
+    for (i, qc) in qcols.iter().enumerate() {
+        let row = &mut s[i * n..(i + 1) * n];
+        for (r, tc) in row.iter_mut().zip(&pool.cols) {
+            *r = column_score(o.distance, qc, tc);
+        }
+        scratch.copy_from_slice(row);
+        let m = median(&mut scratch);
+        row.iter_mut().for_each(|r| *r -= m);
+    }
+    let lo = s.iter().copied().fold(f64::INFINITY, f64::min).floor();
+    let hi = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let scale = if hi > lo {
+        ((o.bins as f64 / (hi - lo)).floor() as i64).max(1)
+    } else {
+        1
+    };
+    let ints: Vec<i64> = s
+        .iter()
+        .map(|&v| ((v - lo) * scale as f64 + 0.5).floor() as i64)
+        .collect();
+    let zero = (-lo) as i64 * scale; // the score of an unaligned query column
+    let top = ints.iter().copied().max().unwrap_or(0) as usize;
+    // Null distribution of each column, then of each span by convolution.
+    let pmfs: Vec<Vec<f64>> = (0..w)
+        .map(|i| {
+            let mut p = vec![0f64; top + 1];
+            for &v in &ints[i * n..(i + 1) * n] {
+                p[v as usize] += 1.0;
+            }
+            p.iter_mut().for_each(|x| *x /= n as f64);
+            p
+        })
+        .collect();
+    let mut spans: Vec<Vec<Survival>> = Vec::with_capacity(w);
+    for a in 0..w {
+        let mut row = Vec::with_capacity(w - a);
+        let mut cur = pmfs[a].clone();
+        row.push(Survival::from_pmf(&cur));
+        for pb in &pmfs[a + 1..] {
+            let mut next = vec![0f64; cur.len() + top];
+            for (x, &px) in cur.iter().enumerate() {
+                if px == 0.0 {
+                    continue;
+                }
+                for (y, &py) in pb.iter().enumerate() {
+                    next[x + y] += px * py;
+                }
+            }
+            cur = next;
+            row.push(Survival::from_pmf(&cur));
+        }
+        spans.push(row);
+    }
+    let min_ov = |l: usize| o.min_overlap.max(1).min(w).min(l);
+    // log P(max over the offsets of one strand < v), for a target width.
+    let mut cache: HashMap<(usize, i64), f64> = HashMap::new();
+    let mut log_cdf = |l: usize, v: i64| -> f64 {
+        *cache.entry((l, v)).or_insert_with(|| {
+            let mut acc = 0.0;
+            for off in -(l as isize - 1)..w as isize {
+                let a = off.max(0) as usize;
+                let b = ((off + l as isize - 1) as usize).min(w - 1);
+                let width = b - a + 1;
+                if width < min_ov(l) {
+                    continue;
+                }
+                let shift = (w - width) as i64 * zero;
+                let sf = spans[a][b - a].at(v - shift);
+                if sf >= 1.0 {
+                    return f64::NEG_INFINITY;
+                }
+                acc += (-sf).ln_1p();
+            }
+            acc
+        })
+    };
+    let strands = if o.both_strands { 2.0 } else { 1.0 };
+    let mut out = Vec::with_capacity(pool.widths.len());
+    for (t, &l) in pool.widths.iter().enumerate() {
+        // (score, overlap, offset, reverse)
+        let mut best: Option<(i64, usize, isize, bool)> = None;
+        let starts: Vec<(usize, bool)> = std::iter::once((pool.forward[t], false))
+            .chain(pool.reverse.get(t).map(|&r| (r, true)))
+            .collect();
+        for (start, reverse) in starts {
+            for off in -(l as isize - 1)..w as isize {
+                let a = off.max(0) as usize;
+                let b = ((off + l as isize - 1) as usize).min(w - 1);
+                let width = b - a + 1;
+                if width < min_ov(l) {
+                    continue;
+                }
+                let mut score = (w - width) as i64 * zero;
+                for i in a..=b {
+                    let j = (i as isize - off) as usize;
+                    score += ints[i * n + start + j];
+                }
+                let better = match best {
+                    None => true,
+                    Some((bs, bo, _, _)) => score > bs || (score == bs && width > bo),
+                };
+                if better {
+                    best = Some((score, width, -off, reverse));
+                }
+            }
+        }
+        let (score, overlap, offset, reverse) = best.expect("every target has an alignment");
+        let lc = log_cdf(l, score);
+        let p_value = (-(strands * lc).exp_m1()).clamp(0.0, 1.0);
+        out.push(Match {
+            target: t,
+            offset,
+            overlap,
+            reverse,
+            score,
+            p_value,
+            e_value: p_value * pool.widths.len() as f64,
+            q_value: 1.0,
+        });
+    }
+    let q = storey_qvalues(&out.iter().map(|m| m.p_value).collect::<Vec<_>>());
+    for (m, q) in out.iter_mut().zip(q) {
+        m.q_value = q;
+    }
+    out
+}
+
+/// Storey's q-values (Storey & Tibshirani 2003): the proportion of true nulls `pi0` is
+/// estimated with the bootstrap choice of lambda (Storey, Taylor & Siegmund 2004) over
+/// lambda = 0, 0.05, ..., 0.95 with 100 resamples from a fixed seed.
+pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    if m == 0 {
+        return Vec::new();
+    }
+    let lambdas: Vec<f64> = (0..20).map(|i| i as f64 * 0.05).collect();
+    let pi0_at = |ps: &[f64], l: f64| -> f64 {
+        ps.iter().filter(|&&x| x > l).count() as f64 / (ps.len() as f64 * (1.0 - l))
+    };
+    let pi0s: Vec<f64> = lambdas.iter().map(|&l| pi0_at(p, l)).collect();
+    let min_pi0 = pi0s.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut mse = vec![0f64; lambdas.len()];
+    let mut state = 0x853c_49e6_748f_ea9bu64;
+    let mut sample = vec![0f64; m];
+    for _ in 0..100 {
+        for x in sample.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *x = p[(state % m as u64) as usize];
+        }
+        for (k, &l) in lambdas.iter().enumerate() {
+            mse[k] += (pi0_at(&sample, l) - min_pi0).powi(2);
+        }
+    }
+    let best = (0..lambdas.len())
+        .min_by(|&a, &b| mse[a].total_cmp(&mse[b]))
+        .expect("lambdas");
+    // With few p-values the estimate can reach 0 (no p above lambda): fall back to 1, i.e.
+    // Benjamini-Hochberg.
+    let pi0 = match pi0s[best] {
+        x if x > 0.0 => x.min(1.0),
+        _ => 1.0,
+    };
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut q = vec![0f64; m];
+    let mut running = f64::INFINITY;
+    for (rank, &i) in order.iter().enumerate().rev() {
+        running = running.min(pi0 * p[i] * m as f64 / (rank + 1) as f64);
+        q[i] = running.min(1.0);
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn motif(id: &str, pfm: Vec<[f64; 4]>) -> Motif {
+        Motif {
+            id: id.into(),
+            name: None,
+            pfm,
+            nsites: Some(20.0),
+        }
+    }
+
+    /// A deterministic pseudo-random motif.
+    fn random_motif(id: &str, w: usize, seed: u64) -> Motif {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let pfm = (0..w)
+            .map(|_| {
+                let mut c: [f64; 4] = std::array::from_fn(|_| next().powi(3) + 0.01);
+                let sum: f64 = c.iter().sum();
+                c.iter_mut().for_each(|x| *x /= sum);
+                c
+            })
+            .collect();
+        motif(id, pfm)
+    }
+
+    fn database(n: usize) -> Vec<Motif> {
+        (0..n)
+            .map(|i| random_motif(&format!("t{i}"), 6 + i % 10, 1000 + i as u64))
+            .collect()
+    }
+
+    #[test]
+    fn a_motif_finds_itself_its_reverse_complement_and_a_shifted_copy() {
+        for d in [
+            Distance::Euclidean,
+            Distance::Pearson,
+            Distance::Sandelin,
+            Distance::Kullback,
+        ] {
+            let db = database(60);
+            let o = Options {
+                distance: d,
+                ..Options::default()
+            };
+            let q = db[17].clone();
+            let rc = q.reverse_complement();
+            // The query without its first two columns: it sits 2 columns into target 17.
+            let shifted = motif("shifted", q.pfm[2..].to_vec());
+            let r = compare(&[q, rc, shifted], &db, &o);
+            for (k, (reverse, offset)) in [(false, 0), (true, 0), (false, 2)].iter().enumerate() {
+                let best = r[k]
+                    .iter()
+                    .min_by(|a, b| a.p_value.total_cmp(&b.p_value))
+                    .unwrap();
+                assert_eq!(best.target, 17, "{d:?} query {k}");
+                assert_eq!(
+                    (best.reverse, best.offset),
+                    (*reverse, *offset),
+                    "{d:?} query {k}"
+                );
+                assert!(best.p_value < 1e-6, "{d:?} query {k}: p {}", best.p_value);
+            }
+        }
+    }
+
+    #[test]
+    fn p_values_of_random_queries_are_roughly_uniform() {
+        for d in [Distance::Pearson, Distance::Sandelin, Distance::Euclidean] {
+            let db = database(200);
+            let queries: Vec<Motif> = (0..40)
+                .map(|i| random_motif(&format!("q{i}"), 8, 77 + i))
+                .collect();
+            let o = Options {
+                distance: d,
+                ..Options::default()
+            };
+            let ps: Vec<f64> = compare(&queries, &db, &o)
+                .into_iter()
+                .flatten()
+                .map(|m| m.p_value)
+                .collect();
+            // Fractions below 0.05, 0.25, 0.5 close to those values (8,000 p-values; not
+            // independent, so a loose band).
+            for cut in [0.05, 0.25, 0.5] {
+                let frac = ps.iter().filter(|&&p| p <= cut).count() as f64 / ps.len() as f64;
+                assert!(
+                    (frac - cut).abs() < 0.1 + cut * 0.5,
+                    "{d:?}: {frac} at {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn q_values_are_monotone_and_bounded() {
+        let p = [0.001, 0.5, 0.02, 0.9, 0.03, 0.7];
+        let q = storey_qvalues(&p);
+        let mut pairs: Vec<(f64, f64)> = p.iter().copied().zip(q.iter().copied()).collect();
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(pairs.windows(2).all(|w| w[0].1 <= w[1].1));
+        assert!(q.iter().all(|&x| (0.0..=1.0).contains(&x)));
+        assert!(q[0] >= p[0]);
+        // Many uniform p-values: pi0 near 1.
+        let p: Vec<f64> = (1..=1000).map(|i| i as f64 / 1000.0).collect();
+        let q = storey_qvalues(&p);
+        assert!((q[999] - 1.0).abs() < 0.1, "{}", q[999]);
+    }
+}
