@@ -6,8 +6,8 @@
 #
 # Set-up: libhdf5 from apt when missing (as root or with passwordless sudo); otherwise HDF5 is
 # built from source into the binaries (needs cmake, taken from PyPI into .venv). Python
-# packages for the test oracles (h5py, numpy, scipy, scikit-learn, memelite) go into .venv. Set HDF5_DIR to
-# use an HDF5 of your own (a cluster module or a conda environment).
+# packages for the test oracles (h5py, numpy, scipy, scikit-learn, memelite) go into .venv.
+# Set HDF5_DIR to use an HDF5 of your own (a cluster module or a conda environment).
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -146,7 +146,7 @@ pub fn parse_jaspar(text: &str, path: &Path) -> Result<Vec<Motif>, MotifError> {
         let mut pfm = Vec::with_capacity(w);
         let mut nsites = 0f64;
         for c in 0..w {
-            let col = [rows[0][c], rows[1][c], rows[2][c], rows[3][c]];
+            let col: [f64; 4] = std::array::from_fn(|k| rows[k][c]);
             let sum: f64 = col.iter().sum();
             if sum <= 0.0 {
                 return Err(err(
