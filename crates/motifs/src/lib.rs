@@ -145,8 +145,8 @@ pub fn parse_jaspar(text: &str, path: &Path) -> Result<Vec<Motif>, MotifError> {
         }
         let mut pfm = Vec::with_capacity(w);
         let mut nsites = 0f64;
-        for c in 0..w {
-            let col: [f64; 4] = std::array::from_fn(|k| rows[k][c]);
+        let columns = (0..w).map(|c| -> [f64; 4] { std::array::from_fn(|k| rows[k][c]) });
+        for (c, col) in columns.enumerate() {
             let sum: f64 = col.iter().sum();
             if sum <= 0.0 {
                 return Err(err(
