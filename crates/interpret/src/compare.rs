@@ -1,0 +1,143 @@
+//! `compare`: query motifs against a database, tomtom's output table.
+
+use std::path::PathBuf;
+
+use ferrosea_motifs::tomtom::{self, Options};
+use ferrosea_motifs::{consensus, read_motifs, Motif};
+
+use crate::{write_atomically, InterpretError};
+
+/// JASPAR 2024 CORE vertebrates (879 motifs, CC BY 4.0; data/motifs), the default database.
+pub const JASPAR2024: &[u8] =
+    include_bytes!("../../../data/motifs/JASPAR2024_CORE_vertebrates_latest.meme.gz");
+
+/// Which matches are reported.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Threshold {
+    /// q-value at most this (tomtom's default, 0.5).
+    QValue(f64),
+    /// E-value at most this (`--evalue`).
+    EValue(f64),
+}
+
+/// What to compare.
+#[derive(Clone, Debug)]
+pub struct CompareOptions {
+    /// Query motifs (MEME or JASPAR, gzipped or not).
+    pub query: PathBuf,
+    /// Database; `None`: the embedded JASPAR 2024 CORE vertebrates.
+    pub db: Option<PathBuf>,
+    /// Output table.
+    pub out: PathBuf,
+    /// Tomtom's settings.
+    pub tomtom: Options,
+    /// Which matches to write.
+    pub threshold: Threshold,
+    /// Recorded in the table's trailing comment.
+    pub command_line: String,
+}
+
+/// One line of the table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// Query motif.
+    pub query: String,
+    /// Target motif.
+    pub target: String,
+    /// Target's alternate name.
+    pub target_name: String,
+    /// The match.
+    pub m: tomtom::Match,
+}
+
+fn load_db(opts: &CompareOptions) -> Result<(Vec<Motif>, String), InterpretError> {
+    match &opts.db {
+        Some(p) => Ok((read_motifs(p)?, p.display().to_string())),
+        None => {
+            let dir = std::env::temp_dir().join(format!("ferrosea-jaspar-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| InterpretError::Io(dir.clone(), e))?;
+            let path = dir.join("JASPAR2024_CORE_vertebrates_latest.meme.gz");
+            std::fs::write(&path, JASPAR2024).map_err(|e| InterpretError::Io(path.clone(), e))?;
+            let m = read_motifs(&path);
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok((m?, "JASPAR 2024 CORE vertebrates (embedded)".into()))
+        }
+    }
+}
+
+/// Compares every query with the database and writes tomtom's table to `opts.out`:
+/// `Query_ID, Target_ID, Optimal_offset, p-value, E-value, q-value, Overlap,
+/// Query_consensus, Target_consensus, Orientation`, plus `Target_name`. Rows are grouped by
+/// query (in file order) and sorted by p-value; the target consensus is given in the matched
+/// orientation. Returns the rows written.
+pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
+    let queries = read_motifs(&opts.query)?;
+    let (db, db_name) = load_db(opts)?;
+    if opts.tomtom.bins == 0 {
+        return Err(InterpretError::Usage(
+            "the number of score bins must be at least 1".into(),
+        ));
+    }
+    let results = tomtom::compare(&queries, &db, &opts.tomtom);
+    let mut rows = Vec::new();
+    for (q, matches) in queries.iter().zip(results) {
+        let mut kept: Vec<tomtom::Match> = matches
+            .into_iter()
+            .filter(|m| match opts.threshold {
+                Threshold::QValue(t) => m.q_value <= t,
+                Threshold::EValue(t) => m.e_value <= t,
+            })
+            .collect();
+        kept.sort_by(|a, b| {
+            a.p_value
+                .total_cmp(&b.p_value)
+                .then(a.target.cmp(&b.target))
+        });
+        for m in kept {
+            let t = &db[m.target];
+            rows.push(Row {
+                query: q.id.clone(),
+                target: t.id.clone(),
+                target_name: t.name.clone().unwrap_or_default(),
+                m,
+            });
+        }
+    }
+    let mut s = String::from(
+        "Query_ID\tTarget_ID\tOptimal_offset\tp-value\tE-value\tq-value\tOverlap\t\
+         Query_consensus\tTarget_consensus\tOrientation\tTarget_name\n",
+    );
+    for r in &rows {
+        let q = queries.iter().find(|q| q.id == r.query).expect("a query");
+        let t = &db[r.m.target];
+        let tc = if r.m.reverse {
+            consensus(&t.reverse_complement().pfm)
+        } else {
+            consensus(&t.pfm)
+        };
+        s.push_str(&format!(
+            "{}\t{}\t{}\t{:.6e}\t{:.6e}\t{:.6e}\t{}\t{}\t{}\t{}\t{}\n",
+            r.query,
+            r.target,
+            r.m.offset,
+            r.m.p_value,
+            r.m.e_value,
+            r.m.q_value,
+            r.m.overlap,
+            consensus(&q.pfm),
+            tc,
+            if r.m.reverse { '-' } else { '+' },
+            r.target_name
+        ));
+    }
+    s.push_str(&format!(
+        "\n# ferrosea-interpret compare {}: {} queries against {} targets of {}\n# {}\n",
+        env!("CARGO_PKG_VERSION"),
+        queries.len(),
+        db.len(),
+        db_name,
+        opts.command_line
+    ));
+    write_atomically(&opts.out, s.as_bytes())?;
+    Ok(rows)
+}

@@ -1,0 +1,40 @@
+//! The interpret stage: what a trained network's first layer learned.
+//!
+//! [`compare()`] matches motifs (learned filters, or any MEME/JASPAR file) against a motif
+//! database with the Tomtom method (`ferrosea_motifs::tomtom`) and writes tomtom's table.
+//! The binary `ferrosea-interpret` is a thin command line over it.
+
+mod compare;
+
+pub use compare::{compare, CompareOptions, Threshold, JASPAR2024};
+
+use std::path::PathBuf;
+
+/// Why an interpretation step failed. Every message names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum InterpretError {
+    /// A motif file that cannot be read.
+    #[error(transparent)]
+    Motifs(#[from] ferrosea_motifs::MotifError),
+    /// Wrong flags or inputs.
+    #[error("{0}")]
+    Usage(String),
+    /// A file-system error.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+/// Writes `contents` to `<path>.tmp`, then renames it to `path`.
+pub(crate) fn write_atomically(
+    path: &std::path::Path,
+    contents: &[u8],
+) -> Result<(), InterpretError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, contents).map_err(|e| InterpretError::Io(path.to_path_buf(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        InterpretError::Io(path.to_path_buf(), e)
+    })
+}
