@@ -1,6 +1,6 @@
 //! The report's figures, each as SVG and PNG (plotters).
 //!
-//! Text in PNGs is drawn with DejaVu Sans, embedded in the binary (`assets/`, Bitstream Vera
+//! Text in PNGs is drawn with DejaVu Sans, embedded in the binary (`data/fonts/`, Bitstream Vera
 //! licence), so plots need no fonts or fontconfig on the machine. Every file is drawn under
 //! `NAME.tmp.EXT` and renamed when complete.
 
@@ -47,7 +47,7 @@ const SIZE: (u32, u32) = (900, 700);
 fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
+        let bytes: &'static [u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");
         plotters::style::register_font(FONT, FontStyle::Normal, bytes)
             .unwrap_or_else(|_| panic!("the embedded font is a valid TrueType file"));
     });

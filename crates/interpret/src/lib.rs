@@ -1,12 +1,17 @@
 //! The interpret stage: what a trained network's first layer learned.
 //!
-//! [`compare()`] matches motifs (learned filters, or any MEME/JASPAR file) against a motif
+//! [`filters()`] turns the first convolution's filters into position weight matrices (the
+//! argmax-window method), with logos and, optionally, each filter's influence on the
+//! predictions; [`compare()`] matches motifs (those, or any MEME/JASPAR file) against a motif
 //! database with the Tomtom method (`ferrosea_motifs::tomtom`) and writes tomtom's table.
-//! The binary `ferrosea-interpret` is a thin command line over it.
+//! The binary `ferrosea-interpret` is a thin command line over both.
 
 mod compare;
+mod filters;
+mod logo;
 
 pub use compare::{compare, CompareOptions, Threshold, JASPAR2024};
+pub use filters::{filters, Background, FilterSummary, FiltersOptions, FiltersReport};
 
 use std::path::PathBuf;
 

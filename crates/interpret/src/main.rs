@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferrosea_interpret::{CompareOptions, Threshold};
+use ferrosea_interpret::{Background, CompareOptions, FiltersOptions, Threshold};
 use ferrosea_motifs::tomtom::{Distance, Options};
+use ferrosea_train::DeviceSpec;
 
-/// Interpret a network trained by ferrosea-train: `compare` matches motifs against a
-/// database (JASPAR 2024 by default) with the Tomtom method.
+/// Interpret a network trained by ferrosea-train: `filters` turns its first-layer filters
+/// into motifs, `compare` matches motifs against a database (JASPAR 2024 by default) with
+/// the Tomtom method.
 #[derive(Parser, Debug)]
 #[command(name = "ferrosea-interpret", version, about, max_term_width = 100)]
 struct Args {
@@ -25,6 +27,52 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Turn the first convolution's filters into motifs: for each filter and sequence, the
+    /// window at the filter's best activation, kept when that activation reaches --threshold
+    /// x the filter's maximum over the data. Writes OUT/filters.meme, filters.tsv,
+    /// counts.tsv and logos/.
+    Filters {
+        /// Checkpoint JSON or a ferrosea-train output directory.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Dataset file (from ferrosea-prep).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Fraction of the filter's maximum activation a sequence must reach.
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+        /// Only sequences with a positive label for some target.
+        #[arg(long)]
+        only_positive: bool,
+        /// Window width, centred on the filter [default: the filter's width].
+        #[arg(long)]
+        window: Option<usize>,
+        /// Filters with fewer sites are listed, not written as motifs.
+        #[arg(long, default_value_t = 10)]
+        min_sites: usize,
+        /// Use only the first N sequences.
+        #[arg(long, value_name = "N")]
+        max_samples: Option<usize>,
+        /// Background of the written motifs.
+        #[arg(long, value_enum, default_value_t = Background::Uniform)]
+        background: Background,
+        /// Also measure each filter's influence (mean change of the predictions when it is
+        /// zeroed) on the first N sequences: one prediction pass per filter.
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1000")]
+        influence: Option<usize>,
+        /// No logos.
+        #[arg(long)]
+        no_logos: bool,
+        /// Sequences per batch.
+        #[arg(long, default_value_t = 128)]
+        batch_size: usize,
+        /// Device: cpu or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
+    },
     /// Compare query motifs with a motif database (Tomtom, as MEME 5.5's tomtom computes it)
     /// and write tomtom's tab-separated table.
     Compare {
@@ -88,6 +136,48 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     match args.command {
+        Command::Filters {
+            checkpoint,
+            data,
+            out,
+            threshold,
+            only_positive,
+            window,
+            min_sites,
+            max_samples,
+            background,
+            influence,
+            no_logos,
+            batch_size,
+            device,
+        } => {
+            if !(0.0..=1.0).contains(&threshold) {
+                anyhow::bail!("--threshold must be between 0 and 1");
+            }
+            let r = ferrosea_interpret::filters(&FiltersOptions {
+                checkpoint,
+                data,
+                out: out.clone(),
+                threshold,
+                only_positive,
+                window,
+                min_sites,
+                device,
+                batch_size,
+                max_samples,
+                background,
+                influence,
+                logos: !no_logos,
+                command_line,
+            })?;
+            tracing::info!(
+                "{}: {} of {} filters written as motifs from {} sequences",
+                out.display(),
+                r.motifs.len(),
+                r.filters.len(),
+                r.sequences
+            );
+        }
         Command::Compare {
             query,
             db,

@@ -121,6 +121,11 @@ impl Module for Conv1d {
 }
 
 impl Conv1d {
+    /// A convolution with the given weight `[out, in, width]` and bias `[out]`.
+    pub fn new(weight: Tensor, bias: Tensor) -> Conv1d {
+        Conv1d { weight, bias }
+    }
+
     /// The path of devices other than the CPU: Candle's `conv2d` with height 1. Public so
     /// that the gradient test can check it on the CPU too.
     pub fn forward_with_candle(&self, x: &Tensor) -> Result<Tensor> {

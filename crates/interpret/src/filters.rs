@@ -1,0 +1,506 @@
+//! `filters`: the first convolution's filters as position weight matrices.
+//!
+//! The seeds' argmax-window method (Basset, DanQ, DeepSEA analyses): for each filter and each
+//! sequence, find the position of the filter's highest activation; when that activation is at
+//! least `threshold` x the filter's highest activation over the whole data set, add the
+//! window of the filter's width (or `window`, centred on the filter) at that position to the
+//! filter's count matrix. Two passes over the data: the first finds each filter's maximum,
+//! the second collects the windows; memory is a few batches whatever the data size.
+//!
+//! With `influence`, each filter's influence is measured as Basset did: the mean change of
+//! the network's predictions over the first sequences when the filter's output is zeroed.
+
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Tensor, D};
+use ferrosea_models::layers::Conv1d;
+use ferrosea_models::{Mode, Network, ParamStore};
+use ferrosea_motifs::{consensus, write_meme, Motif};
+use ferrosea_train::checkpoint;
+use ferrosea_train::data::{Loader, LoaderSpec};
+use ferrosea_train::DeviceSpec;
+use serde::Serialize;
+
+use crate::{logo, write_atomically, InterpretError};
+
+/// The background of the written motifs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Background {
+    /// 0.25 each.
+    Uniform,
+    /// The base frequencies of the sequences read.
+    Data,
+}
+
+/// What to extract and how.
+#[derive(Clone, Debug)]
+pub struct FiltersOptions {
+    /// A checkpoint JSON or a ferrosea-train output directory.
+    pub checkpoint: PathBuf,
+    /// A dataset file.
+    pub data: PathBuf,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Keep a sequence for a filter when its best activation is at least this fraction of the
+    /// filter's maximum over the data.
+    pub threshold: f64,
+    /// Only sequences with a positive label for some target.
+    pub only_positive: bool,
+    /// Window width (default: the filter's width), centred on the filter.
+    pub window: Option<usize>,
+    /// Filters with fewer sites are listed and not written as motifs.
+    pub min_sites: usize,
+    /// Where the network runs.
+    pub device: DeviceSpec,
+    /// Sequences per batch.
+    pub batch_size: usize,
+    /// Use at most this many sequences (the first ones).
+    pub max_samples: Option<usize>,
+    /// The motifs' background.
+    pub background: Background,
+    /// Measure filter influence on this many sequences.
+    pub influence: Option<usize>,
+    /// Draw logos.
+    pub logos: bool,
+    /// Recorded in the outputs.
+    pub command_line: String,
+}
+
+/// One filter's line of `filters.tsv`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FilterSummary {
+    /// `filter<N>`, 0-based.
+    pub id: String,
+    /// Windows added.
+    pub sites: usize,
+    /// Its highest activation over the data.
+    pub max_activation: f64,
+    /// Total information content of the motif, bits (against the background).
+    pub information_content: f64,
+    /// IUPAC consensus.
+    pub consensus: String,
+    /// Whether it was written to filters.meme (enough sites).
+    pub written: bool,
+    /// Mean of (prediction - prediction with the filter zeroed) over sequences and targets.
+    pub influence: Option<f64>,
+    /// Mean absolute change.
+    pub influence_abs: Option<f64>,
+}
+
+/// What `filters` found.
+#[derive(Clone, Debug)]
+pub struct FiltersReport {
+    /// Per filter.
+    pub filters: Vec<FilterSummary>,
+    /// The motifs written (the filters with enough sites).
+    pub motifs: Vec<Motif>,
+    /// Sequences read.
+    pub sequences: usize,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+struct Loaded {
+    net: Network,
+    store: ParamStore,
+    conv: String,
+    weight: Tensor,
+    bias: Tensor,
+    targets: usize,
+}
+
+fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError> {
+    let json =
+        checkpoint::resolve(&opts.checkpoint).map_err(|e| InterpretError::Usage(e.to_string()))?;
+    let meta = checkpoint::read_meta(&json).map_err(|e| InterpretError::Usage(e.to_string()))?;
+    let tensors = checkpoint::load_tensors(&json, &meta.weights_file, device)
+        .map_err(|e| InterpretError::Usage(e.to_string()))?;
+    let (conv, _) = meta.model().first_conv();
+    let (wname, bname) = (format!("{conv}.weight"), format!("{conv}.bias"));
+    let (Some(weight), Some(bias)) = (tensors.get(&wname), tensors.get(&bname)) else {
+        return Err(InterpretError::Usage(format!(
+            "{}: no first convolution ({wname}, {bname}) among the weights",
+            json.display()
+        )));
+    };
+    let (weight, bias) = (weight.clone(), bias.clone());
+    if weight.dims().len() != 3 || weight.dims()[1] != 4 {
+        return Err(InterpretError::Usage(format!(
+            "{}: {wname} has shape {:?}, not [filters, 4, width]",
+            json.display(),
+            weight.dims()
+        )));
+    }
+    let store = ParamStore::from_tensors(tensors).map_err(candle)?;
+    let net = Network::new(
+        meta.model(),
+        meta.window,
+        meta.targets.len(),
+        &store.builder(device),
+    )
+    .map_err(|e| InterpretError::Usage(format!("{}: {e}", json.display())))?;
+    Ok(Loaded {
+        net,
+        store,
+        conv: conv.to_string(),
+        weight,
+        bias,
+        targets: meta.targets.len(),
+    })
+}
+
+fn candle(e: candle_core::Error) -> InterpretError {
+    InterpretError::Usage(format!("tensor operation: {e}"))
+}
+
+fn loader(opts: &FiltersOptions) -> Loader {
+    Loader::spawn(LoaderSpec {
+        path: opts.data.clone(),
+        order: None,
+        start: 0,
+        batch: opts.batch_size.max(1),
+        reverse_complement: None,
+        prefetch: 2,
+    })
+}
+
+/// Per batch: the best activation of every (sequence, filter) and its position.
+fn best_activations(conv: &Conv1d, x: &Tensor) -> Result<(Vec<f32>, Vec<u32>), InterpretError> {
+    use candle_core::Module;
+    let act = conv.forward(x).map_err(candle)?;
+    let max = act
+        .max(D::Minus1)
+        .map_err(candle)?
+        .flatten_all()
+        .map_err(candle)?;
+    let arg = act
+        .argmax(D::Minus1)
+        .map_err(candle)?
+        .flatten_all()
+        .map_err(candle)?;
+    Ok((
+        max.to_vec1::<f32>().map_err(candle)?,
+        arg.to_dtype(DType::U32)
+            .map_err(candle)?
+            .to_vec1::<u32>()
+            .map_err(candle)?,
+    ))
+}
+
+/// Runs the method and writes `filters.meme`, `filters.tsv`, `counts.tsv` and `logos/`.
+pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
+    let reader = ferrosea_dataset::Reader::open(&opts.data)
+        .map_err(|e| InterpretError::Usage(e.to_string()))?;
+    let window = reader.window();
+    let n_rows = opts.max_samples.unwrap_or(usize::MAX).min(reader.len());
+    if n_rows == 0 {
+        return Err(InterpretError::Usage(format!(
+            "{}: no sequences",
+            opts.data.display()
+        )));
+    }
+    let device = opts
+        .device
+        .open()
+        .map_err(|e| InterpretError::Usage(e.to_string()))?;
+    let m = load(opts, &device)?;
+    let (nf, _, k) = m.weight.dims3().map_err(candle)?;
+    let w = opts.window.unwrap_or(k);
+    if w == 0 || w > window {
+        return Err(InterpretError::Usage(format!(
+            "--window {w} does not fit the sequences of {} ({window} bp)",
+            opts.data.display()
+        )));
+    }
+    if k > window {
+        return Err(InterpretError::Usage(format!(
+            "the filters are {k} wide, wider than the {window} bp sequences of {}",
+            opts.data.display()
+        )));
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| InterpretError::Io(opts.out.clone(), e))?;
+    let conv = Conv1d::new(m.weight.clone(), m.bias.clone());
+    let keep = |y: &[f32], i: usize| -> bool {
+        !opts.only_positive
+            || y[i * m.targets..(i + 1) * m.targets]
+                .iter()
+                .any(|&v| v > 0.5)
+    };
+
+    // Pass 1: each filter's maximum; base frequencies.
+    let mut global = vec![f32::NEG_INFINITY; nf];
+    let mut bases = [0f64; 4];
+    let mut seen = 0usize;
+    for b in loader(opts) {
+        let b = b.map_err(InterpretError::Usage)?;
+        let rows = b.rows.min(n_rows - seen);
+        let x = Tensor::from_slice(&b.x[..rows * 4 * window], (rows, 4, window), &device)
+            .map_err(candle)?;
+        let (max, _) = best_activations(&conv, &x)?;
+        for i in (0..rows).filter(|&i| keep(&b.y, i)) {
+            for (f, g) in global.iter_mut().enumerate() {
+                *g = g.max(max[i * nf + f]);
+            }
+            for (c, base) in bases.iter_mut().enumerate() {
+                *base += b.x[i * 4 * window + c * window..i * 4 * window + (c + 1) * window]
+                    .iter()
+                    .map(|&v| v as f64)
+                    .sum::<f64>();
+            }
+        }
+        seen += rows;
+        if seen >= n_rows {
+            break;
+        }
+    }
+    // Pass 2: the windows.
+    let mut counts = vec![[0f64; 4]; nf * w];
+    let mut sites = vec![0usize; nf];
+    let mut seen = 0usize;
+    for b in loader(opts) {
+        let b = b.map_err(InterpretError::Usage)?;
+        let rows = b.rows.min(n_rows - seen);
+        let x = Tensor::from_slice(&b.x[..rows * 4 * window], (rows, 4, window), &device)
+            .map_err(candle)?;
+        let (max, arg) = best_activations(&conv, &x)?;
+        for i in (0..rows).filter(|&i| keep(&b.y, i)) {
+            let seq = &b.x[i * 4 * window..(i + 1) * 4 * window];
+            for f in 0..nf {
+                let v = max[i * nf + f];
+                if global[f] <= 0.0 || (v as f64) < opts.threshold * global[f] as f64 {
+                    continue;
+                }
+                let start = arg[i * nf + f] as isize + (k / 2) as isize - (w / 2) as isize;
+                if start < 0 || start as usize + w > window {
+                    continue;
+                }
+                sites[f] += 1;
+                for p in 0..w {
+                    let col = &mut counts[f * w + p];
+                    for (c, cv) in col.iter_mut().enumerate() {
+                        *cv += seq[c * window + start as usize + p] as f64;
+                    }
+                }
+            }
+        }
+        seen += rows;
+        if seen >= n_rows {
+            break;
+        }
+    }
+
+    let total: f64 = bases.iter().sum();
+    let bg = match opts.background {
+        Background::Data if total > 0.0 => bases.map(|v| v / total),
+        _ => [0.25; 4],
+    };
+    let influence = match opts.influence {
+        Some(samples) => Some(influence(opts, &m, &device, samples.min(n_rows), window)?),
+        None => None,
+    };
+    let mut summaries = Vec::with_capacity(nf);
+    let mut motifs = Vec::new();
+    for f in 0..nf {
+        let pfm: Vec<[f64; 4]> = counts[f * w..(f + 1) * w]
+            .iter()
+            .map(|c| {
+                let s: f64 = c.iter().sum();
+                if s > 0.0 {
+                    c.map(|v| v / s)
+                } else {
+                    bg
+                }
+            })
+            .collect();
+        let ic: f64 = pfm
+            .iter()
+            .map(|c| {
+                (0..4)
+                    .filter(|&j| c[j] > 0.0)
+                    .map(|j| c[j] * (c[j] / bg[j]).log2())
+                    .sum::<f64>()
+            })
+            .sum();
+        let id = format!("filter{f}");
+        let written = sites[f] >= opts.min_sites.max(1);
+        if written {
+            motifs.push(Motif {
+                id: id.clone(),
+                name: None,
+                pfm: pfm.clone(),
+                nsites: Some(sites[f] as f64),
+            });
+        }
+        summaries.push(FilterSummary {
+            id,
+            sites: sites[f],
+            max_activation: global[f] as f64,
+            information_content: ic,
+            consensus: consensus(&pfm),
+            written,
+            influence: influence.as_ref().map(|v| v[f].0),
+            influence_abs: influence.as_ref().map(|v| v[f].1),
+        });
+    }
+    let skipped: Vec<&str> = summaries
+        .iter()
+        .filter(|s| !s.written)
+        .map(|s| s.id.as_str())
+        .collect();
+    if !skipped.is_empty() {
+        tracing::warn!(
+            "{} filters have fewer than {} sites and are not written as motifs: {}{}",
+            skipped.len(),
+            opts.min_sites,
+            skipped
+                .iter()
+                .take(8)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if skipped.len() > 8 { ", ..." } else { "" }
+        );
+    }
+
+    let mut files = Vec::new();
+    let meme = opts.out.join("filters.meme");
+    write_atomically(&meme, write_meme(&motifs, bg).as_bytes())?;
+    files.push(meme);
+    let mut tsv = String::from(
+        "filter\tsites\tmax_activation\tinformation_content\tconsensus\twritten\tinfluence\tinfluence_abs\n",
+    );
+    let na = |v: Option<f64>| v.map_or_else(|| "NA".to_string(), |x| format!("{x:.6e}"));
+    for s in &summaries {
+        tsv.push_str(&format!(
+            "{}\t{}\t{:.6}\t{:.4}\t{}\t{}\t{}\t{}\n",
+            s.id,
+            s.sites,
+            s.max_activation,
+            s.information_content,
+            s.consensus,
+            if s.written { "yes" } else { "no" },
+            na(s.influence),
+            na(s.influence_abs)
+        ));
+    }
+    let tsv_path = opts.out.join("filters.tsv");
+    write_atomically(&tsv_path, tsv.as_bytes())?;
+    files.push(tsv_path);
+    let mut c = String::from("filter\tposition\tA\tC\tG\tT\n");
+    for f in 0..nf {
+        for p in 0..w {
+            let v = counts[f * w + p];
+            c.push_str(&format!(
+                "filter{f}\t{}\t{}\t{}\t{}\t{}\n",
+                p + 1,
+                v[0],
+                v[1],
+                v[2],
+                v[3]
+            ));
+        }
+    }
+    let counts_path = opts.out.join("counts.tsv");
+    write_atomically(&counts_path, c.as_bytes())?;
+    files.push(counts_path);
+    if opts.logos {
+        let dir = opts.out.join("logos");
+        std::fs::create_dir_all(&dir).map_err(|e| InterpretError::Io(dir.clone(), e))?;
+        for (mo, s) in motifs.iter().zip(summaries.iter().filter(|s| s.written)) {
+            files.extend(logo::draw(
+                &dir.join(&mo.id),
+                &format!(
+                    "{} ({} sites, {:.1} bits)",
+                    mo.id, s.sites, s.information_content
+                ),
+                &mo.pfm,
+                bg,
+            )?);
+        }
+    }
+    Ok(FiltersReport {
+        filters: summaries,
+        motifs,
+        sequences: n_rows,
+        files,
+    })
+}
+
+/// (mean change, mean absolute change) of the predictions when each filter is zeroed, over
+/// the first `samples` sequences.
+fn influence(
+    opts: &FiltersOptions,
+    m: &Loaded,
+    device: &Device,
+    samples: usize,
+    window: usize,
+) -> Result<Vec<(f64, f64)>, InterpretError> {
+    let mut xs = Vec::new();
+    for b in loader(opts) {
+        let b = b.map_err(InterpretError::Usage)?;
+        xs.extend_from_slice(&b.x);
+        if xs.len() >= samples * 4 * window {
+            break;
+        }
+    }
+    xs.truncate(samples * 4 * window);
+    let batch = opts.batch_size.max(1).next_multiple_of(64);
+    let predict = |net: &Network| -> Result<Vec<f32>, InterpretError> {
+        let mut out = Vec::with_capacity(samples * m.targets);
+        for chunk in xs.chunks(batch * 4 * window) {
+            let rows = chunk.len() / (4 * window);
+            // Padded to a fixed shape: results then do not depend on the thread count.
+            let mut x = chunk.to_vec();
+            x.resize(batch * 4 * window, 0.0);
+            let x = Tensor::from_vec(x, (batch, 4, window), device).map_err(candle)?;
+            let logits = net.forward(&x, Mode::Eval).map_err(candle)?.logits;
+            let p = candle_nn::ops::sigmoid(&logits).map_err(candle)?;
+            let p = p
+                .narrow(0, 0, rows)
+                .map_err(candle)?
+                .flatten_all()
+                .map_err(candle)?;
+            out.extend(p.to_vec1::<f32>().map_err(candle)?);
+        }
+        Ok(out)
+    };
+    let base = predict(&m.net)?;
+    let (nf, c, k) = m.weight.dims3().map_err(candle)?;
+    let wv = m
+        .weight
+        .flatten_all()
+        .map_err(candle)?
+        .to_vec1::<f32>()
+        .map_err(candle)?;
+    let bv = m.bias.to_vec1::<f32>().map_err(candle)?;
+    let (wname, bname) = (format!("{}.weight", m.conv), format!("{}.bias", m.conv));
+    let mut out = Vec::with_capacity(nf);
+    for f in 0..nf {
+        let (mut w2, mut b2) = (wv.clone(), bv.clone());
+        w2[f * c * k..(f + 1) * c * k]
+            .iter_mut()
+            .for_each(|v| *v = 0.0);
+        b2[f] = 0.0;
+        m.store
+            .set(
+                &wname,
+                &Tensor::from_vec(w2, (nf, c, k), device).map_err(candle)?,
+            )
+            .map_err(candle)?;
+        m.store
+            .set(&bname, &Tensor::from_vec(b2, nf, device).map_err(candle)?)
+            .map_err(candle)?;
+        let p = predict(&m.net)?;
+        let n = p.len().max(1) as f64;
+        let (mut d, mut a) = (0f64, 0f64);
+        for (x, y) in base.iter().zip(&p) {
+            d += (x - y) as f64;
+            a += (x - y).abs() as f64;
+        }
+        out.push((d / n, a / n));
+        tracing::debug!("influence of filter{f}: {:.3e}", d / n);
+    }
+    m.store.set(&wname, &m.weight).map_err(candle)?;
+    m.store.set(&bname, &m.bias).map_err(candle)?;
+    Ok(out)
+}

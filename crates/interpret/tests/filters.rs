@@ -1,0 +1,212 @@
+//! `filters` recovers a known PWM: a network whose first filter is set to the PWM's log-odds
+//! is run over sequences where the motif is planted, and the filter's motif is the PWM.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use ferrosea_dataset::{Block, Header, Targets, Writer, WriterOptions};
+use ferrosea_interpret::{filters, Background, FiltersOptions};
+
+const WINDOW: usize = 200;
+/// The planted motif (A, C, G, T per position): TGACTCAG with some degeneracy.
+const PWM: [[f64; 4]; 8] = [
+    [0.05, 0.05, 0.05, 0.85],
+    [0.05, 0.05, 0.85, 0.05],
+    [0.85, 0.05, 0.05, 0.05],
+    [0.05, 0.85, 0.05, 0.05],
+    [0.05, 0.05, 0.05, 0.85],
+    [0.05, 0.6, 0.3, 0.05],
+    [0.85, 0.05, 0.05, 0.05],
+    [0.05, 0.05, 0.85, 0.05],
+];
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn pick(&mut self, p: &[f64; 4]) -> usize {
+        let u = self.next();
+        let mut acc = 0.0;
+        for (k, &v) in p.iter().enumerate() {
+            acc += v;
+            if u < acc {
+                return k;
+            }
+        }
+        3
+    }
+}
+
+/// `rows` random windows; every other one holds an instance of the PWM at a random place.
+fn dataset(path: &Path, rows: usize) -> PathBuf {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut x = vec![0u8; rows * WINDOW * 4];
+    for r in 0..rows {
+        let mut bases: Vec<usize> = (0..WINDOW).map(|_| rng.pick(&[0.25; 4])).collect();
+        if r % 2 == 0 {
+            let at = 20 + (rng.next() * (WINDOW - 40) as f64) as usize;
+            for (p, col) in PWM.iter().enumerate() {
+                bases[at + p] = rng.pick(col);
+            }
+        }
+        for (p, &b) in bases.iter().enumerate() {
+            x[(r * WINDOW + p) * 4 + b] = 1;
+        }
+    }
+    let names = ["planted", "other"];
+    let y: Vec<u8> = (0..rows).flat_map(|r| [(r % 2 == 0) as u8, 0]).collect();
+    let header = Header {
+        window: WINDOW,
+        targets: Targets {
+            name: names.iter().map(|s| s.to_string()).collect(),
+            category: vec!["TF".into(); 2],
+            ..Default::default()
+        },
+        chrom_names: vec!["chr1".into()],
+        attrs: vec![],
+    };
+    let mut w = Writer::create(path, &header, rows, WriterOptions::default()).unwrap();
+    w.write_block(
+        0,
+        &Block {
+            x,
+            y,
+            chrom: vec![0; rows],
+            start: (0..rows as i64).map(|r| r * 1000).collect(),
+            strand: vec![b'+'; rows],
+        },
+    )
+    .unwrap();
+    w.finish().unwrap()
+}
+
+/// A one-step danq-tiny checkpoint whose filter 0 is the PWM's log-odds at kernel columns
+/// 9..17 (zero elsewhere).
+fn checkpoint(dir: &Path, data: &Path) -> PathBuf {
+    let run = dir.join("run");
+    let mut cfg = ferrosea_train::TrainConfig::preset("danq-tiny").unwrap();
+    cfg.epochs = 1;
+    ferrosea_train::run(&ferrosea_train::Options {
+        train: data.to_path_buf(),
+        valid: data.to_path_buf(),
+        out: run.clone(),
+        config: cfg,
+        seed: 1,
+        devices: vec![ferrosea_train::DeviceSpec::Cpu],
+        resume: false,
+        force: false,
+        checkpoint_every: None,
+        init_filters: None,
+        halt_after_steps: None,
+        steps_per_epoch: Some(1),
+        eval_batch: 64,
+        progress: false,
+        cluster: None,
+    })
+    .unwrap();
+    let json = run.join("best.json");
+    let meta = ferrosea_train::checkpoint::read_meta(&json).unwrap();
+    let mut t: BTreeMap<String, Tensor> =
+        ferrosea_train::checkpoint::load_tensors(&json, &meta.weights_file, &Device::Cpu).unwrap();
+    let w = &t["conv1.weight"];
+    let (f, c, k) = w.dims3().unwrap();
+    let mut wv = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    wv[..c * k].iter_mut().for_each(|v| *v = 0.0);
+    for (p, col) in PWM.iter().enumerate() {
+        for (ch, &prob) in col.iter().enumerate() {
+            wv[ch * k + 9 + p] = (prob / 0.25).log2() as f32;
+        }
+    }
+    t.insert(
+        "conv1.weight".into(),
+        Tensor::from_vec(wv, (f, c, k), &Device::Cpu).unwrap(),
+    );
+    let map: std::collections::HashMap<String, Tensor> = t.into_iter().collect();
+    candle_core::safetensors::save(&map, run.join(&meta.weights_file)).unwrap();
+    json
+}
+
+#[test]
+fn a_planted_pwm_is_recovered_by_its_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(&dir.path().join("d.h5"), 400);
+    let ckpt = checkpoint(dir.path(), &data);
+    let out = dir.path().join("motifs");
+    let r = filters(&FiltersOptions {
+        checkpoint: ckpt,
+        data: data.clone(),
+        out: out.clone(),
+        threshold: 0.5,
+        only_positive: false,
+        window: None,
+        min_sites: 10,
+        device: ferrosea_train::DeviceSpec::Cpu,
+        batch_size: 64,
+        max_samples: None,
+        background: Background::Uniform,
+        influence: Some(64),
+        logos: true,
+        command_line: String::new(),
+    })
+    .unwrap();
+    let f0 = &r.filters[0];
+    // About the 200 planted sequences, few others.
+    assert!((150..=260).contains(&f0.sites), "{} sites", f0.sites);
+    assert_eq!(&f0.consensus[9..17], "TGACTSAG", "{}", f0.consensus);
+    let m = r.motifs.iter().find(|m| m.id == "filter0").unwrap();
+    for (p, col) in PWM.iter().enumerate() {
+        for k in 0..4 {
+            let got = m.pfm[9 + p][k];
+            assert!(
+                (got - col[k]).abs() < 0.12,
+                "position {p} base {k}: {got} vs {}",
+                col[k]
+            );
+        }
+    }
+    // The columns outside the planted ones are close to uniform.
+    assert!(
+        m.pfm[0].iter().all(|&v| (v - 0.25).abs() < 0.15),
+        "{:?}",
+        m.pfm[0]
+    );
+    assert!(f0.influence.is_some() && f0.influence_abs.unwrap() >= 0.0);
+    for f in [
+        "filters.meme",
+        "filters.tsv",
+        "counts.tsv",
+        "logos/filter0.svg",
+        "logos/filter0.png",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // The written motif file reads back, and compare finds filter0 in it against itself.
+    let back = ferrosea_motifs::read_motifs(&out.join("filters.meme")).unwrap();
+    assert_eq!(back.len(), r.motifs.len());
+
+    // A window wider than the sequences.
+    let e = filters(&FiltersOptions {
+        checkpoint: dir.path().join("run"),
+        data: data.clone(),
+        out: dir.path().join("bad"),
+        threshold: 0.5,
+        only_positive: false,
+        window: Some(WINDOW + 1),
+        min_sites: 10,
+        device: ferrosea_train::DeviceSpec::Cpu,
+        batch_size: 64,
+        max_samples: None,
+        background: Background::Uniform,
+        influence: None,
+        logos: false,
+        command_line: String::new(),
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("does not fit the sequences"), "{e}");
+}
