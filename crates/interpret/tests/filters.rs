@@ -160,12 +160,11 @@ fn a_planted_pwm_is_recovered_by_its_filter() {
     assert_eq!(&f0.consensus[9..17], "TGACTSAG", "{}", f0.consensus);
     let m = r.motifs.iter().find(|m| m.id == "filter0").unwrap();
     for (p, col) in PWM.iter().enumerate() {
-        for k in 0..4 {
+        for (k, &want) in col.iter().enumerate() {
             let got = m.pfm[9 + p][k];
             assert!(
-                (got - col[k]).abs() < 0.12,
-                "position {p} base {k}: {got} vs {}",
-                col[k]
+                (got - want).abs() < 0.12,
+                "position {p} base {k}: {got} vs {want}"
             );
         }
     }
