@@ -50,18 +50,24 @@ pub struct Row {
     pub m: tomtom::Match,
 }
 
+/// The embedded JASPAR 2024 motifs.
+pub(crate) fn embedded_jaspar() -> Result<Vec<Motif>, InterpretError> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(JASPAR2024), &mut text)
+        .map_err(|e| InterpretError::Io("embedded JASPAR 2024".into(), e))?;
+    Ok(ferrosea_motifs::parse_meme(
+        std::io::Cursor::new(text.as_bytes()),
+        std::path::Path::new("JASPAR2024_CORE_vertebrates_latest.meme.gz (embedded)"),
+    )?)
+}
+
 fn load_db(opts: &CompareOptions) -> Result<(Vec<Motif>, String), InterpretError> {
     match &opts.db {
         Some(p) => Ok((read_motifs(p)?, p.display().to_string())),
-        None => {
-            let dir = std::env::temp_dir().join(format!("ferrosea-jaspar-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).map_err(|e| InterpretError::Io(dir.clone(), e))?;
-            let path = dir.join("JASPAR2024_CORE_vertebrates_latest.meme.gz");
-            std::fs::write(&path, JASPAR2024).map_err(|e| InterpretError::Io(path.clone(), e))?;
-            let m = read_motifs(&path);
-            let _ = std::fs::remove_dir_all(&dir);
-            Ok((m?, "JASPAR 2024 CORE vertebrates (embedded)".into()))
-        }
+        None => Ok((
+            embedded_jaspar()?,
+            "JASPAR 2024 CORE vertebrates (embedded)".into(),
+        )),
     }
 }
 

@@ -3,15 +3,18 @@
 //! [`filters()`] turns the first convolution's filters into position weight matrices (the
 //! argmax-window method), with logos and, optionally, each filter's influence on the
 //! predictions; [`compare()`] matches motifs (those, or any MEME/JASPAR file) against a motif
-//! database with the Tomtom method (`ferrosea_motifs::tomtom`) and writes tomtom's table.
-//! The binary `ferrosea-interpret` is a thin command line over both.
+//! database with the Tomtom method (`ferrosea_motifs::tomtom`) and writes tomtom's table;
+//! [`report()`] puts both on one self-contained HTML page. The binary `ferrosea-interpret`
+//! is a thin command line over the three.
 
 mod compare;
 mod filters;
 mod logo;
+mod report;
 
 pub use compare::{compare, CompareOptions, Threshold, JASPAR2024};
 pub use filters::{filters, Background, FilterSummary, FiltersOptions, FiltersReport};
+pub use report::{report, ReportOptions};
 
 use std::path::PathBuf;
 

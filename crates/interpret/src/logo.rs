@@ -34,7 +34,7 @@ const COLOURS: [RGBColor; 4] = [
 /// marking a hole (drawn in the background colour over the letter's own box).
 fn glyph(letter: usize) -> Vec<(bool, Vec<(f64, f64)>)> {
     let arc = |r_out: f64, r_in: f64, from: f64, to: f64| -> Vec<(f64, f64)> {
-        let steps = 40;
+        let steps = 12;
         let at = |r: f64, a: f64| (0.5 + r * a.cos(), 0.5 + r * 1.0 * a.sin());
         let mut pts: Vec<(f64, f64)> = (0..=steps)
             .map(|i| at(r_out, from + (to - from) * i as f64 / steps as f64))
@@ -146,6 +146,30 @@ impl Logo<'_> {
         }
         Ok(())
     }
+}
+
+/// The logo as an SVG document in a string (for pages that embed it).
+pub fn svg_string(
+    title: &str,
+    pfm: &[[f64; 4]],
+    background: [f64; 4],
+) -> Result<String, InterpretError> {
+    register_font();
+    let logo = Logo {
+        title,
+        pfm,
+        background,
+    };
+    let size = ((60 + 34 * pfm.len()) as u32, 300u32);
+    let mut s = String::new();
+    {
+        let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
+        logo.draw(&root)
+            .map_err(|e| InterpretError::Usage(format!("drawing the logo of {title}: {e}")))?;
+        root.present()
+            .map_err(|e| InterpretError::Usage(format!("drawing the logo of {title}: {e}")))?;
+    }
+    Ok(s)
 }
 
 /// Draws `<stem>.svg` and `<stem>.png` (each under a temporary name until complete).

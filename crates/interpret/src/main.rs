@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferrosea_interpret::{Background, CompareOptions, FiltersOptions, Threshold};
+use ferrosea_interpret::{Background, CompareOptions, FiltersOptions, ReportOptions, Threshold};
 use ferrosea_motifs::tomtom::{Distance, Options};
 use ferrosea_train::DeviceSpec;
 
@@ -72,6 +72,25 @@ enum Command {
         /// Device: cpu or cuda:N.
         #[arg(long, default_value = "cpu")]
         device: DeviceSpec,
+    },
+    /// One self-contained HTML page (opens offline): a row per filter with its logo,
+    /// information content, sites, influence, best matches and the best match's logo.
+    Report {
+        /// The output directory of `filters`.
+        #[arg(long)]
+        motifs: PathBuf,
+        /// The table of `compare`.
+        #[arg(long)]
+        matches: PathBuf,
+        /// The database the matches came from [default: JASPAR 2024, embedded].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// The page to write.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Matches listed per filter.
+        #[arg(long, default_value_t = 3)]
+        top: usize,
     },
     /// Compare query motifs with a motif database (Tomtom, as MEME 5.5's tomtom computes it)
     /// and write tomtom's tab-separated table.
@@ -177,6 +196,22 @@ fn run(args: Args) -> anyhow::Result<()> {
                 r.filters.len(),
                 r.sequences
             );
+        }
+        Command::Report {
+            motifs,
+            matches,
+            db,
+            out,
+            top,
+        } => {
+            let n = ferrosea_interpret::report(&ReportOptions {
+                motifs,
+                matches,
+                db,
+                out: out.clone(),
+                top,
+            })?;
+            tracing::info!("{}: {n} filters", out.display());
         }
         Command::Compare {
             query,

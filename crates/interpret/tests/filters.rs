@@ -184,9 +184,56 @@ fn a_planted_pwm_is_recovered_by_its_filter() {
     ] {
         assert!(out.join(f).exists(), "{f}");
     }
-    // The written motif file reads back, and compare finds filter0 in it against itself.
     let back = ferrosea_motifs::read_motifs(&out.join("filters.meme")).unwrap();
     assert_eq!(back.len(), r.motifs.len());
+
+    // The planted TGACTCAG is AP-1's site: JASPAR's best match for filter0 is a FOS/JUN
+    // family member, and the report puts filter0 first.
+    let matches = dir.path().join("matches.tsv");
+    ferrosea_interpret::compare(&ferrosea_interpret::CompareOptions {
+        query: out.join("filters.meme"),
+        db: None,
+        out: matches.clone(),
+        tomtom: ferrosea_motifs::tomtom::Options::default(),
+        threshold: ferrosea_interpret::Threshold::QValue(0.5),
+        command_line: String::new(),
+    })
+    .unwrap();
+    let table = std::fs::read_to_string(&matches).unwrap();
+    let best = table.lines().find(|l| l.starts_with("filter0\t")).unwrap();
+    let name = best.split('\t').nth(10).unwrap().to_uppercase();
+    assert!(
+        ["FOS", "JUN", "BATF", "FOSL", "NFE2", "BACH", "MAF"]
+            .iter()
+            .any(|f| name.contains(f)),
+        "{best}"
+    );
+    let page = dir.path().join("report.html");
+    let n = ferrosea_interpret::report(&ferrosea_interpret::ReportOptions {
+        motifs: out.clone(),
+        matches,
+        db: None,
+        out: page.clone(),
+        top: 3,
+    })
+    .unwrap();
+    assert_eq!(n, r.motifs.len());
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Rows are sorted by their best match's q-value; filter0's row lists its AP-1 match.
+    let rows: Vec<&str> = html.split("<tr id=").skip(1).collect();
+    assert_eq!(rows.len(), r.motifs.len());
+    let best_q: Vec<f64> = rows
+        .iter()
+        .filter_map(|row| {
+            let at = row.find("q = ")?;
+            row[at + 4..].split(',').next()?.trim().parse().ok()
+        })
+        .collect();
+    assert!(best_q.windows(2).all(|w| w[0] <= w[1]), "{best_q:?}");
+    let row0 = rows.iter().find(|r| r.starts_with("\"filter0\"")).unwrap();
+    assert!(row0.to_uppercase().contains("MAF") || row0.to_uppercase().contains("FOS"));
+    // Self-contained: nothing to fetch.
+    assert!(!html.contains("src=") && !html.contains("<link") && !html.contains("<script"));
 
     // A window wider than the sequences.
     let e = filters(&FiltersOptions {

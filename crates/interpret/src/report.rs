@@ -1,0 +1,230 @@
+//! `report`: one self-contained HTML page (logos inline as SVG, no scripts, no links to
+//! fetch), a row per filter: its logo, information content, sites, influence, its best
+//! database matches with names and q-values, and the best match's logo; sorted by match
+//! quality (best q-value first; filters without a match last, by information content).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ferrosea_motifs::{read_motifs, Motif};
+
+use crate::{logo, write_atomically, InterpretError};
+
+/// What to put on the page.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// The output directory of `filters`.
+    pub motifs: PathBuf,
+    /// The table of `compare`.
+    pub matches: PathBuf,
+    /// The database the matches came from (for the matches' logos); `None`: the embedded
+    /// JASPAR 2024.
+    pub db: Option<PathBuf>,
+    /// The page to write.
+    pub out: PathBuf,
+    /// Matches listed per filter.
+    pub top: usize,
+}
+
+struct Hit {
+    target: String,
+    name: String,
+    p: f64,
+    q: f64,
+    e: f64,
+    orientation: char,
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn read_matches(path: &Path) -> Result<HashMap<String, Vec<Hit>>, InterpretError> {
+    let text = std::fs::read_to_string(path).map_err(|e| InterpretError::Io(path.into(), e))?;
+    let mut lines = text.lines().enumerate();
+    let head: Vec<&str> = lines
+        .next()
+        .map(|(_, l)| l.split('\t').collect())
+        .unwrap_or_default();
+    let col = |n: &str| {
+        head.iter().position(|h| *h == n).ok_or_else(|| {
+            InterpretError::Usage(format!(
+                "{}: no column {n}: not a table of ferrosea-interpret compare or tomtom",
+                path.display()
+            ))
+        })
+    };
+    let (qi, ti, pi, ei, qvi, oi) = (
+        col("Query_ID")?,
+        col("Target_ID")?,
+        col("p-value")?,
+        col("E-value")?,
+        col("q-value")?,
+        col("Orientation")?,
+    );
+    let ni = head.iter().position(|h| *h == "Target_name");
+    let mut out: HashMap<String, Vec<Hit>> = HashMap::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        let num = |c: usize| -> Result<f64, InterpretError> {
+            f.get(c).and_then(|v| v.parse().ok()).ok_or_else(|| {
+                InterpretError::Usage(format!(
+                    "{}:{}: column {} is not a number",
+                    path.display(),
+                    i + 1,
+                    head[c]
+                ))
+            })
+        };
+        out.entry(f[qi].to_string()).or_default().push(Hit {
+            target: f.get(ti).unwrap_or(&"").to_string(),
+            name: ni.and_then(|c| f.get(c)).unwrap_or(&"").to_string(),
+            p: num(pi)?,
+            e: num(ei)?,
+            q: num(qvi)?,
+            orientation: f.get(oi).and_then(|o| o.chars().next()).unwrap_or('+'),
+        });
+    }
+    for hits in out.values_mut() {
+        hits.sort_by(|a, b| a.p.total_cmp(&b.p));
+    }
+    Ok(out)
+}
+
+/// A filters.tsv line: (sites, information content, influence).
+fn read_summaries(
+    path: &Path,
+) -> Result<HashMap<String, (String, String, String)>, InterpretError> {
+    let text = std::fs::read_to_string(path).map_err(|e| InterpretError::Io(path.into(), e))?;
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n);
+    let (Some(f), Some(s), Some(ic), Some(inf)) = (
+        col("filter"),
+        col("sites"),
+        col("information_content"),
+        col("influence"),
+    ) else {
+        return Err(InterpretError::Usage(format!(
+            "{}: not the filters.tsv of ferrosea-interpret filters",
+            path.display()
+        )));
+    };
+    Ok(lines
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|v| v.len() > inf)
+        .map(|v| {
+            (
+                v[f].to_string(),
+                (v[s].to_string(), v[ic].to_string(), v[inf].to_string()),
+            )
+        })
+        .collect())
+}
+
+/// Writes the page; returns the number of filters on it.
+pub fn report(opts: &ReportOptions) -> Result<usize, InterpretError> {
+    let motifs = read_motifs(&opts.motifs.join("filters.meme"))?;
+    let summaries = read_summaries(&opts.motifs.join("filters.tsv"))?;
+    let matches = read_matches(&opts.matches)?;
+    let db: Vec<Motif> = match &opts.db {
+        Some(p) => read_motifs(p)?,
+        None => crate::compare::embedded_jaspar()?,
+    };
+    let by_id: HashMap<&str, &Motif> = db.iter().map(|m| (m.id.as_str(), m)).collect();
+    let bg = [0.25; 4];
+    let ic = |m: &Motif| -> f64 {
+        m.pfm
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .filter(|&&p| p > 0.0)
+                    .map(|&p| p * (p / 0.25).log2())
+                    .sum::<f64>()
+            })
+            .sum()
+    };
+    let mut order: Vec<&Motif> = motifs.iter().collect();
+    order.sort_by(|a, b| {
+        let qa = matches.get(&a.id).and_then(|h| h.first()).map(|h| h.q);
+        let qb = matches.get(&b.id).and_then(|h| h.first()).map(|h| h.q);
+        match (qa, qb) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => ic(b).total_cmp(&ic(a)),
+        }
+    });
+    let mut rows = String::new();
+    for m in &order {
+        let (sites, info, influence) = summaries
+            .get(&m.id)
+            .cloned()
+            .unwrap_or_else(|| ("?".into(), format!("{:.2}", ic(m)), "NA".into()));
+        let hits = matches.get(&m.id).map(Vec::as_slice).unwrap_or(&[]);
+        let mut list = String::new();
+        for h in hits.iter().take(opts.top) {
+            list.push_str(&format!(
+                "<li><b>{}</b> {} ({}) q = {:.2e}, E = {:.2e}</li>",
+                escape(&h.name),
+                escape(&h.target),
+                h.orientation,
+                h.q,
+                h.e
+            ));
+        }
+        if list.is_empty() {
+            list.push_str("<li class=none>no match passing the threshold</li>");
+        }
+        let best_logo = match hits
+            .first()
+            .and_then(|h| by_id.get(h.target.as_str()).map(|t| (h, t)))
+        {
+            Some((h, t)) => {
+                let pfm = if h.orientation == '-' {
+                    t.reverse_complement().pfm
+                } else {
+                    t.pfm.clone()
+                };
+                logo::svg_string(&format!("{} {}", t.id, h.name), &pfm, bg)?
+            }
+            None => String::new(),
+        };
+        rows.push_str(&format!(
+            "<tr id=\"{}\"><td class=logo><b>{}</b><br>{}</td><td>{}</td><td>{}</td><td>{}</td><td><ul>{}</ul></td><td class=logo>{}</td></tr>\n",
+            escape(&m.id),
+            escape(&m.id),
+            logo::svg_string(&m.id, &m.pfm, bg)?,
+            escape(&info),
+            escape(&sites),
+            escape(&influence),
+            list,
+            best_logo
+        ));
+    }
+    let page = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ferrosea filters</title>\n\
+         <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse}} \
+         td,th{{border-bottom:1px solid #ccc;padding:4px 8px;vertical-align:middle;text-align:left}} \
+         td.logo svg{{width:360px;height:auto}} li.none{{color:#888}} ul{{margin:0;padding-left:1.2em}}</style>\n\
+         </head><body>\n<h1>First-layer filters</h1>\n<p>{} filters from {}; matches from {} \
+         (the best {} per filter). Sorted by the best match's q-value; filters without a match \
+         last, by information content. Influence: mean change of the predictions when the filter \
+         is zeroed (NA unless <code>filters --influence</code> was run).</p>\n<table>\n\
+         <tr><th>filter</th><th>IC (bits)</th><th>sites</th><th>influence</th><th>best matches</th><th>best match</th></tr>\n\
+         {}</table>\n</body></html>\n",
+        motifs.len(),
+        escape(&opts.motifs.display().to_string()),
+        escape(&opts.matches.display().to_string()),
+        opts.top,
+        rows
+    );
+    write_atomically(&opts.out, page.as_bytes())?;
+    Ok(motifs.len())
+}
