@@ -247,42 +247,52 @@ fn one_query(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
     // Scores, median-shifted per query row.
     let mut s = vec![0f64; w * n];
     let mut keys = Vec::with_capacity(n);
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for (i, qc) in qcols.iter().enumerate() {
         let row = &mut s[i * n..(i + 1) * n];
         for (r, tc) in row.iter_mut().zip(&pool.cols) {
             *r = column_score(o.distance, qc, tc);
         }
         let m = median(row, &mut keys);
+        // The row's extremes come with the median's selection: the keys are a copy.
+        let (rmin, rmax) = row
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (if v < a { v } else { a }, if v > b { v } else { b })
+            });
+        lo = lo.min(rmin - m);
+        hi = hi.max(rmax - m);
         row.iter_mut().for_each(|r| *r -= m);
     }
-    let lo = s.iter().copied().fold(f64::INFINITY, f64::min).floor();
-    let hi = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let lo = lo.floor();
     let scale = if hi > lo {
         ((o.bins as f64 / (hi - lo)).floor() as i64).max(1)
     } else {
         1
     };
-    let ints: Vec<i64> = s
-        .iter()
-        // v >= lo, so truncation is floor (and avoids a libm call per value).
-        .map(|&v| ((v - lo) * scale as f64 + 0.5) as i64)
-        .collect();
     let zero = (-lo) as i64 * scale; // the score of an unaligned query column
-    let top = ints.iter().copied().max().unwrap_or(0) as usize;
-    // Null distribution of each column, then of each span by convolution.
-    // Each column's distribution over its own range of values: (first value, probabilities).
-    let pmfs: Vec<(usize, Vec<f64>)> = (0..w)
-        .map(|i| {
-            let mut p = vec![0f64; top + 1];
-            for &v in &ints[i * n..(i + 1) * n] {
-                p[v as usize] += 1.0;
-            }
-            let first = p.iter().position(|&x| x > 0.0).unwrap_or(0);
-            let last = p.iter().rposition(|&x| x > 0.0).unwrap_or(0);
-            let probs = p[first..=last].iter().map(|x| x / n as f64).collect();
-            (first, probs)
-        })
-        .collect();
+    let top = ((hi - lo) * scale as f64 + 0.5) as usize + 1;
+    // One pass per query row: the integer scores (v >= lo, so truncation is floor, without a
+    // libm call), stored column by column so that an alignment reads one small block, and
+    // each column's null distribution over its own range: (first value, probabilities).
+    let mut by_column = vec![0i32; n * w];
+    let mut pmfs: Vec<(usize, Vec<f64>)> = Vec::with_capacity(w);
+    let mut counts = vec![0u32; top + 1];
+    for i in 0..w {
+        counts.iter_mut().for_each(|c| *c = 0);
+        for (c, &v) in s[i * n..(i + 1) * n].iter().enumerate() {
+            let b = ((v - lo) * scale as f64 + 0.5) as usize;
+            counts[b] += 1;
+            by_column[c * w + i] = b as i32;
+        }
+        let first = counts.iter().position(|&x| x > 0).unwrap_or(0);
+        let last = counts.iter().rposition(|&x| x > 0).unwrap_or(0);
+        let probs = counts[first..=last]
+            .iter()
+            .map(|&x| x as f64 / n as f64)
+            .collect();
+        pmfs.push((first, probs));
+    }
     // Span distributions, kept as (first value, probabilities) while convolving.
     let mut spans: Vec<Vec<Survival>> = Vec::with_capacity(w);
     for a in 0..w {
@@ -307,13 +317,6 @@ fn one_query(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
         }
         spans.push(row);
     }
-    // The integer scores column by column: an alignment then reads one small block.
-    let mut by_column = vec![0i32; n * w];
-    for i in 0..w {
-        for (c, &v) in ints[i * n..(i + 1) * n].iter().enumerate() {
-            by_column[c * w + i] = v as i32;
-        }
-    }
     let min_ov = |l: usize| o.min_overlap.max(1).min(w).min(l);
     // log P(max over the offsets of one strand < v), for a target width.
     let mut cache: HashMap<(usize, i64), f64> = HashMap::new();
@@ -332,7 +335,8 @@ fn one_query(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
                 if sf >= 1.0 {
                     return f64::NEG_INFINITY;
                 }
-                acc += (-sf).ln_1p();
+                // ln(1 - sf) = -sf to double precision when sf < 1e-9.
+                acc += if sf < 1e-9 { -sf } else { (-sf).ln_1p() };
             }
             acc
         })
@@ -434,7 +438,8 @@ pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            p[(state % m as u64) as usize]
+            // Multiply-high maps the state onto 0..m without a division.
+            p[((state as u128 * m as u128) >> 64) as usize]
         });
         for (k, v) in pi0_from(&above(&mut draws)).iter().enumerate() {
             mse[k] += (v - min_pi0).powi(2);
