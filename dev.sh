@@ -61,7 +61,7 @@ hdf5() {
 
 demo() {
     hdf5
-    cargo build --release -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate "${CARGO_FEATURES[@]}"
+    cargo build --release -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"
     local out=demo-out/prep
     ./target/release/ferrosea-prep \
         --genome data/demo/hg19_chr22_26-30Mb.fa.gz --targets data/demo/targets.tsv -o "$out" \
@@ -75,6 +75,13 @@ demo() {
     ./target/release/ferrosea-evaluate metrics --predictions demo-out/test-predictions.h5 \
         -o demo-out/report
     say "evaluate done: demo-out/test-predictions.h5, demo-out/report/ (per_target.tsv, summary.tsv, plots/; docs/EVALUATION.md)"
+    ./target/release/ferrosea-interpret filters --checkpoint demo-out/train --data "$out/test.h5" \
+        -o demo-out/motifs --influence 200
+    ./target/release/ferrosea-interpret compare --query demo-out/motifs/filters.meme \
+        -o demo-out/motifs/matches.tsv
+    ./target/release/ferrosea-interpret report --motifs demo-out/motifs \
+        --matches demo-out/motifs/matches.tsv -o demo-out/motifs/report.html
+    say "interpret done: demo-out/motifs/ (filters.meme, logos/, matches.tsv, report.html; docs/INTERPRETATION.md)"
 }
 
 # Checks that the CUDA and NCCL code compiles, with no GPU: nvcc, the CUDA headers and
