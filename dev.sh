@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ferrosea's two commands, each doing its own set-up on a fresh Debian 12 machine with Rust:
 #
-#   ./dev.sh demo   build, then run the pipeline on the embedded demo data (data/demo)
-#   ./dev.sh test   build and run every test (Rust, plus the h5py and scikit-learn oracles)
+#   ./dev.sh demo   build, then run the Snakemake pipeline on the embedded demo data (data/demo)
+#   ./dev.sh test   build and run every test (Rust, the Python oracles, the workflow)
 #
 # Set-up: libhdf5 from apt when missing (as root or with passwordless sudo); otherwise HDF5 is
 # built from source into the binaries (needs cmake, taken from PyPI into .venv). Python
@@ -61,27 +61,31 @@ hdf5() {
 
 demo() {
     hdf5
+    venv snakemake
     cargo build --release -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"
-    local out=demo-out/prep
-    ./target/release/ferrosea-prep \
-        --genome data/demo/hg19_chr22_26-30Mb.fa.gz --targets data/demo/targets.tsv -o "$out" \
-        --valid chr22:26000001-26500000 --test chr22:29000001-30000000 --reverse-complement
-    say "prep done: $out/train.h5, $out/valid.h5, $out/test.h5 (format: docs/FORMAT.md), report: $out/prep.json"
-    ./target/release/ferrosea-train --preset danq-tiny --epochs 5 --force \
-        --train "$out/train.h5" --valid "$out/valid.h5" --out demo-out/train
-    say "train done: demo-out/train/best.json (+ weights), metrics.tsv (format: docs/TRAINING.md)"
-    ./target/release/ferrosea-evaluate predict --checkpoint demo-out/train --data "$out/test.h5" \
-        -o demo-out/test-predictions.h5 --rc-average
-    ./target/release/ferrosea-evaluate metrics --predictions demo-out/test-predictions.h5 \
-        -o demo-out/report
-    say "evaluate done: demo-out/test-predictions.h5, demo-out/report/ (per_target.tsv, summary.tsv, plots/; docs/EVALUATION.md)"
-    ./target/release/ferrosea-interpret filters --checkpoint demo-out/train --data "$out/test.h5" \
-        -o demo-out/motifs --influence 200
-    ./target/release/ferrosea-interpret compare --query demo-out/motifs/filters.meme \
-        -o demo-out/motifs/matches.tsv
-    ./target/release/ferrosea-interpret report --motifs demo-out/motifs \
-        --matches demo-out/motifs/matches.tsv -o demo-out/motifs/report.html
-    say "interpret done: demo-out/motifs/ (filters.meme, logos/, matches.tsv, report.html; docs/INTERPRETATION.md)"
+    # The whole pipeline (workflows/Snakefile) on the embedded demo data
+    # (workflows/config/config.yaml): prep -> train -> predict -> metrics -> filters -> compare -> report.
+    .venv/bin/snakemake -s workflows/Snakefile --cores all --rerun-incomplete --quiet rules
+}
+
+# Lints the workflow and runs it for real, with the debug binaries and a short training, into
+# target/workflow-check (a clean run each time).
+workflow_check() {
+    venv snakemake
+    say "checking the Snakemake workflow (lint, then a real run on the demo data)"
+    # Every lint but "use conda or a container" (the rules call ferrosea's own binaries).
+    local lints
+    lints=$(.venv/bin/snakemake -s workflows/Snakefile --lint 2>&1 | grep -E '^ +\* ' | grep -v 'conda environment or container' || true)
+    if [ -n "$lints" ]; then say "error: workflow lint:"; printf '%s\n' "$lints" >&2; exit 1; fi
+    local out=target/workflow-check cfg=target/workflow-check.yaml
+    rm -rf "$out"
+    sed -e "s|^out: .*|out: $out|" -e 's|^bin_dir: .*|bin_dir: target/debug|' \
+        -e 's|^  epochs: .*|  epochs: 1|' -e 's|^  influence: .*|  influence: 50|' \
+        workflows/config/config.yaml > "$cfg"
+    .venv/bin/snakemake -s workflows/Snakefile --configfile "$cfg" --cores 2 --quiet all
+    for f in report/metrics.json report/plots/roc_curves.png motifs/report.html motifs/matches.tsv; do
+        [ -s "$out/$f" ] || { say "error: the workflow did not write $out/$f"; exit 1; }
+    done
 }
 
 # Checks that the CUDA and NCCL code compiles, with no GPU: nvcc, the CUDA headers and
@@ -108,6 +112,8 @@ test() {
     venv h5py numpy scipy scikit-learn:sklearn memelite
     export FERROSEA_PYTHON="$PWD/.venv/bin/python"
     cargo test --workspace "${CARGO_FEATURES[@]}"
+    cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"
+    workflow_check
     cuda_check
 }
 
@@ -115,5 +121,6 @@ case "${1:-}" in
     demo) demo ;;
     test) test ;;
     cuda-check) hdf5; cuda_check ;;
-    *) echo "usage: ./dev.sh demo|test|cuda-check" >&2; exit 2 ;;
+    workflow-check) hdf5; cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"; workflow_check ;;
+    *) echo "usage: ./dev.sh demo|test|cuda-check|workflow-check" >&2; exit 2 ;;
 esac
