@@ -17,6 +17,7 @@ fn conv1d_forward_and_gradients_match_a_direct_sum() {
         (8, 8, 30, 8, 4),
         (1, 4, 40, 6, 8),
         (19, 5, 25, 7, 25),
+        (4, 4, 1000, 32, 26),
     ] {
         for candle_path in [false, true] {
             let store = ParamStore::new(b as u64);

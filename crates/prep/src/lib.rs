@@ -19,6 +19,7 @@ pub mod mat;
 pub mod pass;
 pub mod report;
 mod run;
+pub mod simulate;
 
 use std::path::PathBuf;
 

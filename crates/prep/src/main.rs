@@ -84,6 +84,41 @@ struct Args {
 /// change them.
 #[derive(clap::Subcommand, Debug)]
 enum Command {
+    /// Simulate a genome with motifs planted at known places and peak files around them (a
+    /// known answer for the whole pipeline): OUT/genome.fa, peaks/, truth/, targets.tsv and a
+    /// workflow configuration OUT/config.yaml.
+    Simulate {
+        /// Motif database (MEME or JASPAR) holding the motifs to plant.
+        #[arg(long, value_name = "FILE")]
+        motifs: PathBuf,
+        /// Identifiers of the motifs to plant, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        ids: Vec<String>,
+        /// Output directory.
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: PathBuf,
+        /// Number of chromosomes (the last one is the test split).
+        #[arg(long, default_value_t = 3)]
+        chromosomes: usize,
+        /// Length of each chromosome.
+        #[arg(long, value_name = "BP", default_value_t = 400_000)]
+        length: usize,
+        /// GC content of the background (the human genome's is about 0.41).
+        #[arg(long, default_value_t = 0.41)]
+        gc: f64,
+        /// Planted instances per motif.
+        #[arg(long, default_value_t = 150)]
+        sites: usize,
+        /// Fraction of planted sites left without a peak.
+        #[arg(long, default_value_t = 0.1)]
+        missed: f64,
+        /// Noise peaks per motif, as a fraction of its sites.
+        #[arg(long, default_value_t = 0.1)]
+        noise: f64,
+        /// Seed of every random choice.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Convert DeepSEA's training bundle (deepsea_train: train.mat, valid.mat, test.mat) into
     /// ferrosea dataset files OUT/{train,valid,test}.h5, plus OUT/import.json.
     ///
@@ -173,6 +208,41 @@ fn options(a: Args) -> anyhow::Result<Options> {
 }
 
 fn import(c: Command) -> anyhow::Result<()> {
+    if let Command::Simulate {
+        motifs,
+        ids,
+        out,
+        chromosomes,
+        length,
+        gc,
+        sites,
+        missed,
+        noise,
+        seed,
+    } = c
+    {
+        let planted =
+            ferrosea_prep::simulate::simulate(&ferrosea_prep::simulate::SimulateOptions {
+                motifs,
+                ids,
+                out: out.clone(),
+                chromosomes,
+                length,
+                gc,
+                sites,
+                missed,
+                noise,
+                seed,
+            })?;
+        tracing::info!(
+            "{}: {} motifs planted {sites} times each in {chromosomes} x {length} bp; run the \
+             workflow with --configfile {}/config.yaml",
+            out.display(),
+            planted.len(),
+            out.display()
+        );
+        return Ok(());
+    }
     let Command::ImportDeepsea {
         train,
         valid,
@@ -185,7 +255,10 @@ fn import(c: Command) -> anyhow::Result<()> {
         chunk_rows,
         compression_level,
         ..
-    } = c;
+    } = c
+    else {
+        unreachable!("simulate is handled above")
+    };
     if threads > 0 {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -210,7 +283,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let quiet = match &args.command {
         Some(Command::ImportDeepsea { quiet, .. }) => *quiet,
-        None => args.quiet,
+        _ => args.quiet,
     };
     let level = match (quiet, args.verbose) {
         (true, _) => tracing::Level::WARN,

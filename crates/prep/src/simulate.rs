@@ -1,0 +1,217 @@
+//! `ferrosea-prep simulate`: a genome and peak files with a known answer.
+//!
+//! A random genome (independent bases at a given GC content, split into chromosomes), with
+//! instances of chosen motifs planted at known places (each instance drawn from the motif's
+//! probabilities, on a random strand), and for each motif a narrowPeak file whose peaks
+//! surround its planted sites, minus a fraction of missed sites, plus a fraction of noise
+//! peaks at random places. The planted sites are written as BED files, and a targets manifest
+//! and a workflow configuration tie everything together, so that the whole pipeline can be
+//! run on it and its results checked against the truth (`workflows/lib/check_truth.py`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ferrosea_motifs::{read_motifs, Motif};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct SimulateOptions {
+    /// Motif database (MEME or JASPAR).
+    pub motifs: PathBuf,
+    /// Identifiers of the motifs to plant.
+    pub ids: Vec<String>,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Number of chromosomes.
+    pub chromosomes: usize,
+    /// Length of each chromosome.
+    pub length: usize,
+    /// GC content of the background.
+    pub gc: f64,
+    /// Planted instances per motif.
+    pub sites: usize,
+    /// Fraction of planted sites without a peak.
+    pub missed: f64,
+    /// Noise peaks per motif, as a fraction of its sites.
+    pub noise: f64,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+/// Why a simulation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    /// A motif problem.
+    #[error(transparent)]
+    Motifs(#[from] ferrosea_motifs::MotifError),
+    /// Bad settings.
+    #[error("{0}")]
+    Invalid(String),
+    /// A file-system error.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+fn write(path: &Path, text: &str) -> Result<(), SimulateError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let io = |e| SimulateError::Io(path.to_path_buf(), e);
+    std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+fn pick(rng: &mut ChaCha8Rng, p: &[f64; 4]) -> u8 {
+    let u: f64 = rng.random();
+    let mut acc = 0.0;
+    for (k, &v) in p.iter().enumerate() {
+        acc += v;
+        if u < acc {
+            return b"ACGT"[k];
+        }
+    }
+    b'T'
+}
+
+/// Writes `genome.fa`, `peaks/<id>.narrowPeak`, `truth/<id>.bed`, `targets.tsv` and
+/// `config.yaml` (a workflow configuration: test = the last chromosome, validation = the
+/// first 10% of the first one). Returns the planted motifs.
+pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
+    if o.chromosomes < 2 || o.length < 10_000 || !(0.0..=1.0).contains(&o.gc) {
+        return Err(SimulateError::Invalid(
+            "need at least 2 chromosomes of 10,000 bp and a GC content between 0 and 1".into(),
+        ));
+    }
+    let db = read_motifs(&o.motifs)?;
+    let motifs: Vec<Motif> = o
+        .ids
+        .iter()
+        .map(|id| {
+            db.iter().find(|m| &m.id == id).cloned().ok_or_else(|| {
+                SimulateError::Invalid(format!("{}: no motif {id}", o.motifs.display()))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    if motifs.is_empty() {
+        return Err(SimulateError::Invalid("no motifs to plant (--ids)".into()));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
+    let bg = [
+        (1.0 - o.gc) / 2.0,
+        o.gc / 2.0,
+        o.gc / 2.0,
+        (1.0 - o.gc) / 2.0,
+    ];
+    let mut chroms: Vec<Vec<u8>> = (0..o.chromosomes)
+        .map(|_| (0..o.length).map(|_| pick(&mut rng, &bg)).collect())
+        .collect();
+    // Sites: 1 kb slots, so that instances never overlap and each window holds at most one.
+    let slots_per_chrom = o.length / 1000 - 1;
+    let mut free: Vec<(usize, usize)> = (0..o.chromosomes)
+        .flat_map(|c| (1..slots_per_chrom).map(move |s| (c, s)))
+        .collect();
+    let needed = motifs.len() * o.sites;
+    if needed > free.len() {
+        return Err(SimulateError::Invalid(format!(
+            "{needed} sites do not fit in {} slots of 1 kb: lengthen the chromosomes",
+            free.len()
+        )));
+    }
+    // A seeded shuffle of the slots.
+    for i in (1..free.len()).rev() {
+        let j = rng.random_range(0..=i);
+        free.swap(i, j);
+    }
+    std::fs::create_dir_all(o.out.join("peaks"))
+        .map_err(|e| SimulateError::Io(o.out.clone(), e))?;
+    std::fs::create_dir_all(o.out.join("truth"))
+        .map_err(|e| SimulateError::Io(o.out.clone(), e))?;
+    let name = |c: usize| format!("sim{}", c + 1);
+    let mut manifest = String::from("name\tcategory\tpath\n");
+    for (k, m) in motifs.iter().enumerate() {
+        let mut truth = String::new();
+        let mut peaks: Vec<(usize, usize, usize, usize)> = Vec::new(); // chrom, start, end, summit
+        for s in 0..o.sites {
+            let (c, slot) = free[k * o.sites + s];
+            let w = m.width();
+            let at = slot * 1000 + rng.random_range(100..900 - w);
+            let reverse = rng.random_bool(0.5);
+            let pfm = if reverse {
+                m.reverse_complement().pfm
+            } else {
+                m.pfm.clone()
+            };
+            for (p, col) in pfm.iter().enumerate() {
+                chroms[c][at + p] = pick(&mut rng, col);
+            }
+            truth.push_str(&format!(
+                "{}\t{at}\t{}\t{}\t0\t{}\n",
+                name(c),
+                at + w,
+                m.id,
+                if reverse { '-' } else { '+' }
+            ));
+            if rng.random::<f64>() >= o.missed {
+                // Broad peaks (700-1000 bp): a window is labelled positive about when it
+                // holds the site, as with broad ChIP-seq or DNase peaks.
+                let half = rng.random_range(350..500);
+                let centre = at + w / 2 + rng.random_range(0..40) - 20;
+                peaks.push((c, centre - half, centre + half, half));
+            }
+        }
+        let noise = (o.sites as f64 * o.noise).round() as usize;
+        for _ in 0..noise {
+            let c = rng.random_range(0..o.chromosomes);
+            let centre = rng.random_range(1000..o.length - 1000);
+            let half = rng.random_range(350..500);
+            peaks.push((c, centre - half, centre + half, half));
+        }
+        peaks.sort();
+        let label = match &m.name {
+            Some(n) => format!("{}|{n}", m.id),
+            None => m.id.clone(),
+        };
+        let mut np = String::new();
+        for (i, (c, s, e, summit)) in peaks.iter().enumerate() {
+            np.push_str(&format!(
+                "{}\t{s}\t{e}\tpeak{}\t1000\t.\t10.0\t8.0\t6.0\t{summit}\n",
+                name(*c),
+                i + 1
+            ));
+        }
+        write(&o.out.join(format!("peaks/{}.narrowPeak", m.id)), &np)?;
+        write(&o.out.join(format!("truth/{}.bed", m.id)), &truth)?;
+        manifest.push_str(&format!("{label}\tTF\tpeaks/{}.narrowPeak\n", m.id));
+    }
+    let mut fa = String::with_capacity(o.chromosomes * (o.length + o.length / 60 + 16));
+    for (c, seq) in chroms.iter().enumerate() {
+        fa.push_str(&format!(">{}\n", name(c)));
+        for line in seq.chunks(60) {
+            fa.push_str(std::str::from_utf8(line).expect("ACGT"));
+            fa.push('\n');
+        }
+    }
+    write(&o.out.join("genome.fa"), &fa)?;
+    write(&o.out.join("targets.tsv"), &manifest)?;
+    let out = o.out.display();
+    let config = format!(
+        "# A planted-motif simulation (ferrosea-prep simulate); run with\n\
+         #   snakemake -s workflows/Snakefile --configfile {out}/config.yaml --cores 2 all truth\n\
+         out: {out}/run\nbin_dir: target/release\n\
+         genome: {out}/genome.fa\ntargets: {out}/targets.tsv\n\
+         prep:\n  valid: \"sim1:1-{valid}\"\n  test: \"{test}\"\n  keep: all\n  reverse_complement: false\n  extra: \"\"\n\
+         train:\n  preset: danq-tiny\n  epochs: 6\n  batch_size: null\n  devices: cpu\n  gpus: 0\n  seed: 1\n  extra: \"\"\n\
+         evaluate:\n  rc_average: true\n  min_positives: 1\n  reference: null\n  batch_size: 256\n\
+         interpret:\n  db: {db}\n  threshold: 0.5\n  only_positive: true\n  min_sites: 10\n  influence: null\n  dist: ed\n  thresh: 0.5\n\
+         truth:\n  dir: {out}/truth\n  min_roc_auc: 0.95\n  max_q: 0.05\n  min_matched: 0.8\n",
+        valid = o.length / 10,
+        test = name(o.chromosomes - 1),
+        db = o.motifs.display()
+    );
+    write(&o.out.join("config.yaml"), &config)?;
+    Ok(motifs)
+}
