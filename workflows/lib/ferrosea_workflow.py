@@ -21,7 +21,8 @@ def peak_files(manifest):
 def train_flags(config):
     """ferrosea-train's flags from the config's train section."""
     t = config["train"]
-    flags = [f"--preset {t['preset']}", f"--epochs {t['epochs']}", f"--seed {t.get('seed', 1)}"]
+    recipe = f"--config {t['config']}" if t.get("config") else f"--preset {t['preset']}"
+    flags = [recipe, f"--epochs {t['epochs']}", f"--seed {t.get('seed', 1)}"]
     if t.get("batch_size"):
         flags.append(f"--batch-size {t['batch_size']}")
     flags.append(f"--devices {t['devices']}")

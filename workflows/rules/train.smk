@@ -2,6 +2,7 @@ rule train:
     input:
         train=f"{OUT}/prep/train.h5",
         valid=f"{OUT}/prep/valid.h5",
+        recipe=config["train"].get("config") or [],
     output:
         best=f"{OUT}/train/best.json",
         metrics=f"{OUT}/train/metrics.tsv",

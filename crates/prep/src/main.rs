@@ -101,14 +101,14 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         chromosomes: usize,
         /// Length of each chromosome.
-        #[arg(long, value_name = "BP", default_value_t = 400_000)]
+        #[arg(long, value_name = "BP", default_value_t = 3_000_000)]
         length: usize,
         /// GC content of the background (the human genome's is about 0.41).
         #[arg(long, default_value_t = 0.41)]
         gc: f64,
-        /// Planted instances per motif.
-        #[arg(long, default_value_t = 150)]
-        sites: usize,
+        /// Planted instances per motif [default: as many as fit, one per kb].
+        #[arg(long)]
+        sites: Option<usize>,
         /// Fraction of planted sites left without a peak.
         #[arg(long, default_value_t = 0.1)]
         missed: f64,
@@ -235,8 +235,8 @@ fn import(c: Command) -> anyhow::Result<()> {
                 seed,
             })?;
         tracing::info!(
-            "{}: {} motifs planted {sites} times each in {chromosomes} x {length} bp; run the \
-             workflow with --configfile {}/config.yaml",
+            "{}: {} motifs planted in {chromosomes} x {length} bp; run the workflow with \
+             --configfile {}/config.yaml -- all truth",
             out.display(),
             planted.len(),
             out.display()

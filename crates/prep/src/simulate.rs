@@ -30,8 +30,9 @@ pub struct SimulateOptions {
     pub length: usize,
     /// GC content of the background.
     pub gc: f64,
-    /// Planted instances per motif.
-    pub sites: usize,
+    /// Planted instances per motif; `None`: as many as fit (97% of the 1 kb slots, shared
+    /// evenly).
+    pub sites: Option<usize>,
     /// Fraction of planted sites without a peak.
     pub missed: f64,
     /// Noise peaks per motif, as a fraction of its sites.
@@ -114,7 +115,8 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
     let mut free: Vec<(usize, usize)> = (0..o.chromosomes)
         .flat_map(|c| (1..slots_per_chrom).map(move |s| (c, s)))
         .collect();
-    let needed = motifs.len() * o.sites;
+    let sites = o.sites.unwrap_or(free.len() * 97 / 100 / motifs.len());
+    let needed = motifs.len() * sites;
     if needed > free.len() {
         return Err(SimulateError::Invalid(format!(
             "{needed} sites do not fit in {} slots of 1 kb: lengthen the chromosomes",
@@ -135,8 +137,8 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
     for (k, m) in motifs.iter().enumerate() {
         let mut truth = String::new();
         let mut peaks: Vec<(usize, usize, usize, usize)> = Vec::new(); // chrom, start, end, summit
-        for s in 0..o.sites {
-            let (c, slot) = free[k * o.sites + s];
+        for s in 0..sites {
+            let (c, slot) = free[k * sites + s];
             let w = m.width();
             let at = slot * 1000 + rng.random_range(100..900 - w);
             let reverse = rng.random_bool(0.5);
@@ -163,7 +165,7 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
                 peaks.push((c, centre - half, centre + half, half));
             }
         }
-        let noise = (o.sites as f64 * o.noise).round() as usize;
+        let noise = (sites as f64 * o.noise).round() as usize;
         for _ in 0..noise {
             let c = rng.random_range(0..o.chromosomes);
             let centre = rng.random_range(1000..o.length - 1000);
@@ -197,14 +199,27 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
     }
     write(&o.out.join("genome.fa"), &fa)?;
     write(&o.out.join("targets.tsv"), &manifest)?;
+    // A small convolutional network that learns planted motifs in a few CPU minutes; its
+    // 20 bp filters hold whole JASPAR motifs, so that `compare` can name them.
+    write(
+        &o.out.join("recipe.json"),
+        r#"{
+  "_about": "one convolution (32 filters of 20 bp), max-pool, a small dense layer: for simulations",
+  "model": {"arch": "deepsea", "conv": [{"filters": 32, "width": 20, "pool": 8, "dropout": 0.0}], "hidden": 32, "init": "torch"},
+  "optimizer": {"kind": "adam", "lr": 0.003, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
+  "batch_size": 32,
+  "epochs": 6
+}
+"#,
+    )?;
     let out = o.out.display();
     let config = format!(
         "# A planted-motif simulation (ferrosea-prep simulate); run with\n\
-         #   snakemake -s workflows/Snakefile --configfile {out}/config.yaml --cores 2 all truth\n\
+         #   snakemake -s workflows/Snakefile --configfile {out}/config.yaml --cores 2 -- all truth\n\
          out: {out}/run\nbin_dir: target/release\n\
          genome: {out}/genome.fa\ntargets: {out}/targets.tsv\n\
          prep:\n  valid: \"sim1:1-{valid}\"\n  test: \"{test}\"\n  keep: all\n  reverse_complement: false\n  extra: \"\"\n\
-         train:\n  preset: danq-tiny\n  epochs: 6\n  batch_size: null\n  devices: cpu\n  gpus: 0\n  seed: 1\n  extra: \"\"\n\
+         train:\n  config: {out}/recipe.json\n  epochs: 6\n  batch_size: null\n  devices: cpu\n  gpus: 0\n  seed: 1\n  extra: \"\"\n\
          evaluate:\n  rc_average: true\n  min_positives: 1\n  reference: null\n  batch_size: 256\n\
          interpret:\n  db: {db}\n  threshold: 0.5\n  only_positive: true\n  min_sites: 10\n  influence: null\n  dist: ed\n  thresh: 0.5\n\
          truth:\n  dir: {out}/truth\n  min_roc_auc: 0.95\n  max_q: 0.05\n  min_matched: 0.8\n",

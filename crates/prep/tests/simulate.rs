@@ -14,7 +14,7 @@ fn options(out: &Path, seed: u64) -> SimulateOptions {
         chromosomes: 2,
         length: 60_000,
         gc: 0.41,
-        sites: 40,
+        sites: Some(40),
         missed: 0.1,
         noise: 0.1,
         seed,
