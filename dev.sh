@@ -88,6 +88,22 @@ workflow_check() {
     done
 }
 
+# The end-to-end truth test: a simulated genome with JASPAR motifs planted at known places
+# (ferrosea-prep simulate), the whole workflow on it, and a check that the planted targets
+# are predicted (ROC AUC) and the planted motifs found among the learned filters (compare).
+# $1: the binaries' directory (target/debug in the tests, target/release for users).
+truth_check() {
+    local bin=$1 out=target/truth-check
+    venv snakemake
+    say "the end-to-end truth test: simulate, run the workflow, check against the truth"
+    rm -rf "$out"
+    "$bin/ferrosea-prep" simulate --motifs data/motifs/JASPAR2024_CORE_vertebrates_latest.meme.gz \
+        --ids MA0139.2,MA0138.3,MA0106.3 -o "$out"
+    sed -i "s|^bin_dir: .*|bin_dir: $bin|" "$out/config.yaml"
+    .venv/bin/snakemake -s workflows/Snakefile --configfile "$out/config.yaml" --cores 2 --quiet rules -- all truth
+    say "truth test passed: $out/run/truth.tsv"
+}
+
 # Checks that the CUDA and NCCL code compiles, with no GPU: nvcc, the CUDA headers and
 # libcu++ come from PyPI into .venv-cuda (CUDA 13.0: the newest the cudarc of candle 0.11.1
 # knows); the kernels are built for sm_90 (H100/H200). Own target directory, so that the
@@ -122,5 +138,6 @@ case "${1:-}" in
     test) test ;;
     cuda-check) hdf5; cuda_check ;;
     workflow-check) hdf5; cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"; workflow_check ;;
-    *) echo "usage: ./dev.sh demo|test|cuda-check|workflow-check" >&2; exit 2 ;;
+    truth) hdf5; cargo build --release -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"; truth_check target/release ;;
+    *) echo "usage: ./dev.sh demo|test|truth|cuda-check|workflow-check" >&2; exit 2 ;;
 esac

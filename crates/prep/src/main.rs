@@ -110,10 +110,10 @@ enum Command {
         #[arg(long)]
         sites: Option<usize>,
         /// Fraction of planted sites left without a peak.
-        #[arg(long, default_value_t = 0.1)]
+        #[arg(long, default_value_t = 0.05)]
         missed: f64,
         /// Noise peaks per motif, as a fraction of its sites.
-        #[arg(long, default_value_t = 0.1)]
+        #[arg(long, default_value_t = 0.05)]
         noise: f64,
         /// Seed of every random choice.
         #[arg(long, default_value_t = 1)]

@@ -208,7 +208,7 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
   "model": {"arch": "deepsea", "conv": [{"filters": 32, "width": 20, "pool": 8, "dropout": 0.0}], "hidden": 32, "init": "torch"},
   "optimizer": {"kind": "adam", "lr": 0.003, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
   "batch_size": 32,
-  "epochs": 6
+  "epochs": 10
 }
 "#,
     )?;
@@ -219,7 +219,7 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
          out: {out}/run\nbin_dir: target/release\n\
          genome: {out}/genome.fa\ntargets: {out}/targets.tsv\n\
          prep:\n  valid: \"sim1:1-{valid}\"\n  test: \"{test}\"\n  keep: all\n  reverse_complement: false\n  extra: \"\"\n\
-         train:\n  config: {out}/recipe.json\n  epochs: 6\n  batch_size: null\n  devices: cpu\n  gpus: 0\n  seed: 1\n  extra: \"\"\n\
+         train:\n  config: {out}/recipe.json\n  epochs: 10\n  batch_size: null\n  devices: cpu\n  gpus: 0\n  seed: 1\n  extra: \"\"\n\
          evaluate:\n  rc_average: true\n  min_positives: 1\n  reference: null\n  batch_size: 256\n\
          interpret:\n  db: {db}\n  threshold: 0.5\n  only_positive: true\n  min_sites: 10\n  influence: null\n  dist: ed\n  thresh: 0.5\n\
          truth:\n  dir: {out}/truth\n  min_roc_auc: 0.95\n  max_q: 0.05\n  min_matched: 0.8\n",
