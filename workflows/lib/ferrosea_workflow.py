@@ -42,3 +42,18 @@ def directory_of(name):
 def directory_of_input(name):
     """A rule parameter: the directory of the rule's input `name`."""
     return lambda wildcards, input: os.path.dirname(input[name])
+
+
+def training_stamp(wildcards, input):
+    """What a training run depends on besides its flags: the training file's size and time,
+    and the recipe's content. Recorded when a run starts; a killed run is resumed only when
+    the stamp is unchanged."""
+    import hashlib
+
+    st = os.stat(input.train)
+    stamp = f"{st.st_size}:{int(st.st_mtime)}"
+    recipe = input.get("recipe")
+    if recipe:
+        with open(recipe, "rb") as f:
+            stamp += ":" + hashlib.sha256(f.read()).hexdigest()[:16]
+    return stamp
