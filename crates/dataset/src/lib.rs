@@ -19,6 +19,7 @@
 //! file attributes and the layout rules. [`Writer`] streams rows to disk under a temporary
 //! name and renames the file when it is complete; [`Reader`] reads it back.
 
+mod layout;
 mod predictions;
 mod reader;
 mod writer;

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use hdf5::types::VarLenUnicode;
 use ndarray::{s, ArrayView1, ArrayView2};
 
-use crate::writer::{attr, group, strings, TmpGuard};
-use crate::{AttrValue, Error, Header, Targets};
+use crate::writer::{group, TmpGuard};
+use crate::{layout, Error, Header, Targets};
 
 /// Value of the `format` file attribute of a prediction file.
 pub const PREDICTIONS_FORMAT: &str = "ferrosea-predictions";
@@ -243,22 +243,8 @@ fn coord_column<T: hdf5::H5Type>(
 }
 
 fn write_header(file: &hdf5::File, coords: &hdf5::Group, h: &Header) -> hdf5::Result<()> {
-    attr(file, "format", &AttrValue::Str(PREDICTIONS_FORMAT.into()))?;
-    attr(file, "format_version", &AttrValue::Int(1))?;
-    attr(file, "window", &AttrValue::Int(h.window as i64))?;
-    for (k, v) in &h.attrs {
-        attr(file, k, v)?;
-    }
-    let targets = group(file, "targets")?;
-    strings(&targets, "name", &h.targets.name)?;
-    strings(&targets, "category", &h.targets.category)?;
-    if let Some(c) = &h.targets.cell {
-        strings(&targets, "cell", c)?;
-    }
-    if let Some(t) = &h.targets.treatment {
-        strings(&targets, "treatment", t)?;
-    }
-    strings(coords, "chrom_names", &h.chrom_names)
+    layout::write_attrs(file, PREDICTIONS_FORMAT, 1, h)?;
+    layout::write_names(file, coords, h)
 }
 
 /// An open prediction file.
@@ -281,11 +267,7 @@ impl Predictions {
             move |source| Error::Hdf5 { path, what, source }
         };
         let file = hdf5::File::open(&path).map_err(h5("opening"))?;
-        let format: Option<String> = file
-            .attr("format")
-            .ok()
-            .and_then(|a| a.read_scalar::<VarLenUnicode>().ok())
-            .map(|s| s.to_string());
+        let format = layout::format(&file);
         if format.as_deref() != Some(PREDICTIONS_FORMAT) {
             let hint = if format.as_deref() == Some(crate::FORMAT_NAME) {
                 " (it is a dataset file: make predictions with `ferrosea-evaluate predict` first)"
@@ -306,32 +288,8 @@ impl Predictions {
                 message: format!("pred has shape {ps:?} and y {ys:?}: expected both [N, T]"),
             });
         }
-        let read = |name: &str| -> Result<Vec<String>, Error> {
-            let v = file
-                .dataset(name)
-                .map_err(h5(name))?
-                .read_raw::<VarLenUnicode>()
-                .map_err(h5(name))?;
-            Ok(v.into_iter().map(|s| s.to_string()).collect())
-        };
-        let optional = |name: &str| file.link_exists(name).then(|| read(name)).transpose();
-        let targets = Targets {
-            name: read("targets/name")?,
-            category: read("targets/category")?,
-            cell: optional("targets/cell")?,
-            treatment: optional("targets/treatment")?,
-        };
-        if targets.len() != ps[1] {
-            return Err(Error::Format {
-                path,
-                message: format!(
-                    "{} target names for {} prediction columns",
-                    targets.len(),
-                    ps[1]
-                ),
-            });
-        }
-        let chrom_names = read("coords/chrom_names")?;
+        let targets = layout::read_targets(&file, &path, ps[1], "prediction")?;
+        let chrom_names = layout::read_strings(&file, &path, "coords/chrom_names")?;
         Ok(Predictions {
             len: ps[0],
             path,
@@ -410,17 +368,7 @@ impl Predictions {
     /// Raw coordinate columns of rows `rows`: chromosome indices (into
     /// [`chrom_names`](Self::chrom_names)), window starts, strand bytes.
     pub fn read_coord_columns(&self, rows: Range<usize>) -> Result<crate::CoordColumns, Error> {
-        let one = |name: &str| self.file.dataset(name).map_err(self.h5(name));
-        let chrom = one("coords/chrom")?
-            .read_slice_1d::<u32, _>(s![rows.clone()])
-            .map_err(self.h5("reading coords/chrom"))?;
-        let start = one("coords/start")?
-            .read_slice_1d::<i64, _>(s![rows.clone()])
-            .map_err(self.h5("reading coords/start"))?;
-        let strand = one("coords/strand")?
-            .read_slice_1d::<u8, _>(s![rows])
-            .map_err(self.h5("reading coords/strand"))?;
-        Ok((chrom.to_vec(), start.to_vec(), strand.to_vec()))
+        layout::read_coord_columns(&self.file, &self.path, rows)
     }
 
     /// Labels of rows `rows` and targets `cols`, row-major `[rows, cols]`.

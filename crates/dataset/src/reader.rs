@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use hdf5::types::VarLenUnicode;
 use ndarray::s;
 
-use crate::{Error, Targets, FORMAT_NAME};
+use crate::{layout, Error, Targets, FORMAT_NAME};
 
 /// An open dataset file.
 ///
@@ -31,12 +31,7 @@ impl Reader {
             move |source| Error::Hdf5 { path, what, source }
         };
         let file = hdf5::File::open(&path).map_err(h5("opening"))?;
-        let format: Option<String> = file
-            .attr("format")
-            .ok()
-            .and_then(|a| a.read_scalar::<VarLenUnicode>().ok())
-            .map(|s| s.to_string());
-        if format.as_deref() != Some(FORMAT_NAME) {
+        if layout::format(&file).as_deref() != Some(FORMAT_NAME) {
             return Err(Error::Format {
                 path,
                 message: format!("not a {FORMAT_NAME} file (no 'format' attribute saying so)"),
@@ -53,28 +48,8 @@ impl Reader {
                 ),
             });
         }
-        let read = |name: &str| -> Result<Vec<String>, Error> {
-            let v = file
-                .dataset(name)
-                .map_err(h5(name))?
-                .read_raw::<VarLenUnicode>()
-                .map_err(h5(name))?;
-            Ok(v.into_iter().map(|s| s.to_string()).collect())
-        };
-        let optional = |name: &str| file.link_exists(name).then(|| read(name)).transpose();
-        let targets = Targets {
-            name: read("targets/name")?,
-            category: read("targets/category")?,
-            cell: optional("targets/cell")?,
-            treatment: optional("targets/treatment")?,
-        };
-        if targets.len() != ys[1] {
-            return Err(Error::Format {
-                path,
-                message: format!("{} target names for {} label columns", targets.len(), ys[1]),
-            });
-        }
-        let chrom_names = read("coords/chrom_names")?;
+        let targets = layout::read_targets(&file, &path, ys[1], "label")?;
+        let chrom_names = layout::read_strings(&file, &path, "coords/chrom_names")?;
         Ok(Reader {
             len: xs[0],
             window: xs[1],
@@ -180,31 +155,12 @@ impl Reader {
 
     /// Raw coordinate columns of rows `rows`: chromosome indices, window starts, strand bytes.
     pub fn read_coord_columns(&self, rows: Range<usize>) -> Result<crate::CoordColumns, Error> {
-        let one = |name: &str| self.file.dataset(name).map_err(self.h5(name));
-        let chrom = one("coords/chrom")?
-            .read_slice_1d::<u32, _>(s![rows.clone()])
-            .map_err(self.h5("reading coords/chrom"))?;
-        let start = one("coords/start")?
-            .read_slice_1d::<i64, _>(s![rows.clone()])
-            .map_err(self.h5("reading coords/start"))?;
-        let strand = one("coords/strand")?
-            .read_slice_1d::<u8, _>(s![rows])
-            .map_err(self.h5("reading coords/strand"))?;
-        Ok((chrom.to_vec(), start.to_vec(), strand.to_vec()))
+        layout::read_coord_columns(&self.file, &self.path, rows)
     }
 
     /// Coordinates of rows `rows`: (chromosome name, 0-based window start, strand byte).
     pub fn read_coords(&self, rows: Range<usize>) -> Result<Vec<(String, i64, u8)>, Error> {
-        let one = |name: &str| self.file.dataset(name).map_err(self.h5(name));
-        let chrom = one("coords/chrom")?
-            .read_slice_1d::<u32, _>(s![rows.clone()])
-            .map_err(self.h5("reading coords/chrom"))?;
-        let start = one("coords/start")?
-            .read_slice_1d::<i64, _>(s![rows.clone()])
-            .map_err(self.h5("reading coords/start"))?;
-        let strand = one("coords/strand")?
-            .read_slice_1d::<u8, _>(s![rows])
-            .map_err(self.h5("reading coords/strand"))?;
+        let (chrom, start, strand) = self.read_coord_columns(rows)?;
         chrom
             .iter()
             .zip(&start)

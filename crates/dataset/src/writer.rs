@@ -297,26 +297,8 @@ pub(crate) fn attr(loc: &hdf5::Location, name: &str, value: &AttrValue) -> hdf5:
 }
 
 fn write_header(file: &hdf5::File, coords: &hdf5::Group, h: &Header) -> hdf5::Result<()> {
-    attr(file, "format", &AttrValue::Str(FORMAT_NAME.into()))?;
-    attr(
-        file,
-        "format_version",
-        &AttrValue::Int(FORMAT_VERSION.into()),
-    )?;
-    attr(file, "window", &AttrValue::Int(h.window as i64))?;
-    for (k, v) in &h.attrs {
-        attr(file, k, v)?;
-    }
+    crate::layout::write_attrs(file, FORMAT_NAME, FORMAT_VERSION, h)?;
     let x = file.dataset("x")?;
     attr(&x, "alphabet", &AttrValue::Str("ACGT".into()))?;
-    let targets = group(file, "targets")?;
-    strings(&targets, "name", &h.targets.name)?;
-    strings(&targets, "category", &h.targets.category)?;
-    if let Some(c) = &h.targets.cell {
-        strings(&targets, "cell", c)?;
-    }
-    if let Some(t) = &h.targets.treatment {
-        strings(&targets, "treatment", t)?;
-    }
-    strings(coords, "chrom_names", &h.chrom_names)
+    crate::layout::write_names(file, coords, h)
 }
