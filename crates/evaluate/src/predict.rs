@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use candle_core::Tensor;
 use ferrosea_dataset::{AttrValue, Header, PredictionsOptions, PredictionsWriter, Reader};
-use ferrosea_models::Mode;
 use ferrosea_train::checkpoint;
 use ferrosea_train::data::{Loader, LoaderSpec};
 use ferrosea_train::{DeviceSpec, TrainError};
@@ -163,29 +161,23 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     for batch in loader {
         let b = batch.map_err(EvalError::Data)?;
         let n = b.rows;
-        // Every forward pass has the same shape, a multiple of 64 rows (the last batch is
-        // padded with empty windows): Candle's matrix products split rows across threads and
-        // compute a partial block of rows differently, so a ragged batch would make the
-        // result depend on the thread count.
-        let rows_in = padded_rows(opts.batch_size);
-        let mut x = b.x;
-        x.resize(rows_in * 4 * window, 0.0);
         let probs = if opts.rc_average {
+            // One pass over both blocks, each starting on a padded boundary: the forward
+            // windows at rows 0.., their reverse complements at rows `half`...
+            let half = opts.batch_size.next_multiple_of(64);
+            let mut x = b.x;
             let rc = reverse_complements(&x, window);
+            x.resize(half * 4 * window, 0.0);
             x.extend(rc);
-            let x = Tensor::from_vec(x, (2 * rows_in, 4, window), &device)?;
-            let p = probabilities(&net, &x)?;
-            let (fwd, rc) = p.split_at(rows_in * t);
+            let p = probabilities(&net, &device, x, window, 2 * half)?;
+            let (fwd, rc) = p.split_at(half * t);
             fwd[..n * t]
                 .iter()
                 .zip(&rc[..n * t])
                 .map(|(a, b)| (a + b) / 2.0)
-                .collect::<Vec<f32>>()
+                .collect()
         } else {
-            let x = Tensor::from_vec(x, (rows_in, 4, window), &device)?;
-            let mut p = probabilities(&net, &x)?;
-            p.truncate(n * t);
-            p
+            probabilities(&net, &device, b.x, window, opts.batch_size)?
         };
         if let Some(i) = probs.iter().position(|p| !p.is_finite()) {
             let (row, target) = (next_row + i / t, i % t);
@@ -228,14 +220,15 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     })
 }
 
-/// Rows of every forward pass for a batch size: the next multiple of 64.
-fn padded_rows(batch: usize) -> usize {
-    batch.next_multiple_of(64)
-}
-
-/// Sigmoid probabilities `[B, T]`, row-major.
-fn probabilities(net: &ferrosea_models::Network, x: &Tensor) -> Result<Vec<f32>, EvalError> {
-    let logits = net.forward(x, Mode::Eval)?.logits;
+/// Sigmoid probabilities `[rows, T]` of `[rows, 4, window]` windows, row-major.
+fn probabilities(
+    net: &ferrosea_models::Network,
+    device: &candle_core::Device,
+    x: Vec<f32>,
+    window: usize,
+    batch: usize,
+) -> Result<Vec<f32>, EvalError> {
+    let logits = ferrosea_train::eval_logits(net, device, x, window, batch)?;
     Ok(candle_nn::ops::sigmoid(&logits)?
         .flatten_all()?
         .to_vec1::<f32>()?)

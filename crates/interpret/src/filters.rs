@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor, D};
 use ferrosea_models::layers::Conv1d;
-use ferrosea_models::{Mode, Network, ParamStore};
+use ferrosea_models::{Network, ParamStore};
 use ferrosea_motifs::{consensus, write_meme, Motif};
 use ferrosea_train::checkpoint;
 use ferrosea_train::data::{Loader, LoaderSpec};
@@ -444,23 +444,19 @@ fn influence(
         }
     }
     xs.truncate(samples * 4 * window);
-    let batch = opts.batch_size.max(1).next_multiple_of(64);
+    let batch = opts.batch_size.max(1);
     let predict = |net: &Network| -> Result<Vec<f32>, InterpretError> {
         let mut out = Vec::with_capacity(samples * m.targets);
         for chunk in xs.chunks(batch * 4 * window) {
-            let rows = chunk.len() / (4 * window);
-            // Padded to a fixed shape: results then do not depend on the thread count.
-            let mut x = chunk.to_vec();
-            x.resize(batch * 4 * window, 0.0);
-            let x = Tensor::from_vec(x, (batch, 4, window), device).map_err(candle)?;
-            let logits = net.forward(&x, Mode::Eval).map_err(candle)?.logits;
-            let p = candle_nn::ops::sigmoid(&logits).map_err(candle)?;
-            let p = p
-                .narrow(0, 0, rows)
-                .map_err(candle)?
-                .flatten_all()
+            let logits = ferrosea_train::eval_logits(net, device, chunk.to_vec(), window, batch)
                 .map_err(candle)?;
-            out.extend(p.to_vec1::<f32>().map_err(candle)?);
+            let p = candle_nn::ops::sigmoid(&logits).map_err(candle)?;
+            out.extend(
+                p.flatten_all()
+                    .map_err(candle)?
+                    .to_vec1::<f32>()
+                    .map_err(candle)?,
+            );
         }
         Ok(out)
     };

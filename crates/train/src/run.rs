@@ -696,6 +696,25 @@ fn validate(
     Ok((loss, ferrosea_metrics::mean_defined(&aucs)))
 }
 
+/// Logits `[rows, T]` of one-hot windows `x` (`[rows, 4, window]`, row-major, at most `batch`
+/// rows) in evaluation mode. Every pass is padded with empty windows to the same shape,
+/// `batch` rounded up to a multiple of 64 rows: Candle's CPU matrix products split rows
+/// across threads and compute a partial block of rows differently, so ragged passes made
+/// predictions depend on the thread count.
+pub fn eval_logits(
+    net: &Network,
+    device: &Device,
+    mut x: Vec<f32>,
+    window: usize,
+    batch: usize,
+) -> candle_core::Result<Tensor> {
+    let rows = x.len() / (4 * window);
+    let padded = batch.max(rows).max(1).next_multiple_of(64);
+    x.resize(padded * 4 * window, 0.0);
+    let x = Tensor::from_vec(x, (padded, 4, window), device)?;
+    net.forward(&x, Mode::Eval)?.logits.narrow(0, 0, rows)
+}
+
 /// Probabilities `[rows, targets]` for a whole file, its labels, and the mean loss.
 pub fn predict(
     net: &Network,
@@ -721,14 +740,8 @@ pub fn predict(
         if window == 0 {
             window = b.x.len() / (4 * b.rows);
         }
-        // Padded to a multiple of 64 rows: Candle's matrix products compute a ragged block
-        // of rows differently depending on the thread count (see ferrosea-evaluate).
-        let padded = b.rows.next_multiple_of(64);
-        let mut xs = b.x;
-        xs.resize(padded * 4 * window, 0.0);
-        let x = Tensor::from_vec(xs, (padded, 4, window), device)?;
         let y = Tensor::from_slice(&b.y, (b.rows, targets), device)?;
-        let logits = net.forward(&x, Mode::Eval)?.logits.narrow(0, 0, b.rows)?;
+        let logits = eval_logits(net, device, b.x, window, batch)?;
         loss_sum += bce_with_logits_sum(&logits, &y)?
             .to_dtype(DType::F64)?
             .to_scalar::<f64>()?;
