@@ -80,27 +80,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Candle allocates and frees large buffers every batch; keep glibc from returning them.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_MAX, 0);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
-    }
     let args = Args::parse();
-    if let Some(j) = args.threads {
-        // Candle, gemm and rayon size their thread pools from this variable; nothing runs yet.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", j.max(1).to_string()) };
-    }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(if args.quiet {
-            tracing::Level::WARN
-        } else {
-            tracing::Level::INFO
-        })
-        .with_target(false)
-        .without_time()
-        .init();
+    ferrosea_train::process::init(args.quiet, args.threads);
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

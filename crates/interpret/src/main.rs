@@ -1,6 +1,5 @@
 //! `ferrosea-interpret`: what a trained network's first layer learned.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -127,22 +126,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(j) = args.threads {
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(j.max(1))
-            .build_global();
-    }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(if args.quiet {
-            tracing::Level::WARN
-        } else {
-            tracing::Level::INFO
-        })
-        .with_target(false)
-        .without_time()
-        .init();
+    ferrosea_train::process::init(args.quiet, args.threads);
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod data;
 pub mod loss;
 pub mod optim;
+pub mod process;
 mod run;
 pub mod schedule;
 

@@ -176,29 +176,8 @@ fn summary(args: &Args, cfg: &TrainConfig) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    // Candle allocates and frees large buffers every step; without this glibc returns them
-    // to the kernel each time and re-zeroes fresh pages (about 3x slower training).
-    unsafe {
-        libc::mallopt(libc::M_MMAP_MAX, 0);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
-    }
     let args = Args::parse();
-    if let Some(j) = args.threads {
-        // Candle and gemm size their thread pools from this variable; nothing else runs yet.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", j.max(1).to_string()) };
-    }
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(if args.quiet {
-            tracing::Level::WARN
-        } else {
-            tracing::Level::INFO
-        })
-        .with_target(false)
-        .without_time()
-        .init();
+    ferrosea_train::process::init(args.quiet, args.threads);
     match main_result(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

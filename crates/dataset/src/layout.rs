@@ -1,0 +1,114 @@
+//! The parts of the layout that dataset files and prediction files share: the format
+//! attributes, `/targets/*`, `/coords/chrom_names` and the `/coords/*` row columns.
+
+use std::ops::Range;
+use std::path::Path;
+
+use hdf5::types::VarLenUnicode;
+use ndarray::s;
+
+use crate::writer::{attr, group, strings};
+use crate::{AttrValue, CoordColumns, Error, Header, Targets};
+
+fn h5(path: &Path, what: &str) -> impl FnOnce(hdf5::Error) -> Error {
+    let (path, what) = (path.to_path_buf(), what.to_string());
+    move |source| Error::Hdf5 { path, what, source }
+}
+
+/// The file's `format` attribute, if it has a readable one.
+pub(crate) fn format(file: &hdf5::File) -> Option<String> {
+    file.attr("format")
+        .ok()
+        .and_then(|a| a.read_scalar::<VarLenUnicode>().ok())
+        .map(|s| s.to_string())
+}
+
+/// A 1-D string dataset.
+pub(crate) fn read_strings(
+    file: &hdf5::File,
+    path: &Path,
+    name: &str,
+) -> Result<Vec<String>, Error> {
+    let v = file
+        .dataset(name)
+        .map_err(h5(path, name))?
+        .read_raw::<VarLenUnicode>()
+        .map_err(h5(path, name))?;
+    Ok(v.into_iter().map(|s| s.to_string()).collect())
+}
+
+/// `/targets/*`, checked to name `columns` label (or prediction) columns of `what`.
+pub(crate) fn read_targets(
+    file: &hdf5::File,
+    path: &Path,
+    columns: usize,
+    what: &str,
+) -> Result<Targets, Error> {
+    let read = |name: &str| read_strings(file, path, name);
+    let optional = |name: &str| file.link_exists(name).then(|| read(name)).transpose();
+    let targets = Targets {
+        name: read("targets/name")?,
+        category: read("targets/category")?,
+        cell: optional("targets/cell")?,
+        treatment: optional("targets/treatment")?,
+    };
+    if targets.len() != columns {
+        return Err(Error::Format {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} target names for {columns} {what} columns",
+                targets.len()
+            ),
+        });
+    }
+    Ok(targets)
+}
+
+/// Raw coordinate columns of rows `rows`.
+pub(crate) fn read_coord_columns(
+    file: &hdf5::File,
+    path: &Path,
+    rows: Range<usize>,
+) -> Result<CoordColumns, Error> {
+    let one = |name: &str| file.dataset(name).map_err(h5(path, name));
+    let chrom = one("coords/chrom")?
+        .read_slice_1d::<u32, _>(s![rows.clone()])
+        .map_err(h5(path, "reading coords/chrom"))?;
+    let start = one("coords/start")?
+        .read_slice_1d::<i64, _>(s![rows.clone()])
+        .map_err(h5(path, "reading coords/start"))?;
+    let strand = one("coords/strand")?
+        .read_slice_1d::<u8, _>(s![rows])
+        .map_err(h5(path, "reading coords/strand"))?;
+    Ok((chrom.to_vec(), start.to_vec(), strand.to_vec()))
+}
+
+/// The file attributes: `format`, `format_version`, `window`, then the header's own.
+pub(crate) fn write_attrs(
+    file: &hdf5::File,
+    format: &str,
+    version: u32,
+    h: &Header,
+) -> hdf5::Result<()> {
+    attr(file, "format", &AttrValue::Str(format.into()))?;
+    attr(file, "format_version", &AttrValue::Int(version.into()))?;
+    attr(file, "window", &AttrValue::Int(h.window as i64))?;
+    for (k, v) in &h.attrs {
+        attr(file, k, v)?;
+    }
+    Ok(())
+}
+
+/// `/targets/*` and `/coords/chrom_names`.
+pub(crate) fn write_names(file: &hdf5::File, coords: &hdf5::Group, h: &Header) -> hdf5::Result<()> {
+    let targets = group(file, "targets")?;
+    strings(&targets, "name", &h.targets.name)?;
+    strings(&targets, "category", &h.targets.category)?;
+    if let Some(c) = &h.targets.cell {
+        strings(&targets, "cell", c)?;
+    }
+    if let Some(t) = &h.targets.treatment {
+        strings(&targets, "treatment", t)?;
+    }
+    strings(coords, "chrom_names", &h.chrom_names)
+}
