@@ -30,6 +30,23 @@ pub use predictions::{Predictions, PredictionsOptions, PredictionsWriter, PREDIC
 pub use reader::Reader;
 pub use writer::{Block, Writer, WriterOptions};
 
+/// `<path>.tmp`: where an output is written until it is complete.
+pub fn tmp_path(path: &std::path::Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
+/// Writes `contents` to `<path>.tmp`, then renames it to `path`: `path` never holds a partial
+/// file. The temporary file is removed when the rename fails.
+pub fn write_atomically(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = tmp_path(path);
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 /// Raw coordinate columns of some rows: chromosome indices, window starts, strand bytes.
 pub type CoordColumns = (Vec<u32>, Vec<i64>, Vec<u8>);
 

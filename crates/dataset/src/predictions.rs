@@ -71,9 +71,7 @@ impl PredictionsWriter {
         rows: usize,
         opts: PredictionsOptions,
     ) -> Result<PredictionsWriter, Error> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
+        let tmp = crate::tmp_path(path);
         let h5 = |what: &str| {
             let (path, what) = (path.to_path_buf(), what.to_string());
             move |source| Error::Hdf5 { path, what, source }

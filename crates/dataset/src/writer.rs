@@ -113,9 +113,7 @@ impl Writer {
         rows: usize,
         opts: WriterOptions,
     ) -> Result<Writer, Error> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
+        let tmp = crate::tmp_path(path);
         let h5 = |what: &str| {
             let what = what.to_string();
             let path = path.to_path_buf();

@@ -52,25 +52,14 @@ pub enum EvalError {
 
 /// Writes `contents` to `<path>.tmp`, then renames it to `path`.
 pub(crate) fn write_atomically(path: &std::path::Path, contents: &[u8]) -> Result<(), EvalError> {
-    let tmp = tmp_name(path);
-    std::fs::write(&tmp, contents).map_err(|e| EvalError::Io(path.to_path_buf(), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        EvalError::Io(path.to_path_buf(), e)
-    })
-}
-
-/// `<path>.tmp`.
-pub(crate) fn tmp_name(path: &std::path::Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
+    ferrosea_dataset::write_atomically(path, contents)
+        .map_err(|e| EvalError::Io(path.to_path_buf(), e))
 }
 
 /// Checks that a file can be created at `path` (its directory exists and is writable) before
 /// any work is done, so that a long run does not fail at its end.
 pub(crate) fn check_writable(path: &std::path::Path) -> Result<(), EvalError> {
-    let tmp = tmp_name(path);
+    let tmp = ferrosea_dataset::tmp_path(path);
     match std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -37,12 +37,6 @@ pub(crate) fn write_atomically(
     path: &std::path::Path,
     contents: &[u8],
 ) -> Result<(), InterpretError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, contents).map_err(|e| InterpretError::Io(path.to_path_buf(), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        InterpretError::Io(path.to_path_buf(), e)
-    })
+    ferrosea_dataset::write_atomically(path, contents)
+        .map_err(|e| InterpretError::Io(path.to_path_buf(), e))
 }

@@ -230,10 +230,9 @@ pub fn import_deepsea(opts: &ImportOptions) -> Result<ImportReport, ImportError>
         "notes": report.notes,
     });
     let path = opts.out.join("import.json");
-    let tmp = opts.out.join("import.json.tmp");
     let text = serde_json::to_string_pretty(&json).expect("serialisable") + "\n";
-    std::fs::write(&tmp, text).map_err(|e| ImportError::Io(tmp.clone(), e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| ImportError::Io(path.clone(), e))?;
+    ferrosea_dataset::write_atomically(&path, text.as_bytes())
+        .map_err(|e| ImportError::Io(path.clone(), e))?;
     Ok(report)
 }
 

@@ -8,7 +8,6 @@
 //! and a workflow configuration tie everything together, so that the whole pipeline can be
 //! run on it and its results checked against the truth (`workflows/lib/check_truth.py`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ferrosea_motifs::{read_motifs, Motif};
@@ -56,14 +55,8 @@ pub enum SimulateError {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), SimulateError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let io = |e| SimulateError::Io(path.to_path_buf(), e);
-    std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    ferrosea_dataset::write_atomically(path, text.as_bytes())
+        .map_err(|e| SimulateError::Io(path.to_path_buf(), e))
 }
 
 fn pick(rng: &mut ChaCha8Rng, p: &[f64; 4]) -> u8 {

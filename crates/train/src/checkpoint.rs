@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
+use ferrosea_dataset::{tmp_path, write_atomically};
 use ferrosea_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
@@ -127,21 +128,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
     }
 }
 
-fn tmp_name(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
-}
-
-/// Writes `<path>.tmp`, then renames it to `path`: readers never see a partial file.
-pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let tmp = tmp_name(path);
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path)
-}
-
 fn save_tensors(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<(), CheckpointError> {
-    let tmp = tmp_name(path);
+    let tmp = tmp_path(path);
     let map: std::collections::HashMap<String, Tensor> = tensors
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))

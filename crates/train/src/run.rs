@@ -889,7 +889,7 @@ fn write_metrics(path: &Path, history: &[EpochMetrics]) -> Result<(), TrainError
             m.samples_per_s
         );
     }
-    checkpoint::write_atomically(path, s.as_bytes())
+    ferrosea_dataset::write_atomically(path, s.as_bytes())
         .map_err(|e| TrainError::Io(path.to_path_buf(), e))
 }
 
