@@ -187,6 +187,41 @@ fn best_activations(conv: &Conv1d, x: &Tensor) -> Result<(Vec<f32>, Vec<u32>), I
     ))
 }
 
+/// Runs the first convolution over the first `n_rows` sequences and calls `visit` with each
+/// kept sequence (one-hot `[4, window]`) and its filters' best activations and their
+/// positions.
+fn each_sequence(
+    opts: &FiltersOptions,
+    n_rows: usize,
+    conv: &Conv1d,
+    device: &Device,
+    window: usize,
+    keep: &dyn Fn(&[f32], usize) -> bool,
+    mut visit: impl FnMut(&[f32], &[f32], &[u32]),
+) -> Result<(), InterpretError> {
+    let mut seen = 0usize;
+    for b in loader(opts) {
+        let b = b.map_err(InterpretError::Usage)?;
+        let rows = b.rows.min(n_rows - seen);
+        let x = Tensor::from_slice(&b.x[..rows * 4 * window], (rows, 4, window), device)
+            .map_err(candle)?;
+        let (max, arg) = best_activations(conv, &x)?;
+        let nf = max.len() / rows.max(1);
+        for i in (0..rows).filter(|&i| keep(&b.y, i)) {
+            visit(
+                &b.x[i * 4 * window..(i + 1) * 4 * window],
+                &max[i * nf..(i + 1) * nf],
+                &arg[i * nf..(i + 1) * nf],
+            );
+        }
+        seen += rows;
+        if seen >= n_rows {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Runs the method and writes `filters.meme`, `filters.tsv`, `counts.tsv` and `logos/`.
 pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
     let reader = ferrosea_dataset::Reader::open(&opts.data)
@@ -230,47 +265,41 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
     // Pass 1: each filter's maximum; base frequencies.
     let mut global = vec![f32::NEG_INFINITY; nf];
     let mut bases = [0f64; 4];
-    let mut seen = 0usize;
-    for b in loader(opts) {
-        let b = b.map_err(InterpretError::Usage)?;
-        let rows = b.rows.min(n_rows - seen);
-        let x = Tensor::from_slice(&b.x[..rows * 4 * window], (rows, 4, window), &device)
-            .map_err(candle)?;
-        let (max, _) = best_activations(&conv, &x)?;
-        for i in (0..rows).filter(|&i| keep(&b.y, i)) {
-            for (f, g) in global.iter_mut().enumerate() {
-                *g = g.max(max[i * nf + f]);
+    each_sequence(
+        opts,
+        n_rows,
+        &conv,
+        &device,
+        window,
+        &keep,
+        |seq, max, _| {
+            for (g, &v) in global.iter_mut().zip(max) {
+                *g = g.max(v);
             }
             for (c, base) in bases.iter_mut().enumerate() {
-                *base += b.x[i * 4 * window + c * window..i * 4 * window + (c + 1) * window]
+                *base += seq[c * window..(c + 1) * window]
                     .iter()
                     .map(|&v| v as f64)
                     .sum::<f64>();
             }
-        }
-        seen += rows;
-        if seen >= n_rows {
-            break;
-        }
-    }
+        },
+    )?;
     // Pass 2: the windows.
     let mut counts = vec![[0f64; 4]; nf * w];
     let mut sites = vec![0usize; nf];
-    let mut seen = 0usize;
-    for b in loader(opts) {
-        let b = b.map_err(InterpretError::Usage)?;
-        let rows = b.rows.min(n_rows - seen);
-        let x = Tensor::from_slice(&b.x[..rows * 4 * window], (rows, 4, window), &device)
-            .map_err(candle)?;
-        let (max, arg) = best_activations(&conv, &x)?;
-        for i in (0..rows).filter(|&i| keep(&b.y, i)) {
-            let seq = &b.x[i * 4 * window..(i + 1) * 4 * window];
+    each_sequence(
+        opts,
+        n_rows,
+        &conv,
+        &device,
+        window,
+        &keep,
+        |seq, max, arg| {
             for f in 0..nf {
-                let v = max[i * nf + f];
-                if global[f] <= 0.0 || (v as f64) < opts.threshold * global[f] as f64 {
+                if global[f] <= 0.0 || (max[f] as f64) < opts.threshold * global[f] as f64 {
                     continue;
                 }
-                let start = arg[i * nf + f] as isize + (k / 2) as isize - (w / 2) as isize;
+                let start = arg[f] as isize + (k / 2) as isize - (w / 2) as isize;
                 if start < 0 || start as usize + w > window {
                     continue;
                 }
@@ -282,12 +311,8 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
                     }
                 }
             }
-        }
-        seen += rows;
-        if seen >= n_rows {
-            break;
-        }
-    }
+        },
+    )?;
 
     let total: f64 = bases.iter().sum();
     let bg = match opts.background {
