@@ -130,18 +130,12 @@ pub fn from_dataset(
             .map(|(n, _)| n.as_str())
             .collect();
         if !missing.is_empty() {
-            let shown = missing
-                .iter()
-                .take(5)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", ");
             return Err(EvalError::Mismatch(format!(
-                "{} has no labels for {} of the {} predicted targets ({shown}{})",
+                "{} has no labels for {} of the {} predicted targets ({})",
                 path.display(),
                 missing.len(),
                 ours.len(),
-                if missing.len() > 5 { ", ..." } else { "" }
+                crate::first_names(&missing)
             )));
         }
         // Label column c feeds the prediction target t with found[t] == Some(c).

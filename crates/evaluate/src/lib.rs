@@ -50,6 +50,15 @@ pub enum EvalError {
     Plot(PathBuf, String),
 }
 
+/// The first five names, comma-separated, with ", ..." when there are more.
+pub(crate) fn first_names(names: &[&str]) -> String {
+    let mut s = names.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+    if names.len() > 5 {
+        s.push_str(", ...");
+    }
+    s
+}
+
 /// Writes `contents` to `<path>.tmp`, then renames it to `path`.
 pub(crate) fn write_atomically(path: &std::path::Path, contents: &[u8]) -> Result<(), EvalError> {
     ferrosea_dataset::write_atomically(path, contents)

@@ -153,11 +153,10 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
         .collect();
     if !na.is_empty() {
         notes.push(format!(
-            "{} targets have no metrics (fewer than {} positives, or no negatives): {}{}",
+            "{} targets have no metrics (fewer than {} positives, or no negatives): {}",
             na.len(),
             opts.min_positives.max(1),
-            na.iter().take(5).copied().collect::<Vec<_>>().join(", "),
-            if na.len() > 5 { ", ..." } else { "" }
+            crate::first_names(&na)
         ));
     }
     if let Some(r) = &reference {
@@ -384,14 +383,8 @@ fn join_reference(
     );
     if !missing.is_empty() {
         note.push_str(&format!(
-            "; not in the reference: {}{}",
-            missing
-                .iter()
-                .take(5)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", "),
-            if missing.len() > 5 { ", ..." } else { "" }
+            "; not in the reference: {}",
+            crate::first_names(&missing)
         ));
     }
     let repeated = r.names.len()
