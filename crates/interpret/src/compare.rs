@@ -86,6 +86,10 @@ pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
     }
     let results = tomtom::compare(&queries, &db, &opts.tomtom);
     let mut rows = Vec::new();
+    let mut s = String::from(
+        "Query_ID\tTarget_ID\tOptimal_offset\tp-value\tE-value\tq-value\tOverlap\t\
+         Query_consensus\tTarget_consensus\tOrientation\tTarget_name\n",
+    );
     for (q, matches) in queries.iter().zip(results) {
         let mut kept: Vec<tomtom::Match> = matches
             .into_iter()
@@ -99,42 +103,36 @@ pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
                 .total_cmp(&b.p_value)
                 .then(a.target.cmp(&b.target))
         });
+        let query_consensus = consensus(&q.pfm);
         for m in kept {
             let t = &db[m.target];
-            rows.push(Row {
+            let target_consensus = if m.reverse {
+                consensus(&t.reverse_complement().pfm)
+            } else {
+                consensus(&t.pfm)
+            };
+            let row = Row {
                 query: q.id.clone(),
                 target: t.id.clone(),
                 target_name: t.name.clone().unwrap_or_default(),
                 m,
-            });
+            };
+            s.push_str(&format!(
+                "{}\t{}\t{}\t{:.6e}\t{:.6e}\t{:.6e}\t{}\t{}\t{}\t{}\t{}\n",
+                row.query,
+                row.target,
+                row.m.offset,
+                row.m.p_value,
+                row.m.e_value,
+                row.m.q_value,
+                row.m.overlap,
+                query_consensus,
+                target_consensus,
+                if row.m.reverse { '-' } else { '+' },
+                row.target_name
+            ));
+            rows.push(row);
         }
-    }
-    let mut s = String::from(
-        "Query_ID\tTarget_ID\tOptimal_offset\tp-value\tE-value\tq-value\tOverlap\t\
-         Query_consensus\tTarget_consensus\tOrientation\tTarget_name\n",
-    );
-    for r in &rows {
-        let q = queries.iter().find(|q| q.id == r.query).expect("a query");
-        let t = &db[r.m.target];
-        let tc = if r.m.reverse {
-            consensus(&t.reverse_complement().pfm)
-        } else {
-            consensus(&t.pfm)
-        };
-        s.push_str(&format!(
-            "{}\t{}\t{}\t{:.6e}\t{:.6e}\t{:.6e}\t{}\t{}\t{}\t{}\t{}\n",
-            r.query,
-            r.target,
-            r.m.offset,
-            r.m.p_value,
-            r.m.e_value,
-            r.m.q_value,
-            r.m.overlap,
-            consensus(&q.pfm),
-            tc,
-            if r.m.reverse { '-' } else { '+' },
-            r.target_name
-        ));
     }
     s.push_str(&format!(
         "\n# ferrosea-interpret compare {}: {} queries against {} targets of {}\n# {}\n",
