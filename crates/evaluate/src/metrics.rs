@@ -133,12 +133,12 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
         .iter()
         .enumerate()
         .map(|(t, r)| {
-            let scored = r.positives() >= opts.min_positives.max(1) && r.negatives() > 0;
+            let scored = r.pos >= opts.min_positives.max(1) && r.neg > 0;
             TargetRow {
                 name: targets.name[t].clone(),
                 category: targets.category[t].clone(),
-                n_pos: r.positives(),
-                n_neg: r.negatives(),
+                n_pos: r.pos,
+                n_neg: r.neg,
                 roc_auc: scored.then_some(r.roc_auc).flatten(),
                 pr_auc: scored.then_some(r.pr_auc).flatten(),
                 reference_roc_auc: None,
@@ -215,15 +215,6 @@ struct Scored {
     neg: u64,
     roc_auc: Option<f64>,
     pr_auc: Option<f64>,
-}
-
-impl Scored {
-    fn positives(&self) -> u64 {
-        self.pos
-    }
-    fn negatives(&self) -> u64 {
-        self.neg
-    }
 }
 
 /// Rows read at a time within a band.
