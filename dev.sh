@@ -130,6 +130,7 @@ test() {
     cargo test --workspace "${CARGO_FEATURES[@]}"
     cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"
     workflow_check
+    truth_check target/debug
     cuda_check
 }
 

@@ -41,7 +41,7 @@ def main():
     if frac < min_matched:
         failures.append(f"{matched} of {len(planted)} planted motifs matched by a filter (q <= {max_q}); need {min_matched:.0%}")
     text = "motif\troc_auc\troc_ok\tbest_filter\tq_value\tmatched\n" + "\n".join(rows) + "\n"
-    text += f"# {'PASS' if not failures else 'FAIL'}: {matched}/{len(planted)} matched; " + "; ".join(failures) + "\n"
+    text += f"# {'PASS' if not failures else 'FAIL'}: {matched}/{len(planted)} matched" + "".join("; " + f for f in failures) + "\n"
     with open(out + ".tmp", "w") as f:
         f.write(text)
     os.replace(out + ".tmp", out)

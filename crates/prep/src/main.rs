@@ -110,11 +110,14 @@ enum Command {
         #[arg(long)]
         sites: Option<usize>,
         /// Fraction of planted sites left without a peak.
-        #[arg(long, default_value_t = 0.05)]
+        #[arg(long, default_value_t = 0.02)]
         missed: f64,
         /// Noise peaks per motif, as a fraction of its sites.
-        #[arg(long, default_value_t = 0.05)]
+        #[arg(long, default_value_t = 0.02)]
         noise: f64,
+        /// Peak widths in bp: one width, or a range MIN-MAX drawn from uniformly.
+        #[arg(long, value_name = "BP[-BP]", default_value = "900-1000", value_parser = parse_width)]
+        peak_width: (usize, usize),
         /// Seed of every random choice.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -218,6 +221,7 @@ fn import(c: Command) -> anyhow::Result<()> {
         sites,
         missed,
         noise,
+        peak_width,
         seed,
     } = c
     {
@@ -232,6 +236,7 @@ fn import(c: Command) -> anyhow::Result<()> {
                 sites,
                 missed,
                 noise,
+                peak_width,
                 seed,
             })?;
         tracing::info!(
@@ -311,6 +316,40 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("ferrosea-prep: error: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `--peak-width`: `800` or `700-1000`.
+fn parse_width(s: &str) -> Result<(usize, usize), String> {
+    let num = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{s}': '{t}' is not a width in bp (expected BP or MIN-MAX)"))
+    };
+    let (lo, hi) = match s.split_once('-') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => (num(s)?, num(s)?),
+    };
+    if lo < 2 || lo > hi {
+        return Err(format!(
+            "'{s}': need 2 <= MIN <= MAX (widths in bp, e.g. 700-1000)"
+        ));
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_width;
+
+    #[test]
+    fn peak_widths_are_one_value_or_a_range() {
+        assert_eq!(parse_width("800"), Ok((800, 800)));
+        assert_eq!(parse_width("700-1000"), Ok((700, 1000)));
+        for bad in ["", "x", "1000-700", "1", "5-", "-5", "2-3-4"] {
+            let err = parse_width(bad).unwrap_err();
+            assert!(err.contains(&format!("'{bad}'")), "{bad}: {err}");
         }
     }
 }

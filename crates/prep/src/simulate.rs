@@ -36,6 +36,8 @@ pub struct SimulateOptions {
     pub missed: f64,
     /// Noise peaks per motif, as a fraction of its sites.
     pub noise: f64,
+    /// Peak widths in bp, drawn uniformly from this range (inclusive).
+    pub peak_width: (usize, usize),
     /// Seed of every random choice.
     pub seed: u64,
 }
@@ -151,9 +153,9 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
                 if reverse { '-' } else { '+' }
             ));
             if rng.random::<f64>() >= o.missed {
-                // Broad peaks (700-1000 bp): a window is labelled positive about when it
-                // holds the site, as with broad ChIP-seq or DNase peaks.
-                let half = rng.random_range(350..500);
+                // Broad peaks (900-1000 bp by default): a window is labelled positive about
+                // when it holds the site, as with broad ChIP-seq or DNase peaks.
+                let half = rng.random_range(o.peak_width.0..=o.peak_width.1) / 2;
                 let centre = at + w / 2 + rng.random_range(0..40) - 20;
                 peaks.push((c, centre - half, centre + half, half));
             }
@@ -162,7 +164,7 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
         for _ in 0..noise {
             let c = rng.random_range(0..o.chromosomes);
             let centre = rng.random_range(1000..o.length - 1000);
-            let half = rng.random_range(350..500);
+            let half = rng.random_range(o.peak_width.0..=o.peak_width.1) / 2;
             peaks.push((c, centre - half, centre + half, half));
         }
         peaks.sort();
@@ -192,16 +194,19 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
     }
     write(&o.out.join("genome.fa"), &fa)?;
     write(&o.out.join("targets.tsv"), &manifest)?;
-    // A small convolutional network that learns planted motifs in a few CPU minutes; its
-    // 20 bp filters hold whole JASPAR motifs, so that `compare` can name them.
+    // A small convolutional network that learns planted motifs in a few CPU minutes: 20 bp
+    // filters hold whole JASPAR motifs (so that `compare` can name them), and a max-pool over
+    // the whole convolution (981 positions for 1000 bp windows) asks "is the motif anywhere in
+    // the window", which is what the broad peaks label. Measured: test ROC AUC at the ceiling
+    // that the planted motifs' own PWMs reach, by the third epoch.
     write(
         &o.out.join("recipe.json"),
         r#"{
-  "_about": "one convolution (32 filters of 20 bp), max-pool, a small dense layer: for simulations",
-  "model": {"arch": "deepsea", "conv": [{"filters": 32, "width": 20, "pool": 8, "dropout": 0.0}], "hidden": 32, "init": "torch"},
+  "_about": "one convolution (32 filters of 20 bp), max-pool over the whole window, a small dense layer: for simulations",
+  "model": {"arch": "deepsea", "conv": [{"filters": 32, "width": 20, "pool": 981, "dropout": 0.0}], "hidden": 32, "init": "torch"},
   "optimizer": {"kind": "adam", "lr": 0.003, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
   "batch_size": 32,
-  "epochs": 10
+  "epochs": 4
 }
 "#,
     )?;
@@ -212,7 +217,7 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
          out: {out}/run\nbin_dir: target/release\n\
          genome: {out}/genome.fa\ntargets: {out}/targets.tsv\n\
          prep:\n  valid: \"sim1:1-{valid}\"\n  test: \"{test}\"\n  keep: all\n  reverse_complement: false\n  extra: \"\"\n\
-         train:\n  config: {out}/recipe.json\n  epochs: 10\n  batch_size: null\n  devices: cpu\n  gpus: 0\n  seed: 1\n  extra: \"\"\n\
+         train:\n  config: {out}/recipe.json\n  epochs: 4\n  batch_size: null\n  devices: cpu\n  gpus: 0\n  seed: 1\n  extra: \"\"\n\
          evaluate:\n  rc_average: true\n  min_positives: 1\n  reference: null\n  batch_size: 256\n\
          interpret:\n  db: {db}\n  threshold: 0.5\n  only_positive: true\n  min_sites: 10\n  influence: null\n  dist: ed\n  thresh: 0.5\n\
          truth:\n  dir: {out}/truth\n  min_roc_auc: 0.95\n  max_q: 0.05\n  min_matched: 0.8\n",

@@ -17,6 +17,7 @@ fn options(out: &Path, seed: u64) -> SimulateOptions {
         sites: Some(40),
         missed: 0.1,
         noise: 0.1,
+        peak_width: (700, 1000),
         seed,
     }
 }
