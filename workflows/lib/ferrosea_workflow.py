@@ -44,16 +44,25 @@ def directory_of_input(name):
     return lambda wildcards, input: os.path.dirname(input[name])
 
 
-def training_stamp(wildcards, input):
-    """What a training run depends on besides its flags: the training file's size and time,
-    and the recipe's content. Recorded when a run starts; a killed run is resumed only when
-    the stamp is unchanged."""
+def training_stamp(config):
+    """A rule parameter: what a training run depends on besides its flags, namely the
+    training file's size and time and the recipe's content (the recipe file's, or in a
+    checkout the preset's source, since a preset lives in the binary). Recorded when a run
+    starts; a killed run is resumed only when the stamp is unchanged."""
     import hashlib
 
-    st = os.stat(input.train)
-    stamp = f"{st.st_size}:{int(st.st_mtime)}"
-    recipe = input.get("recipe")
-    if recipe:
-        with open(recipe, "rb") as f:
-            stamp += ":" + hashlib.sha256(f.read()).hexdigest()[:16]
+    def stamp(wildcards, input):
+        st = os.stat(input.train)
+        text = f"{st.st_size}:{int(st.st_mtime)}"
+        recipe = input.get("recipe")
+        if not recipe:
+            preset = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                  "crates", "train", "presets",
+                                  f"{config['train'].get('preset', '')}.json")
+            recipe = preset if os.path.isfile(preset) else None
+        if recipe:
+            with open(recipe, "rb") as f:
+                text += ":" + hashlib.sha256(f.read()).hexdigest()[:16]
+        return text
+
     return stamp

@@ -1,11 +1,12 @@
 rule predict:
     input:
-        checkpoint=f"{OUT}/train/best.json",
+        trained=f"{OUT}/train/complete",
         data=f"{OUT}/prep/test.h5",
     output:
         f"{OUT}/predictions/test.h5",
     params:
         bin=BIN,
+        checkpoint=f"{OUT}/train/best.json",
         rc="--rc-average" if config["evaluate"]["rc_average"] else "",
         batch=config["evaluate"].get("batch_size", 256),
         device=first_device(config),
@@ -15,7 +16,7 @@ rule predict:
     resources:
         gpu=min(config["train"].get("gpus", 0), 1),
     shell:
-        "{params.bin}/ferrosea-evaluate predict --checkpoint {input.checkpoint} --data {input.data} "
+        "{params.bin}/ferrosea-evaluate predict --checkpoint {params.checkpoint} --data {input.data} "
         "-o {output} {params.rc} --batch-size {params.batch} --device {params.device} "
         "-j {threads} 2> {log}"
 

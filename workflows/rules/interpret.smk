@@ -1,12 +1,13 @@
 rule filters:
     input:
-        checkpoint=f"{OUT}/train/best.json",
+        trained=f"{OUT}/train/complete",
         data=f"{OUT}/prep/test.h5",
     output:
         meme=f"{OUT}/motifs/filters.meme",
         table=f"{OUT}/motifs/filters.tsv",
     params:
         bin=BIN,
+        checkpoint=f"{OUT}/train/best.json",
         out=directory_of("meme"),
         threshold=config["interpret"]["threshold"],
         min_sites=config["interpret"]["min_sites"],
@@ -23,7 +24,7 @@ rule filters:
     resources:
         gpu=min(config["train"].get("gpus", 0), 1),
     shell:
-        "{params.bin}/ferrosea-interpret filters --checkpoint {input.checkpoint} --data {input.data} "
+        "{params.bin}/ferrosea-interpret filters --checkpoint {params.checkpoint} --data {input.data} "
         "-o {params.out} --threshold {params.threshold} --min-sites {params.min_sites} "
         "{params.positive} {params.influence} --device {params.device} -j {threads} 2> {log}"
 

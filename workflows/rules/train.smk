@@ -4,13 +4,16 @@ rule train:
         valid=f"{OUT}/prep/valid.h5",
         recipe=config["train"].get("config") or [],
     output:
-        best=f"{OUT}/train/best.json",
-        metrics=f"{OUT}/train/metrics.tsv",
+        # The run's own files (best.json, latest.json, metrics.tsv, the weights) are not
+        # declared: Snakemake deletes a job's declared outputs before it runs and after it
+        # fails, which would take best.json from a run that is resumed past its best epoch.
+        # This marker, written when ferrosea-train succeeds, is what says the run is complete.
+        done=f"{OUT}/train/complete",
     params:
         bin=BIN,
-        out=directory_of("best"),
+        out=directory_of("done"),
         flags=train_flags(config),
-        stamp=training_stamp,
+        stamp=training_stamp(config),
     log:
         f"{OUT}/logs/train.log",
     threads: workflow.cores
@@ -27,4 +30,5 @@ rule train:
         "else how=--force; printf '%s' \"$want\" > {params.out}/.workflow-flags.tmp "
         "&& mv {params.out}/.workflow-flags.tmp {params.out}/.workflow-flags; fi; "
         "{params.bin}/ferrosea-train $how --train {input.train} --valid {input.valid} "
-        "--out {params.out} {params.flags} -j {threads} 2> {log}"
+        "--out {params.out} {params.flags} -j {threads} 2> {log} "
+        "&& touch {output.done}"
