@@ -80,10 +80,24 @@ workflow_check() {
     local out=target/workflow-check cfg=target/workflow-check.yaml
     rm -rf "$out"
     sed -e "s|^out: .*|out: $out|" -e 's|^bin_dir: .*|bin_dir: target/debug|' \
-        -e 's|^  epochs: .*|  epochs: 1|' -e 's|^  influence: .*|  influence: 50|' \
+        -e 's|^  epochs: .*|  epochs: 2|' -e 's|^  influence: .*|  influence: 50|' \
         workflows/config/config.yaml > "$cfg"
-    .venv/bin/snakemake -s workflows/Snakefile --configfile "$cfg" --cores 2 --quiet all
-    for f in report/metrics.json report/plots/roc_curves.png motifs/report.html motifs/matches.tsv; do
+    local smk=(.venv/bin/snakemake -s workflows/Snakefile --configfile "$cfg" --cores 2 --quiet all)
+    # A run killed during training (after its first checkpoint) must resume, not start over.
+    setsid "${smk[@]}" > "$out.log" 2>&1 &
+    local pid=$! waited=0
+    until [ -f "$out/train/latest.json" ] || ! kill -0 $pid 2>/dev/null || [ $waited -ge 600 ]; do
+        sleep 0.2; waited=$((waited + 1))
+    done
+    kill -TERM -- -$pid 2>/dev/null || true
+    wait $pid 2>/dev/null || true
+    [ ! -f "$out/train/complete" ] || { say "error: the killed training was marked complete"; exit 1; }
+    "${smk[@]}" --rerun-incomplete
+    grep -q "resuming" "$out/logs/train.log" || { say "error: the killed training did not resume"; exit 1; }
+    [ "$(grep -c . "$out/train/metrics.tsv")" = 3 ] || { say "error: $out/train/metrics.tsv lacks epochs"; exit 1; }
+    # Rerunning a finished training (Snakemake deletes its declared outputs first) must succeed.
+    "${smk[@]}" --forcerun train
+    for f in train/best.json report/metrics.json report/plots/roc_curves.png motifs/report.html motifs/matches.tsv; do
         [ -s "$out/$f" ] || { say "error: the workflow did not write $out/$f"; exit 1; }
     done
 }
