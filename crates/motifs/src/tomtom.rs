@@ -119,16 +119,14 @@ fn with_pseudocount(m: &Motif, o: &Options) -> Vec<[f64; 4]> {
 
 fn column_score(d: Distance, q: &[f64; 4], t: &[f64; 4]) -> f64 {
     match d {
-        Distance::Euclidean => -(0..4).map(|k| (q[k] - t[k]).powi(2)).sum::<f64>().sqrt(),
+        Distance::Euclidean => {
+            let d: [f64; 4] = std::array::from_fn(|k| q[k] - t[k]);
+            -(d[0] * d[0] + d[1] * d[1] + d[2] * d[2] + d[3] * d[3]).sqrt()
+        }
         Distance::Sandelin => 2.0 - (0..4).map(|k| (q[k] - t[k]).powi(2)).sum::<f64>(),
         Distance::Pearson => {
-            let (mq, mt) = (q.iter().sum::<f64>() / 4.0, t.iter().sum::<f64>() / 4.0);
-            let (mut c, mut vq, mut vt) = (0.0, 0.0, 0.0);
-            for k in 0..4 {
-                c += (q[k] - mq) * (t[k] - mt);
-                vq += (q[k] - mq).powi(2);
-                vt += (t[k] - mt).powi(2);
-            }
+            let ((dq, vq), (dt, vt)) = (centre(q), centre(t));
+            let c = dq[0] * dt[0] + dq[1] * dt[1] + dq[2] * dt[2] + dq[3] * dt[3];
             if vq == 0.0 || vt == 0.0 {
                 0.0
             } else {
@@ -147,33 +145,89 @@ fn column_score(d: Distance, q: &[f64; 4], t: &[f64; 4]) -> f64 {
 }
 
 /// The pooled target columns: target t's forward columns start at `forward[t]`, its reverse
-/// complement's at `reverse[t]`.
+/// complement's at `reverse[t]`. `letters[k]` holds letter k of every column (one array per
+/// letter, so that scoring a query column against all of them vectorises); for Pearson,
+/// `centred[k]` holds the columns minus their means and `spread` their sums of squares.
 struct Pool {
     cols: Vec<[f64; 4]>,
+    letters: [Vec<f64>; 4],
+    centred: [Vec<f64>; 4],
+    spread: Vec<f64>,
     forward: Vec<usize>,
     reverse: Vec<usize>,
     widths: Vec<usize>,
 }
 
+/// A column minus its mean, and the sum of squares of that (Pearson's ingredients).
+fn centre(c: &[f64; 4]) -> ([f64; 4], f64) {
+    let m = c.iter().sum::<f64>() / 4.0;
+    let d: [f64; 4] = std::array::from_fn(|k| c[k] - m);
+    let mut v = 0.0;
+    for x in d {
+        v += x.powi(2);
+    }
+    (d, v)
+}
+
 fn pool(targets: &[Motif], o: &Options) -> Pool {
-    let mut p = Pool {
-        cols: Vec::new(),
-        forward: Vec::new(),
-        reverse: Vec::new(),
-        widths: Vec::new(),
-    };
+    let mut cols = Vec::new();
+    let (mut forward, mut reverse, mut widths) = (Vec::new(), Vec::new(), Vec::new());
     for t in targets {
-        p.forward.push(p.cols.len());
-        p.cols.extend(with_pseudocount(t, o));
-        p.widths.push(t.width());
+        forward.push(cols.len());
+        cols.extend(with_pseudocount(t, o));
+        widths.push(t.width());
     }
     if o.both_strands {
         for t in targets {
-            p.reverse.push(p.cols.len());
-            p.cols.extend(with_pseudocount(&t.reverse_complement(), o));
+            reverse.push(cols.len());
+            cols.extend(with_pseudocount(&t.reverse_complement(), o));
         }
     }
-    p
+    let letters = std::array::from_fn(|k| cols.iter().map(|c| c[k]).collect());
+    let centred_cols: Vec<([f64; 4], f64)> = cols.iter().map(centre).collect();
+    let centred = std::array::from_fn(|k| centred_cols.iter().map(|(d, _)| d[k]).collect());
+    let spread = centred_cols.iter().map(|(_, v)| *v).collect();
+    Pool {
+        cols,
+        letters,
+        centred,
+        spread,
+        forward,
+        reverse,
+        widths,
+    }
+}
+
+/// One query column against every pooled column: the same values as [`column_score`],
+/// computed letter array by letter array for the two distances whose loops vectorise.
+fn score_row(d: Distance, q: &[f64; 4], pool: &Pool, row: &mut [f64]) {
+    match d {
+        Distance::Euclidean => {
+            let [a, c, g, t] = &pool.letters;
+            for ((((r, &a), &c), &g), &t) in row.iter_mut().zip(a).zip(c).zip(g).zip(t) {
+                let (d0, d1, d2, d3) = (q[0] - a, q[1] - c, q[2] - g, q[3] - t);
+                *r = -(d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3).sqrt();
+            }
+        }
+        Distance::Pearson => {
+            let (dq, vq) = centre(q);
+            let [a, c, g, t] = &pool.centred;
+            let it = row.iter_mut().zip(a).zip(c).zip(g).zip(t).zip(&pool.spread);
+            for (((((r, &a), &c), &g), &t), &vt) in it {
+                let cov = dq[0] * a + dq[1] * c + dq[2] * g + dq[3] * t;
+                *r = if vq == 0.0 || vt == 0.0 {
+                    0.0
+                } else {
+                    cov / (vq * vt).sqrt()
+                };
+            }
+        }
+        Distance::Sandelin | Distance::Kullback => {
+            for (r, tc) in row.iter_mut().zip(&pool.cols) {
+                *r = column_score(d, q, tc);
+            }
+        }
+    }
 }
 
 /// Compares every query with every target. Returns, per query, one [`Match`] per target
@@ -230,14 +284,38 @@ fn unkey(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
-/// The median of a row; for an even count the lower of the two middle values (memelite's
-/// rule; with the average of the two, log10 p-values moved by up to 0.8 against memelite's).
-/// Selection on integer keys: exact, and a few times faster than on floats.
-fn median(row: &[f64], keys: &mut Vec<u64>) -> f64 {
+/// Bins of the median's histogram.
+const MEDIAN_BINS: usize = 1024;
+
+/// The median of a row whose extremes are `lo` and `hi`; for an even count the lower of the
+/// two middle values (memelite's rule; with the average of the two, log10 p-values moved by
+/// up to 0.8 against memelite's). Exact: a histogram over [lo, hi] finds the bin holding the
+/// middle rank (the binning is monotone, so lower bins hold smaller values), and a selection
+/// among that bin's few values finds it; two passes over the row instead of a selection
+/// over all of it.
+fn median(row: &[f64], lo: f64, hi: f64, keys: &mut Vec<u64>) -> f64 {
+    let n = row.len();
+    let rank = (n - 1) / 2;
+    if hi <= lo {
+        return lo;
+    }
+    let scale = (MEDIAN_BINS as f64) / (hi - lo);
+    let bin = |x: f64| (((x - lo) * scale) as usize).min(MEDIAN_BINS - 1);
+    let mut counts = [0u32; MEDIAN_BINS];
+    for &x in row {
+        counts[bin(x)] += 1;
+    }
+    let (mut below, mut at) = (0usize, 0usize);
+    for (b, &c) in counts.iter().enumerate() {
+        if below + c as usize > rank {
+            at = b;
+            break;
+        }
+        below += c as usize;
+    }
     keys.clear();
-    keys.extend(row.iter().map(|&x| key(x)));
-    let n = keys.len();
-    let (_, &mut m, _) = keys.select_nth_unstable((n - 1) / 2);
+    keys.extend(row.iter().filter(|&&x| bin(x) == at).map(|&x| key(x)));
+    let (_, &mut m, _) = keys.select_nth_unstable(rank - below);
     unkey(m)
 }
 
@@ -250,16 +328,13 @@ fn one_query(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for (i, qc) in qcols.iter().enumerate() {
         let row = &mut s[i * n..(i + 1) * n];
-        for (r, tc) in row.iter_mut().zip(&pool.cols) {
-            *r = column_score(o.distance, qc, tc);
-        }
-        let m = median(row, &mut keys);
-        // The row's extremes come with the median's selection: the keys are a copy.
+        score_row(o.distance, qc, pool, row);
         let (rmin, rmax) = row
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
                 (if v < a { v } else { a }, if v > b { v } else { b })
             });
+        let m = median(row, rmin, rmax, &mut keys);
         lo = lo.min(rmin - m);
         hi = hi.max(rmax - m);
         row.iter_mut().for_each(|r| *r -= m);
@@ -400,18 +475,24 @@ pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
     if m == 0 {
         return Vec::new();
     }
-    // #{p > lambda_k} for lambda_k = k / 20 comes from a histogram of p over 20 bins.
+    // #{p > lambda_k} for lambda_k = k / 20 comes from a histogram of p over 20 bins: bin b
+    // holds (b/20, (b+1)/20], and p = 0 goes below every lambda. Each p's bin is found once;
+    // the bootstrap resamples bins.
     let lambdas: Vec<f64> = (0..20).map(|i| i as f64 * 0.05).collect();
-    let above = |ps: &mut dyn Iterator<Item = f64>| -> [usize; 20] {
-        let mut h = [0usize; 21];
-        for x in ps {
-            // Bin b holds (b/20, (b+1)/20]; p = 0 goes below every lambda.
-            let b = if x <= 0.0 {
+    let bins: Vec<u8> = p
+        .iter()
+        .map(|&x| {
+            if x <= 0.0 {
                 0
             } else {
-                ((x * 20.0).ceil() as usize).min(20)
-            };
-            h[b] += 1;
+                ((x * 20.0).ceil() as usize).min(20) as u8
+            }
+        })
+        .collect();
+    let above = |bs: &mut dyn Iterator<Item = u8>| -> [usize; 20] {
+        let mut h = [0usize; 21];
+        for b in bs {
+            h[b as usize] += 1;
         }
         // above[k] = #{p > k/20} = sum of bins > k.
         let mut out = [0usize; 20];
@@ -429,7 +510,7 @@ pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
             .map(|(&l, &c)| c as f64 / (m as f64 * (1.0 - l)))
             .collect()
     };
-    let pi0s = pi0_from(&above(&mut p.iter().copied()));
+    let pi0s = pi0_from(&above(&mut bins.iter().copied()));
     let min_pi0 = pi0s.iter().copied().fold(f64::INFINITY, f64::min);
     let mut mse = vec![0f64; lambdas.len()];
     let mut state = 0x853c_49e6_748f_ea9bu64;
@@ -439,7 +520,7 @@ pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
             state ^= state >> 7;
             state ^= state << 17;
             // Multiply-high maps the state onto 0..m without a division.
-            p[((state as u128 * m as u128) >> 64) as usize]
+            bins[((state as u128 * m as u128) >> 64) as usize]
         });
         for (k, v) in pi0_from(&above(&mut draws)).iter().enumerate() {
             mse[k] += (v - min_pi0).powi(2);
