@@ -200,6 +200,7 @@ fn pool(targets: &[Motif], o: &Options) -> Pool {
 
 /// One query column against every pooled column: the same values as [`column_score`],
 /// computed letter array by letter array for the two distances whose loops vectorise.
+#[inline(always)]
 fn score_row(d: Distance, q: &[f64; 4], pool: &Pool, row: &mut [f64]) {
     match d {
         Distance::Euclidean => {
@@ -249,6 +250,7 @@ struct Survival {
 }
 
 impl Survival {
+    #[inline(always)]
     fn from_pmf(first: usize, pmf: &[f64]) -> Survival {
         let mut sf = vec![0.0; pmf.len() + 1];
         for v in (0..pmf.len()).rev() {
@@ -293,6 +295,7 @@ const MEDIAN_BINS: usize = 1024;
 /// middle rank (the binning is monotone, so lower bins hold smaller values), and a selection
 /// among that bin's few values finds it; two passes over the row instead of a selection
 /// over all of it.
+#[inline(always)]
 fn median(row: &[f64], lo: f64, hi: f64, keys: &mut Vec<u64>) -> f64 {
     let n = row.len();
     let rank = (n - 1) / 2;
@@ -326,23 +329,9 @@ const BLOCK: usize = 8;
 /// taken in increasing x: the same values as adding `a[x] b` into `out` for x = 0, 1, ...
 /// (the zero terms this adds change nothing, since every term is >= 0). Each block of
 /// [`BLOCK`] outputs accumulates in registers over a copy of `a` padded with zeros, which
-/// keeps the loop free of stores and lets it vectorise. On x86-64 a copy compiled for AVX2
-/// runs where the CPU has it; it multiplies and adds as the baseline does (no fused
-/// multiply-add), so the results are the same bits everywhere.
+/// keeps the loop free of stores and lets it vectorise.
+#[inline(always)]
 fn convolve(a: &[f64], b: &[f64], padded: &mut Vec<f64>) -> Vec<f64> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { convolve_avx2(a, b, padded) };
-        }
-    }
-    convolve_portable(a, b, padded)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn convolve_avx2(a: &[f64], b: &[f64], padded: &mut Vec<f64>) -> Vec<f64> {
     convolve_portable(a, b, padded)
 }
 
@@ -374,7 +363,29 @@ fn convolve_portable(a: &[f64], b: &[f64], padded: &mut Vec<f64>) -> Vec<f64> {
     out
 }
 
+/// One query against the pool. On x86-64 a copy compiled for AVX2 runs where the CPU has
+/// it (the loops over columns, histograms and convolutions vectorise twice as wide); it
+/// multiplies and adds as the baseline does, with no fused multiply-add, and square roots
+/// are exact, so the results are the same bits everywhere.
 fn one_query(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { one_query_avx2(q, pool, o) };
+        }
+    }
+    one_query_portable(q, pool, o)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn one_query_avx2(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
+    one_query_portable(q, pool, o)
+}
+
+#[inline(always)]
+fn one_query_portable(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
     let qcols = with_pseudocount(q, o);
     let (w, n) = (qcols.len(), pool.cols.len());
     // Scores, median-shifted per query row.
