@@ -37,6 +37,23 @@ pub fn tmp_path(path: &std::path::Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// An error and its causes on one line, for the binaries' `error:` line: each cause is
+/// appended after `: ` unless the text so far already holds it (our errors name their cause
+/// in their own message, so `{:#}` would say it twice).
+pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
+
 /// Writes `contents` to `<path>.tmp`, then renames it to `path`: `path` never holds a partial
 /// file. The temporary file is removed when the rename fails.
 pub fn write_atomically(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
@@ -136,4 +153,33 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_line;
+
+    #[test]
+    fn error_lines_name_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("{path}: {source}")]
+        struct Wrapped {
+            path: String,
+            source: std::io::Error,
+        }
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading the recipe")]
+        struct Outer(#[source] Wrapped);
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let w = Wrapped {
+            path: "a.json".into(),
+            source: io(),
+        };
+        assert_eq!(error_line(&w), "a.json: no such file");
+        let o = Outer(Wrapped {
+            path: "a.json".into(),
+            source: io(),
+        });
+        assert_eq!(error_line(&o), "reading the recipe: a.json: no such file");
+    }
 }

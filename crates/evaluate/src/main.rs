@@ -85,7 +85,10 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ferrosea-evaluate: error: {e:#}");
+            eprintln!(
+                "ferrosea-evaluate: error: {}",
+                ferrosea_dataset::error_line(e.as_ref())
+            );
             ExitCode::from(2)
         }
     }

@@ -130,7 +130,10 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ferrosea-interpret: error: {e:#}");
+            eprintln!(
+                "ferrosea-interpret: error: {}",
+                ferrosea_dataset::error_line(e.as_ref())
+            );
             ExitCode::from(2)
         }
     }

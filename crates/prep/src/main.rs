@@ -314,7 +314,10 @@ fn main() -> ExitCode {
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ferrosea-prep: error: {e:#}");
+            eprintln!(
+                "ferrosea-prep: error: {}",
+                ferrosea_dataset::error_line(e.as_ref())
+            );
             ExitCode::from(2)
         }
     }

@@ -181,7 +181,10 @@ fn main() -> ExitCode {
     match main_result(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ferrosea-train: error: {e:#}");
+            eprintln!(
+                "ferrosea-train: error: {}",
+                ferrosea_dataset::error_line(e.as_ref())
+            );
             ExitCode::from(2)
         }
     }
