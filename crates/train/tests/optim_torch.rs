@@ -265,3 +265,56 @@ fn stable_bce_matches_pytorch_at_extreme_logits() {
         );
     }
 }
+
+#[test]
+fn optimizer_state_records_no_graph() {
+    // With weight decay the gradient is combined with the (tracked) weight; a state buffer
+    // built from it must not carry a graph, or each step's buffer keeps the previous one
+    // alive and memory grows with every step.
+    let configs = [
+        OptimizerConfig::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.0,
+            nesterov: true,
+            weight_decay: 1e-3,
+        },
+        OptimizerConfig::Rmsprop {
+            lr: 0.01,
+            alpha: 0.9,
+            eps: 1e-6,
+            momentum: 0.5,
+            weight_decay: 1e-3,
+            eps_inside_sqrt: false,
+        },
+        OptimizerConfig::Adam {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 1e-3,
+        },
+        OptimizerConfig::Adamw {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 1e-2,
+        },
+    ];
+    for cfg in configs {
+        let p = Var::from_vec(vec![1.0f32, -2.0, 0.5], 3, &Device::Cpu).unwrap();
+        let mut opt = Optimizer::new(cfg.clone(), 1);
+        for step in 0..3 {
+            // A gradient that carries a graph, as one computed from the weight would.
+            let g = ((p.as_tensor() * 0.1).unwrap() + step as f64).unwrap();
+            assert!(g.track_op());
+            opt.step(std::slice::from_ref(&p), &[g], 0.01).unwrap();
+        }
+        let state = opt.state_tensors();
+        assert!(!state.is_empty(), "{cfg:?}: no state");
+        for (name, t) in state {
+            assert!(!t.track_op(), "{cfg:?}: state {name} records a graph");
+        }
+    }
+}
