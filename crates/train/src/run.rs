@@ -673,7 +673,7 @@ fn max_norm(vars: &[Var], names: &[String], max: f64) -> Result<(), TrainError> 
         if !name.ends_with("weight") && !name.contains(".weight_") {
             continue;
         }
-        let w = v.as_tensor();
+        let w = v.as_tensor().detach();
         let rows = w.dim(0)?;
         let flat = w.reshape((rows, ()))?;
         let norms = flat.sqr()?.sum_keepdim(1)?.sqrt()?;
