@@ -617,14 +617,19 @@ mod tests {
     }
 
     /// A deterministic pseudo-random motif.
-    fn random_motif(id: &str, w: usize, seed: u64) -> Motif {
+    /// Uniform values in [0, 1) from a seeded xorshift generator.
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
         let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let mut next = || {
+        move || {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
             (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        }
+    }
+
+    fn random_motif(id: &str, w: usize, seed: u64) -> Motif {
+        let mut next = uniform(seed);
         let pfm = (0..w)
             .map(|_| {
                 let mut c: [f64; 4] = std::array::from_fn(|_| next().powi(3) + 0.01);
@@ -706,13 +711,7 @@ mod tests {
 
     #[test]
     fn convolution_gives_the_bits_of_the_plain_sum() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(11);
         let mut padded = Vec::new();
         for (la, lb) in [
             (1, 1),
