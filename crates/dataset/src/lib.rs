@@ -54,6 +54,21 @@ pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
     line
 }
 
+/// A binary's exit: 0 on success; otherwise `PROGRAM: error: ...` ([`error_line`]) on stderr
+/// and exit code 2.
+pub fn exit_code<E>(program: &str, result: Result<(), E>) -> std::process::ExitCode
+where
+    E: AsRef<dyn std::error::Error + 'static>,
+{
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: error: {}", error_line(e.as_ref()));
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// Writes `contents` to `<path>.tmp`, then renames it to `path`: `path` never holds a partial
 /// file. The temporary file is removed when the rename fails.
 pub fn write_atomically(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {

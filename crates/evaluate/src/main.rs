@@ -82,16 +82,7 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     ferrosea_train::process::init(args.quiet, args.threads);
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!(
-                "ferrosea-evaluate: error: {}",
-                ferrosea_dataset::error_line(e.as_ref())
-            );
-            ExitCode::from(2)
-        }
-    }
+    ferrosea_dataset::exit_code("ferrosea-evaluate", run(args))
 }
 
 fn run(args: Args) -> anyhow::Result<()> {

@@ -127,16 +127,7 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     ferrosea_train::process::init(args.quiet, args.threads);
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!(
-                "ferrosea-interpret: error: {}",
-                ferrosea_dataset::error_line(e.as_ref())
-            );
-            ExitCode::from(2)
-        }
-    }
+    ferrosea_dataset::exit_code("ferrosea-interpret", run(args))
 }
 
 fn run(args: Args) -> anyhow::Result<()> {

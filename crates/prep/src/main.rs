@@ -210,7 +210,7 @@ fn options(a: Args) -> anyhow::Result<Options> {
     })
 }
 
-fn import(c: Command) -> anyhow::Result<()> {
+fn subcommand(c: Command) -> anyhow::Result<()> {
     if let Command::Simulate {
         motifs,
         ids,
@@ -304,23 +304,14 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     let result = match args.command {
-        Some(c) => import(c),
+        Some(c) => subcommand(c),
         None => options(args).and_then(|o| {
             ferrosea_prep::run(&o)
                 .map(|_| ())
                 .map_err(anyhow::Error::from)
         }),
     };
-    match result {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!(
-                "ferrosea-prep: error: {}",
-                ferrosea_dataset::error_line(e.as_ref())
-            );
-            ExitCode::from(2)
-        }
-    }
+    ferrosea_dataset::exit_code("ferrosea-prep", result)
 }
 
 /// `--peak-width`: `800` or `700-1000`.

@@ -178,16 +178,7 @@ fn summary(args: &Args, cfg: &TrainConfig) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     let args = Args::parse();
     ferrosea_train::process::init(args.quiet, args.threads);
-    match main_result(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!(
-                "ferrosea-train: error: {}",
-                ferrosea_dataset::error_line(e.as_ref())
-            );
-            ExitCode::from(2)
-        }
-    }
+    ferrosea_dataset::exit_code("ferrosea-train", main_result(args))
 }
 
 fn main_result(args: Args) -> anyhow::Result<()> {
