@@ -92,21 +92,9 @@ fn checkpoint(dir: &Path, data: &Path) -> PathBuf {
     let mut cfg = ferrosea_train::TrainConfig::preset("danq-tiny").unwrap();
     cfg.epochs = 1;
     ferrosea_train::run(&ferrosea_train::Options {
-        train: data.to_path_buf(),
-        valid: data.to_path_buf(),
-        out: run.clone(),
-        config: cfg,
-        seed: 1,
-        devices: vec![ferrosea_train::DeviceSpec::Cpu],
-        resume: false,
-        force: false,
-        checkpoint_every: None,
-        init_filters: None,
-        halt_after_steps: None,
         steps_per_epoch: Some(1),
         eval_batch: 64,
-        progress: false,
-        cluster: None,
+        ..ferrosea_train::Options::new(data, data, &run, cfg)
     })
     .unwrap();
     let json = run.join("best.json");

@@ -98,6 +98,35 @@ pub struct Options {
     pub cluster: Option<Cluster>,
 }
 
+impl Options {
+    /// A fresh run on the CPU with seed 1: no resuming or replacing, checkpoints every
+    /// epoch, whole epochs, validation in batches of 256, no progress bar.
+    pub fn new(
+        train: impl Into<PathBuf>,
+        valid: impl Into<PathBuf>,
+        out: impl Into<PathBuf>,
+        config: TrainConfig,
+    ) -> Options {
+        Options {
+            train: train.into(),
+            valid: valid.into(),
+            out: out.into(),
+            config,
+            seed: 1,
+            devices: vec![DeviceSpec::Cpu],
+            resume: false,
+            force: false,
+            checkpoint_every: None,
+            init_filters: None,
+            halt_after_steps: None,
+            steps_per_epoch: None,
+            eval_batch: 256,
+            progress: false,
+            cluster: None,
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {

@@ -62,21 +62,8 @@ pub fn fixture() -> &'static Fixture {
         let mut cfg = ferrosea_train::TrainConfig::preset("danq-tiny").unwrap();
         cfg.epochs = 1;
         ferrosea_train::run(&ferrosea_train::Options {
-            train: prep.join("train.h5"),
-            valid: prep.join("valid.h5"),
-            out: run.clone(),
-            config: cfg,
-            seed: 1,
-            devices: vec![ferrosea_train::DeviceSpec::Cpu],
-            resume: false,
-            force: false,
-            checkpoint_every: None,
-            init_filters: None,
-            halt_after_steps: None,
             steps_per_epoch: Some(8),
-            eval_batch: 256,
-            progress: false,
-            cluster: None,
+            ..ferrosea_train::Options::new(prep.join("train.h5"), prep.join("valid.h5"), &run, cfg)
         })
         .unwrap();
         Fixture { dir, prep, run }

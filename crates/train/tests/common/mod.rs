@@ -147,21 +147,9 @@ pub fn options(
     config: TrainConfig,
 ) -> ferrosea_train::Options {
     ferrosea_train::Options {
-        train: train.into(),
-        valid: valid.into(),
-        out: out.into(),
-        config,
         seed: 42,
-        devices: vec![ferrosea_train::DeviceSpec::Cpu],
-        resume: false,
-        force: false,
-        checkpoint_every: None,
-        init_filters: None,
-        halt_after_steps: None,
-        steps_per_epoch: None,
         eval_batch: 64,
-        progress: false,
-        cluster: None,
+        ..ferrosea_train::Options::new(train, valid, out, config)
     }
 }
 
