@@ -4,7 +4,7 @@
 
 pub mod tomtom;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// A motif: one row of A, C, G, T probabilities per position.
@@ -258,22 +258,7 @@ pub fn consensus(pfm: &[[f64; 4]]) -> String {
 
 /// Reads every motif of a MEME file (`.gz` decompressed by content, not by name).
 pub fn read_meme(path: &Path) -> Result<Vec<Motif>, MotifError> {
-    let io = |source| MotifError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut raw = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut raw))
-        .map_err(io)?;
-    let text: Box<dyn BufRead> = if raw.starts_with(&[0x1f, 0x8b]) {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
-            std::io::Cursor::new(raw),
-        )))
-    } else {
-        Box::new(BufReader::new(std::io::Cursor::new(raw)))
-    };
-    parse_meme(text, path)
+    parse_meme(std::io::Cursor::new(read_text(path)?), path)
 }
 
 /// Parses MEME minimal format from a reader; `path` names it in errors.
