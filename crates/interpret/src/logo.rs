@@ -148,19 +148,29 @@ impl Logo<'_> {
     }
 }
 
+impl<'a> Logo<'a> {
+    /// The logo and its size in pixels (wider with more columns); makes the font ready.
+    fn new(title: &'a str, pfm: &'a [[f64; 4]], background: [f64; 4]) -> (Logo<'a>, (u32, u32)) {
+        register_font();
+        let size = ((60 + 34 * pfm.len()) as u32, 300u32);
+        (
+            Logo {
+                title,
+                pfm,
+                background,
+            },
+            size,
+        )
+    }
+}
+
 /// The logo as an SVG document in a string (for pages that embed it).
 pub fn svg_string(
     title: &str,
     pfm: &[[f64; 4]],
     background: [f64; 4],
 ) -> Result<String, InterpretError> {
-    register_font();
-    let logo = Logo {
-        title,
-        pfm,
-        background,
-    };
-    let size = ((60 + 34 * pfm.len()) as u32, 300u32);
+    let (logo, size) = Logo::new(title, pfm, background);
     let mut s = String::new();
     {
         let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
@@ -179,13 +189,7 @@ pub fn draw(
     pfm: &[[f64; 4]],
     background: [f64; 4],
 ) -> Result<Vec<PathBuf>, InterpretError> {
-    register_font();
-    let logo = Logo {
-        title,
-        pfm,
-        background,
-    };
-    let size = ((60 + 34 * pfm.len()) as u32, 300u32);
+    let (logo, size) = Logo::new(title, pfm, background);
     let path = |ext: &str, tmp: bool| {
         let mut s = stem.as_os_str().to_owned();
         s.push(if tmp {
