@@ -239,35 +239,58 @@ pub fn compare(queries: &[Motif], targets: &[Motif], o: &Options) -> Vec<Vec<Mat
         return vec![Vec::new(); queries.len()];
     }
     let pool = pool(targets, o);
-    queries.par_iter().map(|q| one_query(q, &pool, o)).collect()
+    queries
+        .par_iter()
+        .map_init(Scratch::default, |scratch, q| {
+            one_query(q, &pool, o, scratch)
+        })
+        .collect()
 }
 
-/// `P(X >= v)` for the sum of a span of columns, `v` in integer score units: the values
-/// from `first` on, with `sf[k] = P(X >= first + k)`.
-struct Survival {
+/// The buffers of one query's computation, kept from one query to the next: for a query of
+/// width 26 against JASPAR they hold about 6 MB, and allocating and zeroing them for every
+/// query cost more than some of the steps that use them.
+#[derive(Default)]
+struct Scratch {
+    /// Column scores, query row by query row.
+    scores: Vec<f64>,
+    /// The median's candidates, and their sort keys when the histogram is used.
+    near: Vec<f64>,
+    keys: Vec<u64>,
+    /// Integer scores, query row by query row.
+    integers: Vec<u16>,
+    /// Histograms of a row (four interleaved, so that consecutive equal scores do not wait
+    /// on each other's increment).
+    counts: Vec<u32>,
+    /// The survival functions of all spans of query columns, one after the other.
+    survival: Vec<f64>,
+    /// Span `a..=b` of a query of width `w` is `spans[a * w + b]`.
+    spans: Vec<Span>,
+    padded: Vec<f64>,
+    /// Alignment scores of one target strand by diagonal (offset).
+    diagonals: Vec<u32>,
+}
+
+/// `P(X >= v)` for the sum of a span of query columns, `v` in integer score units, stored in
+/// [`Scratch::survival`] from `start`: `sf[k] = P(X >= first + k)` for `k < len`; 1 below,
+/// 0 above.
+#[derive(Clone, Copy, Debug, Default)]
+struct Span {
+    start: usize,
+    len: usize,
     first: i64,
-    sf: Vec<f64>,
 }
 
-impl Survival {
+impl Span {
     #[inline(always)]
-    fn from_pmf(first: usize, pmf: &[f64]) -> Survival {
-        let mut sf = vec![0.0; pmf.len() + 1];
-        for v in (0..pmf.len()).rev() {
-            sf[v] = sf[v + 1] + pmf[v];
-        }
-        Survival {
-            first: first as i64,
-            sf,
-        }
-    }
-
-    fn at(&self, v: i64) -> f64 {
+    fn at(&self, survival: &[f64], v: i64) -> f64 {
         let k = v - self.first;
         if k <= 0 {
             1.0
+        } else if k as usize >= self.len {
+            0.0
         } else {
-            self.sf.get(k as usize).copied().unwrap_or(0.0)
+            survival[self.start + k as usize]
         }
     }
 }
@@ -286,21 +309,80 @@ fn unkey(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
-/// Bins of the median's histogram.
+/// The smallest and largest value of a row (which holds no NaN), in eight lanes so that the
+/// loop vectorises.
+#[inline(always)]
+fn min_max(row: &[f64]) -> (f64, f64) {
+    let mut lo = [f64::INFINITY; 8];
+    let mut hi = [f64::NEG_INFINITY; 8];
+    let chunks = row.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            lo[k] = lo[k].min(c[k]);
+            hi[k] = hi[k].max(c[k]);
+        }
+    }
+    for &v in rest {
+        lo[0] = lo[0].min(v);
+        hi[0] = hi[0].max(v);
+    }
+    let lo = lo.into_iter().fold(f64::INFINITY, f64::min);
+    let hi = hi.into_iter().fold(f64::NEG_INFINITY, f64::max);
+    (lo, hi)
+}
+
+/// Values sampled from a row to bracket its median.
+const SAMPLE: usize = 512;
+/// Sample ranks on either side of the median's: about 4 standard deviations of the rank of
+/// the row's median within the sample, so that the bracket misses it about once in 10^4.
+const MARGIN: usize = 48;
+/// Bins of the median's histogram (when the bracket misses, or the row is short).
 const MEDIAN_BINS: usize = 1024;
 
 /// The median of a row whose extremes are `lo` and `hi`; for an even count the lower of the
 /// two middle values (memelite's rule; with the average of the two, log10 p-values moved by
-/// up to 0.8 against memelite's). Exact: a histogram over [lo, hi] finds the bin holding the
-/// middle rank (the binning is monotone, so lower bins hold smaller values), and a selection
-/// among that bin's few values finds it; two passes over the row instead of a selection
-/// over all of it.
+/// up to 0.8 against memelite's). Exact. Two values from an evenly spaced sample of the row
+/// bracket its median; one branch-free pass counts the values below the bracket and
+/// gathers those inside it (a few per cent of the row), and a selection among those finds
+/// the median. When the bracket misses it (rarely; the result is the same), a histogram
+/// over [lo, hi] finds the bin holding the middle rank, and a selection among that bin's
+/// values finds it.
 #[inline(always)]
-fn median(row: &[f64], lo: f64, hi: f64, keys: &mut Vec<u64>) -> f64 {
+fn median(row: &[f64], lo: f64, hi: f64, near: &mut Vec<f64>, keys: &mut Vec<u64>) -> f64 {
     let n = row.len();
     let rank = (n - 1) / 2;
     if hi <= lo {
         return lo;
+    }
+    if n >= 4 * SAMPLE {
+        let step = n / SAMPLE;
+        let mut sample: [f64; SAMPLE] = std::array::from_fn(|k| row[k * step]);
+        let centre = rank * SAMPLE / n;
+        let (a, b) = (
+            centre.saturating_sub(MARGIN),
+            (centre + MARGIN).min(SAMPLE - 1),
+        );
+        let (_, &mut p_lo, above) = sample.select_nth_unstable_by(a, f64::total_cmp);
+        let p_hi = if b > a {
+            *above.select_nth_unstable_by(b - a - 1, f64::total_cmp).1
+        } else {
+            p_lo
+        };
+        if near.len() < n {
+            near.resize(n, 0.0);
+        }
+        let (mut below, mut k) = (0usize, 0usize);
+        for &x in row {
+            // k never passes the number of values seen, so it stays below n.
+            near[k] = x;
+            k += (x >= p_lo && x <= p_hi) as usize;
+            below += (x < p_lo) as usize;
+        }
+        if below <= rank && rank < below + k {
+            let (_, &mut m, _) = near[..k].select_nth_unstable_by(rank - below, f64::total_cmp);
+            return m;
+        }
     }
     let scale = (MEDIAN_BINS as f64) / (hi - lo);
     let bin = |x: f64| (((x - lo) * scale) as usize).min(MEDIAN_BINS - 1);
@@ -323,24 +405,44 @@ fn median(row: &[f64], lo: f64, hi: f64, keys: &mut Vec<u64>) -> f64 {
 }
 
 /// Outputs of [`convolve`] computed together (in registers).
-const BLOCK: usize = 8;
+const BLOCK: usize = 16;
 
-/// The convolution of two distributions, `out[z] = sum over x of a[x] b[z - x]`, each sum
-/// taken in increasing x: the same values as adding `a[x] b` into `out` for x = 0, 1, ...
-/// (the zero terms this adds change nothing, since every term is >= 0). Each block of
-/// [`BLOCK`] outputs accumulates in registers over a copy of `a` padded with zeros, which
-/// keeps the loop free of stores and lets it vectorise.
+/// Appends to `out` the convolution of `a`, extended by `left` on its left and by zeros on
+/// its right, with `b`: `out[z] = sum over x of a[x] b[z - x]` for `z < a.len() + b.len() -
+/// 1`, each sum taken in increasing x (the zero terms change nothing, since every term is
+/// >= 0). With `left` 0 this is the distribution of a sum from its terms' probabilities;
+/// with `left` 1 and `a` a survival function (`P(X >= k)`, 1 below 0), it is the survival
+/// function of the sum, computed without a pass of suffix sums and with its small tail
+/// values summed directly (no cancellation). Each block of [`BLOCK`] outputs accumulates
+/// in registers over a padded copy of `a`, which keeps the loop free of stores and lets it
+/// vectorise.
+#[cfg(test)]
+fn convolve(a: &[f64], left: f64, b: &[f64], padded: &mut Vec<f64>, out: &mut Vec<f64>) {
+    pad(a, left, b.len(), padded);
+    convolve_padded(padded, a.len(), b, out);
+}
+
+/// `a` as [`convolve_padded`] reads it: `padded[lb - 1 + x] = a[x]`, `left` before, zeros
+/// after.
 #[inline(always)]
-fn convolve(a: &[f64], b: &[f64], padded: &mut Vec<f64>) -> Vec<f64> {
-    let (la, lb) = (a.len(), b.len());
+fn pad(a: &[f64], left: f64, lb: usize, padded: &mut Vec<f64>) {
+    let blocks = (a.len() + lb - 1).div_ceil(BLOCK);
+    padded.clear();
+    padded.resize(lb - 1, left);
+    padded.extend_from_slice(a);
+    padded.resize(blocks * BLOCK + 2 * lb, 0.0);
+}
+
+/// [`convolve`] of an `a` of `la` values padded by [`pad`]: output z reads
+/// `padded[z + lb - 1 - k]`.
+#[inline(always)]
+fn convolve_padded(padded: &[f64], la: usize, b: &[f64], out: &mut Vec<f64>) {
+    let lb = b.len();
     let n = la + lb - 1;
     let blocks = n.div_ceil(BLOCK);
-    // padded[lb - 1 + x] = a[x], zeros around it: output z reads padded[z + lb - 1 - k].
-    padded.clear();
-    padded.resize(blocks * BLOCK + 2 * lb, 0.0);
-    padded[lb - 1..lb - 1 + la].copy_from_slice(a);
-    let mut out = vec![0f64; blocks * BLOCK];
-    for (z0, dst) in out.chunks_exact_mut(BLOCK).enumerate() {
+    let base = out.len();
+    out.resize(base + blocks * BLOCK, 0.0);
+    for (z0, dst) in out[base..].chunks_exact_mut(BLOCK).enumerate() {
         let z0 = z0 * BLOCK;
         let mut acc = [0f64; BLOCK];
         // k descending is x = z - k ascending.
@@ -354,8 +456,7 @@ fn convolve(a: &[f64], b: &[f64], padded: &mut Vec<f64>) -> Vec<f64> {
         }
         dst.copy_from_slice(&acc);
     }
-    out.truncate(n);
-    out
+    out.truncate(base + n);
 }
 
 /// The alignments of a query of width `w` with a target of width `l` that overlap at least
@@ -373,64 +474,82 @@ fn alignments(w: usize, l: usize, min: usize) -> impl Iterator<Item = (isize, us
 /// it (the loops over columns, histograms and convolutions vectorise twice as wide); it
 /// multiplies and adds as the baseline does, with no fused multiply-add, and square roots
 /// are exact, so the results are the same bits everywhere.
-fn one_query(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
+fn one_query(q: &Motif, pool: &Pool, o: &Options, scratch: &mut Scratch) -> Vec<Match> {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { one_query_avx2(q, pool, o) };
+            return unsafe { one_query_avx2(q, pool, o, scratch) };
         }
     }
-    one_query_portable(q, pool, o)
+    one_query_portable(q, pool, o, scratch)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn one_query_avx2(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
-    one_query_portable(q, pool, o)
+unsafe fn one_query_avx2(q: &Motif, pool: &Pool, o: &Options, scratch: &mut Scratch) -> Vec<Match> {
+    one_query_portable(q, pool, o, scratch)
 }
 
+/// The most integer score bins per column: scores are stored as `u16`.
+const MAX_BINS: usize = u16::MAX as usize - 2;
+
 #[inline(always)]
-fn one_query_portable(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
+fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> Vec<Match> {
     let qcols = with_pseudocount(q, o);
     let (w, n) = (qcols.len(), pool.cols.len());
-    // Scores, median-shifted per query row.
-    let mut s = vec![0f64; w * n];
-    let mut keys = Vec::with_capacity(n);
+    // Scores, and each query row's median.
+    sc.scores.resize(w * n, 0.0);
+    let mut medians = Vec::with_capacity(w);
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for (i, qc) in qcols.iter().enumerate() {
-        let row = &mut s[i * n..(i + 1) * n];
+        let row = &mut sc.scores[i * n..(i + 1) * n];
         score_row(o.distance, qc, pool, row);
-        let (rmin, rmax) = row
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                (if v < a { v } else { a }, if v > b { v } else { b })
-            });
-        let m = median(row, rmin, rmax, &mut keys);
+        let (rmin, rmax) = min_max(row);
+        let m = median(row, rmin, rmax, &mut sc.near, &mut sc.keys);
         lo = lo.min(rmin - m);
         hi = hi.max(rmax - m);
-        row.iter_mut().for_each(|r| *r -= m);
+        medians.push(m);
     }
     let lo = lo.floor();
+    let bins = o.bins.clamp(1, MAX_BINS);
     let scale = if hi > lo {
-        ((o.bins as f64 / (hi - lo)).floor() as i64).max(1)
+        ((bins as f64 / (hi - lo)).floor() as i64).max(1)
     } else {
         1
     };
     let zero = (-lo) as i64 * scale; // the score of an unaligned query column
     let top = ((hi - lo) * scale as f64 + 0.5) as usize + 1;
-    // One pass per query row: the integer scores (v >= lo, so truncation is floor, without a
-    // libm call), stored column by column so that an alignment reads one small block, and
-    // each column's null distribution over its own range: (first value, probabilities).
-    let mut by_column = vec![0i32; n * w];
+    // Per query row: the integer scores of the median-shifted scores (v - m >= lo, so
+    // truncation is floor), and the column's null distribution over its own range: (first
+    // value, probabilities).
+    sc.integers.resize(w * n, 0);
     let mut pmfs: Vec<(usize, Vec<f64>)> = Vec::with_capacity(w);
-    let mut counts = vec![0u32; top + 1];
-    for i in 0..w {
-        counts.iter_mut().for_each(|c| *c = 0);
-        for (c, &v) in s[i * n..(i + 1) * n].iter().enumerate() {
-            let b = ((v - lo) * scale as f64 + 0.5) as usize;
-            counts[b] += 1;
-            by_column[c * w + i] = b as i32;
+    for (i, &m) in medians.iter().enumerate() {
+        let row = &sc.scores[i * n..(i + 1) * n];
+        let ints = &mut sc.integers[i * n..(i + 1) * n];
+        for (s, &v) in ints.iter_mut().zip(row) {
+            *s = (((v - m) - lo) * scale as f64 + 0.5) as u16;
+        }
+        let stride = top + 1;
+        sc.counts.clear();
+        sc.counts.resize(4 * stride, 0);
+        let counts = &mut sc.counts[..];
+        let quads = ints.chunks_exact(4);
+        for &s in quads.remainder() {
+            counts[s as usize] += 1;
+        }
+        for q in quads {
+            counts[q[0] as usize] += 1;
+            counts[stride + q[1] as usize] += 1;
+            counts[2 * stride + q[2] as usize] += 1;
+            counts[3 * stride + q[3] as usize] += 1;
+        }
+        let (counts, others) = counts.split_at_mut(stride);
+        for other in others.chunks_exact(stride) {
+            for (c, &o) in counts.iter_mut().zip(other) {
+                *c += o;
+            }
         }
         let first = counts.iter().position(|&x| x > 0).unwrap_or(0);
         let last = counts.iter().rposition(|&x| x > 0).unwrap_or(0);
@@ -440,21 +559,44 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
             .collect();
         pmfs.push((first, probs));
     }
-    // Span distributions, kept as (first value, probabilities) while convolving.
-    let mut spans: Vec<Vec<Survival>> = Vec::with_capacity(w);
-    let mut padded = Vec::new();
+    // The survival function of every span a..=b: a single column's by suffix sums, a longer
+    // span's from the span one shorter (see `convolve`).
+    sc.survival.clear();
+    sc.spans.clear();
+    sc.spans.resize(w * w, Span::default());
     for a in 0..w {
-        let mut row = Vec::with_capacity(w - a);
-        let (mut first, mut cur) = pmfs[a].clone();
-        row.push(Survival::from_pmf(first, &cur));
-        for (fb, pb) in &pmfs[a + 1..] {
-            let next = convolve(&cur, pb, &mut padded);
-            first += fb;
-            cur = next;
-            row.push(Survival::from_pmf(first, &cur));
+        let (first, pmf) = &pmfs[a];
+        let start = sc.survival.len();
+        sc.survival.resize(start + pmf.len(), 0.0);
+        let mut acc = 0.0;
+        for (s, &p) in sc.survival[start..].iter_mut().zip(pmf).rev() {
+            acc += p;
+            *s = acc;
         }
-        spans.push(row);
+        let mut span = Span {
+            start,
+            len: pmf.len(),
+            first: *first as i64,
+        };
+        sc.spans[a * w + a] = span;
+        for (b, (fb, pb)) in pmfs.iter().enumerate().skip(a + 1) {
+            let start = sc.survival.len();
+            pad(
+                &sc.survival[span.start..span.start + span.len],
+                1.0,
+                pb.len(),
+                &mut sc.padded,
+            );
+            convolve_padded(&sc.padded, span.len, pb, &mut sc.survival);
+            span = Span {
+                start,
+                len: sc.survival.len() - start,
+                first: span.first + *fb as i64,
+            };
+            sc.spans[a * w + b] = span;
+        }
     }
+    let (survival, spans) = (&sc.survival, &sc.spans);
     let min_ov = |l: usize| o.min_overlap.max(1).min(w).min(l);
     // log P(max over the offsets of one strand < v), for a target width.
     let mut cache: HashMap<(usize, i64), f64> = HashMap::new();
@@ -463,7 +605,7 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
             let mut acc = 0.0;
             for (_, a, b) in alignments(w, l, min_ov(l)) {
                 let shift = (w - (b - a + 1)) as i64 * zero;
-                let sf = spans[a][b - a].at(v - shift);
+                let sf = spans[a * w + b].at(survival, v - shift);
                 if sf >= 1.0 {
                     return f64::NEG_INFINITY;
                 }
@@ -475,19 +617,27 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options) -> Vec<Match> {
     };
     let strands = if o.both_strands { 2.0 } else { 1.0 };
     let mut out = Vec::with_capacity(pool.widths.len());
+    let diagonals = &mut sc.diagonals;
     for (t, &l) in pool.widths.iter().enumerate() {
         // (score, overlap, offset, reverse)
         let mut best: Option<(i64, usize, isize, bool)> = None;
         let starts = std::iter::once((pool.forward[t], false))
             .chain(pool.reverse.get(t).map(|&r| (r, true)));
         for (start, reverse) in starts {
+            // Query column i on target column j is on diagonal j - i + w - 1 (offset i - j):
+            // each query row adds the target's l scores to l consecutive diagonals.
+            diagonals.clear();
+            diagonals.resize(l + w - 1, 0);
+            for i in 0..w {
+                let scores = &sc.integers[i * n + start..][..l];
+                for (d, &s) in diagonals[w - 1 - i..][..l].iter_mut().zip(scores) {
+                    *d += s as u32;
+                }
+            }
             for (off, a, b) in alignments(w, l, min_ov(l)) {
                 let width = b - a + 1;
-                let mut score = (w - width) as i64 * zero;
-                for i in a..=b {
-                    let j = (i as isize - off) as usize;
-                    score += by_column[(start + j) * w + i] as i64;
-                }
+                let score =
+                    (w - width) as i64 * zero + diagonals[(w as isize - 1 - off) as usize] as i64;
                 let better = match best {
                     None => true,
                     Some((bs, bo, _, _)) => score > bs || (score == bs && width > bo),
@@ -729,7 +879,8 @@ mod tests {
                     plain[x + y] += px * py;
                 }
             }
-            let ours = convolve(&a, &b, &mut padded);
+            let mut ours = Vec::new();
+            convolve(&a, 0.0, &b, &mut padded, &mut ours);
             assert_eq!(ours.len(), plain.len());
             for (z, (u, v)) in ours.iter().zip(&plain).enumerate() {
                 assert_eq!(
@@ -738,6 +889,74 @@ mod tests {
                     "{la} x {lb}, output {z}: {u} vs {v}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn survival_of_a_sum_is_the_suffix_sum_of_its_distribution() {
+        let mut next = uniform(5);
+        let mut padded = Vec::new();
+        for (la, lb) in [(1, 1), (3, 40), (75, 75), (900, 80)] {
+            let mut dist = |n: usize| -> Vec<f64> {
+                let v: Vec<f64> = (0..n).map(|_| next().powi(4)).collect();
+                let sum: f64 = v.iter().sum();
+                v.iter().map(|x| x / sum).collect()
+            };
+            let (a, b) = (dist(la), dist(lb));
+            let suffix = |p: &[f64]| -> Vec<f64> {
+                let mut acc = 0.0;
+                let mut sf: Vec<f64> = p
+                    .iter()
+                    .rev()
+                    .map(|x| {
+                        acc += x;
+                        acc
+                    })
+                    .collect();
+                sf.reverse();
+                sf
+            };
+            let mut pmf = Vec::new();
+            convolve(&a, 0.0, &b, &mut padded, &mut pmf);
+            let mut sf = Vec::new();
+            convolve(&suffix(&a), 1.0, &b, &mut padded, &mut sf);
+            let want = suffix(&pmf);
+            assert_eq!(sf.len(), want.len());
+            for (k, (u, v)) in sf.iter().zip(&want).enumerate() {
+                // Relative: the tail values are tiny and must keep their precision.
+                assert!(
+                    (u - v).abs() <= 1e-12 * v,
+                    "{la} x {lb}, value {k}: {u} vs {v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn median_is_the_lower_middle_value() {
+        let mut next = uniform(9);
+        let (mut near, mut keys) = (Vec::new(), Vec::new());
+        let mut rows: Vec<Vec<f64>> = [1, 2, 5, 2047, 2048, 5000, 17741]
+            .iter()
+            .map(|&n| {
+                (0..n)
+                    .map(|_| (next() * 50.0).round() / 10.0 - 2.0)
+                    .collect()
+            })
+            .collect();
+        // Every sampled value far above the rest: the bracket misses, the histogram answers.
+        let mut biased: Vec<f64> = (0..8192).map(|_| next()).collect();
+        for k in 0..SAMPLE {
+            biased[k * (8192 / SAMPLE)] = 100.0 + k as f64;
+        }
+        rows.push(biased);
+        for row in rows {
+            let mut sorted = row.clone();
+            sorted.sort_by(f64::total_cmp);
+            let (lo, hi) = min_max(&row);
+            assert_eq!((lo, hi), (sorted[0], sorted[row.len() - 1]));
+            let m = median(&row, lo, hi, &mut near, &mut keys);
+            assert_eq!(m, sorted[(row.len() - 1) / 2], "{} values", row.len());
         }
     }
 
