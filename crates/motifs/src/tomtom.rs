@@ -19,6 +19,7 @@
 //!
 //! p-values are computed as `-expm1(sum log1p(-sf))`, so that tiny ones keep their precision.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -241,10 +242,14 @@ pub fn compare(queries: &[Motif], targets: &[Motif], o: &Options) -> Vec<Vec<Mat
     let pool = pool(targets, o);
     queries
         .par_iter()
-        .map_init(Scratch::default, |scratch, q| {
-            one_query(q, &pool, o, scratch)
-        })
+        .map(|q| SCRATCH.with(|scratch| one_query(q, &pool, o, &mut scratch.borrow_mut())))
         .collect()
+}
+
+thread_local! {
+    /// Each thread's buffers, reused by every query it runs (rayon's `map_init` would make
+    /// new ones for every piece it splits the queries into).
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// The buffers of one query's computation, kept from one query to the next: for a query of
@@ -257,8 +262,11 @@ struct Scratch {
     /// The median's candidates, and their sort keys when the histogram is used.
     near: Vec<f64>,
     keys: Vec<u64>,
-    /// Integer scores, query row by query row.
+    /// Integer scores, query row by query row, each row with [`margin`] values on either
+    /// side (never used: reads there are masked off).
     integers: Vec<u16>,
+    /// For each target width, the masks of [`diagonal_sums`].
+    masks: Vec<Vec<u16>>,
     /// Histograms of a row (four interleaved, so that consecutive equal scores do not wait
     /// on each other's increment).
     counts: Vec<u32>,
@@ -491,6 +499,62 @@ unsafe fn one_query_avx2(q: &Motif, pool: &Pool, o: &Options, scratch: &mut Scra
     one_query_portable(q, pool, o, scratch)
 }
 
+/// Diagonal sums computed together by [`diagonal_sums`].
+const LANES: usize = 16;
+
+/// Values kept on either side of each row of integer scores, so that [`diagonal_sums`] reads
+/// whole blocks of [`LANES`] around any target.
+fn margin(w: usize) -> usize {
+    w + LANES
+}
+
+/// For a query of width `w` and a target of width `l`: `mask[e + i]` is all ones where query
+/// row i meets the target on diagonal e (`0 <= e - (w - 1) + i < l`), zero elsewhere.
+fn diagonal_mask(w: usize, l: usize) -> Vec<u16> {
+    let mut mask = vec![0u16; (l + w - 1).next_multiple_of(LANES) + w];
+    mask[w - 1..w - 1 + l].fill(u16::MAX);
+    mask
+}
+
+/// The alignment scores of one target (width `l`, its first column at `at` in each row of
+/// `rows`, rows `stride` apart) with a query of width `w`, by diagonal: `out[e]` sums query
+/// row i on target column `e - (w - 1) + i`. Each block of [`LANES`] diagonals adds, row by
+/// row, that row's values on those diagonals (a shifted read, masked to the target) in
+/// registers: 16-bit sums, so every w values below `top` must sum below 2^16.
+#[inline(always)]
+fn diagonal_sums(
+    rows: &[u16],
+    stride: usize,
+    at: usize,
+    w: usize,
+    l: usize,
+    mask: &[u16],
+    out: &mut [u32],
+) {
+    for (c, dst) in out.chunks_exact_mut(LANES).enumerate() {
+        let e0 = c * LANES;
+        // The rows that meet the target on a diagonal of this block.
+        let first = w.saturating_sub(LANES + e0);
+        let last = (w + l - 2 - e0).min(w - 1);
+        let mut acc = [0u16; LANES];
+        for i in first..=last {
+            let src: &[u16; LANES] = rows[i * stride + at + 1 + i + e0 - w..][..LANES]
+                .try_into()
+                .expect("a block");
+            let m: &[u16; LANES] = mask[e0 + i..][..LANES].try_into().expect("a block");
+            for k in 0..LANES {
+                acc[k] = acc[k].wrapping_add(src[k] & m[k]);
+            }
+        }
+        for (d, a) in dst.iter_mut().zip(acc) {
+            *d = a as u32;
+        }
+    }
+}
+
+/// 2^52, the smallest f64 whose spacing is 1.
+const TWO_52: f64 = 4_503_599_627_370_496.0;
+
 /// The most integer score bins per column: scores are stored as `u16`.
 const MAX_BINS: usize = u16::MAX as usize - 2;
 
@@ -520,20 +584,24 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
     };
     let zero = (-lo) as i64 * scale; // the score of an unaligned query column
     let top = ((hi - lo) * scale as f64 + 0.5) as usize + 1;
-    // Per query row: the integer scores of the median-shifted scores (v - m >= lo, so
-    // truncation is floor), and the column's null distribution over its own range: (first
+    // Per query row: the integer scores of the median-shifted scores, and the column's null distribution over its own range: (first
     // value, probabilities).
-    sc.integers.resize(w * n, 0);
+    let margin = margin(w);
+    let stride = n + 2 * margin;
+    sc.integers.resize(w * stride, 0);
     let mut pmfs: Vec<(usize, Vec<f64>)> = Vec::with_capacity(w);
     for (i, &m) in medians.iter().enumerate() {
         let row = &sc.scores[i * n..(i + 1) * n];
-        let ints = &mut sc.integers[i * n..(i + 1) * n];
+        let ints = &mut sc.integers[i * stride + margin..][..n];
         for (s, &v) in ints.iter_mut().zip(row) {
-            *s = (((v - m) - lo) * scale as f64 + 0.5) as u16;
+            // An integer y < 2^52 plus 2^52 has y in its low mantissa bits: a conversion
+            // that vectorises (`as` checks for NaN and saturates, one value at a time).
+            let y = (((v - m) - lo) * scale as f64 + 0.5).floor();
+            *s = (y + TWO_52).to_bits() as u16;
         }
-        let stride = top + 1;
+        let bins = top + 1;
         sc.counts.clear();
-        sc.counts.resize(4 * stride, 0);
+        sc.counts.resize(4 * bins, 0);
         let counts = &mut sc.counts[..];
         let quads = ints.chunks_exact(4);
         for &s in quads.remainder() {
@@ -541,12 +609,12 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
         }
         for q in quads {
             counts[q[0] as usize] += 1;
-            counts[stride + q[1] as usize] += 1;
-            counts[2 * stride + q[2] as usize] += 1;
-            counts[3 * stride + q[3] as usize] += 1;
+            counts[bins + q[1] as usize] += 1;
+            counts[2 * bins + q[2] as usize] += 1;
+            counts[3 * bins + q[3] as usize] += 1;
         }
-        let (counts, others) = counts.split_at_mut(stride);
-        for other in others.chunks_exact(stride) {
+        let (counts, others) = counts.split_at_mut(bins);
+        for other in others.chunks_exact(bins) {
             for (c, &o) in counts.iter_mut().zip(other) {
                 *c += o;
             }
@@ -602,36 +670,57 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
     let mut cache: HashMap<(usize, i64), f64> = HashMap::new();
     let mut log_cdf = |l: usize, v: i64| -> f64 {
         *cache.entry((l, v)).or_insert_with(|| {
-            let mut acc = 0.0;
+            // The sum of ln(1 - sf) over the alignments: small sf by their series (so that
+            // tiny p-values keep their precision), the others as one product and one
+            // logarithm.
+            let (mut product, mut small) = (1.0, 0.0);
             for (_, a, b) in alignments(w, l, min_ov(l)) {
                 let shift = (w - (b - a + 1)) as i64 * zero;
                 let sf = spans[a * w + b].at(survival, v - shift);
                 if sf >= 1.0 {
                     return f64::NEG_INFINITY;
                 }
-                // ln(1 - sf) = -sf to double precision when sf < 1e-9.
-                acc += if sf < 1e-9 { -sf } else { (-sf).ln_1p() };
+                if sf < 1e-6 {
+                    // ln(1 - sf) = -sf - sf^2/2 - ..., the rest below 1e-12 of it.
+                    small -= sf + 0.5 * sf * sf;
+                } else {
+                    product *= 1.0 - sf;
+                }
             }
-            acc
+            product.ln() + small
         })
     };
     let strands = if o.both_strands { 2.0 } else { 1.0 };
     let mut out = Vec::with_capacity(pool.widths.len());
     let diagonals = &mut sc.diagonals;
+    // Diagonal sums fit 16 bits when w values below `top` do.
+    let narrow = w * top <= u16::MAX as usize;
+    sc.masks.iter_mut().for_each(Vec::clear);
     for (t, &l) in pool.widths.iter().enumerate() {
         // (score, overlap, offset, reverse)
         let mut best: Option<(i64, usize, isize, bool)> = None;
         let starts = std::iter::once((pool.forward[t], false))
             .chain(pool.reverse.get(t).map(|&r| (r, true)));
         for (start, reverse) in starts {
-            // Query column i on target column j is on diagonal j - i + w - 1 (offset i - j):
-            // each query row adds the target's l scores to l consecutive diagonals.
+            // Query column i on target column j is on diagonal j - i + w - 1 (offset i - j).
             diagonals.clear();
-            diagonals.resize(l + w - 1, 0);
-            for i in 0..w {
-                let scores = &sc.integers[i * n + start..][..l];
-                for (d, &s) in diagonals[w - 1 - i..][..l].iter_mut().zip(scores) {
-                    *d += s as u32;
+            diagonals.resize((l + w - 1).next_multiple_of(LANES), 0);
+            if narrow {
+                if sc.masks.len() <= l {
+                    sc.masks.resize(l + 1, Vec::new());
+                }
+                let mask = &mut sc.masks[l];
+                if mask.is_empty() {
+                    *mask = diagonal_mask(w, l);
+                }
+                diagonal_sums(&sc.integers, stride, margin + start, w, l, mask, diagonals);
+            } else {
+                // Each query row adds the target's l scores to l consecutive diagonals.
+                for i in 0..w {
+                    let scores = &sc.integers[i * stride + margin + start..][..l];
+                    for (d, &s) in diagonals[w - 1 - i..][..l].iter_mut().zip(scores) {
+                        *d += s as u32;
+                    }
                 }
             }
             for (off, a, b) in alignments(w, l, min_ov(l)) {
@@ -690,11 +779,14 @@ pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
             }
         })
         .collect();
-    let above = |bs: &mut dyn Iterator<Item = u8>| -> [usize; 20] {
-        let mut h = [0usize; 21];
-        for b in bs {
-            h[b as usize] += 1;
+    fn above(bs: impl Iterator<Item = u8>) -> [usize; 20] {
+        // Four histograms taken in turn, so that equal bins in a row do not wait on each
+        // other's increment.
+        let mut hs = [[0u32; 21]; 4];
+        for (i, b) in bs.enumerate() {
+            hs[i & 3][b as usize] += 1;
         }
+        let h: [usize; 21] = std::array::from_fn(|b| hs.iter().map(|h| h[b] as usize).sum());
         // above[k] = #{p > k/20} = sum of bins > k.
         let mut out = [0usize; 20];
         let mut acc = 0;
@@ -703,7 +795,7 @@ pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
             out[k] = acc;
         }
         out
-    };
+    }
     let pi0_from = |counts: &[usize; 20]| -> Vec<f64> {
         lambdas
             .iter()
@@ -711,19 +803,23 @@ pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
             .map(|(&l, &c)| c as f64 / (m as f64 * (1.0 - l)))
             .collect()
     };
-    let pi0s = pi0_from(&above(&mut bins.iter().copied()));
+    let pi0s = pi0_from(&above(bins.iter().copied()));
     let min_pi0 = pi0s.iter().copied().fold(f64::INFINITY, f64::min);
     let mut mse = vec![0f64; lambdas.len()];
-    let mut state = 0x853c_49e6_748f_ea9bu64;
+    // SplitMix64 (Steele, Lea & Flood 2014): draw i is a function of i alone, so the draws
+    // do not wait on each other as a xorshift chain's do.
+    let mut counter = 0x853c_49e6_748f_ea9bu64;
     for _ in 0..100 {
-        let mut draws = (0..m).map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            // Multiply-high maps the state onto 0..m without a division.
-            bins[((state as u128 * m as u128) >> 64) as usize]
+        let draws = (0..m).map(|_| {
+            counter = counter.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = counter;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            // Multiply-high maps the value onto 0..m without a division.
+            bins[((z as u128 * m as u128) >> 64) as usize]
         });
-        for (k, v) in pi0_from(&above(&mut draws)).iter().enumerate() {
+        for (k, v) in pi0_from(&above(draws)).iter().enumerate() {
             mse[k] += (v - min_pi0).powi(2);
         }
     }
@@ -930,6 +1026,55 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn diagonal_sums_are_the_plain_sums() {
+        let mut next = uniform(3);
+        for (w, l) in [
+            (1, 1),
+            (5, 3),
+            (8, 20),
+            (26, 6),
+            (26, 35),
+            (30, 16),
+            (17, 40),
+        ] {
+            let n = 120;
+            let (margin, stride) = (margin(w), n + 2 * margin(w));
+            let rows: Vec<u16> = (0..w * stride).map(|_| (next() * 100.0) as u16).collect();
+            let start = 50;
+            let mut want = vec![0u32; l + w - 1];
+            for i in 0..w {
+                for j in 0..l {
+                    want[j + w - 1 - i] += rows[i * stride + margin + start + j] as u32;
+                }
+            }
+            let mut got = vec![0u32; (l + w - 1).next_multiple_of(LANES)];
+            let mask = diagonal_mask(w, l);
+            diagonal_sums(&rows, stride, margin + start, w, l, &mask, &mut got);
+            assert_eq!(&got[..l + w - 1], &want[..], "w {w}, l {l}");
+        }
+    }
+
+    #[test]
+    fn scores_wider_than_16_bits_take_the_plain_path() {
+        // 30 columns x 3000 bins: diagonal sums beyond 2^16.
+        let db = database(60);
+        let o = Options {
+            bins: 3000,
+            ..Options::default()
+        };
+        let q = random_motif("wide", 30, 5);
+        let mut with_q = db.clone();
+        with_q.push(q.clone());
+        let r = compare(&[q], &with_q, &o);
+        let best = r[0]
+            .iter()
+            .min_by(|a, b| a.p_value.total_cmp(&b.p_value))
+            .unwrap();
+        assert_eq!((best.target, best.offset, best.overlap), (60, 0, 30));
+        assert!(best.score > u16::MAX as i64, "{}", best.score);
     }
 
     #[test]
