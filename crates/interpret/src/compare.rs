@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use ferrosea_motifs::tomtom::{self, Options};
-use ferrosea_motifs::{consensus, read_motifs, Motif};
+use ferrosea_motifs::{argmax_consensus, meme_background, read_motifs, Motif};
 
 use crate::{write_atomically, InterpretError};
 
@@ -74,8 +74,8 @@ fn load_db(opts: &CompareOptions) -> Result<(Vec<Motif>, String), InterpretError
 /// Compares every query with the database and writes tomtom's table to `opts.out`:
 /// `Query_ID, Target_ID, Optimal_offset, p-value, E-value, q-value, Overlap,
 /// Query_consensus, Target_consensus, Orientation`, plus `Target_name`. Rows are grouped by
-/// query (in file order) and sorted by p-value; the target consensus is given in the matched
-/// orientation. Returns the rows written.
+/// query (in file order) and sorted as tomtom sorts them (p-value, then the larger overlap,
+/// then orientation and ID); the target consensus is given in the matched orientation. Returns the rows written.
 pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
     let queries = read_motifs(&opts.query)?;
     let (db, db_name) = load_db(opts)?;
@@ -84,7 +84,14 @@ pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
             "the number of score bins must be at least 1".into(),
         ));
     }
-    let results = tomtom::compare(&queries, &db, &opts.tomtom);
+    // tomtom's default background for the pseudocount: the query file's, made symmetric
+    // (A with T, C with G); uniform when the file has none.
+    let mut tomtom_opts = opts.tomtom.clone();
+    if let Some(bg) = meme_background(&opts.query)? {
+        let (at, cg) = ((bg[0] + bg[3]) / 2.0, (bg[1] + bg[2]) / 2.0);
+        tomtom_opts.background = [at, cg, cg, at];
+    }
+    let results = tomtom::compare(&queries, &db, &tomtom_opts);
     let mut rows = Vec::new();
     let mut s = String::from(
         "Query_ID\tTarget_ID\tOptimal_offset\tp-value\tE-value\tq-value\tOverlap\t\
@@ -98,18 +105,30 @@ pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
                 Threshold::EValue(t) => m.e_value <= t,
             })
             .collect();
+        // tomtom's order: p-value in single precision (as it prints them), the larger
+        // overlap, then "+ID" before "-ID" and IDs in byte order.
+        let key = |m: &tomtom::Match| {
+            let strand = if m.reverse { '-' } else { '+' };
+            (
+                m.p_value as f32,
+                std::cmp::Reverse(m.overlap),
+                strand,
+                &db[m.target].id,
+            )
+        };
         kept.sort_by(|a, b| {
-            a.p_value
-                .total_cmp(&b.p_value)
+            let (ka, kb) = (key(a), key(b));
+            ka.0.total_cmp(&kb.0)
+                .then_with(|| (ka.1, ka.2, ka.3).cmp(&(kb.1, kb.2, kb.3)))
                 .then(a.target.cmp(&b.target))
         });
-        let query_consensus = consensus(&q.pfm);
+        let query_consensus = argmax_consensus(&q.pfm);
         for m in kept {
             let t = &db[m.target];
             let target_consensus = if m.reverse {
-                consensus(&t.reverse_complement().pfm)
+                argmax_consensus(&t.reverse_complement().pfm)
             } else {
-                consensus(&t.pfm)
+                argmax_consensus(&t.pfm)
             };
             let row = Row {
                 query: q.id.clone(),

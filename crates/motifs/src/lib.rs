@@ -256,6 +256,66 @@ pub fn consensus(pfm: &[[f64; 4]]) -> String {
         .collect()
 }
 
+/// Tomtom's consensus: the most probable letter of each column (the first of A, C, G, T on
+/// ties).
+pub fn argmax_consensus(pfm: &[[f64; 4]]) -> String {
+    const BASES: [char; 4] = ['A', 'C', 'G', 'T'];
+    pfm.iter()
+        .map(|col| {
+            let mut best = 0;
+            for k in 1..4 {
+                if col[k] > col[best] {
+                    best = k;
+                }
+            }
+            BASES[best]
+        })
+        .collect()
+}
+
+/// The letter frequencies on a MEME file's `Background letter frequencies` line, if it has
+/// one (`None` for JASPAR files and MEME files without it).
+pub fn meme_background(path: &Path) -> Result<Option<[f64; 4]>, MotifError> {
+    let text = read_text(path)?;
+    let mut lines = text.lines().enumerate();
+    while let Some((_, line)) = lines.next() {
+        if !line
+            .trim_start()
+            .starts_with("Background letter frequencies")
+        {
+            continue;
+        }
+        let Some((n, values)) = lines.find(|(_, l)| !l.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let t: Vec<&str> = values.split_whitespace().collect();
+        let mut bg = [f64::NAN; 4];
+        for pair in t.chunks(2) {
+            let k = match pair[0] {
+                "A" => 0,
+                "C" => 1,
+                "G" => 2,
+                "T" => 3,
+                _ => continue,
+            };
+            bg[k] = pair.get(1).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+        }
+        if bg.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(MotifError::Parse {
+                path: path.to_path_buf(),
+                line: n + 1,
+                message: format!(
+                    "expected background frequencies 'A p C p G p T p', all above 0, found '{}'",
+                    values.trim()
+                ),
+            });
+        }
+        let sum: f64 = bg.iter().sum();
+        return Ok(Some(bg.map(|v| v / sum)));
+    }
+    Ok(None)
+}
+
 /// Reads every motif of a MEME file (`.gz` decompressed by content, not by name).
 pub fn read_meme(path: &Path) -> Result<Vec<Motif>, MotifError> {
     parse_meme(std::io::Cursor::new(read_text(path)?), path)
@@ -303,8 +363,13 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
                 ));
             }
             let m = motifs.last_mut().expect("a matrix follows a MOTIF line");
-            m.pfm
-                .push([vals[0] / sum, vals[1] / sum, vals[2] / sum, vals[3] / sum]);
+            // MEME's rule: rows within 1e-5 of 1 are kept as written (dividing them moves
+            // some scores across an integer bin in Tomtom).
+            m.pfm.push(if (sum - 1.0).abs() > 1e-5 {
+                [vals[0] / sum, vals[1] / sum, vals[2] / sum, vals[3] / sum]
+            } else {
+                [vals[0], vals[1], vals[2], vals[3]]
+            });
             expecting -= 1;
             continue;
         }
@@ -392,6 +457,44 @@ mod tests {
     const TEXT: &str = "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\nBackground letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n\n\
 MOTIF MA0004.1 Arnt\nletter-probability matrix: alength= 4 w= 2 nsites= 20 E= 0\n 0.2 0.8 0.0 0.0\n0.0 0.0 1.0 0.0\n\n\
 MOTIF MA0006.1 Ahr::Arnt\nletter-probability matrix: alength= 4 w= 1 nsites= 24 E= 0\n0.1 0.2 0.3 0.4\n";
+
+    #[test]
+    fn rows_are_normalised_as_meme_normalises_them() {
+        let text = "MEME version 4\n\nALPHABET= ACGT\n\n\
+MOTIF a\nletter-probability matrix: alength= 4 w= 2 nsites= 20 E= 0\n\
+0.249999 0.25 0.25 0.25\n0.2475 0.2475 0.2475 0.2475\n";
+        let m = parse_meme(text.as_bytes(), Path::new("t.meme")).unwrap();
+        // Within 1e-5 of 1: kept as written; 0.99: divided by its sum.
+        assert_eq!(m[0].pfm[0], [0.249999, 0.25, 0.25, 0.25]);
+        assert_eq!(m[0].pfm[1], [0.25; 4]);
+    }
+
+    #[test]
+    fn background_line_and_tomtom_consensus() {
+        let dir = std::env::temp_dir().join(format!("ferrosea-bg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let with = dir.join("with.meme");
+        std::fs::write(
+            &with,
+            TEXT.replace("A 0.25 C 0.25 G 0.25 T 0.25", "A 0.3 C 0.2 G 0.2 T 0.3"),
+        )
+        .unwrap();
+        assert_eq!(meme_background(&with).unwrap(), Some([0.3, 0.2, 0.2, 0.3]));
+        let bad = dir.join("bad.meme");
+        std::fs::write(&bad, TEXT.replace("A 0.25 C 0.25", "A x C 0.25")).unwrap();
+        let e = meme_background(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.meme:8:") && e.contains("'A x C 0.25"),
+            "{e}"
+        );
+        let jaspar = dir.join("m.jaspar");
+        std::fs::write(&jaspar, ">MA1 x\nA [1 0]\nC [0 1]\nG [0 0]\nT [0 0]\n").unwrap();
+        assert_eq!(meme_background(&jaspar).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+        // The most probable letter, the first of A, C, G, T on ties.
+        let pfm = [[0.2, 0.8, 0.0, 0.0], [0.25; 4], [0.1, 0.1, 0.4, 0.4]];
+        assert_eq!(argmax_consensus(&pfm), "CAG");
+    }
 
     #[test]
     fn parses_and_reverse_complements() {

@@ -22,6 +22,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Binomial, Distribution};
 use rayon::prelude::*;
 
 use crate::Motif;
@@ -110,7 +113,11 @@ pub struct Match {
 }
 
 fn with_pseudocount(m: &Motif, o: &Options) -> Vec<[f64; 4]> {
-    let n = m.nsites.unwrap_or(20.0);
+    // As MEME: the site count as an integer, 20 when unknown.
+    let n = match m.nsites {
+        Some(n) if n > 0.0 => n.trunc(),
+        _ => 20.0,
+    };
     let c = o.pseudocount;
     m.pfm
         .iter()
@@ -417,8 +424,8 @@ const BLOCK: usize = 16;
 
 /// Appends to `out` the convolution of `a`, extended by `left` on its left and by zeros on
 /// its right, with `b`: `out[z] = sum over x of a[x] b[z - x]` for `z < a.len() + b.len() -
-/// 1`, each sum taken in increasing x (the zero terms change nothing, since every term is
-/// >= 0). With `left` 0 this is the distribution of a sum from its terms' probabilities;
+/// 1`, each sum taken in increasing x (the zero terms change nothing, since no term is
+/// negative). With `left` 0 this is the distribution of a sum from its terms' probabilities;
 /// with `left` 1 and `a` a survival function (`P(X >= k)`, 1 below 0), it is the survival
 /// function of the sum, computed without a pass of suffix sums and with its small tail
 /// values summed directly (no cancellation). Each block of [`BLOCK`] outputs accumulates
@@ -674,7 +681,9 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
             // tiny p-values keep their precision), the others as one product and one
             // logarithm.
             let (mut product, mut small) = (1.0, 0.0);
-            for (_, a, b) in alignments(w, l, min_ov(l)) {
+            // Every alignment, whatever the minimum overlap (which only limits the choice
+            // of the best one): MEME's null.
+            for (_, a, b) in alignments(w, l, 1) {
                 let shift = (w - (b - a + 1)) as i64 * zero;
                 let sf = spans[a * w + b].at(survival, v - shift);
                 if sf >= 1.0 {
@@ -696,11 +705,13 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
     // Diagonal sums fit 16 bits when w values below `top` do.
     let narrow = w * top <= u16::MAX as usize;
     sc.masks.iter_mut().for_each(Vec::clear);
+    // Each strand's best alignment and p-value, target by target; q-values come from all of
+    // them, both strands of every target, as MEME computes them.
+    let mut p_values = Vec::with_capacity(2 * pool.widths.len());
     for (t, &l) in pool.widths.iter().enumerate() {
-        // (score, overlap, offset, reverse)
-        let mut best: Option<(i64, usize, isize, bool)> = None;
         let starts = std::iter::once((pool.forward[t], false))
             .chain(pool.reverse.get(t).map(|&r| (r, true)));
+        let mut chosen: Option<(Match, usize)> = None;
         for (start, reverse) in starts {
             // Query column i on target column j is on diagonal j - i + w - 1 (offset i - j).
             diagonals.clear();
@@ -723,43 +734,64 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
                     }
                 }
             }
+            // (score, overlap, reported offset); ties as MEME breaks them: the larger
+            // overlap, then the smaller reported offset.
+            let mut best: Option<(i64, usize, isize)> = None;
             for (off, a, b) in alignments(w, l, min_ov(l)) {
                 let width = b - a + 1;
                 let score =
                     (w - width) as i64 * zero + diagonals[(w as isize - 1 - off) as usize] as i64;
                 let better = match best {
                     None => true,
-                    Some((bs, bo, _, _)) => score > bs || (score == bs && width > bo),
+                    Some((bs, bo, boff)) => {
+                        score > bs || (score == bs && (width > bo || (width == bo && -off < boff)))
+                    }
                 };
                 if better {
-                    best = Some((score, width, -off, reverse));
+                    best = Some((score, width, -off));
                 }
             }
+            let (score, overlap, offset) = best.expect("every target has an alignment");
+            let p_value = (-(strands * log_cdf(l, score)).exp_m1()).clamp(0.0, 1.0);
+            let m = Match {
+                target: t,
+                offset,
+                overlap,
+                reverse,
+                score,
+                p_value,
+                e_value: p_value * pool.widths.len() as f64,
+                q_value: 1.0,
+            };
+            p_values.push(p_value);
+            // The strands as MEME orders its matches: the smaller p-value as printed (single
+            // precision), then the larger overlap, then the forward strand.
+            let better = match &chosen {
+                None => true,
+                Some((c, _)) => {
+                    let (pm, pc) = (m.p_value as f32, c.p_value as f32);
+                    pm < pc || (pm == pc && m.overlap > c.overlap)
+                }
+            };
+            if better {
+                chosen = Some((m, p_values.len() - 1));
+            }
         }
-        let (score, overlap, offset, reverse) = best.expect("every target has an alignment");
-        let lc = log_cdf(l, score);
-        let p_value = (-(strands * lc).exp_m1()).clamp(0.0, 1.0);
-        out.push(Match {
-            target: t,
-            offset,
-            overlap,
-            reverse,
-            score,
-            p_value,
-            e_value: p_value * pool.widths.len() as f64,
-            q_value: 1.0,
-        });
+        out.push(chosen.expect("every target has a strand"));
     }
-    let q = storey_qvalues(&out.iter().map(|m| m.p_value).collect::<Vec<_>>());
-    for (m, q) in out.iter_mut().zip(q) {
-        m.q_value = q;
-    }
-    out
+    let q = storey_qvalues(&p_values);
+    out.into_iter()
+        .map(|(mut m, k)| {
+            m.q_value = q[k];
+            m
+        })
+        .collect()
 }
 
 /// Storey's q-values (Storey & Tibshirani 2003): the proportion of true nulls `pi0` is
 /// estimated with the bootstrap choice of lambda (Storey, Taylor & Siegmund 2004) over
-/// lambda = 0, 0.05, ..., 0.95 with 100 resamples from a fixed seed.
+/// lambda = 0, 0.05, ..., 0.95 with 100 resamples from a fixed seed (drawn as multinomial
+/// histograms of the p-values' bins).
 pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
     let m = p.len();
     if m == 0 {
@@ -779,15 +811,12 @@ pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
             }
         })
         .collect();
-    fn above(bs: impl Iterator<Item = u8>) -> [usize; 20] {
-        // Four histograms taken in turn, so that equal bins in a row do not wait on each
-        // other's increment.
-        let mut hs = [[0u32; 21]; 4];
-        for (i, b) in bs.enumerate() {
-            hs[i & 3][b as usize] += 1;
-        }
-        let h: [usize; 21] = std::array::from_fn(|b| hs.iter().map(|h| h[b] as usize).sum());
-        // above[k] = #{p > k/20} = sum of bins > k.
+    // The histogram of the bins, and #{p > lambda_k} from a histogram: the sum of bins > k.
+    let mut histogram = [0usize; 21];
+    for &b in &bins {
+        histogram[b as usize] += 1;
+    }
+    let above = |h: &[usize; 21]| -> [usize; 20] {
         let mut out = [0usize; 20];
         let mut acc = 0;
         for k in (0..20).rev() {
@@ -795,7 +824,7 @@ pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
             out[k] = acc;
         }
         out
-    }
+    };
     let pi0_from = |counts: &[usize; 20]| -> Vec<f64> {
         lambdas
             .iter()
@@ -803,23 +832,27 @@ pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
             .map(|(&l, &c)| c as f64 / (m as f64 * (1.0 - l)))
             .collect()
     };
-    let pi0s = pi0_from(&above(bins.iter().copied()));
+    let pi0s = pi0_from(&above(&histogram));
     let min_pi0 = pi0s.iter().copied().fold(f64::INFINITY, f64::min);
     let mut mse = vec![0f64; lambdas.len()];
-    // SplitMix64 (Steele, Lea & Flood 2014): draw i is a function of i alone, so the draws
-    // do not wait on each other as a xorshift chain's do.
-    let mut counter = 0x853c_49e6_748f_ea9bu64;
+    // A resample of the p-values only matters through its histogram, which is multinomial:
+    // drawn bin by bin, each count binomial given those before it (21 draws per resample
+    // instead of m).
+    let mut rng = ChaCha8Rng::seed_from_u64(0x853c_49e6_748f_ea9b);
     for _ in 0..100 {
-        let draws = (0..m).map(|_| {
-            counter = counter.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = counter;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            // Multiply-high maps the value onto 0..m without a division.
-            bins[((z as u128 * m as u128) >> 64) as usize]
-        });
-        for (k, v) in pi0_from(&above(draws)).iter().enumerate() {
+        let mut resampled = [0usize; 21];
+        let (mut left, mut mass) = (m as u64, m as f64);
+        for (r, &c) in resampled.iter_mut().zip(&histogram) {
+            if left == 0 || c == 0 {
+                continue;
+            }
+            let share = (c as f64 / mass).min(1.0);
+            let k = Binomial::new(left, share).map_or(left, |b| b.sample(&mut rng));
+            *r = k as usize;
+            left -= k;
+            mass -= c as f64;
+        }
+        for (k, v) in pi0_from(&above(&resampled)).iter().enumerate() {
             mse[k] += (v - min_pi0).powi(2);
         }
     }
@@ -919,6 +952,31 @@ mod tests {
                 assert!(best.p_value < 1e-6, "{d:?} query {k}: p {}", best.p_value);
             }
         }
+    }
+
+    #[test]
+    fn ties_and_the_null_follow_meme() {
+        let mut db = database(60);
+        // A target of period 2: the query "AC" fits at offsets 0, 2 and 4 with the same
+        // score and overlap; MEME reports the smallest offset.
+        let a = [0.97, 0.01, 0.01, 0.01];
+        let c = [0.01, 0.97, 0.01, 0.01];
+        db.push(motif("periodic", vec![a, c, a, c, a, c]));
+        let q = motif("ac", vec![a, c]);
+        let r = compare(std::slice::from_ref(&q), &db, &Options::default());
+        let m = &r[0][60];
+        assert_eq!((m.offset, m.overlap, m.reverse), (0, 2, false));
+        // The minimum overlap restricts the best alignment, not the null: a full-overlap
+        // match keeps its p-value.
+        let q = db[17].clone();
+        let p = |min_overlap| {
+            let o = Options {
+                min_overlap,
+                ..Options::default()
+            };
+            compare(std::slice::from_ref(&q), &db, &o)[0][17].p_value
+        };
+        assert_eq!(p(1), p(5));
     }
 
     #[test]
