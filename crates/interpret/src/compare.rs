@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use ferrosea_motifs::tomtom::{self, Options};
-use ferrosea_motifs::{argmax_consensus, meme_background, read_motifs, Motif};
+use ferrosea_motifs::{argmax_consensus, read_motifs, read_motifs_and_background, Motif};
 
 use crate::{write_atomically, InterpretError};
 
@@ -75,9 +75,10 @@ fn load_db(opts: &CompareOptions) -> Result<(Vec<Motif>, String), InterpretError
 /// `Query_ID, Target_ID, Optimal_offset, p-value, E-value, q-value, Overlap,
 /// Query_consensus, Target_consensus, Orientation`, plus `Target_name`. Rows are grouped by
 /// query (in file order) and sorted as tomtom sorts them (p-value, then the larger overlap,
-/// then orientation and ID); the target consensus is given in the matched orientation. Returns the rows written.
+/// then orientation and ID); the target consensus is given in the matched orientation.
+/// Returns the rows written.
 pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
-    let queries = read_motifs(&opts.query)?;
+    let (queries, query_background) = read_motifs_and_background(&opts.query)?;
     let (db, db_name) = load_db(opts)?;
     if opts.tomtom.bins == 0 {
         return Err(InterpretError::Usage(
@@ -87,7 +88,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
     // tomtom's default background for the pseudocount: the query file's, made symmetric
     // (A with T, C with G); uniform when the file has none.
     let mut tomtom_opts = opts.tomtom.clone();
-    if let Some(bg) = meme_background(&opts.query)? {
+    if let Some(bg) = query_background {
         let (at, cg) = ((bg[0] + bg[3]) / 2.0, (bg[1] + bg[2]) / 2.0);
         tomtom_opts.background = [at, cg, cg, at];
     }

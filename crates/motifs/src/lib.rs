@@ -68,13 +68,26 @@ pub enum MotifError {
 /// Reads every motif of a MEME or JASPAR file (told apart by content: a JASPAR file starts
 /// with a `>` header line), plain or gzip-compressed.
 pub fn read_motifs(path: &Path) -> Result<Vec<Motif>, MotifError> {
+    motifs_from_text(&read_text(path)?, path)
+}
+
+/// [`read_motifs`], and the letter frequencies on a MEME file's `Background letter
+/// frequencies` line if it has one (`None` for JASPAR files and MEME files without it), from
+/// one reading of the file.
+pub fn read_motifs_and_background(
+    path: &Path,
+) -> Result<(Vec<Motif>, Option<[f64; 4]>), MotifError> {
     let text = read_text(path)?;
+    Ok((motifs_from_text(&text, path)?, background(&text, path)?))
+}
+
+fn motifs_from_text(text: &str, path: &Path) -> Result<Vec<Motif>, MotifError> {
     let first = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'));
     let motifs = if first.is_some_and(|l| l.starts_with('>')) {
-        parse_jaspar(&text, path)?
+        parse_jaspar(text, path)?
     } else {
         parse_meme(std::io::Cursor::new(text.as_bytes()), path)?
     };
@@ -273,10 +286,9 @@ pub fn argmax_consensus(pfm: &[[f64; 4]]) -> String {
         .collect()
 }
 
-/// The letter frequencies on a MEME file's `Background letter frequencies` line, if it has
-/// one (`None` for JASPAR files and MEME files without it).
-pub fn meme_background(path: &Path) -> Result<Option<[f64; 4]>, MotifError> {
-    let text = read_text(path)?;
+/// The frequencies on a `Background letter frequencies` line of `text`, normalised, if it has
+/// one.
+fn background(text: &str, path: &Path) -> Result<Option<[f64; 4]>, MotifError> {
     let mut lines = text.lines().enumerate();
     while let Some((_, line)) = lines.next() {
         if !line
@@ -479,17 +491,19 @@ MOTIF a\nletter-probability matrix: alength= 4 w= 2 nsites= 20 E= 0\n\
             TEXT.replace("A 0.25 C 0.25 G 0.25 T 0.25", "A 0.3 C 0.2 G 0.2 T 0.3"),
         )
         .unwrap();
-        assert_eq!(meme_background(&with).unwrap(), Some([0.3, 0.2, 0.2, 0.3]));
+        let (motifs, bg) = read_motifs_and_background(&with).unwrap();
+        assert_eq!((motifs.len(), bg), (2, Some([0.3, 0.2, 0.2, 0.3])));
         let bad = dir.join("bad.meme");
         std::fs::write(&bad, TEXT.replace("A 0.25 C 0.25", "A x C 0.25")).unwrap();
-        let e = meme_background(&bad).unwrap_err().to_string();
+        let e = read_motifs_and_background(&bad).unwrap_err().to_string();
         assert!(
             e.contains("bad.meme:8:") && e.contains("'A x C 0.25"),
             "{e}"
         );
         let jaspar = dir.join("m.jaspar");
         std::fs::write(&jaspar, ">MA1 x\nA [1 0]\nC [0 1]\nG [0 0]\nT [0 0]\n").unwrap();
-        assert_eq!(meme_background(&jaspar).unwrap(), None);
+        let (motifs, bg) = read_motifs_and_background(&jaspar).unwrap();
+        assert_eq!((motifs.len(), bg), (1, None));
         std::fs::remove_dir_all(&dir).unwrap();
         // The most probable letter, the first of A, C, G, T on ties.
         let pfm = [[0.2, 0.8, 0.0, 0.0], [0.25; 4], [0.1, 0.1, 0.4, 0.4]];

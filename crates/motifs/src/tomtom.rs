@@ -3,8 +3,8 @@
 //!
 //! For one query against a database of targets:
 //!
-//! 1. every column gets a pseudocount: `p' = (p n + c bg) / (n + c)` (n = nsites, 20 when
-//!    unknown; c = `pseudocount`, 0.1 by default);
+//! 1. every column gets a pseudocount: `p' = (p n + c bg) / (n + c)` (n = nsites as an
+//!    integer, 20 when unknown; c = `pseudocount`, 0.1 by default);
 //! 2. the targets and their reverse complements are pooled into one list of columns;
 //! 3. each query column is scored against every pooled column ([`Distance`]), and each query
 //!    row is shifted by its median, so that a query column aligned with nothing scores 0;
@@ -12,12 +12,17 @@
 //!    `k = floor(bins / (max S - lo))`, an unaligned column counting `-lo k`;
 //! 5. the null distribution of a query column is its row's empirical distribution; the
 //!    distribution of every contiguous span of query columns is their convolution;
-//! 6. a target's score on a strand is the best summed score over all offsets with enough
-//!    overlap (ties: the larger overlap); its p-value is the probability that the maximum of
-//!    the independent span scores of all those offsets, on both strands, reaches it;
-//! 7. E-value = p x number of targets; q-values by Storey's method over the query's p-values.
+//! 6. a target's score on a strand is the best summed score over the offsets with enough
+//!    overlap (ties: the larger overlap, then the smaller offset); its p-value is the
+//!    probability that the maximum of the independent span scores of every offset, whatever
+//!    the overlap, on both strands, reaches it; the strand reported has the smaller p-value
+//!    in single precision (ties: the larger overlap, then the forward strand);
+//! 7. E-value = p x number of targets; q-values by Storey's method over the p-values of both
+//!    strands of every target.
 //!
-//! p-values are computed as `-expm1(sum log1p(-sf))`, so that tiny ones keep their precision.
+//! These are the choices of MEME 5.5.8's `tomtom`, checked against its output. p-values are
+//! computed as `-expm1(sum ln(1 - sf))`, the small `sf` through their series, so that tiny
+//! ones keep their precision.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -65,7 +70,7 @@ pub struct Options {
     /// Column similarity.
     pub distance: Distance,
     /// Alignments overlapping fewer columns (or the narrower motif's width, when smaller)
-    /// are not considered.
+    /// cannot be a target's best; the null distribution still takes every alignment.
     pub min_overlap: usize,
     /// Motif pseudocount (0 for none).
     pub pseudocount: f64,
@@ -108,7 +113,7 @@ pub struct Match {
     pub p_value: f64,
     /// p-value x number of targets.
     pub e_value: f64,
-    /// Storey's q-value among this query's matches.
+    /// Storey's q-value among the p-values of both strands of every target for this query.
     pub q_value: f64,
 }
 
@@ -591,8 +596,8 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
     };
     let zero = (-lo) as i64 * scale; // the score of an unaligned query column
     let top = ((hi - lo) * scale as f64 + 0.5) as usize + 1;
-    // Per query row: the integer scores of the median-shifted scores, and the column's null distribution over its own range: (first
-    // value, probabilities).
+    // Per query row: the integer scores of the median-shifted scores, and the column's null
+    // distribution over its own range: (first value, probabilities).
     let margin = margin(w);
     let stride = n + 2 * margin;
     sc.integers.resize(w * stride, 0);
