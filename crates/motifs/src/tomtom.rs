@@ -25,7 +25,6 @@
 //! ones keep their precision.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -271,8 +270,7 @@ thread_local! {
 struct Scratch {
     /// Column scores, query row by query row.
     scores: Vec<f64>,
-    /// The median's candidates, and their sort keys when the histogram is used.
-    near: Vec<f64>,
+    /// The [`key`]s of the median's candidates.
     keys: Vec<u64>,
     /// Integer scores, query row by query row, each row with [`margin`] values on either
     /// side (never used: reads there are masked off).
@@ -282,37 +280,12 @@ struct Scratch {
     /// Histograms of a row (four interleaved, so that consecutive equal scores do not wait
     /// on each other's increment).
     counts: Vec<u32>,
-    /// The survival functions of all spans of query columns, one after the other.
-    survival: Vec<f64>,
-    /// Span `a..=b` of a query of width `w` is `spans[a * w + b]`.
-    spans: Vec<Span>,
-    padded: Vec<f64>,
+    /// The (target width, score) pairs whose null probability is needed, and the buffers of
+    /// [`null_log_cdfs`].
+    requests: Vec<(usize, i64)>,
+    null: NullScratch,
     /// Alignment scores of one target strand by diagonal (offset).
     diagonals: Vec<u32>,
-}
-
-/// `P(X >= v)` for the sum of a span of query columns, `v` in integer score units, stored in
-/// [`Scratch::survival`] from `start`: `sf[k] = P(X >= first + k)` for `k < len`; 1 below,
-/// 0 above.
-#[derive(Clone, Copy, Debug, Default)]
-struct Span {
-    start: usize,
-    len: usize,
-    first: i64,
-}
-
-impl Span {
-    #[inline(always)]
-    fn at(&self, survival: &[f64], v: i64) -> f64 {
-        let k = v - self.first;
-        if k <= 0 {
-            1.0
-        } else if k as usize >= self.len {
-            0.0
-        } else {
-            survival[self.start + k as usize]
-        }
-    }
 }
 
 /// An unsigned key that sorts like the float.
@@ -353,10 +326,10 @@ fn min_max(row: &[f64]) -> (f64, f64) {
 }
 
 /// Values sampled from a row to bracket its median.
-const SAMPLE: usize = 512;
+const SAMPLE: usize = 1024;
 /// Sample ranks on either side of the median's: about 4 standard deviations of the rank of
 /// the row's median within the sample, so that the bracket misses it about once in 10^4.
-const MARGIN: usize = 48;
+const MARGIN: usize = 64;
 /// Bins of the median's histogram (when the bracket misses, or the row is short).
 const MEDIAN_BINS: usize = 1024;
 
@@ -369,7 +342,7 @@ const MEDIAN_BINS: usize = 1024;
 /// over [lo, hi] finds the bin holding the middle rank, and a selection among that bin's
 /// values finds it.
 #[inline(always)]
-fn median(row: &[f64], lo: f64, hi: f64, near: &mut Vec<f64>, keys: &mut Vec<u64>) -> f64 {
+fn median(row: &[f64], lo: f64, hi: f64, keys: &mut Vec<u64>) -> f64 {
     let n = row.len();
     let rank = (n - 1) / 2;
     if hi <= lo {
@@ -377,31 +350,25 @@ fn median(row: &[f64], lo: f64, hi: f64, near: &mut Vec<f64>, keys: &mut Vec<u64
     }
     if n >= 4 * SAMPLE {
         let step = n / SAMPLE;
-        let mut sample: [f64; SAMPLE] = std::array::from_fn(|k| row[k * step]);
+        let mut sample: [u64; SAMPLE] = std::array::from_fn(|k| key(row[k * step]));
         let centre = rank * SAMPLE / n;
         let (a, b) = (
             centre.saturating_sub(MARGIN),
             (centre + MARGIN).min(SAMPLE - 1),
         );
-        let (_, &mut p_lo, above) = sample.select_nth_unstable_by(a, f64::total_cmp);
+        let (_, &mut p_lo, above) = sample.select_nth_unstable(a);
         let p_hi = if b > a {
-            *above.select_nth_unstable_by(b - a - 1, f64::total_cmp).1
+            *above.select_nth_unstable(b - a - 1).1
         } else {
             p_lo
         };
-        if near.len() < n {
-            near.resize(n, 0.0);
+        if keys.len() < n {
+            keys.resize(n, 0);
         }
-        let (mut below, mut k) = (0usize, 0usize);
-        for &x in row {
-            // k never passes the number of values seen, so it stays below n.
-            near[k] = x;
-            k += (x >= p_lo && x <= p_hi) as usize;
-            below += (x < p_lo) as usize;
-        }
+        let (below, k) = bracket(row, unkey(p_lo), unkey(p_hi), keys);
         if below <= rank && rank < below + k {
-            let (_, &mut m, _) = near[..k].select_nth_unstable_by(rank - below, f64::total_cmp);
-            return m;
+            let (_, &mut m, _) = keys[..k].select_nth_unstable(rank - below);
+            return unkey(m);
         }
     }
     let scale = (MEDIAN_BINS as f64) / (hi - lo);
@@ -422,6 +389,103 @@ fn median(row: &[f64], lo: f64, hi: f64, near: &mut Vec<f64>, keys: &mut Vec<u64
     keys.extend(row.iter().filter(|&&x| bin(x) == at).map(|&x| key(x)));
     let (_, &mut m, _) = keys.select_nth_unstable(rank - below);
     unkey(m)
+}
+
+/// Counts the values of `row` below `lo` and copies the [`key`]s of those in `[lo, hi]`, in
+/// order, to the start of `near` (at least as long as `row`): (count below, count copied).
+#[inline(always)]
+fn bracket(row: &[f64], lo: f64, hi: f64, near: &mut [u64]) -> (usize, usize) {
+    assert!(near.len() >= row.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above; `near` is long enough.
+            return unsafe { bracket_avx2(row, lo, hi, near) };
+        }
+    }
+    bracket_portable(row, lo, hi, near)
+}
+
+#[inline(always)]
+fn bracket_portable(row: &[f64], lo: f64, hi: f64, near: &mut [u64]) -> (usize, usize) {
+    let (mut below, mut k) = (0usize, 0usize);
+    for &x in row {
+        // k never passes the number of values seen, so it stays below row.len().
+        near[k] = key(x);
+        k += (x >= lo && x <= hi) as usize;
+        below += (x < lo) as usize;
+    }
+    (below, k)
+}
+
+/// For each mask of 4 lanes, the 32-bit lane indices that bring the selected 64-bit lanes to
+/// the front, in order.
+#[cfg(target_arch = "x86_64")]
+const COMPRESS: [[i32; 8]; 16] = {
+    let mut table = [[0i32; 8]; 16];
+    let mut m = 0;
+    while m < 16 {
+        let (mut lane, mut k) = (0i32, 0);
+        while lane < 4 {
+            if m & (1 << lane) != 0 {
+                table[m][2 * k] = 2 * lane;
+                table[m][2 * k + 1] = 2 * lane + 1;
+                k += 1;
+            }
+            lane += 1;
+        }
+        m += 1;
+    }
+    table
+};
+
+/// [`bracket_portable`], 4 values at a time: the values inside are packed to the front of a
+/// register by a permutation and stored whole (the next store overwrites the rest).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn bracket_avx2(row: &[f64], lo: f64, hi: f64, near: &mut [u64]) -> (usize, usize) {
+    use std::arch::x86_64::*;
+    let chunks = row.chunks_exact(4);
+    let rest = chunks.remainder();
+    let (vlo, vhi) = (_mm256_set1_pd(lo), _mm256_set1_pd(hi));
+    let mut below = _mm256_setzero_si256();
+    let mut k = 0usize;
+    for (c, chunk) in chunks.enumerate() {
+        // SAFETY: `chunk` holds 4 values; the store writes near[k..k + 4] with k <= 4c, and
+        // 4c + 4 <= row.len() <= near.len().
+        let m = unsafe {
+            let x = _mm256_loadu_pd(chunk.as_ptr());
+            let lt = _mm256_cmp_pd::<_CMP_LT_OQ>(x, vlo);
+            let inside = _mm256_and_pd(
+                _mm256_cmp_pd::<_CMP_GE_OQ>(x, vlo),
+                _mm256_cmp_pd::<_CMP_LE_OQ>(x, vhi),
+            );
+            // Each lane below subtracts -1.
+            below = _mm256_sub_epi64(below, _mm256_castpd_si256(lt));
+            let m = _mm256_movemask_pd(inside) as usize;
+            let order = _mm256_loadu_si256(COMPRESS[m].as_ptr().cast());
+            // key(): negative values have all their bits flipped, the others their sign bit.
+            let bits = _mm256_castpd_si256(x);
+            let negative = _mm256_cmpgt_epi64(_mm256_setzero_si256(), bits);
+            let flip = _mm256_or_si256(negative, _mm256_set1_epi64x(i64::MIN));
+            let keys = _mm256_xor_si256(bits, flip);
+            let packed = _mm256_permutevar8x32_epi32(keys, order);
+            debug_assert!(k <= 4 * c);
+            _mm256_storeu_si256(near.as_mut_ptr().add(k).cast(), packed);
+            m
+        };
+        k += (m as u32).count_ones() as usize;
+    }
+    let mut lanes = [0u64; 4];
+    // SAFETY: `lanes` holds 4 u64.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), below) };
+    let mut below = lanes.iter().sum::<u64>() as usize;
+    for &x in rest {
+        near[k] = key(x);
+        k += (x >= lo && x <= hi) as usize;
+        below += (x < lo) as usize;
+    }
+    (below, k)
 }
 
 /// Outputs of [`convolve`] computed together (in registers).
@@ -582,7 +646,7 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
         let row = &mut sc.scores[i * n..(i + 1) * n];
         score_row(o.distance, qc, pool, row);
         let (rmin, rmax) = min_max(row);
-        let m = median(row, rmin, rmax, &mut sc.near, &mut sc.keys);
+        let m = median(row, rmin, rmax, &mut sc.keys);
         lo = lo.min(rmin - m);
         hi = hi.max(rmax - m);
         medians.push(m);
@@ -639,84 +703,17 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
             .collect();
         pmfs.push((first, probs));
     }
-    // The survival function of every span a..=b: a single column's by suffix sums, a longer
-    // span's from the span one shorter (see `convolve`).
-    sc.survival.clear();
-    sc.spans.clear();
-    sc.spans.resize(w * w, Span::default());
-    for a in 0..w {
-        let (first, pmf) = &pmfs[a];
-        let start = sc.survival.len();
-        sc.survival.resize(start + pmf.len(), 0.0);
-        let mut acc = 0.0;
-        for (s, &p) in sc.survival[start..].iter_mut().zip(pmf).rev() {
-            acc += p;
-            *s = acc;
-        }
-        let mut span = Span {
-            start,
-            len: pmf.len(),
-            first: *first as i64,
-        };
-        sc.spans[a * w + a] = span;
-        for (b, (fb, pb)) in pmfs.iter().enumerate().skip(a + 1) {
-            let start = sc.survival.len();
-            pad(
-                &sc.survival[span.start..span.start + span.len],
-                1.0,
-                pb.len(),
-                &mut sc.padded,
-            );
-            convolve_padded(&sc.padded, span.len, pb, &mut sc.survival);
-            span = Span {
-                start,
-                len: sc.survival.len() - start,
-                first: span.first + *fb as i64,
-            };
-            sc.spans[a * w + b] = span;
-        }
-    }
-    let (survival, spans) = (&sc.survival, &sc.spans);
     let min_ov = |l: usize| o.min_overlap.max(1).min(w).min(l);
-    // log P(max over the offsets of one strand < v), for a target width.
-    let mut cache: HashMap<(usize, i64), f64> = HashMap::new();
-    let mut log_cdf = |l: usize, v: i64| -> f64 {
-        *cache.entry((l, v)).or_insert_with(|| {
-            // The sum of ln(1 - sf) over the alignments: small sf by their series (so that
-            // tiny p-values keep their precision), the others as one product and one
-            // logarithm.
-            let (mut product, mut small) = (1.0, 0.0);
-            // Every alignment, whatever the minimum overlap (which only limits the choice
-            // of the best one): MEME's null.
-            for (_, a, b) in alignments(w, l, 1) {
-                let shift = (w - (b - a + 1)) as i64 * zero;
-                let sf = spans[a * w + b].at(survival, v - shift);
-                if sf >= 1.0 {
-                    return f64::NEG_INFINITY;
-                }
-                if sf < 1e-6 {
-                    // ln(1 - sf) = -sf - sf^2/2 - ..., the rest below 1e-12 of it.
-                    small -= sf + 0.5 * sf * sf;
-                } else {
-                    product *= 1.0 - sf;
-                }
-            }
-            product.ln() + small
-        })
-    };
-    let strands = if o.both_strands { 2.0 } else { 1.0 };
-    let mut out = Vec::with_capacity(pool.widths.len());
     let diagonals = &mut sc.diagonals;
     // Diagonal sums fit 16 bits when w values below `top` do.
     let narrow = w * top <= u16::MAX as usize;
     sc.masks.iter_mut().for_each(Vec::clear);
-    // Each strand's best alignment and p-value, target by target; q-values come from all of
-    // them, both strands of every target, as MEME computes them.
-    let mut p_values = Vec::with_capacity(2 * pool.widths.len());
+    // Each strand's best alignment, target by target, from the integer scores alone:
+    // (score, overlap, reported offset, reverse).
+    let mut bests: Vec<(i64, usize, isize, bool)> = Vec::with_capacity(2 * pool.widths.len());
     for (t, &l) in pool.widths.iter().enumerate() {
         let starts = std::iter::once((pool.forward[t], false))
             .chain(pool.reverse.get(t).map(|&r| (r, true)));
-        let mut chosen: Option<(Match, usize)> = None;
         for (start, reverse) in starts {
             // Query column i on target column j is on diagonal j - i + w - 1 (offset i - j).
             diagonals.clear();
@@ -739,8 +736,7 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
                     }
                 }
             }
-            // (score, overlap, reported offset); ties as MEME breaks them: the larger
-            // overlap, then the smaller reported offset.
+            // Ties as MEME breaks them: the larger overlap, then the smaller reported offset.
             let mut best: Option<(i64, usize, isize)> = None;
             for (off, a, b) in alignments(w, l, min_ov(l)) {
                 let width = b - a + 1;
@@ -757,39 +753,154 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
                 }
             }
             let (score, overlap, offset) = best.expect("every target has an alignment");
-            let p_value = (-(strands * log_cdf(l, score)).exp_m1()).clamp(0.0, 1.0);
-            let m = Match {
+            bests.push((score, overlap, offset, reverse));
+        }
+    }
+    // The null: ln P(max over the offsets of one strand < v) for each (target width, v) met.
+    let strands = if o.both_strands { 2 } else { 1 };
+    let width_of = |k: usize| pool.widths[k / strands];
+    sc.requests.clear();
+    sc.requests
+        .extend(bests.iter().enumerate().map(|(k, b)| (width_of(k), b.0)));
+    sc.requests.sort_unstable();
+    sc.requests.dedup();
+    let log_cdfs = null_log_cdfs(w, zero, &pmfs, &sc.requests, &mut sc.null);
+    // p-values of both strands of every target; q-values come from all of them, as MEME
+    // computes them.
+    let p_values: Vec<f64> = bests
+        .iter()
+        .enumerate()
+        .map(|(k, b)| {
+            let r = sc
+                .requests
+                .binary_search(&(width_of(k), b.0))
+                .expect("every score was requested");
+            (-(strands as f64 * log_cdfs[r]).exp_m1()).clamp(0.0, 1.0)
+        })
+        .collect();
+    let q = storey_qvalues(&p_values);
+    let e = pool.widths.len() as f64;
+    (0..pool.widths.len())
+        .map(|t| {
+            // The strands as MEME orders its matches: the smaller p-value as printed (single
+            // precision), then the larger overlap, then the forward strand.
+            let mut k = t * strands;
+            if strands == 2 {
+                let (pf, pr) = (p_values[k] as f32, p_values[k + 1] as f32);
+                if pr < pf || (pr == pf && bests[k + 1].1 > bests[k].1) {
+                    k += 1;
+                }
+            }
+            let (score, overlap, offset, reverse) = bests[k];
+            Match {
                 target: t,
                 offset,
                 overlap,
                 reverse,
                 score,
-                p_value,
-                e_value: p_value * pool.widths.len() as f64,
-                q_value: 1.0,
-            };
-            p_values.push(p_value);
-            // The strands as MEME orders its matches: the smaller p-value as printed (single
-            // precision), then the larger overlap, then the forward strand.
-            let better = match &chosen {
-                None => true,
-                Some((c, _)) => {
-                    let (pm, pc) = (m.p_value as f32, c.p_value as f32);
-                    pm < pc || (pm == pc && m.overlap > c.overlap)
+                p_value: p_values[k],
+                e_value: p_values[k] * e,
+                q_value: q[k],
+            }
+        })
+        .collect()
+}
+
+/// Buffers of [`null_log_cdfs`].
+#[derive(Default)]
+struct NullScratch {
+    /// The survival function of the current span and the next one.
+    chain: [Vec<f64>; 2],
+    padded: Vec<f64>,
+    /// (span `a * w + b`, first request, end of requests): one entry per alignment that
+    /// covers query columns `a..=b`, for the requests of the target width it belongs to.
+    users: Vec<(usize, usize, usize)>,
+    product: Vec<f64>,
+    small: Vec<f64>,
+}
+
+/// For a query of width `w` whose columns have the null distributions `pmfs` (first integer
+/// value, probabilities), and each `(l, v)` of `requests` (sorted, distinct): ln P(every
+/// alignment of the query with a target of width `l` scores below `v`), the alignments'
+/// scores independent and an unaligned query column scoring `zero`; every alignment counts,
+/// whatever the minimum overlap (which only limits the choice of the best one): MEME's null.
+///
+/// The survival function of each span `a..=b` of query columns comes from that of `a..b`
+/// (see [`convolve_padded`]); while it is at hand, every request whose target width has an
+/// alignment covering that span reads it, so that no span is kept (they would take
+/// megabytes) and the reads stay in cache. Each alignment's `ln(1 - sf)` is summed, small
+/// `sf` by their series (so that tiny p-values keep their precision), the others as one
+/// product and one logarithm.
+#[inline(always)]
+fn null_log_cdfs(
+    w: usize,
+    zero: i64,
+    pmfs: &[(usize, Vec<f64>)],
+    requests: &[(usize, i64)],
+    ns: &mut NullScratch,
+) -> Vec<f64> {
+    ns.users.clear();
+    let mut r0 = 0;
+    while r0 < requests.len() {
+        let l = requests[r0].0;
+        let r1 = r0 + requests[r0..].partition_point(|&(x, _)| x == l);
+        ns.users
+            .extend(alignments(w, l, 1).map(|(_, a, b)| (a * w + b, r0, r1)));
+        r0 = r1;
+    }
+    ns.users.sort_unstable();
+    ns.product.clear();
+    ns.product.resize(requests.len(), 1.0);
+    ns.small.clear();
+    ns.small.resize(requests.len(), 0.0);
+    let (product, small) = (&mut ns.product[..], &mut ns.small[..]);
+    let [current, next] = &mut ns.chain;
+    let mut users = ns.users.iter().peekable();
+    for a in 0..w {
+        // The single column's survival function by suffix sums; `first` is its first value.
+        let (fa, pa) = &pmfs[a];
+        let mut first = *fa as i64;
+        current.clear();
+        current.resize(pa.len(), 0.0);
+        let mut acc = 0.0;
+        for (s, &p) in current.iter_mut().zip(pa).rev() {
+            acc += p;
+            *s = acc;
+        }
+        for (b, (fb, pb)) in pmfs.iter().enumerate().skip(a) {
+            if b > a {
+                pad(current, 1.0, pb.len(), &mut ns.padded);
+                next.clear();
+                convolve_padded(&ns.padded, current.len(), pb, next);
+                std::mem::swap(current, next);
+                first += *fb as i64;
+            }
+            let shift = (w - (b - a + 1)) as i64 * zero + first;
+            while let Some(&(_, r0, r1)) = users.next_if(|u| u.0 == a * w + b) {
+                for r in r0..r1 {
+                    // P(span sum >= v - shift): 1 below the span's range, 0 above.
+                    let k = requests[r].1 - shift;
+                    let sf = if k <= 0 {
+                        1.0
+                    } else {
+                        current.get(k as usize).copied().unwrap_or(0.0)
+                    };
+                    if sf >= 1.0 {
+                        product[r] = 0.0;
+                    } else if sf < 1e-6 {
+                        // ln(1 - sf) = -sf - sf^2/2 - ..., the rest below 1e-12 of it.
+                        small[r] -= sf + 0.5 * sf * sf;
+                    } else {
+                        product[r] *= 1.0 - sf;
+                    }
                 }
-            };
-            if better {
-                chosen = Some((m, p_values.len() - 1));
             }
         }
-        out.push(chosen.expect("every target has a strand"));
     }
-    let q = storey_qvalues(&p_values);
-    out.into_iter()
-        .map(|(mut m, k)| {
-            m.q_value = q[k];
-            m
-        })
+    product
+        .iter()
+        .zip(small.iter())
+        .map(|(p, s)| p.ln() + s)
         .collect()
 }
 
@@ -1141,9 +1252,100 @@ mod tests {
     }
 
     #[test]
+    fn the_null_is_the_plain_sum_over_alignments() {
+        let mut next = uniform(21);
+        let w = 9;
+        let zero = 7;
+        // Column distributions with their first integer value, zeros inside.
+        let pmfs: Vec<(usize, Vec<f64>)> = (0..w)
+            .map(|i| {
+                let n = 3 + (i * 5) % 11;
+                let v: Vec<f64> = (0..n)
+                    .map(|_| if next() < 0.2 { 0.0 } else { next() })
+                    .collect();
+                let sum: f64 = v.iter().sum();
+                (i % 4, v.iter().map(|x| x / sum).collect())
+            })
+            .collect();
+        // Each span's distribution (first value, probabilities) by plain convolution.
+        let span = |a: usize, b: usize| -> (i64, Vec<f64>) {
+            let (mut first, mut dist) = (pmfs[a].0 as i64, pmfs[a].1.clone());
+            for (f, p) in &pmfs[a + 1..=b] {
+                let mut out = vec![0.0; dist.len() + p.len() - 1];
+                for (x, &px) in dist.iter().enumerate() {
+                    for (y, &py) in p.iter().enumerate() {
+                        out[x + y] += px * py;
+                    }
+                }
+                first += *f as i64;
+                dist = out;
+            }
+            (first, dist)
+        };
+        let mut requests = Vec::new();
+        for l in [1, 3, 4, 9, 12] {
+            for v in [-5, 0, 30, 45, 60, 75, 90, 200] {
+                requests.push((l, v));
+            }
+        }
+        let got = null_log_cdfs(w, zero, &pmfs, &requests, &mut NullScratch::default());
+        for (&(l, v), got) in requests.iter().zip(got) {
+            let mut want = 0.0;
+            for (_, a, b) in alignments(w, l, 1) {
+                let (first, dist) = span(a, b);
+                let shift = (w - (b - a + 1)) as i64 * zero;
+                let sf: f64 = dist
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| first + k as i64 >= v - shift)
+                    .map(|(_, p)| p)
+                    .sum();
+                want += (-sf.min(1.0)).ln_1p();
+            }
+            if want == f64::NEG_INFINITY || got == f64::NEG_INFINITY {
+                // sf of exactly 1 on one side only would mean a different span or shift.
+                assert!(got < -30.0 && want < -30.0, "l {l}, v {v}: {got} vs {want}");
+            } else {
+                assert!(
+                    (got - want).abs() <= 1e-9 * want.abs().max(1e-300),
+                    "l {l}, v {v}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_vector_bracket_is_the_plain_one() {
+        let mut next = uniform(13);
+        for n in [0, 1, 3, 4, 7, 1000, 1003] {
+            let row: Vec<f64> = (0..n)
+                .map(|i| match i % 17 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    _ => next() * 4.0 - 2.0,
+                })
+                .collect();
+            for (lo, hi) in [(-0.5, 0.5), (0.0, 0.0), (-3.0, 3.0), (1.0, -1.0)] {
+                let (mut a, mut b) = (vec![0u64; n], vec![0u64; n]);
+                let (ba, ka) = bracket(&row, lo, hi, &mut a);
+                let (bb, kb) = bracket_portable(&row, lo, hi, &mut b);
+                assert_eq!((ba, ka), (bb, kb), "{n} values in [{lo}, {hi}]");
+                assert_eq!(a[..ka], b[..kb], "{n} values in [{lo}, {hi}]");
+                let want: Vec<u64> = row
+                    .iter()
+                    .filter(|&&x| x >= lo && x <= hi)
+                    .map(|&x| key(x))
+                    .collect();
+                assert_eq!(a[..ka], want[..]);
+                assert_eq!(ba, row.iter().filter(|&&x| x < lo).count());
+            }
+        }
+    }
+
+    #[test]
     fn median_is_the_lower_middle_value() {
         let mut next = uniform(9);
-        let (mut near, mut keys) = (Vec::new(), Vec::new());
+        let mut keys = Vec::new();
         let mut rows: Vec<Vec<f64>> = [1, 2, 5, 2047, 2048, 5000, 17741]
             .iter()
             .map(|&n| {
@@ -1163,7 +1365,7 @@ mod tests {
             sorted.sort_by(f64::total_cmp);
             let (lo, hi) = min_max(&row);
             assert_eq!((lo, hi), (sorted[0], sorted[row.len() - 1]));
-            let m = median(&row, lo, hi, &mut near, &mut keys);
+            let m = median(&row, lo, hi, &mut keys);
             assert_eq!(m, sorted[(row.len() - 1) / 2], "{} values", row.len());
         }
     }
