@@ -275,8 +275,9 @@ struct Scratch {
     /// Integer scores, query row by query row, each row with [`margin`] values on either
     /// side (never used: reads there are masked off).
     integers: Vec<u16>,
-    /// For each target width, the masks of [`diagonal_sums`].
+    /// For each target width, the masks of [`diagonal_sums`] and the [`alignment_ranks`].
     masks: Vec<Vec<u16>>,
+    ranks: Vec<Vec<i64>>,
     /// Histograms of a row (four interleaved, so that consecutive equal scores do not wait
     /// on each other's increment).
     counts: Vec<u32>,
@@ -312,8 +313,9 @@ fn min_max(row: &[f64]) -> (f64, f64) {
     let rest = chunks.remainder();
     for c in chunks {
         for k in 0..8 {
-            lo[k] = lo[k].min(c[k]);
-            hi[k] = hi[k].max(c[k]);
+            // Comparisons rather than f64::min and max, whose NaN rules keep the loop scalar.
+            lo[k] = if c[k] < lo[k] { c[k] } else { lo[k] };
+            hi[k] = if c[k] > hi[k] { c[k] } else { hi[k] };
         }
     }
     for &v in rest {
@@ -489,7 +491,7 @@ unsafe fn bracket_avx2(row: &[f64], lo: f64, hi: f64, near: &mut [u64]) -> (usiz
 }
 
 /// Outputs of [`convolve`] computed together (in registers).
-const BLOCK: usize = 16;
+const BLOCK: usize = 32;
 
 /// Appends to `out` the convolution of `a`, extended by `left` on its left and by zeros on
 /// its right, with `b`: `out[z] = sum over x of a[x] b[z - x]` for `z < a.len() + b.len() -
@@ -529,11 +531,10 @@ fn convolve_padded(padded: &[f64], la: usize, b: &[f64], out: &mut Vec<f64>) {
     for (z0, dst) in out[base..].chunks_exact_mut(BLOCK).enumerate() {
         let z0 = z0 * BLOCK;
         let mut acc = [0f64; BLOCK];
-        // k descending is x = z - k ascending.
-        for (k, &c) in b.iter().enumerate().rev() {
-            let src: &[f64; BLOCK] = padded[z0 + lb - 1 - k..][..BLOCK]
-                .try_into()
-                .expect("a block");
+        // Window o starts at padded[z0 + o] and meets b[lb - 1 - o]: k descending is
+        // x = z - k ascending.
+        let windows = padded[z0..z0 + lb - 1 + BLOCK].windows(BLOCK);
+        for (src, &c) in windows.zip(b.iter().rev()) {
             for j in 0..BLOCK {
                 acc[j] += c * src[j];
             }
@@ -607,25 +608,159 @@ fn diagonal_sums(
     mask: &[u16],
     out: &mut [u32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { diagonal_sums_avx2(rows, stride, at, w, l, mask, out) };
+        }
+    }
+    diagonal_sums_portable(rows, stride, at, w, l, mask, out)
+}
+
+#[inline(always)]
+fn diagonal_sums_portable(
+    rows: &[u16],
+    stride: usize,
+    at: usize,
+    w: usize,
+    l: usize,
+    mask: &[u16],
+    out: &mut [u32],
+) {
+    diagonal_blocks(rows, stride, at, w, l, mask, out, |acc, src, m| {
+        for k in 0..LANES {
+            acc[k] = acc[k].wrapping_add(src[k] & m[k]);
+        }
+    })
+}
+
+/// [`diagonal_sums`] with each row's masked add as one 256-bit operation (the compiler
+/// splits the portable loop into two 128-bit halves).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn diagonal_sums_avx2(
+    rows: &[u16],
+    stride: usize,
+    at: usize,
+    w: usize,
+    l: usize,
+    mask: &[u16],
+    out: &mut [u32],
+) {
+    use std::arch::x86_64::*;
+    diagonal_blocks(rows, stride, at, w, l, mask, out, |acc, src, m| {
+        // SAFETY: each pointer is to 16 u16 (256 bits); unaligned loads and store.
+        unsafe {
+            let s = _mm256_loadu_si256(src.as_ptr().cast());
+            let m = _mm256_loadu_si256(m.as_ptr().cast());
+            let a = _mm256_loadu_si256(acc.as_ptr().cast());
+            let sum = _mm256_add_epi16(a, _mm256_and_si256(s, m));
+            _mm256_storeu_si256(acc.as_mut_ptr().cast(), sum);
+        }
+    })
+}
+
+/// The blocks of [`diagonal_sums`]: `add(acc, src, mask)` adds a row's masked block.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn diagonal_blocks(
+    rows: &[u16],
+    stride: usize,
+    at: usize,
+    w: usize,
+    l: usize,
+    mask: &[u16],
+    out: &mut [u32],
+    mut add: impl FnMut(&mut [u16; LANES], &[u16; LANES], &[u16; LANES]),
+) {
     for (c, dst) in out.chunks_exact_mut(LANES).enumerate() {
         let e0 = c * LANES;
         // The rows that meet the target on a diagonal of this block.
         let first = w.saturating_sub(LANES + e0);
         let last = (w + l - 2 - e0).min(w - 1);
         let mut acc = [0u16; LANES];
-        for i in first..=last {
-            let src: &[u16; LANES] = rows[i * stride + at + 1 + i + e0 - w..][..LANES]
-                .try_into()
-                .expect("a block");
-            let m: &[u16; LANES] = mask[e0 + i..][..LANES].try_into().expect("a block");
-            for k in 0..LANES {
-                acc[k] = acc[k].wrapping_add(src[k] & m[k]);
-            }
+        // Row i's block starts at i (stride + 1) + at + 1 + e0 - w, its mask at e0 + i.
+        let blocks = rows[first * (stride + 1) + at + 1 + e0 - w..]
+            .chunks(stride + 1)
+            .take(last + 1 - first);
+        for (src, m) in blocks.zip(mask[e0 + first..].windows(LANES)) {
+            let src: &[u16; LANES] = src[..LANES].try_into().expect("a block");
+            add(&mut acc, src, m.try_into().expect("a block"));
         }
         for (d, a) in dst.iter_mut().zip(acc) {
             *d = a as u32;
         }
     }
+}
+
+/// A target's best alignment on one strand from its diagonal sums (see [`diagonal_sums`]):
+/// (score, overlap, reported offset), ties broken as MEME breaks them: the larger overlap,
+/// then the smaller reported offset. An unaligned query column scores `zero`; alignments
+/// overlapping fewer than `min` columns are not candidates.
+fn best_alignment_plain(
+    diagonals: &[u32],
+    w: usize,
+    l: usize,
+    min: usize,
+    zero: i64,
+) -> (i64, usize, isize) {
+    let mut best: Option<(i64, usize, isize)> = None;
+    for (off, a, b) in alignments(w, l, min) {
+        let width = b - a + 1;
+        let score = (w - width) as i64 * zero + diagonals[(w as isize - 1 - off) as usize] as i64;
+        let better = match best {
+            None => true,
+            Some((bs, bo, boff)) => {
+                score > bs || (score == bs && (width > bo || (width == bo && -off < boff)))
+            }
+        };
+        if better {
+            best = Some((score, width, -off));
+        }
+    }
+    best.expect("every target has an alignment")
+}
+
+/// For a query of width `w` and a target of width `l` (`l + w < 2^16`), by diagonal e (the
+/// alignment at offset `w - 1 - e`): the part of the alignment's rank that does not depend
+/// on the diagonal sum, so that `(sum << 32) + rank` orders alignments as
+/// [`best_alignment_plain`] does: `((w - overlap) zero) << 32 | overlap << 16 | e'`, with
+/// `e' = l + w - 2 - e` larger for smaller reported offsets; `i64::MIN` for an alignment
+/// overlapping fewer than `min` columns. Sums must stay below 2^31 minus the shift.
+fn alignment_ranks(w: usize, l: usize, min: usize, zero: i64) -> Vec<i64> {
+    let mut ranks = vec![i64::MIN; l + w - 1];
+    for (off, a, b) in alignments(w, l, min) {
+        let width = b - a + 1;
+        let e = (w as isize - 1 - off) as usize;
+        ranks[e] =
+            ((w - width) as i64 * zero) << 32 | (width as i64) << 16 | (l + w - 2 - e) as i64;
+    }
+    ranks
+}
+
+/// [`best_alignment_plain`] as one maximum over the diagonals (a loop that vectorises),
+/// with the ranks of [`alignment_ranks`].
+#[inline(always)]
+fn best_alignment(diagonals: &[u32], ranks: &[i64], l: usize) -> (i64, usize, isize) {
+    let mut lanes = [i64::MIN; 4];
+    let chunks = ranks.chunks_exact(4);
+    let rest = chunks.remainder();
+    for (r, d) in chunks.zip(diagonals.chunks_exact(4)) {
+        for k in 0..4 {
+            let key = ((d[k] as i64) << 32) + r[k];
+            lanes[k] = if key > lanes[k] { key } else { lanes[k] };
+        }
+    }
+    let n = ranks.len() - rest.len();
+    for (r, &d) in rest.iter().zip(&diagonals[n..]) {
+        lanes[0] = lanes[0].max(((d as i64) << 32) + r);
+    }
+    let key = lanes.into_iter().max().expect("four lanes");
+    let w_plus = ranks.len() + 1; // l + w
+    let e = w_plus - 2 - (key & 0xffff) as usize;
+    let offset = e as isize - (w_plus - l) as isize + 1; // -(w - 1 - e)
+    (key >> 32, ((key >> 16) & 0xffff) as usize, offset)
 }
 
 /// 2^52, the smallest f64 whose spacing is 1.
@@ -708,6 +843,7 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
     // Diagonal sums fit 16 bits when w values below `top` do.
     let narrow = w * top <= u16::MAX as usize;
     sc.masks.iter_mut().for_each(Vec::clear);
+    sc.ranks.iter_mut().for_each(Vec::clear);
     // Each strand's best alignment, target by target, from the integer scores alone:
     // (score, overlap, reported offset, reverse).
     let mut bests: Vec<(i64, usize, isize, bool)> = Vec::with_capacity(2 * pool.widths.len());
@@ -736,23 +872,18 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
                     }
                 }
             }
-            // Ties as MEME breaks them: the larger overlap, then the smaller reported offset.
-            let mut best: Option<(i64, usize, isize)> = None;
-            for (off, a, b) in alignments(w, l, min_ov(l)) {
-                let width = b - a + 1;
-                let score =
-                    (w - width) as i64 * zero + diagonals[(w as isize - 1 - off) as usize] as i64;
-                let better = match best {
-                    None => true,
-                    Some((bs, bo, boff)) => {
-                        score > bs || (score == bs && (width > bo || (width == bo && -off < boff)))
-                    }
-                };
-                if better {
-                    best = Some((score, width, -off));
+            let (score, overlap, offset) = if narrow && l + w < 1 << 16 {
+                if sc.ranks.len() <= l {
+                    sc.ranks.resize(l + 1, Vec::new());
                 }
-            }
-            let (score, overlap, offset) = best.expect("every target has an alignment");
+                let ranks = &mut sc.ranks[l];
+                if ranks.is_empty() {
+                    *ranks = alignment_ranks(w, l, min_ov(l), zero);
+                }
+                best_alignment(diagonals, ranks, l)
+            } else {
+                best_alignment_plain(diagonals, w, l, min_ov(l), zero)
+            };
             bests.push((score, overlap, offset, reverse));
         }
     }
@@ -876,25 +1007,27 @@ fn null_log_cdfs(
                 first += *fb as i64;
             }
             let shift = (w - (b - a + 1)) as i64 * zero + first;
+            if users.peek().is_none_or(|u| u.0 != a * w + b) {
+                continue;
+            }
+            // The lookups without branches: P(span sum >= v - shift) is current[k] for k
+            // inside, 1 at and below its first value (current[0] for now) and 0 above its
+            // last (one value more).
+            let (head, last) = (current[0], current.len() as i64);
+            current[0] = 1.0;
+            current.push(0.0);
             while let Some(&(_, r0, r1)) = users.next_if(|u| u.0 == a * w + b) {
                 for r in r0..r1 {
-                    // P(span sum >= v - shift): 1 below the span's range, 0 above.
-                    let k = requests[r].1 - shift;
-                    let sf = if k <= 0 {
-                        1.0
-                    } else {
-                        current.get(k as usize).copied().unwrap_or(0.0)
-                    };
-                    if sf >= 1.0 {
-                        product[r] = 0.0;
-                    } else if sf < 1e-6 {
-                        // ln(1 - sf) = -sf - sf^2/2 - ..., the rest below 1e-12 of it.
-                        small[r] -= sf + 0.5 * sf * sf;
-                    } else {
-                        product[r] *= 1.0 - sf;
-                    }
+                    let sf = current[(requests[r].1 - shift).clamp(0, last) as usize];
+                    // ln(1 - sf) = -sf - sf^2/2 - ..., the rest below 1e-12 of it; sf of 1
+                    // makes the product 0.
+                    let tiny = sf < 1e-6;
+                    small[r] -= if tiny { sf + 0.5 * sf * sf } else { 0.0 };
+                    product[r] *= if tiny { 1.0 } else { (1.0 - sf).max(0.0) };
                 }
             }
+            current.pop();
+            current[0] = head;
         }
     }
     product
@@ -1224,10 +1357,39 @@ mod tests {
                     want[j + w - 1 - i] += rows[i * stride + margin + start + j] as u32;
                 }
             }
-            let mut got = vec![0u32; (l + w - 1).next_multiple_of(LANES)];
             let mask = diagonal_mask(w, l);
-            diagonal_sums(&rows, stride, margin + start, w, l, &mask, &mut got);
-            assert_eq!(&got[..l + w - 1], &want[..], "w {w}, l {l}");
+            for sums in [diagonal_sums, diagonal_sums_portable] {
+                let mut got = vec![0u32; (l + w - 1).next_multiple_of(LANES)];
+                sums(&rows, stride, margin + start, w, l, &mask, &mut got);
+                assert_eq!(&got[..l + w - 1], &want[..], "w {w}, l {l}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_best_alignment_by_rank_is_the_plain_one() {
+        let mut next = uniform(17);
+        for (w, l, min) in [
+            (1usize, 1usize, 1),
+            (5, 3, 1),
+            (8, 20, 5),
+            (26, 6, 5),
+            (26, 35, 1),
+            (30, 16, 16),
+        ] {
+            for zero in [0, 3, 40] {
+                // Few distinct sums, so that ties are common.
+                let n = (l + w - 1).next_multiple_of(LANES);
+                for _ in 0..50 {
+                    let diagonals: Vec<u32> = (0..n).map(|_| (next() * 4.0) as u32 * 10).collect();
+                    let ranks = alignment_ranks(w, l, min, zero);
+                    assert_eq!(
+                        best_alignment(&diagonals, &ranks, l),
+                        best_alignment_plain(&diagonals, w, l, min, zero),
+                        "w {w}, l {l}, min {min}, zero {zero}: {diagonals:?}"
+                    );
+                }
+            }
         }
     }
 
