@@ -1040,7 +1040,7 @@ fn null_log_cdfs(
 /// error against the smallest estimate over bootstrap resamples of the p-values. That error
 /// is computed exactly rather than from random resamples (MEME draws 100): a resample's
 /// count above lambda is binomial, so its error is the binomial variance plus the squared
-/// bias. On 150 filters x 879 JASPAR motifs this changed no q-value's agreement with MEME
+/// bias. On 180 filters x 879 JASPAR motifs this changed no q-value's agreement with MEME
 /// 5.5.8's (the same 0.6% median, 2.4% largest difference; MEME's own draws differ from
 /// run to run) and made the q-values independent of any seed.
 pub fn storey_qvalues(p: &[f64]) -> Vec<f64> {
