@@ -590,42 +590,37 @@ fn diagonal_mask(w: usize, l: usize) -> Vec<u16> {
     mask
 }
 
-/// The alignment scores of one target (width `l`, its first column at `at` in each row of
-/// `rows`, rows `stride` apart) with a query of width `w`, by diagonal: `out[e]` sums query
-/// row i on target column `e - (w - 1) + i`. Each block of [`LANES`] diagonals adds, row by
-/// row, that row's values on those diagonals (a shifted read, masked to the target) in
-/// registers: 16-bit sums, so every w values below `top` must sum below 2^16.
-#[inline(always)]
-fn diagonal_sums(
-    rows: &[u16],
+/// One target strand among the integer scores, for [`diagonal_sums`]: its width `l`, its first
+/// column at `at` in each of the query's `w` rows of `rows` (rows `stride` apart), and the
+/// masks of [`diagonal_mask`] for (w, l).
+struct Placed<'a> {
+    rows: &'a [u16],
     stride: usize,
     at: usize,
     w: usize,
     l: usize,
-    mask: &[u16],
-    out: &mut [u32],
-) {
+    mask: &'a [u16],
+}
+
+/// The alignment scores of a [`Placed`] target with the query, by diagonal: `out[e]` sums
+/// query row i on target column `e - (w - 1) + i`. Each block of [`LANES`] diagonals adds, row by
+/// row, that row's values on those diagonals (a shifted read, masked to the target) in
+/// registers: 16-bit sums, so every w values below `top` must sum below 2^16.
+#[inline(always)]
+fn diagonal_sums(target: &Placed, out: &mut [u32]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { diagonal_sums_avx2(rows, stride, at, w, l, mask, out) };
+            return unsafe { diagonal_sums_avx2(target, out) };
         }
     }
-    diagonal_sums_portable(rows, stride, at, w, l, mask, out)
+    diagonal_sums_portable(target, out)
 }
 
 #[inline(always)]
-fn diagonal_sums_portable(
-    rows: &[u16],
-    stride: usize,
-    at: usize,
-    w: usize,
-    l: usize,
-    mask: &[u16],
-    out: &mut [u32],
-) {
-    diagonal_blocks(rows, stride, at, w, l, mask, out, |acc, src, m| {
+fn diagonal_sums_portable(target: &Placed, out: &mut [u32]) {
+    diagonal_blocks(target, out, |acc, src, m| {
         for k in 0..LANES {
             acc[k] = acc[k].wrapping_add(src[k] & m[k]);
         }
@@ -636,17 +631,9 @@ fn diagonal_sums_portable(
 /// splits the portable loop into two 128-bit halves).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn diagonal_sums_avx2(
-    rows: &[u16],
-    stride: usize,
-    at: usize,
-    w: usize,
-    l: usize,
-    mask: &[u16],
-    out: &mut [u32],
-) {
+unsafe fn diagonal_sums_avx2(target: &Placed, out: &mut [u32]) {
     use std::arch::x86_64::*;
-    diagonal_blocks(rows, stride, at, w, l, mask, out, |acc, src, m| {
+    diagonal_blocks(target, out, |acc, src, m| {
         // SAFETY: each pointer is to 16 u16 (256 bits); unaligned loads and store.
         unsafe {
             let s = _mm256_loadu_si256(src.as_ptr().cast());
@@ -659,18 +646,20 @@ unsafe fn diagonal_sums_avx2(
 }
 
 /// The blocks of [`diagonal_sums`]: `add(acc, src, mask)` adds a row's masked block.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn diagonal_blocks(
-    rows: &[u16],
-    stride: usize,
-    at: usize,
-    w: usize,
-    l: usize,
-    mask: &[u16],
+    target: &Placed,
     out: &mut [u32],
     mut add: impl FnMut(&mut [u16; LANES], &[u16; LANES], &[u16; LANES]),
 ) {
+    let &Placed {
+        rows,
+        stride,
+        at,
+        w,
+        l,
+        mask,
+    } = target;
     for (c, dst) in out.chunks_exact_mut(LANES).enumerate() {
         let e0 = c * LANES;
         // The rows that meet the target on a diagonal of this block.
@@ -859,7 +848,15 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
                 if mask.is_empty() {
                     *mask = diagonal_mask(w, l);
                 }
-                diagonal_sums(&sc.integers, stride, margin + start, w, l, mask, diagonals);
+                let target = Placed {
+                    rows: &sc.integers,
+                    stride,
+                    at: margin + start,
+                    w,
+                    l,
+                    mask,
+                };
+                diagonal_sums(&target, diagonals);
             } else {
                 // Each query row adds the target's l scores to l consecutive diagonals.
                 for i in 0..w {
@@ -1339,7 +1336,15 @@ mod tests {
             let mask = diagonal_mask(w, l);
             for sums in [diagonal_sums, diagonal_sums_portable] {
                 let mut got = vec![0u32; (l + w - 1).next_multiple_of(LANES)];
-                sums(&rows, stride, margin + start, w, l, &mask, &mut got);
+                let target = Placed {
+                    rows: &rows,
+                    stride,
+                    at: margin + start,
+                    w,
+                    l,
+                    mask: &mask,
+                };
+                sums(&target, &mut got);
                 assert_eq!(&got[..l + w - 1], &want[..], "w {w}, l {l}");
             }
         }
