@@ -2,7 +2,8 @@
 //! in PyTorch, measured in the same run on the same kind of input.
 //!
 //! `cargo bench -p ferrosea-benches --bench train` (threads: `BENCH_THREADS`, default 2;
-//! steps: `BENCH_STEPS`, default 5). The PyTorch side runs `benches/python/torch_models.py`
+//! steps: `BENCH_STEPS`, default 5; `BENCH_MODELS=deepsea` for one model; `BENCH_TORCH=0` to
+//! leave PyTorch out, e.g. under `perf`). The PyTorch side runs `benches/python/torch_models.py`
 //! with `benches/.venv-torch/bin/python` when that exists (create it with
 //! `python3 -m venv benches/.venv-torch && benches/.venv-torch/bin/pip install torch numpy`).
 
@@ -159,9 +160,14 @@ fn main() {
         "train x",
         "infer x"
     );
+    let models = std::env::var("BENCH_MODELS").unwrap_or_else(|_| "deepsea,danq".into());
+    let with_torch = std::env::var("BENCH_TORCH").map_or(true, |v| v != "0");
     for (preset, model) in [("deepsea", "deepsea"), ("danq", "danq")] {
+        if !models.split(',').any(|m| m == model) {
+            continue;
+        }
         let o = ours(preset, steps);
-        match torch(model, threads, steps) {
+        match with_torch.then(|| torch(model, threads, steps)).flatten() {
             Some((t, version)) => println!(
                 "{model:<8} {:>16.1} {:>16.1} {:>16.1} {:>16.1} {:>8.2} {:>8.2}   (torch {version})",
                 o.train,
