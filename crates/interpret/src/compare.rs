@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use ferrosea_motifs::tomtom::{self, Options};
-use ferrosea_motifs::{argmax_consensus, read_motifs, read_motifs_and_background, Motif};
+use ferrosea_motifs::{read_motifs, read_motifs_and_background, Motif};
 
 use crate::{write_atomically, InterpretError};
 
@@ -123,13 +123,13 @@ pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
                 .then_with(|| (ka.1, ka.2, ka.3).cmp(&(kb.1, kb.2, kb.3)))
                 .then(a.target.cmp(&b.target))
         });
-        let query_consensus = argmax_consensus(&q.pfm);
+        let query_consensus = tomtom::consensus(q, &tomtom_opts);
         for m in kept {
             let t = &db[m.target];
             let target_consensus = if m.reverse {
-                argmax_consensus(&t.reverse_complement().pfm)
+                tomtom::consensus(&t.reverse_complement(), &tomtom_opts)
             } else {
-                argmax_consensus(&t.pfm)
+                tomtom::consensus(t, &tomtom_opts)
             };
             let row = Row {
                 query: q.id.clone(),

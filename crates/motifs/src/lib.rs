@@ -269,16 +269,20 @@ pub fn consensus(pfm: &[[f64; 4]]) -> String {
         .collect()
 }
 
-/// Tomtom's consensus: the most probable letter of each column (the first of A, C, G, T on
-/// ties).
+/// Tomtom's consensus: the most probable letter of each column, found as tomtom's `get_cons`
+/// finds it (a running maximum in single precision, so that of equal frequencies the later
+/// letter wins when the first rounds down to f32). See also [`crate::tomtom::consensus`].
 pub fn argmax_consensus(pfm: &[[f64; 4]]) -> String {
     const BASES: [char; 4] = ['A', 'C', 'G', 'T'];
     pfm.iter()
         .map(|col| {
-            let mut best = 0;
+            // As tomtom's get_cons: the running maximum kept in single precision, so that of
+            // two equal frequencies the later letter wins when rounding to f32 went down.
+            let (mut best, mut max) = (0, col[0] as f32);
             for k in 1..4 {
-                if col[k] > col[best] {
+                if col[k] > max as f64 {
                     best = k;
+                    max = col[k] as f32;
                 }
             }
             BASES[best]

@@ -126,6 +126,13 @@ fn with_pseudocount(m: &Motif, o: &Options) -> Vec<[f64; 4]> {
         .collect()
 }
 
+/// Tomtom's consensus of a motif: [`crate::argmax_consensus`] of its columns with the
+/// pseudocount of `o`, as the comparison sees them (ties between letters fall as tomtom's
+/// single-precision maximum breaks them, so the pseudocount matters).
+pub fn consensus(m: &Motif, o: &Options) -> String {
+    crate::argmax_consensus(&with_pseudocount(m, o))
+}
+
 fn column_score(d: Distance, q: &[f64; 4], t: &[f64; 4]) -> f64 {
     match d {
         Distance::Euclidean => {
@@ -143,12 +150,13 @@ fn column_score(d: Distance, q: &[f64; 4], t: &[f64; 4]) -> f64 {
             }
         }
         Distance::Kullback => {
+            // MEME's order of operations: each letter's average, summed, negated.
             let mut s = 0.0;
             for k in 0..4 {
                 let (a, b) = (q[k].max(1e-10), t[k].max(1e-10));
-                s += a * (a / b).log10() + b * (b / a).log10();
+                s += (a * (a / b).log10() + b * (b / a).log10()) / 2.0;
             }
-            -s / 2.0
+            -s
         }
     }
 }
@@ -1202,6 +1210,21 @@ mod tests {
             compare(std::slice::from_ref(&q), &db, &o)[0][17].p_value
         };
         assert_eq!(p(1), p(5));
+    }
+
+    #[test]
+    fn consensus_ties_fall_as_tomtom_breaks_them() {
+        // JASPAR MA0074.1's columns 7 and 10 (10 sites): tomtom 5.5.8 writes T and G, the
+        // later letters, because the pseudocounted 0.3985... and 0.4975... round down in
+        // single precision; without a pseudocount 0.4 rounds up and A stays.
+        let mut m = motif("tie", vec![[0.4, 0.2, 0.0, 0.4], [0.5, 0.0, 0.5, 0.0]]);
+        m.nsites = Some(10.0);
+        assert_eq!(consensus(&m, &Options::default()), "TG");
+        let none = Options {
+            pseudocount: 0.0,
+            ..Options::default()
+        };
+        assert_eq!(consensus(&m, &none), "AA");
     }
 
     #[test]
