@@ -279,10 +279,10 @@ pub fn argmax_consensus(pfm: &[[f64; 4]]) -> String {
             // As tomtom's get_cons: the running maximum kept in single precision, so that of
             // two equal frequencies the later letter wins when rounding to f32 went down.
             let (mut best, mut max) = (0, col[0] as f32);
-            for k in 1..4 {
-                if col[k] > max as f64 {
+            for (k, &x) in col.iter().enumerate().skip(1) {
+                if x > max as f64 {
                     best = k;
-                    max = col[k] as f32;
+                    max = x as f32;
                 }
             }
             BASES[best]
