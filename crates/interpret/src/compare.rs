@@ -93,6 +93,16 @@ pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
         tomtom_opts.background = [at, cg, cg, at];
     }
     let results = tomtom::compare(&queries, &db, &tomtom_opts);
+    // Each target's consensus on either strand, once (rows repeat targets for every query).
+    let target_consensus: Vec<[String; 2]> = db
+        .iter()
+        .map(|t| {
+            [
+                tomtom::consensus(t, &tomtom_opts),
+                tomtom::consensus(&t.reverse_complement(), &tomtom_opts),
+            ]
+        })
+        .collect();
     let mut rows = Vec::new();
     let mut s = String::from(
         "Query_ID\tTarget_ID\tOptimal_offset\tp-value\tE-value\tq-value\tOverlap\t\
@@ -126,11 +136,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
         let query_consensus = tomtom::consensus(q, &tomtom_opts);
         for m in kept {
             let t = &db[m.target];
-            let target_consensus = if m.reverse {
-                tomtom::consensus(&t.reverse_complement(), &tomtom_opts)
-            } else {
-                tomtom::consensus(t, &tomtom_opts)
-            };
+            let target_consensus = &target_consensus[m.target][m.reverse as usize];
             let row = Row {
                 query: q.id.clone(),
                 target: t.id.clone(),
