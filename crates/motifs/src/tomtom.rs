@@ -688,6 +688,18 @@ fn diagonal_blocks(
     }
 }
 
+/// The entry of a per-width cache (emptied for each query) for target width `l`, made by
+/// `make` the first time it is asked for.
+fn per_width<T>(cache: &mut Vec<Vec<T>>, l: usize, make: impl FnOnce() -> Vec<T>) -> &[T] {
+    if cache.len() <= l {
+        cache.resize_with(l + 1, Vec::new);
+    }
+    if cache[l].is_empty() {
+        cache[l] = make();
+    }
+    &cache[l]
+}
+
 /// A target's best alignment on one strand from its diagonal sums (see [`diagonal_sums`]):
 /// (score, overlap, reported offset), ties broken as MEME breaks them: the larger overlap,
 /// then the smaller reported offset. An unaligned query column scores `zero`; alignments
@@ -849,13 +861,7 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
             diagonals.clear();
             diagonals.resize((l + w - 1).next_multiple_of(LANES), 0);
             if narrow {
-                if sc.masks.len() <= l {
-                    sc.masks.resize(l + 1, Vec::new());
-                }
-                let mask = &mut sc.masks[l];
-                if mask.is_empty() {
-                    *mask = diagonal_mask(w, l);
-                }
+                let mask = per_width(&mut sc.masks, l, || diagonal_mask(w, l));
                 let target = Placed {
                     rows: &sc.integers,
                     stride,
@@ -875,13 +881,7 @@ fn one_query_portable(q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> 
                 }
             }
             let (score, overlap, offset) = if narrow && l + w < 1 << 16 {
-                if sc.ranks.len() <= l {
-                    sc.ranks.resize(l + 1, Vec::new());
-                }
-                let ranks = &mut sc.ranks[l];
-                if ranks.is_empty() {
-                    *ranks = alignment_ranks(w, l, min_ov(l), zero);
-                }
+                let ranks = per_width(&mut sc.ranks, l, || alignment_ranks(w, l, min_ov(l), zero));
                 best_alignment(diagonals, ranks, l)
             } else {
                 best_alignment_plain(diagonals, w, l, min_ov(l), zero)
