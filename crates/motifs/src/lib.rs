@@ -276,8 +276,6 @@ pub fn argmax_consensus(pfm: &[[f64; 4]]) -> String {
     const BASES: [char; 4] = ['A', 'C', 'G', 'T'];
     pfm.iter()
         .map(|col| {
-            // As tomtom's get_cons: the running maximum kept in single precision, so that of
-            // two equal frequencies the later letter wins when rounding to f32 went down.
             let (mut best, mut max) = (0, col[0] as f32);
             for (k, &x) in col.iter().enumerate().skip(1) {
                 if x > max as f64 {
@@ -509,7 +507,8 @@ MOTIF a\nletter-probability matrix: alength= 4 w= 2 nsites= 20 E= 0\n\
         let (motifs, bg) = read_motifs_and_background(&jaspar).unwrap();
         assert_eq!((motifs.len(), bg), (1, None));
         std::fs::remove_dir_all(&dir).unwrap();
-        // The most probable letter, the first of A, C, G, T on ties.
+        // The most probable letter; on these ties (0.25 is exact in f32, 0.4 rounds up) the
+        // first of A, C, G, T.
         let pfm = [[0.2, 0.8, 0.0, 0.0], [0.25; 4], [0.1, 0.1, 0.4, 0.4]];
         assert_eq!(argmax_consensus(&pfm), "CAG");
     }
