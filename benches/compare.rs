@@ -4,7 +4,7 @@
 //! memelite (PyPI; numba, timed after its warm-up call) in the same run on the same files:
 //! memelite with the settings that give Tomtom's numbers (ferrosea's are MEME tomtom's) and
 //! with its faster, approximate defaults, and how far those are from the exact settings.
-//! Each figure is the fastest of `FERROSEA_BENCH_REPEAT` (5) runs.
+//! Each figure is the fastest of `BENCH_REPEAT` (5) runs.
 //!
 //! Run: `cargo bench -p ferrosea-benches --bench compare` (needs `.venv` from ./dev.sh test).
 
@@ -81,10 +81,7 @@ fn main() {
         "compare: 320 queries (width 26) x {} JASPAR 2024 motifs, no pseudocount",
         jaspar.len()
     );
-    let repeat: usize = std::env::var("FERROSEA_BENCH_REPEAT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let repeat = ferrosea_benches::env_usize("BENCH_REPEAT", 5);
     println!(
         "fastest of {repeat} runs each; memelite exact: the settings that give Tomtom's numbers \
          (no merged target columns, median from 100,000 bins); approximate: its defaults"

@@ -97,10 +97,7 @@ fn read_tsv(path: &Path) -> Vec<(String, Option<f64>, Option<f64>)> {
 }
 
 fn metrics_bench(dir: &Path) {
-    let rows: usize = std::env::var("BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(455_024);
+    let rows = ferrosea_benches::env_usize("BENCH_ROWS", 455_024);
     let preds = dir.join(format!("preds-{rows}.h5"));
     if !preds.exists() {
         let t = std::time::Instant::now();

@@ -27,10 +27,7 @@ fn main() {
         .unwrap();
         return;
     }
-    let forward: usize = std::env::var("BENCH_FORWARD")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000);
+    let forward = ferrosea_benches::env_usize("BENCH_FORWARD", 50_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = root.join(format!("target/bench-import/{forward}"));
     let bundle = dir.join("bundle");

@@ -14,6 +14,15 @@ pub fn shared_data() -> PathBuf {
     p
 }
 
+/// The number in environment variable `name` (a benchmark's knob), `default` when unset or
+/// not a number.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Wall time and peak resident memory of one child process.
 pub struct Measured {
     /// Wall-clock time.

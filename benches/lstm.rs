@@ -29,14 +29,8 @@ fn time(reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let threads: usize = std::env::var("BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    let reps: usize = std::env::var("BENCH_STEPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let threads = ferrosea_benches::env_usize("BENCH_THREADS", 2);
+    let reps = ferrosea_benches::env_usize("BENCH_STEPS", 5);
     unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     let dev = Device::Cpu;
     let x = Tensor::randn(0f32, 1., (BATCH, STEPS, INPUT), &dev).unwrap();

@@ -160,18 +160,9 @@ fn main() {
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
     }
-    let threads: usize = std::env::var("BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    let steps: usize = std::env::var("BENCH_STEPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let repeat: usize = std::env::var("BENCH_REPEAT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let threads = ferrosea_benches::env_usize("BENCH_THREADS", 2);
+    let steps = ferrosea_benches::env_usize("BENCH_STEPS", 5);
+    let repeat = ferrosea_benches::env_usize("BENCH_REPEAT", 3);
     unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     println!("CPU, {threads} threads, batch {BATCH}, {TARGETS} targets, {WINDOW} bp, {steps} timed steps after {WARMUP} warm-up steps, best of {repeat} runs each");
     println!(
