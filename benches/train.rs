@@ -4,7 +4,7 @@
 //! `cargo bench -p ferrosea-benches --bench train` (threads: `BENCH_THREADS`, default 2;
 //! steps: `BENCH_STEPS`, default 5; runs of each side, best kept: `BENCH_REPEAT`, default 3;
 //! `BENCH_MODELS=deepsea` for one model; `BENCH_TORCH=0` to leave PyTorch out, e.g. under
-//! `perf`). The PyTorch side runs `benches/python/torch_models.py`
+//! `perf`; `BENCH_PHASES=1` prints where our training step's time goes). The PyTorch side runs `benches/python/torch_models.py`
 //! with `benches/.venv-torch/bin/python` when that exists (create it with
 //! `python3 -m venv benches/.venv-torch && benches/.venv-torch/bin/pip install torch numpy`).
 
@@ -59,7 +59,10 @@ fn ours(preset: &str, steps: usize) -> Figures {
         .collect();
     let x = Tensor::from_vec(x, (BATCH, 4, WINDOW), &dev).unwrap();
     let y = Tensor::from_vec(y, (BATCH, TARGETS), &dev).unwrap();
+    // Seconds spent in forward + loss, backward, and the optimizer, over the timed steps.
+    let phases = std::cell::Cell::new([0f64; 3]);
     let step = |opt: &mut Optimizer, s: u64| {
+        let t0 = Instant::now();
         let out = net
             .forward(
                 &x,
@@ -72,12 +75,19 @@ fn ours(preset: &str, steps: usize) -> Figures {
             .unwrap();
         let loss =
             (bce_with_logits_sum(&out.logits, &y).unwrap() / (BATCH * TARGETS) as f64).unwrap();
+        let t1 = Instant::now();
         let g = loss.backward().unwrap();
         let grads: Vec<Tensor> = vars
             .iter()
             .map(|v| g.get(v.as_tensor()).unwrap().clone())
             .collect();
+        let t2 = Instant::now();
         opt.step(&vars, &grads, cfg.optimizer.lr()).unwrap();
+        let mut p = phases.get();
+        p[0] += (t1 - t0).as_secs_f64();
+        p[1] += (t2 - t1).as_secs_f64();
+        p[2] += t2.elapsed().as_secs_f64();
+        phases.set(p);
     };
     // Two untimed steps, as the PyTorch script takes: the first update with momentum or a
     // running average allocates its buffers (0.74 s of DeepSEA's 2.7 s step), which a
@@ -85,11 +95,16 @@ fn ours(preset: &str, steps: usize) -> Figures {
     for s in 0..WARMUP {
         step(&mut opt, s as u64);
     }
+    phases.set([0.0; 3]);
     let t = Instant::now();
     for s in 0..steps {
         step(&mut opt, (WARMUP + s) as u64);
     }
     let train = (steps * BATCH) as f64 / t.elapsed().as_secs_f64();
+    if std::env::var("BENCH_PHASES").is_ok_and(|v| v != "0") {
+        let [f, b, o] = phases.get().map(|s| s * 1000.0 / steps as f64);
+        eprintln!("{preset}: ms per step: forward+loss {f:.0}, backward {b:.0}, optimizer {o:.0}");
+    }
     net.forward(&x, Mode::Eval).unwrap();
     let t = Instant::now();
     for _ in 0..steps {
