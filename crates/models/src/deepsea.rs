@@ -2,10 +2,9 @@
 //! max pooling and dropout, one ReLU hidden layer, one output per target.
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::Linear;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv1d, dropout, linear, max_pool1d, Conv1d, InitScheme, Mode};
+use crate::layers::{conv1d, dropout, linear, relu_max_pool1d, Conv1d, InitScheme, Linear, Mode};
 use crate::params::Vb;
 use crate::{ModelError, Output, SummaryRow};
 
@@ -147,8 +146,7 @@ impl DeepSea {
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Output> {
         let mut h = x.clone();
         for (i, (conv, block)) in self.convs.iter().enumerate() {
-            h = conv.forward(&h)?.relu()?;
-            h = max_pool1d(&h, block.pool)?;
+            h = relu_max_pool1d(&conv.forward(&h)?, block.pool)?;
             h = dropout(&h, block.dropout, i as u64, mode)?;
         }
         let hidden = self.hidden.forward(&h.flatten_from(1)?)?.relu()?;

@@ -16,6 +16,56 @@ pub(crate) fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Resul
 /// `dst [m, n] (row-major) = dst·read + lhs × rhs`, with explicit strides `(row, col)`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul(
+    mnk: (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) {
+    matmul_with(
+        Parallelism::None,
+        mnk,
+        dst,
+        accumulate,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+    )
+}
+
+/// [`matmul`] on rayon's threads, for one large product.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_parallel(
+    mnk: (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) {
+    let parallelism = match rayon::current_num_threads() {
+        1 => Parallelism::None,
+        n => Parallelism::Rayon(n),
+    };
+    matmul_with(
+        parallelism,
+        mnk,
+        dst,
+        accumulate,
+        lhs,
+        lhs_strides,
+        rhs,
+        rhs_strides,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn matmul_with(
+    parallelism: Parallelism,
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     accumulate: bool,
@@ -49,7 +99,7 @@ pub(crate) fn matmul(
             false,
             false,
             false,
-            Parallelism::None,
+            parallelism,
         )
     }
 }

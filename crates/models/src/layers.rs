@@ -2,7 +2,6 @@
 //! bidirectional LSTM.
 
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::Linear;
 use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -85,6 +84,17 @@ pub fn max_pool1d(x: &Tensor, k: usize) -> Result<Tensor> {
         .max(D::Minus1)
 }
 
+/// `max_pool1d(relu(x), k)`: on the CPU one op with its own backward pass (see `pool.rs`),
+/// elsewhere Candle's ReLU and [`max_pool1d`]. The gradient of a window goes to the first
+/// position of its maximum, as in PyTorch.
+pub fn relu_max_pool1d(x: &Tensor, k: usize) -> Result<Tensor> {
+    let k = k.max(1);
+    if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 && x.rank() == 3 {
+        return crate::pool::relu_max_pool1d_cpu(x, k);
+    }
+    max_pool1d(&x.relu()?, k)
+}
+
 /// How a model's weights are drawn before training.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -156,7 +166,38 @@ pub fn conv1d(
     Ok(Conv1d { weight: w, bias: b })
 }
 
-/// A dense layer `[B, in] -> [B, out]`.
+/// A dense layer `[B, in] -> [B, out]`: `x × weightᵀ + bias`, weight `[out, in]` as in
+/// PyTorch. On the CPU one op whose backward pass writes the weight gradient in place
+/// (see `dense.rs`); elsewhere Candle's matmul.
+#[derive(Clone, Debug)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 && x.rank() == 2 {
+            return crate::dense::dense_cpu(x, &self.weight, &self.bias);
+        }
+        self.forward_with_candle(x)
+    }
+}
+
+impl Linear {
+    /// A dense layer with the given weight `[out, in]` and bias `[out]`.
+    pub fn new(weight: Tensor, bias: Tensor) -> Linear {
+        Linear { weight, bias }
+    }
+
+    /// The path of devices other than the CPU, as `candle_nn::Linear`. Public so that tests
+    /// can compare both on the CPU.
+    pub fn forward_with_candle(&self, x: &Tensor) -> Result<Tensor> {
+        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
+    }
+}
+
+/// Declares a [`Linear`] layer `[B, in] -> [B, out]` under `name.weight`, `name.bias`.
 pub fn linear(vb: &Vb, name: &str, din: usize, dout: usize, init: InitScheme) -> Result<Linear> {
     let vb = vb.pp(name);
     let (w_init, b_init) = match init {
@@ -165,7 +206,7 @@ pub fn linear(vb: &Vb, name: &str, din: usize, dout: usize, init: InitScheme) ->
     };
     let w = vb.get_with_hints((dout, din), "weight", w_init)?;
     let b = vb.get_with_hints(dout, "bias", b_init)?;
-    Ok(Linear::new(w, Some(b)))
+    Ok(Linear { weight: w, bias: b })
 }
 
 /// The gate non-linearity of an LSTM.

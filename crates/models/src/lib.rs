@@ -10,9 +10,11 @@
 mod conv;
 mod danq;
 mod deepsea;
+mod dense;
 mod gemm;
 pub mod layers;
 pub mod params;
+mod pool;
 mod recurrence;
 
 use candle_core::{Result, Tensor};

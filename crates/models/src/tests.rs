@@ -1,7 +1,7 @@
 use candle_core::{Device, Tensor, Var, D};
 
 use super::*;
-use crate::layers::{dropout, max_pool1d, BiLstm};
+use crate::layers::{dropout, max_pool1d, relu_max_pool1d, BiLstm};
 
 fn danq(filters: usize, width: usize, pool: usize, lstm: usize, hidden: usize) -> ModelConfig {
     ModelConfig::Danq(DanQConfig {
@@ -258,6 +258,99 @@ fn max_pool_gradient_goes_to_the_maximum() {
         .to_vec1::<f32>()
         .unwrap();
     assert_eq!(g, [0., 1., 0., 0., 0., 1., 0.]);
+}
+
+/// The CPU op of `relu_max_pool1d` against Candle's ReLU and `max_pool1d`, forward and
+/// backward, on values without ties (random), with a remainder past the last window.
+#[test]
+fn fused_relu_max_pool_matches_candle_ops() {
+    let (b, c, n) = (3, 5, 41);
+    let mut s = 11u64;
+    let v: Vec<f32> = (0..b * c * n)
+        .map(|_| {
+            s = params::mix(s);
+            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    let upstream: Vec<f32> = (0..b * c * n).map(|i| 1.0 + i as f32).collect();
+    for k in [1, 4, 13] {
+        let x = Var::from_vec(v.clone(), (b, c, n), &Device::Cpu).unwrap();
+        let w = Tensor::from_vec(
+            upstream[..b * c * (n / k)].to_vec(),
+            (b, c, n / k),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let run = |y: Tensor| {
+            let g = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            (flat(&y), flat(g.get(x.as_tensor()).unwrap()))
+        };
+        let fused = run(relu_max_pool1d(x.as_tensor(), k).unwrap());
+        let plain = run(max_pool1d(&x.as_tensor().relu().unwrap(), k).unwrap());
+        assert_eq!(fused, plain, "k = {k}");
+        assert!(fused.1.iter().filter(|&&g| g != 0.0).count() > b * c * (n / k) / 4);
+    }
+}
+
+/// The CPU op of the dense layer against the Candle ops of other devices: values and the
+/// gradients of input, weight and bias.
+#[test]
+fn dense_op_matches_candle_ops() {
+    let (n, i, o) = (5, 37, 11);
+    let mut s = 3u64;
+    let mut draw = |len: usize| -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                s = params::mix(s);
+                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    };
+    let x = Var::from_vec(draw(n * i), (n, i), &Device::Cpu).unwrap();
+    let w = Var::from_vec(draw(o * i), (o, i), &Device::Cpu).unwrap();
+    let b = Var::from_vec(draw(o), o, &Device::Cpu).unwrap();
+    let up = Tensor::from_vec(draw(n * o), (n, o), &Device::Cpu).unwrap();
+    let layer = crate::layers::Linear::new(w.as_tensor().clone(), b.as_tensor().clone());
+    let run = |y: Tensor| {
+        let g = (&y * &up).unwrap().sum_all().unwrap().backward().unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let grads: Vec<Vec<f32>> = [&x, &w, &b]
+            .iter()
+            .map(|v| flat(g.get(v.as_tensor()).unwrap()))
+            .collect();
+        (flat(&y), grads)
+    };
+    let ours = run(candle_core::Module::forward(&layer, x.as_tensor()).unwrap());
+    let candle = run(layer.forward_with_candle(x.as_tensor()).unwrap());
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| (p - q).abs() <= 1e-5);
+    assert!(close(&ours.0, &candle.0));
+    for (a, b) in ours.1.iter().zip(&candle.1) {
+        assert_eq!(a.len(), b.len());
+        assert!(close(a, b), "{a:?}\n{b:?}");
+    }
+}
+
+/// Ties send the gradient to the first maximum (as PyTorch), a window at or below zero
+/// gets none, and a NaN wins its window.
+#[test]
+fn fused_relu_max_pool_ties_and_nan() {
+    let x = Var::from_vec(
+        vec![2f32, 5., 5., -1., -3., 0., f32::NAN, 7., 1.],
+        (1, 1, 9),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let y = relu_max_pool1d(x.as_tensor(), 3).unwrap();
+    let y_v = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(y_v[..2], [5., 0.]);
+    assert!(y_v[2].is_nan());
+    let g = y.sum_all().unwrap().backward().unwrap();
+    let g = g.get(x.as_tensor()).unwrap().flatten_all().unwrap();
+    assert_eq!(
+        g.to_vec1::<f32>().unwrap(),
+        [0., 1., 0., 0., 0., 0., 0., 0., 0.]
+    );
 }
 
 #[test]
