@@ -375,7 +375,9 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         meta.state = state.clone();
         meta.optimizer_steps = replicas[0].optimizer.steps();
         let weights = replicas[0].store.tensors();
-        let optim = (kind == "latest").then(|| replicas[0].optimizer.state_tensors());
+        let optim = (kind == "latest")
+            .then(|| replicas[0].optimizer.state_tensors())
+            .transpose()?;
         checkpoint::save(&opts.out, kind, meta, &weights, optim.as_ref())?;
         Ok(())
     };

@@ -311,7 +311,7 @@ fn optimizer_state_records_no_graph() {
             assert!(g.track_op());
             opt.step(std::slice::from_ref(&p), &[g], 0.01).unwrap();
         }
-        let state = opt.state_tensors();
+        let state = opt.state_tensors().unwrap();
         assert!(!state.is_empty(), "{cfg:?}: no state");
         for (name, t) in state {
             assert!(!t.track_op(), "{cfg:?}: state {name} records a graph");

@@ -3,11 +3,14 @@
 //! RMSprop (optionally Keras' form, epsilon inside the square root); Adam and AdamW.
 //!
 //! candle-nn has only plain SGD and AdamW, and candle-optimisers pins an older Candle, so
-//! these are written here. Updates run as tensor operations on the parameters' device.
+//! these are written here. Updates run as tensor operations on the parameters' device; on
+//! the CPU as one fused in-place pass per parameter (`fused.rs`), with the same bits.
+
+mod fused;
 
 use std::collections::BTreeMap;
 
-use candle_core::{Result, Tensor, Var};
+use candle_core::{Result, Shape, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 /// An optimizer and its hyper-parameters. In JSON: `{"kind": "sgd", "lr": 0.1, ...}`.
@@ -161,13 +164,27 @@ impl OptimizerConfig {
     }
 }
 
+/// One parameter's state buffers by name ("momentum", "square_avg", "exp_avg", ...).
+#[derive(Clone)]
+enum State {
+    /// Tensors on the parameter's device (also what a restored checkpoint gives).
+    Tensors(BTreeMap<&'static str, Tensor>),
+    /// Host vectors of the fused CPU update, with the parameter's shape.
+    Host {
+        shape: Shape,
+        buffers: BTreeMap<&'static str, Vec<f32>>,
+    },
+}
+
 /// An optimizer with its per-parameter state.
 pub struct Optimizer {
     cfg: OptimizerConfig,
     /// Steps taken.
     steps: u64,
-    /// Per parameter, the state buffers by name ("momentum", "square_avg", "exp_avg", ...).
-    state: Vec<BTreeMap<&'static str, Tensor>>,
+    /// Per parameter, the state buffers.
+    state: Vec<State>,
+    /// Whether CPU parameters take the fused in-place update.
+    fused: bool,
 }
 
 impl Optimizer {
@@ -176,8 +193,16 @@ impl Optimizer {
         Optimizer {
             cfg,
             steps: 0,
-            state: vec![BTreeMap::new(); params],
+            state: vec![State::Tensors(BTreeMap::new()); params],
+            fused: true,
         }
+    }
+
+    /// The same optimizer updating CPU parameters with tensor operations, as on other
+    /// devices (for tests that compare both forms).
+    pub fn with_tensor_ops(mut self) -> Optimizer {
+        self.fused = false;
+        self
     }
 
     /// Steps taken so far.
@@ -197,7 +222,22 @@ impl Optimizer {
         assert_eq!(params.len(), self.state.len());
         self.steps += 1;
         let t = self.steps;
-        for ((p, g), st) in params.iter().zip(grads).zip(self.state.iter_mut()) {
+        let rule = fused::Rule::new(&self.cfg, lr, t);
+        for ((p, g), state) in params.iter().zip(grads).zip(self.state.iter_mut()) {
+            if self.fused && fused::applies(p.as_tensor(), g) {
+                let mut bufs = take_host(state, p.as_tensor(), rule.buffers())?;
+                fused::update(p.as_tensor(), g, rule, &mut bufs)?;
+                if let State::Host { buffers, .. } = state {
+                    buffers.extend(rule.buffers().iter().copied().zip(bufs));
+                }
+                continue;
+            }
+            if let State::Host { shape, buffers } = state {
+                *state = State::Tensors(to_tensors(shape, std::mem::take(buffers), p.device())?);
+            }
+            let State::Tensors(st) = state else {
+                unreachable!("converted above")
+            };
             // Detached, so that neither the update nor the state it keeps records a graph. A
             // momentum buffer computed from the tracked weight (weight decay) held the
             // previous step's buffer and gradient alive through its graph, so every step's
@@ -311,14 +351,20 @@ impl Optimizer {
     }
 
     /// The state as named tensors (`<param index>.<buffer>`), for checkpoints.
-    pub fn state_tensors(&self) -> BTreeMap<String, Tensor> {
+    pub fn state_tensors(&self) -> Result<BTreeMap<String, Tensor>> {
         let mut out = BTreeMap::new();
         for (i, st) in self.state.iter().enumerate() {
-            for (k, v) in st {
-                out.insert(format!("{i:04}.{k}"), v.clone());
+            let tensors = match st {
+                State::Tensors(t) => t.clone(),
+                State::Host { shape, buffers } => {
+                    to_tensors(shape, buffers.clone(), &candle_core::Device::Cpu)?
+                }
+            };
+            for (k, v) in tensors {
+                out.insert(format!("{i:04}.{k}"), v);
             }
         }
-        out
+        Ok(out)
     }
 
     /// Restores the state saved by [`Optimizer::state_tensors`] after `steps` steps.
@@ -329,7 +375,7 @@ impl Optimizer {
     ) -> std::result::Result<(), String> {
         const NAMES: [&str; 4] = ["momentum", "square_avg", "exp_avg", "exp_avg_sq"];
         for st in &mut self.state {
-            st.clear();
+            *st = State::Tensors(BTreeMap::new());
         }
         for (k, v) in tensors {
             let (i, buf) = k
@@ -342,12 +388,49 @@ impl Optimizer {
                 .iter()
                 .find(|n| **n == buf)
                 .ok_or_else(|| format!("unexpected optimizer tensor {k}"))?;
-            self.state
+            let st = self
+                .state
                 .get_mut(i)
-                .ok_or_else(|| format!("optimizer tensor {k} for a parameter the model lacks"))?
-                .insert(buf, v);
+                .ok_or_else(|| format!("optimizer tensor {k} for a parameter the model lacks"))?;
+            if let State::Tensors(st) = st {
+                st.insert(buf, v);
+            }
         }
         self.steps = steps;
         Ok(())
     }
+}
+
+/// Tensors of `shape` on `device` from host buffers.
+fn to_tensors(
+    shape: &Shape,
+    buffers: BTreeMap<&'static str, Vec<f32>>,
+    device: &candle_core::Device,
+) -> Result<BTreeMap<&'static str, Tensor>> {
+    buffers
+        .into_iter()
+        .map(|(k, v)| Ok((k, Tensor::from_vec(v, shape.clone(), device)?)))
+        .collect()
+}
+
+/// `p`'s buffers for the fused update, in `names` order: taken out of the host state (empty
+/// vector for a buffer not yet started), or copied from tensors once (after a restore).
+fn take_host(state: &mut State, p: &Tensor, names: &[&'static str]) -> Result<Vec<Vec<f32>>> {
+    if let State::Tensors(t) = state {
+        let mut buffers = BTreeMap::new();
+        for (k, v) in std::mem::take(t) {
+            buffers.insert(k, v.flatten_all()?.to_vec1::<f32>()?);
+        }
+        *state = State::Host {
+            shape: p.shape().clone(),
+            buffers,
+        };
+    }
+    let State::Host { buffers, .. } = state else {
+        unreachable!("converted above")
+    };
+    Ok(names
+        .iter()
+        .map(|n| buffers.remove(n).unwrap_or_default())
+        .collect())
 }
