@@ -14,7 +14,9 @@
 //! Each matrix product is single-threaded (`gemm`'s `Parallelism::None`); the samples (or
 //! sample groups) run in parallel on rayon's pool.
 
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
+};
 use rayon::prelude::*;
 
 use crate::gemm::{contiguous, matmul};
@@ -109,8 +111,43 @@ impl CustomOp3 for Forward {
             None
         };
         let dw = x.apply_op2_no_bwd(&grad, &WeightGrad { k: w.dim(2)? })?;
-        let db = grad.sum((0, 2))?;
+        let db = grad.apply_op1_no_bwd(&BiasGrad)?;
         Ok((dx, Some(dw), Some(db)))
+    }
+}
+
+/// `dy [B, O, L_out] -> db [O]`, the sum over samples and positions, in fixed sample groups
+/// as the weight gradient. (Candle's `sum((0, 2))` reduces across the strided dimension
+/// and took as long as the weight gradient's matrix products.)
+struct BiasGrad;
+
+impl CustomOp1 for BiasGrad {
+    fn name(&self) -> &'static str {
+        "ferrosea-conv1d-bias-grad"
+    }
+
+    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (_, o, lout) = dims3(gl, "gradient")?;
+        let g = contiguous(gs, gl, "conv1d gradient")?;
+        let partials: Vec<Vec<f32>> = g
+            .par_chunks(GROUP * o * lout)
+            .map(|gg| {
+                let mut db = vec![0f32; o];
+                for gb in gg.chunks(o * lout) {
+                    for (d, row) in db.iter_mut().zip(gb.chunks(lout.max(1))) {
+                        *d += row.iter().sum::<f32>();
+                    }
+                }
+                db
+            })
+            .collect();
+        let mut db = vec![0f32; o];
+        for p in &partials {
+            for (d, s) in db.iter_mut().zip(p) {
+                *d += s;
+            }
+        }
+        Ok((CpuStorage::F32(db), Shape::from(o)))
     }
 }
 
