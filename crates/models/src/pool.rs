@@ -19,18 +19,51 @@ use crate::gemm::contiguous;
 /// Rows (of length L) handed to one rayon task.
 const ROWS_PER_TASK: usize = 16;
 
-/// The first position of the window's maximum, and the maximum; a NaN wins.
+/// Windows scanned side by side: their running maxima are independent, so the processor
+/// overlaps them instead of waiting on one window's chain of comparisons.
+const LANES: usize = 8;
+
+/// Whether `v` takes over from the running maximum `m`: larger, or the first NaN.
+#[inline(always)]
+fn beats(v: f32, m: f32) -> bool {
+    v > m || (v.is_nan() && !m.is_nan())
+}
+
+/// For each whole window of `k` values in `row`, in order: `emit(window, first position
+/// of its maximum inside the window, maximum)`.
 #[inline]
-fn window_max(w: &[f32]) -> (usize, f32) {
-    let mut at = 0;
-    let mut m = w[0];
-    for (i, &v) in w.iter().enumerate().skip(1) {
-        if v > m || (v.is_nan() && !m.is_nan()) {
-            at = i;
-            m = v;
+fn window_maxima(row: &[f32], k: usize, mut emit: impl FnMut(usize, usize, f32)) {
+    let windows = row.len() / k;
+    let mut w0 = 0;
+    while w0 + LANES <= windows {
+        let base = &row[w0 * k..(w0 + LANES) * k];
+        let mut m: [f32; LANES] = std::array::from_fn(|i| base[i * k]);
+        let mut at = [0usize; LANES];
+        for j in 1..k {
+            for i in 0..LANES {
+                let v = base[i * k + j];
+                if beats(v, m[i]) {
+                    m[i] = v;
+                    at[i] = j;
+                }
+            }
         }
+        for i in 0..LANES {
+            emit(w0 + i, at[i], m[i]);
+        }
+        w0 += LANES;
     }
-    (at, m)
+    for w in w0..windows {
+        let win = &row[w * k..(w + 1) * k];
+        let (mut at, mut m) = (0, win[0]);
+        for (j, &v) in win.iter().enumerate().skip(1) {
+            if beats(v, m) {
+                m = v;
+                at = j;
+            }
+        }
+        emit(w, at, m);
+    }
 }
 
 /// ReLU, keeping NaN.
@@ -71,9 +104,7 @@ impl CustomOp1 for Forward {
                 .zip(x.par_chunks(ROWS_PER_TASK * n))
                 .for_each(|(yr, xr)| {
                     for (yrow, xrow) in yr.chunks_mut(out).zip(xr.chunks(n)) {
-                        for (v, w) in yrow.iter_mut().zip(xrow.chunks_exact(k)) {
-                            *v = relu(window_max(w).1);
-                        }
+                        window_maxima(xrow, k, |w, _, m| yrow[w] = relu(m));
                     }
                 });
         }
@@ -124,13 +155,11 @@ impl CustomOp2 for Backward {
                     for ((drow, xrow), grow) in
                         dr.chunks_mut(n).zip(xr.chunks(n)).zip(gr.chunks(out))
                     {
-                        for ((d, w), &gv) in drow.chunks_mut(k).zip(xrow.chunks_exact(k)).zip(grow)
-                        {
-                            let (at, m) = window_max(w);
+                        window_maxima(xrow, k, |w, at, m| {
                             if m > 0.0 {
-                                d[at] = gv;
+                                drow[w * k + at] = grow[w];
                             }
-                        }
+                        });
                     }
                 });
         }

@@ -335,22 +335,25 @@ fn dense_op_matches_candle_ops() {
 /// gets none, and a NaN wins its window.
 #[test]
 fn fused_relu_max_pool_ties_and_nan() {
-    let x = Var::from_vec(
-        vec![2f32, 5., 5., -1., -3., 0., f32::NAN, 7., 1.],
-        (1, 1, 9),
-        &Device::Cpu,
-    )
-    .unwrap();
+    // Three windows, repeated so that both the 8-window scan and the remainder see them.
+    let pattern = [2f32, 5., 5., -1., -3., 0., f32::NAN, 7., 1.];
+    let x: Vec<f32> = pattern
+        .iter()
+        .copied()
+        .cycle()
+        .take(4 * pattern.len())
+        .collect();
+    let x = Var::from_vec(x, (1, 1, 4 * pattern.len()), &Device::Cpu).unwrap();
     let y = relu_max_pool1d(x.as_tensor(), 3).unwrap();
     let y_v = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    assert_eq!(y_v[..2], [5., 0.]);
-    assert!(y_v[2].is_nan());
     let g = y.sum_all().unwrap().backward().unwrap();
     let g = g.get(x.as_tensor()).unwrap().flatten_all().unwrap();
-    assert_eq!(
-        g.to_vec1::<f32>().unwrap(),
-        [0., 1., 0., 0., 0., 0., 0., 0., 0.]
-    );
+    let g = g.to_vec1::<f32>().unwrap();
+    for r in 0..4 {
+        assert_eq!(y_v[3 * r..3 * r + 2], [5., 0.]);
+        assert!(y_v[3 * r + 2].is_nan());
+        assert_eq!(g[9 * r..9 * (r + 1)], [0., 1., 0., 0., 0., 0., 0., 0., 0.]);
+    }
 }
 
 #[test]
