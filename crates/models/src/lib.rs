@@ -11,6 +11,7 @@ mod conv;
 mod danq;
 mod deepsea;
 mod dense;
+mod fastmath;
 mod gemm;
 pub mod layers;
 pub mod params;

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
+use crate::fastmath;
 use crate::gemm::{contiguous, matmul};
 use crate::layers::GateActivation;
 
@@ -49,24 +50,203 @@ fn interleave(dirs: [&[f32]; 2], dims: Dims, width: usize, out: &mut [f32]) {
     }
 }
 
-fn activate(gate: GateActivation, x: f32) -> f32 {
-    match gate {
-        GateActivation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        GateActivation::HardSigmoid => (0.2 * x + 0.5).clamp(0.0, 1.0),
+/// A gate non-linearity, as a type so that the cell loops are compiled once per kind
+/// (and vectorise: no branch on the kind inside them).
+trait Gate {
+    fn act(x: f32) -> f32;
+    /// The derivative, from the gate's value.
+    fn slope(a: f32) -> f32;
+}
+
+struct Logistic;
+
+impl Gate for Logistic {
+    #[inline(always)]
+    fn act(x: f32) -> f32 {
+        fastmath::sigmoid(x)
+    }
+    #[inline(always)]
+    fn slope(a: f32) -> f32 {
+        a * (1.0 - a)
     }
 }
 
-/// The derivative of the gate function, from its value.
-fn slope(gate: GateActivation, a: f32) -> f32 {
-    match gate {
-        GateActivation::Sigmoid => a * (1.0 - a),
-        GateActivation::HardSigmoid => {
-            if a > 0.0 && a < 1.0 {
-                0.2
-            } else {
-                0.0
-            }
+struct Hard;
+
+impl Gate for Hard {
+    #[inline(always)]
+    fn act(x: f32) -> f32 {
+        (0.2 * x + 0.5).clamp(0.0, 1.0)
+    }
+    #[inline(always)]
+    fn slope(a: f32) -> f32 {
+        if a > 0.0 && a < 1.0 {
+            0.2
+        } else {
+            0.0
         }
+    }
+}
+
+/// One step's cells, forward, for each batch row: activates `gates [B, 4H]` in place
+/// (gate order i, f, g, o) and writes `c = f·c_prev + i·g` and `h = o·tanh(c)`.
+#[inline(always)]
+fn cells_forward<G: Gate>(
+    hd: usize,
+    gates: &mut [f32],
+    c_prev: &[f32],
+    c: &mut [f32],
+    h: &mut [f32],
+) {
+    let rows = gates
+        .chunks_exact_mut(4 * hd)
+        .zip(c_prev.chunks_exact(hd))
+        .zip(c.chunks_exact_mut(hd).zip(h.chunks_exact_mut(hd)));
+    for ((g, cp), (c, h)) in rows {
+        let (gi, rest) = g.split_at_mut(hd);
+        let (gf, rest) = rest.split_at_mut(hd);
+        let (gg, go) = rest.split_at_mut(hd);
+        // Every slice cut to `hd`, so that the loop has no bounds checks and vectorises.
+        let (gi, gf, gg, go) = (&mut gi[..hd], &mut gf[..hd], &mut gg[..hd], &mut go[..hd]);
+        let (cp, c, h) = (&cp[..hd], &mut c[..hd], &mut h[..hd]);
+        for j in 0..hd {
+            let i_ = G::act(gi[j]);
+            let f_ = G::act(gf[j]);
+            let g_ = fastmath::tanh(gg[j]);
+            let o_ = G::act(go[j]);
+            gi[j] = i_;
+            gf[j] = f_;
+            gg[j] = g_;
+            go[j] = o_;
+            let cn = f_ * cp[j] + i_ * g_;
+            c[j] = cn;
+            h[j] = o_ * fastmath::tanh(cn);
+        }
+    }
+}
+
+/// One step's cells, backward, for each batch row: from the activated gates `a`, the
+/// cells `c` and `c_prev`, and the state gradient `dh` (from the output plus the next
+/// step), writes the pre-activation gate gradients `dg` and carries `dc_next` back.
+#[inline(always)]
+fn cells_backward<G: Gate>(
+    hd: usize,
+    a: &[f32],
+    c: &[f32],
+    c_prev: &[f32],
+    dh: &[f32],
+    dc_next: &mut [f32],
+    dg: &mut [f32],
+) {
+    let rows = a
+        .chunks_exact(4 * hd)
+        .zip(c.chunks_exact(hd).zip(c_prev.chunks_exact(hd)))
+        .zip(dh.chunks_exact(hd))
+        .zip(
+            dc_next
+                .chunks_exact_mut(hd)
+                .zip(dg.chunks_exact_mut(4 * hd)),
+        );
+    for (((a, (c, cp)), dh), (dcn, dg)) in rows {
+        let (ai, rest) = a.split_at(hd);
+        let (af, rest) = rest.split_at(hd);
+        let (ag, ao) = rest.split_at(hd);
+        let (di, rest) = dg.split_at_mut(hd);
+        let (df, rest) = rest.split_at_mut(hd);
+        let (dgg, d_o) = rest.split_at_mut(hd);
+        let (ai, af, ag, ao) = (&ai[..hd], &af[..hd], &ag[..hd], &ao[..hd]);
+        let (di, df, dgg, d_o) = (&mut di[..hd], &mut df[..hd], &mut dgg[..hd], &mut d_o[..hd]);
+        let (c, cp, dh, dcn) = (&c[..hd], &cp[..hd], &dh[..hd], &mut dcn[..hd]);
+        for j in 0..hd {
+            let tc = fastmath::tanh(c[j]);
+            let (i_, f_, g_, o_) = (ai[j], af[j], ag[j], ao[j]);
+            let dc = dcn[j] + dh[j] * o_ * (1.0 - tc * tc);
+            dcn[j] = dc * f_;
+            di[j] = dc * g_ * G::slope(i_);
+            df[j] = dc * cp[j] * G::slope(f_);
+            dgg[j] = dc * i_ * (1.0 - g_ * g_);
+            d_o[j] = dh[j] * tc * G::slope(o_);
+        }
+    }
+}
+
+/// [`cells_forward`] for the gate kind, compiled for AVX2 where the processor has it.
+fn step_forward(
+    gate: GateActivation,
+    hd: usize,
+    gates: &mut [f32],
+    c_prev: &[f32],
+    c: &mut [f32],
+    h: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2, checked above.
+        unsafe { step_forward_avx2(gate, hd, gates, c_prev, c, h) };
+        return;
+    }
+    match gate {
+        GateActivation::Sigmoid => cells_forward::<Logistic>(hd, gates, c_prev, c, h),
+        GateActivation::HardSigmoid => cells_forward::<Hard>(hd, gates, c_prev, c, h),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn step_forward_avx2(
+    gate: GateActivation,
+    hd: usize,
+    gates: &mut [f32],
+    c_prev: &[f32],
+    c: &mut [f32],
+    h: &mut [f32],
+) {
+    match gate {
+        GateActivation::Sigmoid => cells_forward::<Logistic>(hd, gates, c_prev, c, h),
+        GateActivation::HardSigmoid => cells_forward::<Hard>(hd, gates, c_prev, c, h),
+    }
+}
+
+/// [`cells_backward`] for the gate kind, compiled for AVX2 where the processor has it.
+#[allow(clippy::too_many_arguments)]
+fn step_backward(
+    gate: GateActivation,
+    hd: usize,
+    a: &[f32],
+    c: &[f32],
+    c_prev: &[f32],
+    dh: &[f32],
+    dc_next: &mut [f32],
+    dg: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2, checked above.
+        unsafe { step_backward_avx2(gate, hd, a, c, c_prev, dh, dc_next, dg) };
+        return;
+    }
+    match gate {
+        GateActivation::Sigmoid => cells_backward::<Logistic>(hd, a, c, c_prev, dh, dc_next, dg),
+        GateActivation::HardSigmoid => cells_backward::<Hard>(hd, a, c, c_prev, dh, dc_next, dg),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+fn step_backward_avx2(
+    gate: GateActivation,
+    hd: usize,
+    a: &[f32],
+    c: &[f32],
+    c_prev: &[f32],
+    dh: &[f32],
+    dc_next: &mut [f32],
+    dg: &mut [f32],
+) {
+    match gate {
+        GateActivation::Sigmoid => cells_backward::<Logistic>(hd, a, c, c_prev, dh, dc_next, dg),
+        GateActivation::HardSigmoid => cells_backward::<Hard>(hd, a, c, c_prev, dh, dc_next, dg),
     }
 }
 
@@ -96,6 +276,7 @@ fn forward_direction(
     let mut hs = vec![0f32; t * b * h];
     let mut gates = vec![0f32; t * b * h4];
     let mut cells = vec![0f32; t * b * h];
+    let zeros = vec![0f32; b * h];
     for s in 0..t {
         let ti = dims.time(d, s);
         let (g_lo, g_hi) = (ti * b * h4, (ti + 1) * b * h4);
@@ -109,24 +290,23 @@ fn forward_direction(
             let (hp, gt) = (&hs[tp * b * h..(tp + 1) * b * h], &mut gates[g_lo..g_hi]);
             matmul((b, h4, h), gt, true, hp, (h, 1), w, (1, h));
         }
-        let c_prev = (s > 0).then(|| dims.time(d, s - 1) * b * h);
-        for bi in 0..b {
-            let g = &mut gates[g_lo + bi * h4..][..h4];
-            for j in 0..h {
-                let i_ = activate(gate, g[j]);
-                let f_ = activate(gate, g[h + j]);
-                let g_ = g[2 * h + j].tanh();
-                let o_ = activate(gate, g[3 * h + j]);
-                g[j] = i_;
-                g[h + j] = f_;
-                g[2 * h + j] = g_;
-                g[3 * h + j] = o_;
-                let cp = c_prev.map_or(0.0, |at| cells[at + bi * h + j]);
-                let c = f_ * cp + i_ * g_;
-                cells[ti * b * h + bi * h + j] = c;
-                hs[ti * b * h + bi * h + j] = o_ * c.tanh();
+        // The previous step's cells (zeros before the first), and this step's.
+        let (c_prev, c_now) = match s {
+            0 => (&zeros[..], &mut cells[ti * b * h..(ti + 1) * b * h]),
+            _ => {
+                // Adjacent time steps: one before the other, whichever the direction.
+                let tp = dims.time(d, s - 1);
+                let lo = ti.min(tp) * b * h;
+                let (first, second) = cells[lo..lo + 2 * b * h].split_at_mut(b * h);
+                if tp < ti {
+                    (&*first, second)
+                } else {
+                    (&*second, first)
+                }
             }
-        }
+        };
+        let h_now = &mut hs[ti * b * h..(ti + 1) * b * h];
+        step_forward(gate, h, &mut gates[g_lo..g_hi], c_prev, c_now, h_now);
     }
     (hs, gates, cells)
 }
@@ -212,29 +392,30 @@ impl Backward<'_> {
         let mut dw = vec![0f32; h4 * h];
         let mut dh_next = vec![0f32; b * h];
         let mut dc_next = vec![0f32; b * h];
+        let zeros = vec![0f32; b * h];
         let mut dw_started = false;
         for s in (0..t).rev() {
             let ti = self.dims.time(d, s);
             let tp = (s > 0).then(|| self.dims.time(d, s - 1));
             let dg = &mut dgates[ti * b * h4..(ti + 1) * b * h4];
-            for bi in 0..b {
-                let a = &gates[(ti * b + bi) * h4..][..h4];
-                for j in 0..h {
-                    let k = bi * h + j;
-                    let dh = dy[(bi * t + ti) * 2 * h + d * h + j] + dh_next[k];
-                    let c = cells[ti * b * h + k];
-                    let tc = c.tanh();
-                    let (i_, f_, g_, o_) = (a[j], a[h + j], a[2 * h + j], a[3 * h + j]);
-                    let dc = dc_next[k] + dh * o_ * (1.0 - tc * tc);
-                    let c_prev = tp.map_or(0.0, |p| cells[p * b * h + k]);
-                    dc_next[k] = dc * f_;
-                    let row = &mut dg[bi * h4..][..h4];
-                    row[j] = dc * g_ * slope(self.gate, i_);
-                    row[h + j] = dc * c_prev * slope(self.gate, f_);
-                    row[2 * h + j] = dc * i_ * (1.0 - g_ * g_);
-                    row[3 * h + j] = dh * tc * slope(self.gate, o_);
+            // dh [B, H]: this step's output gradient plus what the next step sent back.
+            for (bi, dh) in dh_next.chunks_exact_mut(h).enumerate() {
+                let from_y = &dy[(bi * t + ti) * 2 * h + d * h..][..h];
+                for (v, y) in dh.iter_mut().zip(from_y) {
+                    *v += y;
                 }
             }
+            let c_prev = tp.map_or(&zeros[..], |p| &cells[p * b * h..(p + 1) * b * h]);
+            step_backward(
+                self.gate,
+                h,
+                &gates[ti * b * h4..(ti + 1) * b * h4],
+                &cells[ti * b * h..(ti + 1) * b * h],
+                c_prev,
+                &dh_next,
+                &mut dc_next,
+                dg,
+            );
             if let Some(p) = tp {
                 // dh_prev [B, H] = dgates [B, 4H] × W_hh [4H, H].
                 matmul((b, h, h4), &mut dh_next, false, dg, (h4, 1), w, (h, 1));
@@ -298,4 +479,67 @@ pub(crate) fn bilstm_cpu(xp: &Tensor, w_hh: &Tensor, gate: GateActivation) -> Re
             saved: Mutex::new(None),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = crate::params::mix(s);
+                ((s >> 40) as f32 / (1u64 << 23) as f32 - 1.0) * scale
+            })
+            .collect()
+    }
+
+    /// The AVX2 build of the cell loops gives the bits of the portable one (no fused
+    /// multiply-add, the same operations), for both gate kinds.
+    #[test]
+    fn cell_loops_give_the_same_bits_with_and_without_avx2() {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            let (b, hd) = (3, 37);
+            for gate in [GateActivation::Sigmoid, GateActivation::HardSigmoid] {
+                let gates = values(b * 4 * hd, 1, 6.0);
+                let c_prev = values(b * hd, 2, 3.0);
+                let run = |avx2: bool| {
+                    let (mut g, mut c, mut h) =
+                        (gates.clone(), vec![0.0; b * hd], vec![0.0; b * hd]);
+                    if avx2 {
+                        unsafe { step_forward_avx2(gate, hd, &mut g, &c_prev, &mut c, &mut h) };
+                    } else {
+                        match gate {
+                            GateActivation::Sigmoid => {
+                                cells_forward::<Logistic>(hd, &mut g, &c_prev, &mut c, &mut h)
+                            }
+                            GateActivation::HardSigmoid => {
+                                cells_forward::<Hard>(hd, &mut g, &c_prev, &mut c, &mut h)
+                            }
+                        }
+                    }
+                    let dh = values(b * hd, 3, 1.0);
+                    let (mut dc, mut dg) = (values(b * hd, 4, 1.0), vec![0.0; b * 4 * hd]);
+                    if avx2 {
+                        unsafe {
+                            step_backward_avx2(gate, hd, &g, &c, &c_prev, &dh, &mut dc, &mut dg)
+                        };
+                    } else {
+                        match gate {
+                            GateActivation::Sigmoid => cells_backward::<Logistic>(
+                                hd, &g, &c, &c_prev, &dh, &mut dc, &mut dg,
+                            ),
+                            GateActivation::HardSigmoid => {
+                                cells_backward::<Hard>(hd, &g, &c, &c_prev, &dh, &mut dc, &mut dg)
+                            }
+                        }
+                    }
+                    [g, c, h, dc, dg].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+                };
+                assert_eq!(run(true), run(false), "{gate:?}");
+            }
+        }
+    }
 }
