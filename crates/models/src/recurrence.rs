@@ -106,21 +106,22 @@ fn cells_forward<G: Gate>(
         let (gi, rest) = g.split_at_mut(hd);
         let (gf, rest) = rest.split_at_mut(hd);
         let (gg, go) = rest.split_at_mut(hd);
-        // Every slice cut to `hd`, so that the loop has no bounds checks and vectorises.
-        let (gi, gf, gg, go) = (&mut gi[..hd], &mut gf[..hd], &mut gg[..hd], &mut go[..hd]);
-        let (cp, c, h) = (&cp[..hd], &mut c[..hd], &mut h[..hd]);
-        for j in 0..hd {
-            let i_ = G::act(gi[j]);
-            let f_ = G::act(gf[j]);
-            let g_ = fastmath::tanh(gg[j]);
-            let o_ = G::act(go[j]);
-            gi[j] = i_;
-            gf[j] = f_;
-            gg[j] = g_;
-            go[j] = o_;
-            let cn = f_ * cp[j] + i_ * g_;
-            c[j] = cn;
-            h[j] = o_ * fastmath::tanh(cn);
+        // Simple passes of one or two streams each: LLVM vectorises these, where one loop
+        // doing all of it stayed scalar.
+        for part in [&mut *gi, &mut *gf, &mut *go] {
+            for v in part.iter_mut() {
+                *v = G::act(*v);
+            }
+        }
+        for v in gg.iter_mut() {
+            *v = fastmath::tanh(*v);
+        }
+        for ((c, &cp), ((&i_, &f_), &g_)) in c.iter_mut().zip(cp).zip(gi.iter().zip(&*gf).zip(&*gg))
+        {
+            *c = f_ * cp + i_ * g_;
+        }
+        for ((h, &c), &o_) in h.iter_mut().zip(&*c).zip(&*go) {
+            *h = o_ * fastmath::tanh(c);
         }
     }
 }
