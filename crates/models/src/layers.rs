@@ -308,9 +308,8 @@ impl BiLstm {
         let (b, t, i) = x.dims3()?;
         let w_ih = Tensor::cat(&self.w_ih, 0)?;
         let bias = Tensor::cat(&self.bias, 0)?;
-        x.reshape((b * t, i))?
-            .matmul(&w_ih.t()?)?
-            .broadcast_add(&bias)?
+        Linear::new(w_ih, bias)
+            .forward(&x.reshape((b * t, i))?)?
             .reshape((b, t, 2, 4 * self.hidden))
     }
 

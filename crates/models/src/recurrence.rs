@@ -274,6 +274,14 @@ fn forward_direction(
     let Dims { b, t, h } = dims;
     let h4 = 4 * h;
     let w = &w[d * h4 * h..(d + 1) * h4 * h];
+    // W_hhᵀ [H, 4H] laid out row by row: gemm then reads it in place at every step, where
+    // the transposed view of `w` was packed again at each of the T steps.
+    let mut wt = vec![0f32; h * h4];
+    for (i, row) in w.chunks_exact(h).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            wt[j * h4 + i] = v;
+        }
+    }
     let mut hs = vec![0f32; t * b * h];
     let mut gates = vec![0f32; t * b * h4];
     let mut cells = vec![0f32; t * b * h];
@@ -287,9 +295,9 @@ fn forward_direction(
         }
         if s > 0 {
             let tp = dims.time(d, s - 1);
-            // gates [B, 4H] += h_prev [B, H] × W_hhᵀ; W_hhᵀ[j, i] = w[i·H + j].
+            // gates [B, 4H] += h_prev [B, H] × W_hhᵀ.
             let (hp, gt) = (&hs[tp * b * h..(tp + 1) * b * h], &mut gates[g_lo..g_hi]);
-            matmul((b, h4, h), gt, true, hp, (h, 1), w, (1, h));
+            matmul((b, h4, h), gt, true, hp, (h, 1), &wt, (h4, 1));
         }
         // The previous step's cells (zeros before the first), and this step's.
         let (c_prev, c_now) = match s {
