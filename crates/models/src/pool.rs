@@ -5,13 +5,15 @@
 //! equality mask, its conversion and product, the narrow's zero padding, ReLU's mask, and
 //! the zero-filled accumulators of each), and that output is the largest tensor of both
 //! networks: DanQ's is `[64, 320, 975]`, 80 MB at batch 64. Here the forward pass is one
-//! read of it, and the backward pass one read of it and one write of its gradient.
+//! read of it, and the backward pass one read of it and one write of its gradient: the
+//! pooled output says where each window's maximum is (the first position equal to it).
+//! Both scans are branch-free.
 //!
 //! Semantics are PyTorch's `max_pool1d(relu(x))`: the gradient of each window goes to the
 //! first position holding its maximum, and only when that maximum is positive; a NaN wins
 //! its window and propagates. Positions past the last whole window get no gradient.
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::gemm::contiguous;
@@ -19,60 +21,34 @@ use crate::gemm::contiguous;
 /// Rows (of length L) handed to one rayon task.
 const ROWS_PER_TASK: usize = 16;
 
-/// Windows scanned side by side: their running maxima are independent, so the processor
-/// overlaps them instead of waiting on one window's chain of comparisons.
-const LANES: usize = 8;
-
-/// Whether `v` takes over from the running maximum `m`: larger, or the first NaN.
-#[inline(always)]
-fn beats(v: f32, m: f32) -> bool {
-    v > m || (v.is_nan() && !m.is_nan())
-}
-
-/// For each whole window of `k` values in `row`, in order: `emit(window, first position
-/// of its maximum inside the window, maximum)`.
+/// `max(0, max(window))` for each whole window of `k` values of `x`, NaN if the window holds
+/// one. Branch-free: on real activations the comparisons are unpredictable, and a branch
+/// per comparison cost more than the arithmetic.
 #[inline]
-fn window_maxima(row: &[f32], k: usize, mut emit: impl FnMut(usize, usize, f32)) {
-    let windows = row.len() / k;
-    let mut w0 = 0;
-    while w0 + LANES <= windows {
-        let base = &row[w0 * k..(w0 + LANES) * k];
-        let mut m: [f32; LANES] = std::array::from_fn(|i| base[i * k]);
-        let mut at = [0usize; LANES];
-        for j in 1..k {
-            for i in 0..LANES {
-                let v = base[i * k + j];
-                if beats(v, m[i]) {
-                    m[i] = v;
-                    at[i] = j;
-                }
-            }
+fn row_forward(x: &[f32], k: usize, y: &mut [f32]) {
+    for (out, w) in y.iter_mut().zip(x.chunks_exact(k)) {
+        let mut m = w[0];
+        let mut nan = w[0].is_nan();
+        for &v in &w[1..] {
+            m = if v > m { v } else { m };
+            nan |= v.is_nan();
         }
-        for i in 0..LANES {
-            emit(w0 + i, at[i], m[i]);
-        }
-        w0 += LANES;
-    }
-    for w in w0..windows {
-        let win = &row[w * k..(w + 1) * k];
-        let (mut at, mut m) = (0, win[0]);
-        for (j, &v) in win.iter().enumerate().skip(1) {
-            if beats(v, m) {
-                m = v;
-                at = j;
-            }
-        }
-        emit(w, at, m);
+        let r = if m > 0.0 { m } else { 0.0 };
+        *out = if nan { f32::NAN } else { r };
     }
 }
 
-/// ReLU, keeping NaN.
+/// The gradient of [`row_forward`]: for each window whose output `y` is positive, `dy` goes
+/// to the first position holding `y` (the window's maximum). `dx` holds zeros on entry.
 #[inline]
-fn relu(v: f32) -> f32 {
-    if v > 0.0 || v.is_nan() {
-        v
-    } else {
-        0.0
+fn row_backward(x: &[f32], k: usize, y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    for (((w, d), &yv), &g) in x.chunks_exact(k).zip(dx.chunks_exact_mut(k)).zip(y).zip(dy) {
+        let mut at = 0;
+        for j in (0..k).rev() {
+            at = if w[j] == yv { j } else { at };
+        }
+        // A NaN or non-positive output gets no gradient; writing 0 keeps this branch-free.
+        d[at] = if yv > 0.0 { g } else { 0.0 };
     }
 }
 
@@ -104,25 +80,26 @@ impl CustomOp1 for Forward {
                 .zip(x.par_chunks(ROWS_PER_TASK * n))
                 .for_each(|(yr, xr)| {
                     for (yrow, xrow) in yr.chunks_mut(out).zip(xr.chunks(n)) {
-                        window_maxima(xrow, k, |w, _, m| yrow[w] = relu(m));
+                        row_forward(xrow, k, yrow);
                     }
                 });
         }
         Ok((CpuStorage::F32(y), Shape::from((b, c, out))))
     }
 
-    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let dx = x.apply_op2_no_bwd(&grad.contiguous()?, &Backward { k: self.k })?;
+    fn bwd(&self, x: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let op = Backward { k: self.k };
+        let dx = x.apply_op3_no_bwd(&res.contiguous()?, &grad.contiguous()?, &op)?;
         Ok(Some(dx))
     }
 }
 
-/// `(x [B, C, L], dy [B, C, L / k]) -> dx [B, C, L]`.
+/// `(x [B, C, L], y [B, C, L / k], dy [B, C, L / k]) -> dx [B, C, L]`.
 struct Backward {
     k: usize,
 }
 
-impl CustomOp2 for Backward {
+impl CustomOp3 for Backward {
     fn name(&self) -> &'static str {
         "ferrosea-relu-max-pool1d-backward"
     }
@@ -131,35 +108,38 @@ impl CustomOp2 for Backward {
         &self,
         xs: &CpuStorage,
         xl: &Layout,
+        ys: &CpuStorage,
+        yl: &Layout,
         gs: &CpuStorage,
         gl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (b, c, n) = dims3(xl)?;
         let k = self.k;
         let out = n / k;
-        if dims3(gl)? != (b, c, out) {
+        if dims3(gl)? != (b, c, out) || dims3(yl)? != (b, c, out) {
             bail!(
-                "relu + max pool backward: gradient {:?} for input {:?}",
+                "relu + max pool backward: output {:?} and gradient {:?} for input {:?}",
+                yl.dims(),
                 gl.dims(),
                 xl.dims()
             );
         }
         let x = contiguous(xs, xl, "relu + max pool input")?;
+        let y = contiguous(ys, yl, "relu + max pool output")?;
         let g = contiguous(gs, gl, "relu + max pool gradient")?;
         let mut dx = vec![0f32; b * c * n];
         if out > 0 {
             dx.par_chunks_mut(ROWS_PER_TASK * n)
                 .zip(x.par_chunks(ROWS_PER_TASK * n))
-                .zip(g.par_chunks(ROWS_PER_TASK * out))
-                .for_each(|((dr, xr), gr)| {
-                    for ((drow, xrow), grow) in
-                        dr.chunks_mut(n).zip(xr.chunks(n)).zip(gr.chunks(out))
+                .zip(
+                    y.par_chunks(ROWS_PER_TASK * out)
+                        .zip(g.par_chunks(ROWS_PER_TASK * out)),
+                )
+                .for_each(|((dr, xr), (yr, gr))| {
+                    let rows = dr.chunks_mut(n).zip(xr.chunks(n));
+                    for ((drow, xrow), (yrow, grow)) in rows.zip(yr.chunks(out).zip(gr.chunks(out)))
                     {
-                        window_maxima(xrow, k, |w, at, m| {
-                            if m > 0.0 {
-                                drow[w * k + at] = grow[w];
-                            }
-                        });
+                        row_backward(xrow, k, yrow, grow, drow);
                     }
                 });
         }
