@@ -6,8 +6,7 @@ use candle_core::{Module, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::layers::{
-    conv1d, dropout, linear, relu_max_pool1d, BiLstm, Conv1d, GateActivation, InitScheme, Linear,
-    Mode,
+    conv1d, dropout, linear, BiLstm, Conv1d, GateActivation, InitScheme, Linear, Mode,
 };
 use crate::params::Vb;
 use crate::{ModelError, Output, SummaryRow};
@@ -115,7 +114,7 @@ impl DanQ {
 
     /// `[B, 4, L]` one-hot -> logits `[B, T]`.
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Output> {
-        let h = relu_max_pool1d(&self.conv.forward(x)?, self.cfg.pool)?;
+        let h = self.conv.forward_relu_pool(x, self.cfg.pool)?;
         let h = dropout(&h, self.cfg.conv_dropout, 0, mode)?;
         let h = self.lstm.forward(&h.transpose(1, 2)?.contiguous()?)?;
         let h = dropout(&h, self.cfg.lstm_dropout, 1, mode)?;

@@ -4,7 +4,7 @@
 use candle_core::{Module, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv1d, dropout, linear, relu_max_pool1d, Conv1d, InitScheme, Linear, Mode};
+use crate::layers::{conv1d, dropout, linear, Conv1d, InitScheme, Linear, Mode};
 use crate::params::Vb;
 use crate::{ModelError, Output, SummaryRow};
 
@@ -146,7 +146,7 @@ impl DeepSea {
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Output> {
         let mut h = x.clone();
         for (i, (conv, block)) in self.convs.iter().enumerate() {
-            h = relu_max_pool1d(&conv.forward(&h)?, block.pool)?;
+            h = conv.forward_relu_pool(&h, block.pool)?;
             h = dropout(&h, block.dropout, i as u64, mode)?;
         }
         let hidden = self.hidden.forward(&h.flatten_from(1)?)?.relu()?;

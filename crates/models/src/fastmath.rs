@@ -34,12 +34,12 @@ pub(crate) fn exp(x: f32) -> f32 {
 pub(crate) fn tanh(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
-    let small =
-        ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 0.133_314_42) * z
-            - 0.333_332_8)
-            * z
-            * x
-            + x;
+    let small = ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 0.133_314_42)
+        * z
+        - 0.333_332_8)
+        * z
+        * x
+        + x;
     // Above 10, tanh rounds to ±1 in f32.
     let e = exp(2.0 * if a < 10.0 { a } else { 10.0 });
     let large = (1.0 - 2.0 / (e + 1.0)).copysign(x);

@@ -136,6 +136,23 @@ impl Conv1d {
         Conv1d { weight, bias }
     }
 
+    /// `max_pool1d(relu(conv(x)), pool)`. On the CPU one op, whose convolution output
+    /// never becomes a tensor (see `conv.rs`); elsewhere the convolution, then
+    /// [`relu_max_pool1d`].
+    pub fn forward_relu_pool(&self, x: &Tensor, pool: usize) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+            let pool = pool.max(1);
+            return crate::conv::conv1d_relu_pool_cpu(
+                x,
+                &self.weight,
+                &self.bias,
+                pool,
+                x.track_op(),
+            );
+        }
+        relu_max_pool1d(&self.forward(x)?, pool)
+    }
+
     /// The path of devices other than the CPU: Candle's `conv2d` with height 1. Public so
     /// that the gradient test can check it on the CPU too.
     pub fn forward_with_candle(&self, x: &Tensor) -> Result<Tensor> {

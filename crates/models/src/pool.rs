@@ -38,6 +38,29 @@ fn row_forward(x: &[f32], k: usize, y: &mut [f32]) {
     }
 }
 
+/// [`row_forward`] that also records, per window, the first position of its maximum, or
+/// `u16::MAX` when the output is not positive (0 or NaN: no gradient). `k` < 65,535.
+#[inline]
+pub(crate) fn row_forward_argmax(x: &[f32], k: usize, y: &mut [f32], at: &mut [u16]) {
+    for ((out, a), w) in y.iter_mut().zip(at).zip(x.chunks_exact(k)) {
+        let (mut m, mut pos) = (w[0], 0);
+        let mut nan = w[0].is_nan();
+        for (j, &v) in w.iter().enumerate().skip(1) {
+            let take = v > m;
+            m = if take { v } else { m };
+            pos = if take { j } else { pos };
+            nan |= v.is_nan();
+        }
+        let r = if m > 0.0 { m } else { 0.0 };
+        *out = if nan { f32::NAN } else { r };
+        *a = if !nan && m > 0.0 {
+            pos as u16
+        } else {
+            u16::MAX
+        };
+    }
+}
+
 /// The gradient of [`row_forward`]: for each window whose output `y` is positive, `dy` goes
 /// to the first position holding `y` (the window's maximum). `dx` holds zeros on entry.
 #[inline]

@@ -293,6 +293,70 @@ fn fused_relu_max_pool_matches_candle_ops() {
     }
 }
 
+/// The fused convolution + ReLU + pooling op gives the bits of the convolution op followed
+/// by the ReLU + pooling op, forward and for every gradient, with and without an input
+/// gradient, for sample counts that leave a partial group and pools that leave a remainder.
+#[test]
+fn fused_conv_relu_pool_gives_the_bits_of_the_two_ops() {
+    let (b, c, l, o, k) = (19, 5, 40, 7, 6);
+    let mut s = 5u64;
+    let mut draw = |len: usize| -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                s = params::mix(s);
+                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    };
+    let (xv, wv, bv) = (draw(b * c * l), draw(o * c * k), draw(o));
+    let up = draw(b * o * (l - k + 1));
+    for pool in [1, 3, 4] {
+        for input_grad in [false, true] {
+            let run = |fused: bool| {
+                let x = Var::from_vec(xv.clone(), (b, c, l), &Device::Cpu).unwrap();
+                let w = Var::from_vec(wv.clone(), (o, c, k), &Device::Cpu).unwrap();
+                let bias = Var::from_vec(bv.clone(), o, &Device::Cpu).unwrap();
+                let conv =
+                    crate::layers::Conv1d::new(w.as_tensor().clone(), bias.as_tensor().clone());
+                // A tracked input, as behind another layer, or plain data.
+                let input = if input_grad {
+                    x.as_tensor().clone()
+                } else {
+                    x.as_tensor().detach()
+                };
+                let y = if fused {
+                    conv.forward_relu_pool(&input, pool).unwrap()
+                } else {
+                    relu_max_pool1d(&candle_core::Module::forward(&conv, &input).unwrap(), pool)
+                        .unwrap()
+                };
+                let n = y.elem_count();
+                let upstream = Tensor::from_vec(up[..n].to_vec(), y.shape(), &Device::Cpu).unwrap();
+                let g = (&y * &upstream)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                let bits = |t: &Tensor| -> Vec<u32> {
+                    let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    v.iter().map(|f| f.to_bits()).collect()
+                };
+                let dx = g.get(x.as_tensor()).map(bits);
+                (
+                    bits(&y),
+                    bits(g.get(w.as_tensor()).unwrap()),
+                    bits(g.get(bias.as_tensor()).unwrap()),
+                    dx,
+                )
+            };
+            let (fused, plain) = (run(true), run(false));
+            assert_eq!(fused, plain, "pool {pool}, input gradient {input_grad}");
+            assert_eq!(fused.3.is_some(), input_grad);
+        }
+    }
+}
+
 /// The CPU op of the dense layer against the Candle ops of other devices: values and the
 /// gradients of input, weight and bias.
 #[test]
