@@ -22,7 +22,9 @@
 //! at batch 64) lives only in a per-sample scratch buffer: the op keeps each window's
 //! argmax (2 bytes per pooled value), and its backward pass rebuilds each sample's output
 //! gradient from them. Its results are bit for bit those of the convolution op followed by
-//! `relu_max_pool1d` (tested); it saves memory (peak of a DanQ training step 1.65 -> 1.40
+//! Candle's ReLU and max pooling where no two positions of a window tie (tested; on a tie
+//! the gradient goes to the first, as in PyTorch, where Candle's max gives it to each);
+//! it saves memory (peak of a DanQ training step 1.65 -> 1.40
 //! GB, DeepSEA 1.88 -> 1.71 GB), not measurable time.
 //!
 //! Each matrix product is single-threaded (`gemm`'s `Parallelism::None`); the samples (or
@@ -181,6 +183,64 @@ fn add_in_order(partials: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
     out
 }
 
+/// The forward products, group of samples by group ([`Sizes::per_product`]) in parallel:
+/// `emit(out, s, oi, row)` receives the output row of filter `oi` for sample `s` of the
+/// group, with `out` the group's share of the op's outputs (one per group, in order).
+fn forward_rows<T: Send>(
+    z: Sizes,
+    x: &[f32],
+    (w, bias): (&[f32], &[f32]),
+    outs: Vec<T>,
+    emit: impl Fn(&mut T, usize, usize, &[f32]) + Sync,
+) {
+    let (per, lout) = (z.per_product(), z.lout());
+    outs.into_par_iter()
+        .zip(x.par_chunks(per * z.c * z.l))
+        .for_each_init(
+            || {
+                (
+                    vec![0f32; z.ck() * per * lout],
+                    vec![0f32; z.o * per * lout],
+                )
+            },
+            |(col, conv), (mut out, xg)| {
+                let g = xg.len() / (z.c * z.l);
+                forward_group(z, xg, g, (w, bias), col, conv);
+                // conv [O, g·L_out]: sample s's row of filter oi is columns s·L_out...
+                for (oi, row) in conv.chunks(g * lout).take(z.o).enumerate() {
+                    for (s, part) in row.chunks(lout).enumerate() {
+                        emit(&mut out, s, oi, part);
+                    }
+                }
+            },
+        );
+}
+
+/// ReLU and max pooling of one row of the convolution output: `y` gets `max(0, max(window))`
+/// for each whole window of `k` values (NaN if the window holds one), `at` the first
+/// position of the window's maximum, or [`NO_GRADIENT`] when the output is not positive
+/// (0 or NaN). Branch-free: on real activations the comparisons are unpredictable, and a
+/// branch per comparison cost more than the arithmetic.
+fn pool_row(x: &[f32], k: usize, y: &mut [f32], at: &mut [u16]) {
+    for ((out, a), w) in y.iter_mut().zip(at).zip(x.chunks_exact(k)) {
+        let (mut m, mut pos) = (w[0], 0);
+        let mut nan = w[0].is_nan();
+        for (j, &v) in w.iter().enumerate().skip(1) {
+            let take = v > m;
+            m = if take { v } else { m };
+            pos = if take { j } else { pos };
+            nan |= v.is_nan();
+        }
+        let r = if m > 0.0 { m } else { 0.0 };
+        *out = if nan { f32::NAN } else { r };
+        *a = if !nan && m > 0.0 {
+            pos as u16
+        } else {
+            NO_GRADIENT
+        };
+    }
+}
+
 /// `conv1d(x [B, C, L], w [O, C, K], bias [O]) -> [B, O, L - K + 1]`.
 struct Forward {
     /// Whether the input needs a gradient (not for the network's first layer).
@@ -207,24 +267,13 @@ impl CustomOp3 for Forward {
             contiguous(ws, wl, "conv1d weight")?,
             contiguous(bs, bl, "conv1d bias")?,
         );
-        let (c, l, o, lout) = (z.c, z.l, z.o, z.lout());
-        let per = z.per_product();
+        let (o, lout) = (z.o, z.lout());
         let mut y = vec![0f32; b * o * lout];
-        y.par_chunks_mut(per * o * lout)
-            .zip(x.par_chunks(per * c * l))
-            .for_each_init(
-                || (vec![0f32; z.ck() * per * lout], vec![0f32; o * per * lout]),
-                |(col, out), (yg, xg)| {
-                    let g = xg.len() / (c * l);
-                    forward_group(z, xg, g, (w, bias), col, out);
-                    // out [O, g·L_out] -> y [g, O, L_out].
-                    for (oi, row) in out.chunks(g * lout).take(o).enumerate() {
-                        for (s, part) in row.chunks(lout).enumerate() {
-                            yg[(s * o + oi) * lout..][..lout].copy_from_slice(part);
-                        }
-                    }
-                },
-            );
+        let outs = y.chunks_mut(z.per_product() * o * lout).collect();
+        // Sample s's row of filter oi -> y [s, oi, ..].
+        forward_rows(z, x, (w, bias), outs, |yg, s, oi, row| {
+            yg[(s * o + oi) * lout..][..lout].copy_from_slice(row)
+        });
         Ok((CpuStorage::F32(y), Shape::from((b, o, lout))))
     }
 
@@ -302,25 +351,29 @@ impl CustomOp3 for Grads<'_> {
             contiguous(ws, wl, "conv1d weight")?,
             contiguous(gs, gl, "conv1d gradient")?,
         );
-        let fill = |s: usize, dy: &mut [f32]| match self.dy {
-            OutputGrad::Dense => dy.copy_from_slice(&g[s * o * lout..][..o * lout]),
-            OutputGrad::Pooled { pool, argmax } => {
-                let out = lout / pool;
-                dy.fill(0.0);
-                let (gb, ab) = (
-                    &g[s * o * out..][..o * out],
-                    &argmax[s * o * out..][..o * out],
-                );
-                for (row, (gr, ar)) in dy.chunks_mut(lout).zip(gb.chunks(out).zip(ab.chunks(out))) {
-                    for (wi, (&gv, &at)) in gr.iter().zip(ar).enumerate() {
-                        if at != NO_GRADIENT {
-                            row[wi * pool + at as usize] = gv;
+        // Sample `sample`'s output gradient into columns s·L_out.. of a group's dy [O, wide].
+        let fill = |sample: usize, s: usize, wide: usize, dy: &mut [f32]| {
+            for oi in 0..o {
+                let row = &mut dy[oi * wide + s * lout..][..lout];
+                match self.dy {
+                    OutputGrad::Dense => {
+                        row.copy_from_slice(&g[(sample * o + oi) * lout..][..lout]);
+                    }
+                    OutputGrad::Pooled { pool, argmax } => {
+                        let out = lout / pool;
+                        let at0 = (sample * o + oi) * out;
+                        row.fill(0.0);
+                        let windows = g[at0..at0 + out].iter().zip(&argmax[at0..at0 + out]);
+                        for (wi, (&gv, &at)) in windows.enumerate() {
+                            if at != NO_GRADIENT {
+                                row[wi * pool + at as usize] = gv;
+                            }
                         }
                     }
                 }
             }
         };
-        let groups = b.div_ceil(GROUP);
+        let (groups, per) = (b.div_ceil(GROUP), z.per_product());
         let mut dx = vec![0f32; if self.input_grad { b * c * l } else { 0 }];
         let dx_groups: Vec<&mut [f32]> = if self.input_grad {
             dx.chunks_mut(GROUP * c * l).collect()
@@ -331,22 +384,16 @@ impl CustomOp3 for Grads<'_> {
             .into_par_iter()
             .enumerate()
             .map(|(gi, dxg)| {
-                let per = z.per_product();
                 let mut col = vec![0f32; ck * per * lout];
                 let mut dy = vec![0f32; o * per * lout];
-                let mut part = vec![0f32; o * lout];
                 let (mut dw, mut db) = (vec![0f32; o * ck], vec![0f32; o]);
                 let first = gi * GROUP;
                 let end = (first + GROUP).min(b);
                 for s0 in (first..end).step_by(per) {
                     let g = per.min(end - s0);
                     let wide = g * lout;
-                    // dy [O, g·L_out]: sample s's gradient in columns s·L_out...
                     for s in 0..g {
-                        fill(s0 + s, &mut part);
-                        for (oi, row) in part.chunks(lout).enumerate() {
-                            dy[oi * wide + s * lout..][..lout].copy_from_slice(row);
-                        }
+                        fill(s0 + s, s, wide, &mut dy);
                     }
                     let (dy, xg) = (&dy[..o * wide], &x[s0 * c * l..(s0 + g) * c * l]);
                     param_grads_group(z, xg, dy, g, &mut col, &mut dw, &mut db, s0 == first);
@@ -418,30 +465,13 @@ impl CustomOp3 for PooledForward {
         let out = lout / pool;
         let mut y = vec![0f32; b * o * out];
         let mut argmax = vec![NO_GRADIENT; b * o * out];
-        let per = z.per_product();
         if out > 0 {
-            y.par_chunks_mut(per * o * out)
-                .zip(argmax.par_chunks_mut(per * o * out))
-                .zip(x.par_chunks(per * z.c * z.l))
-                .for_each_init(
-                    || (vec![0f32; z.ck() * per * lout], vec![0f32; o * per * lout]),
-                    |(col, conv), ((yg, ag), xg)| {
-                        let g = xg.len() / (z.c * z.l);
-                        forward_group(z, xg, g, (w, bias), col, conv);
-                        // conv [O, g·L_out]: row oi, columns of sample s -> y [s, oi, ..].
-                        for (oi, row) in conv.chunks(g * lout).take(o).enumerate() {
-                            for (s, part) in row.chunks(lout).enumerate() {
-                                let at = (s * o + oi) * out;
-                                crate::pool::row_forward_argmax(
-                                    part,
-                                    pool,
-                                    &mut yg[at..at + out],
-                                    &mut ag[at..at + out],
-                                );
-                            }
-                        }
-                    },
-                );
+            let n = z.per_product() * o * out;
+            let outs = y.chunks_mut(n).zip(argmax.chunks_mut(n)).collect();
+            forward_rows(z, x, (w, bias), outs, |(yg, ag), s, oi, row| {
+                let at = (s * o + oi) * out;
+                pool_row(row, pool, &mut yg[at..at + out], &mut ag[at..at + out]);
+            });
         }
         *self.argmax.lock().expect("conv1d pool cache") = Some(argmax);
         Ok((CpuStorage::F32(y), Shape::from((b, o, out))))

@@ -84,15 +84,11 @@ pub fn max_pool1d(x: &Tensor, k: usize) -> Result<Tensor> {
         .max(D::Minus1)
 }
 
-/// `max_pool1d(relu(x), k)`: on the CPU one op with its own backward pass (see `pool.rs`),
-/// elsewhere Candle's ReLU and [`max_pool1d`]. The gradient of a window goes to the first
-/// position of its maximum, as in PyTorch.
+/// `max_pool1d(relu(x), k)` from Candle's ops, for devices other than the CPU (where
+/// [`Conv1d::forward_relu_pool`] does the three as one op). Candle's max sends a window's
+/// gradient to every position that ties for its maximum.
 pub fn relu_max_pool1d(x: &Tensor, k: usize) -> Result<Tensor> {
-    let k = k.max(1);
-    if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 && x.rank() == 3 {
-        return crate::pool::relu_max_pool1d_cpu(x, k);
-    }
-    max_pool1d(&x.relu()?, k)
+    max_pool1d(&x.relu()?, k.max(1))
 }
 
 /// How a model's weights are drawn before training.

@@ -15,7 +15,6 @@ mod fastmath;
 mod gemm;
 pub mod layers;
 pub mod params;
-mod pool;
 mod recurrence;
 
 use candle_core::{Result, Tensor};
