@@ -91,7 +91,7 @@ impl Gate for Hard {
 /// One step's cells, forward, for each batch row: activates `gates [B, 4H]` in place
 /// (gate order i, f, g, o) and writes `c = f·c_prev + i·g` and `h = o·tanh(c)`.
 #[inline(always)]
-fn cells_forward<G: Gate>(
+fn cells_forward_with<G: Gate>(
     hd: usize,
     gates: &mut [f32],
     c_prev: &[f32],
@@ -130,7 +130,7 @@ fn cells_forward<G: Gate>(
 /// cells `c` and `c_prev`, and the state gradient `dh` (from the output plus the next
 /// step), writes the pre-activation gate gradients `dg` and carries `dc_next` back.
 #[inline(always)]
-fn cells_backward<G: Gate>(
+fn cells_backward_with<G: Gate>(
     hd: usize,
     a: &[f32],
     c: &[f32],
@@ -171,7 +171,46 @@ fn cells_backward<G: Gate>(
     }
 }
 
-/// [`cells_forward`] for the gate kind, compiled for AVX2 where the processor has it.
+/// [`cells_forward_with`] for the gate kind.
+#[inline(always)]
+fn cells_forward(
+    gate: GateActivation,
+    hd: usize,
+    gates: &mut [f32],
+    c_prev: &[f32],
+    c: &mut [f32],
+    h: &mut [f32],
+) {
+    match gate {
+        GateActivation::Sigmoid => cells_forward_with::<Logistic>(hd, gates, c_prev, c, h),
+        GateActivation::HardSigmoid => cells_forward_with::<Hard>(hd, gates, c_prev, c, h),
+    }
+}
+
+/// [`cells_backward_with`] for the gate kind.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cells_backward(
+    gate: GateActivation,
+    hd: usize,
+    a: &[f32],
+    c: &[f32],
+    c_prev: &[f32],
+    dh: &[f32],
+    dc_next: &mut [f32],
+    dg: &mut [f32],
+) {
+    match gate {
+        GateActivation::Sigmoid => {
+            cells_backward_with::<Logistic>(hd, a, c, c_prev, dh, dc_next, dg)
+        }
+        GateActivation::HardSigmoid => {
+            cells_backward_with::<Hard>(hd, a, c, c_prev, dh, dc_next, dg)
+        }
+    }
+}
+
+/// [`cells_forward`], compiled for AVX2 where the processor has it.
 fn step_forward(
     gate: GateActivation,
     hd: usize,
@@ -186,10 +225,7 @@ fn step_forward(
         unsafe { step_forward_avx2(gate, hd, gates, c_prev, c, h) };
         return;
     }
-    match gate {
-        GateActivation::Sigmoid => cells_forward::<Logistic>(hd, gates, c_prev, c, h),
-        GateActivation::HardSigmoid => cells_forward::<Hard>(hd, gates, c_prev, c, h),
-    }
+    cells_forward(gate, hd, gates, c_prev, c, h);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -202,13 +238,10 @@ fn step_forward_avx2(
     c: &mut [f32],
     h: &mut [f32],
 ) {
-    match gate {
-        GateActivation::Sigmoid => cells_forward::<Logistic>(hd, gates, c_prev, c, h),
-        GateActivation::HardSigmoid => cells_forward::<Hard>(hd, gates, c_prev, c, h),
-    }
+    cells_forward(gate, hd, gates, c_prev, c, h);
 }
 
-/// [`cells_backward`] for the gate kind, compiled for AVX2 where the processor has it.
+/// [`cells_backward`], compiled for AVX2 where the processor has it.
 #[allow(clippy::too_many_arguments)]
 fn step_backward(
     gate: GateActivation,
@@ -226,10 +259,7 @@ fn step_backward(
         unsafe { step_backward_avx2(gate, hd, a, c, c_prev, dh, dc_next, dg) };
         return;
     }
-    match gate {
-        GateActivation::Sigmoid => cells_backward::<Logistic>(hd, a, c, c_prev, dh, dc_next, dg),
-        GateActivation::HardSigmoid => cells_backward::<Hard>(hd, a, c, c_prev, dh, dc_next, dg),
-    }
+    cells_backward(gate, hd, a, c, c_prev, dh, dc_next, dg);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -245,10 +275,7 @@ fn step_backward_avx2(
     dc_next: &mut [f32],
     dg: &mut [f32],
 ) {
-    match gate {
-        GateActivation::Sigmoid => cells_backward::<Logistic>(hd, a, c, c_prev, dh, dc_next, dg),
-        GateActivation::HardSigmoid => cells_backward::<Hard>(hd, a, c, c_prev, dh, dc_next, dg),
-    }
+    cells_backward(gate, hd, a, c, c_prev, dh, dc_next, dg);
 }
 
 /// What the forward pass keeps for the backward one, per direction: activated gates
@@ -520,14 +547,7 @@ mod tests {
                     if avx2 {
                         unsafe { step_forward_avx2(gate, hd, &mut g, &c_prev, &mut c, &mut h) };
                     } else {
-                        match gate {
-                            GateActivation::Sigmoid => {
-                                cells_forward::<Logistic>(hd, &mut g, &c_prev, &mut c, &mut h)
-                            }
-                            GateActivation::HardSigmoid => {
-                                cells_forward::<Hard>(hd, &mut g, &c_prev, &mut c, &mut h)
-                            }
-                        }
+                        cells_forward(gate, hd, &mut g, &c_prev, &mut c, &mut h);
                     }
                     let dh = values(b * hd, 3, 1.0);
                     let (mut dc, mut dg) = (values(b * hd, 4, 1.0), vec![0.0; b * 4 * hd]);
@@ -536,14 +556,7 @@ mod tests {
                             step_backward_avx2(gate, hd, &g, &c, &c_prev, &dh, &mut dc, &mut dg)
                         };
                     } else {
-                        match gate {
-                            GateActivation::Sigmoid => cells_backward::<Logistic>(
-                                hd, &g, &c, &c_prev, &dh, &mut dc, &mut dg,
-                            ),
-                            GateActivation::HardSigmoid => {
-                                cells_backward::<Hard>(hd, &g, &c, &c_prev, &dh, &mut dc, &mut dg)
-                            }
-                        }
+                        cells_backward(gate, hd, &g, &c, &c_prev, &dh, &mut dc, &mut dg);
                     }
                     [g, c, h, dc, dg].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
                 };
