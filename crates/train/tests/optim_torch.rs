@@ -302,9 +302,13 @@ fn optimizer_state_records_no_graph() {
             weight_decay: 1e-2,
         },
     ];
-    for cfg in configs {
+    // Both forms: the fused CPU update, and the tensor form other devices run.
+    for (cfg, tensor_ops) in configs.iter().flat_map(|c| [(c, false), (c, true)]) {
         let p = Var::from_vec(vec![1.0f32, -2.0, 0.5], 3, &Device::Cpu).unwrap();
         let mut opt = Optimizer::new(cfg.clone(), 1);
+        if tensor_ops {
+            opt = opt.with_tensor_ops();
+        }
         for step in 0..3 {
             // A gradient that carries a graph, as one computed from the weight would.
             let g = ((p.as_tensor() * 0.1).unwrap() + step as f64).unwrap();

@@ -20,7 +20,8 @@ use super::OptimizerConfig;
 /// Elements per rayon task.
 const CHUNK: usize = 1 << 16;
 
-/// An update rule with its scalars in f32, as Candle casts them.
+/// An update rule with its scalars in f32, as Candle casts them: the one reading of the
+/// configuration, for both this form and the tensor form of `mod.rs`.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Rule {
     Sgd {

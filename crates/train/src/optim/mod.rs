@@ -221,8 +221,7 @@ impl Optimizer {
         assert_eq!(params.len(), grads.len());
         assert_eq!(params.len(), self.state.len());
         self.steps += 1;
-        let t = self.steps;
-        let rule = fused::Rule::new(&self.cfg, lr, t);
+        let rule = fused::Rule::new(&self.cfg, lr, self.steps);
         for ((p, g), state) in params.iter().zip(grads).zip(self.state.iter_mut()) {
             if self.fused && fused::applies(p.as_tensor(), g) {
                 let mut bufs = take_host(state, p.as_tensor(), rule.buffers())?;
@@ -243,103 +242,94 @@ impl Optimizer {
             // previous step's buffer and gradient alive through its graph, so every step's
             // piled up: DeepSEA's preset grew by about 400 MB per step and slowed down.
             let (w, g) = (&p.as_tensor().detach(), &g.detach());
-            let new = match self.cfg {
-                OptimizerConfig::Sgd {
-                    momentum,
-                    dampening,
-                    nesterov,
+            // The rule's scalars are f32, as Candle casts them; `f64::from` gives them back
+            // exactly, so this form and the fused one see the same values.
+            let f = f64::from;
+            let l2 = |g: &Tensor, wd: Option<f32>| match wd {
+                Some(wd) => g + (w * f(wd))?,
+                None => Ok(g.clone()),
+            };
+            let new = match rule {
+                fused::Rule::Sgd {
+                    lr,
                     weight_decay,
-                    ..
+                    momentum,
                 } => {
-                    let mut g = if weight_decay != 0.0 {
-                        (g + (w * weight_decay)?)?
-                    } else {
-                        g.clone()
-                    };
-                    if momentum != 0.0 {
+                    let mut g = l2(g, weight_decay)?;
+                    if let Some((m, keep, nesterov)) = momentum {
                         let buf = match st.get("momentum") {
                             None => g.clone(),
-                            Some(b) => ((b * momentum)? + (&g * (1.0 - dampening))?)?,
+                            Some(b) => ((b * f(m))? + (&g * f(keep))?)?,
                         };
                         g = if nesterov {
-                            (&g + (&buf * momentum)?)?
+                            (&g + (&buf * f(m))?)?
                         } else {
                             buf.clone()
                         };
                         st.insert("momentum", buf);
                     }
-                    (w - (g * lr)?)?
+                    (w - (g * f(lr))?)?
                 }
-                OptimizerConfig::Rmsprop {
-                    alpha,
-                    eps,
-                    momentum,
+                fused::Rule::Rmsprop {
+                    lr,
                     weight_decay,
+                    alpha,
+                    one_minus_alpha,
+                    eps,
                     eps_inside_sqrt,
-                    ..
+                    momentum,
                 } => {
-                    let g = if weight_decay != 0.0 {
-                        (g + (w * weight_decay)?)?
-                    } else {
-                        g.clone()
-                    };
+                    let g = l2(g, weight_decay)?;
                     let sq = match st.get("square_avg") {
-                        None => (g.sqr()? * (1.0 - alpha))?,
-                        Some(s) => ((s * alpha)? + (g.sqr()? * (1.0 - alpha))?)?,
+                        None => (g.sqr()? * f(one_minus_alpha))?,
+                        Some(s) => ((s * f(alpha))? + (g.sqr()? * f(one_minus_alpha))?)?,
                     };
                     let avg = if eps_inside_sqrt {
-                        (&sq + eps)?.sqrt()?
+                        (&sq + f(eps))?.sqrt()?
                     } else {
-                        (sq.sqrt()? + eps)?
+                        (sq.sqrt()? + f(eps))?
                     };
                     st.insert("square_avg", sq);
-                    if momentum > 0.0 {
-                        let q = (g / avg)?;
-                        let buf = match st.get("momentum") {
-                            None => q,
-                            Some(b) => ((b * momentum)? + q)?,
-                        };
-                        let out = (w - (&buf * lr)?)?;
-                        st.insert("momentum", buf);
-                        out
-                    } else {
-                        (w - ((g / avg)? * lr)?)?
+                    match momentum {
+                        Some(m) => {
+                            let q = (g / avg)?;
+                            let buf = match st.get("momentum") {
+                                None => q,
+                                Some(b) => ((b * f(m))? + q)?,
+                            };
+                            let out = (w - (&buf * f(lr))?)?;
+                            st.insert("momentum", buf);
+                            out
+                        }
+                        None => (w - ((g / avg)? * f(lr))?)?,
                     }
                 }
-                OptimizerConfig::Adam {
-                    beta1,
-                    beta2,
-                    eps,
+                fused::Rule::Adam {
+                    shrink,
                     weight_decay,
-                    ..
-                }
-                | OptimizerConfig::Adamw {
                     beta1,
+                    one_minus_beta1,
                     beta2,
+                    one_minus_beta2,
+                    inv_sqrt_bc2,
                     eps,
-                    weight_decay,
-                    ..
+                    step,
                 } => {
-                    let decoupled = matches!(self.cfg, OptimizerConfig::Adamw { .. });
-                    let (w, g) = if weight_decay == 0.0 {
-                        (w.clone(), g.clone())
-                    } else if decoupled {
-                        ((w * (1.0 - lr * weight_decay))?, g.clone())
-                    } else {
-                        (w.clone(), (g + (w * weight_decay)?)?)
+                    let x = match shrink {
+                        Some(k) => (w * f(k))?,
+                        None => w.clone(),
                     };
+                    let g = l2(g, weight_decay)?;
                     let m = match st.get("exp_avg") {
-                        None => (&g * (1.0 - beta1))?,
-                        Some(m) => ((m * beta1)? + (&g * (1.0 - beta1))?)?,
+                        None => (&g * f(one_minus_beta1))?,
+                        Some(m) => ((m * f(beta1))? + (&g * f(one_minus_beta1))?)?,
                     };
                     let v = match st.get("exp_avg_sq") {
-                        None => (g.sqr()? * (1.0 - beta2))?,
-                        Some(v) => ((v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?,
+                        None => (g.sqr()? * f(one_minus_beta2))?,
+                        Some(v) => ((v * f(beta2))? + (g.sqr()? * f(one_minus_beta2))?)?,
                     };
-                    let bc1 = 1.0 - beta1.powi(t as i32);
-                    let bc2 = 1.0 - beta2.powi(t as i32);
-                    let denom = ((v.sqrt()? / bc2.sqrt())? + eps)?;
-                    let out = (&w - ((&m / denom)? * (lr / bc1))?)?;
+                    let denom = ((v.sqrt()? * f(inv_sqrt_bc2))? + f(eps))?;
+                    let out = (&x - ((&m / denom)? * f(step))?)?;
                     st.insert("exp_avg", m);
                     st.insert("exp_avg_sq", v);
                     out
