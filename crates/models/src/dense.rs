@@ -11,7 +11,7 @@
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::gemm::{contiguous, matmul_parallel};
+use crate::gemm::{contiguous, matmul_with, on_rayon};
 
 struct Dense;
 
@@ -51,7 +51,7 @@ impl CustomOp3 for Dense {
         let mut y = vec![0f32; n * o];
         // y [B, out] = x × Wᵀ; Wᵀ[j, k] = w[k·in + j]. Then the bias, after the product as
         // in `candle_nn::Linear`.
-        matmul_parallel((n, o, i), &mut y, false, x, (i, 1), w, (1, i));
+        matmul_with(on_rayon(), (n, o, i), &mut y, false, x, (i, 1), w, (1, i));
         for row in y.chunks_exact_mut(o.max(1)) {
             for (v, bv) in row.iter_mut().zip(b) {
                 *v += bv;

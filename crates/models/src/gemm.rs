@@ -36,35 +36,18 @@ pub(crate) fn matmul(
     )
 }
 
-/// [`matmul`] on rayon's threads, for one large product.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn matmul_parallel(
-    mnk: (usize, usize, usize),
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
-) {
-    let parallelism = match rayon::current_num_threads() {
+/// Rayon's threads for one large product (none when the pool has one thread), for
+/// [`matmul_with`].
+pub(crate) fn on_rayon() -> Parallelism {
+    match rayon::current_num_threads() {
         1 => Parallelism::None,
         n => Parallelism::Rayon(n),
-    };
-    matmul_with(
-        parallelism,
-        mnk,
-        dst,
-        accumulate,
-        lhs,
-        lhs_strides,
-        rhs,
-        rhs_strides,
-    )
+    }
 }
 
+/// [`matmul`] with the given parallelism.
 #[allow(clippy::too_many_arguments)]
-fn matmul_with(
+pub(crate) fn matmul_with(
     parallelism: Parallelism,
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
