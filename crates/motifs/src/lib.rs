@@ -7,6 +7,57 @@ pub mod tomtom;
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
+/// The widest motif read (positions). Real databases are far narrower (JASPAR's and
+/// HOCOMOCO's motifs are under 50 positions; MEME finds at most 300 by default), and a
+/// Tomtom comparison's time and memory grow with the square of the width: at this width one
+/// query against JASPAR 2024 takes about a second, while a motif of 200,000 positions would
+/// need tens of gigabytes.
+pub const MAX_WIDTH: usize = 1000;
+
+/// Letters of the columns, in order.
+const BASES: [char; 4] = ['A', 'C', 'G', 'T'];
+
+/// The longest part of a value quoted in an error message (as `ferrosea_dataset::clip`,
+/// which this crate does not depend on).
+const MESSAGE_VALUE_CHARS: usize = 80;
+
+/// At most [`MESSAGE_VALUE_CHARS`] characters of `value`, saying how long it was when cut.
+fn clip(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(MESSAGE_VALUE_CHARS) {
+        None => std::borrow::Cow::Borrowed(value),
+        Some((end, _)) => std::borrow::Cow::Owned(format!(
+            "{}... ({} bytes in all)",
+            &value[..end],
+            value.len()
+        )),
+    }
+}
+
+/// What is wrong with a value that is not a probability or a count.
+fn kind_of_bad(v: f64) -> &'static str {
+    if v.is_nan() {
+        "not a number"
+    } else if v.is_infinite() {
+        "infinite"
+    } else if v < 0.0 {
+        "negative"
+    } else {
+        "above 1"
+    }
+}
+
+/// The error for a motif wider than [`MAX_WIDTH`].
+fn too_wide(path: &Path, line: usize, id: &str, width: usize) -> MotifError {
+    MotifError::Parse {
+        path: path.to_path_buf(),
+        line,
+        message: format!(
+            "motif {} is {width} positions wide; the most this program reads is {MAX_WIDTH}",
+            clip(id)
+        ),
+    }
+}
+
 /// A motif: one row of A, C, G, T probabilities per position.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Motif {
@@ -156,6 +207,9 @@ pub fn parse_jaspar(text: &str, path: &Path) -> Result<Vec<Motif>, MotifError> {
                 format!("motif {}: rows of different lengths", header.1),
             ));
         }
+        if w > MAX_WIDTH {
+            return Err(too_wide(path, header.0, &header.1, w));
+        }
         let mut pfm = Vec::with_capacity(w);
         let mut nsites = 0f64;
         let columns = (0..w).map(|c| -> [f64; 4] { std::array::from_fn(|k| rows[k][c]) });
@@ -199,13 +253,29 @@ pub fn parse_jaspar(text: &str, path: &Path) -> Result<Vec<Motif>, MotifError> {
         }
         let body = t.trim_start_matches(['A', 'C', 'G', 'T']).trim();
         let body = body.trim_start_matches('[').trim_end_matches(']');
-        let vals: Vec<f64> = body
-            .split_whitespace()
+        let tokens: Vec<&str> = body.split_whitespace().collect();
+        let vals: Vec<f64> = tokens
+            .iter()
             .map(|v| v.parse::<f64>())
             .collect::<Result<_, _>>()
-            .map_err(|_| err(i + 1, format!("expected a row of counts, found '{t}'")))?;
-        if vals.iter().any(|v| *v < 0.0 || !v.is_finite()) {
-            return Err(err(i + 1, "counts must be finite and >= 0".into()));
+            .map_err(|_| {
+                err(
+                    i + 1,
+                    format!("expected a row of counts, found '{}'", clip(t)),
+                )
+            })?;
+        if let Some(c) = vals.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err(err(
+                i + 1,
+                format!(
+                    "motif {}: value '{}' in column {} is {}, not a count (expected a \
+                     finite number >= 0)",
+                    clip(header.as_ref().map_or("", |h| h.1.as_str())),
+                    clip(tokens[c]),
+                    c + 1,
+                    kind_of_bad(vals[c])
+                ),
+            ));
         }
         rows.push(vals);
     }
@@ -245,7 +315,6 @@ pub fn write_meme(motifs: &[Motif], background: [f64; 4]) -> String {
 /// IUPAC consensus of a matrix: a base when it has at least half the probability and twice
 /// the next; a two-base code when two bases have more than three quarters together; else N.
 pub fn consensus(pfm: &[[f64; 4]]) -> String {
-    const BASES: [char; 4] = ['A', 'C', 'G', 'T'];
     pfm.iter()
         .map(|col| {
             let mut order = [0usize, 1, 2, 3];
@@ -273,7 +342,6 @@ pub fn consensus(pfm: &[[f64; 4]]) -> String {
 /// finds it (a running maximum in single precision, so that of equal frequencies the later
 /// letter wins when the first rounds down to f32). See also [`crate::tomtom::consensus`].
 pub fn argmax_consensus(pfm: &[[f64; 4]]) -> String {
-    const BASES: [char; 4] = ['A', 'C', 'G', 'T'];
     pfm.iter()
         .map(|col| {
             let (mut best, mut max) = (0, col[0] as f32);
@@ -358,22 +426,45 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
             if t.is_empty() {
                 continue;
             }
-            let vals: Vec<f64> = t
-                .split_whitespace()
+            let tokens: Vec<&str> = t.split_whitespace().collect();
+            let vals: Vec<f64> = tokens
+                .iter()
                 .map(|v| v.parse::<f64>())
                 .collect::<Result<_, _>>()
-                .map_err(|_| err(n, format!("expected 4 probabilities, found '{t}'")))?;
+                .map_err(|_| {
+                    err(
+                        n,
+                        format!("expected 4 probabilities, found '{}'", clip(t)),
+                    )
+                })?;
             if vals.len() != 4 {
                 return Err(err(
                     n,
                     format!("expected 4 probabilities (A C G T), found {}", vals.len()),
                 ));
             }
-            let sum: f64 = vals.iter().sum();
-            if vals.iter().any(|v| *v < 0.0) || (sum - 1.0).abs() > 0.02 {
+            let id = &motifs.last().expect("a matrix follows a MOTIF line").id;
+            if let Some(k) = vals.iter().position(|v| !(0.0..=1.0).contains(v)) {
                 return Err(err(
                     n,
-                    format!("probabilities must be >= 0 and sum to 1, these sum to {sum}"),
+                    format!(
+                        "motif {}: {} value '{}' is {}, not a probability (expected a number \
+                         from 0 to 1)",
+                        clip(id),
+                        BASES[k],
+                        clip(tokens[k]),
+                        kind_of_bad(vals[k])
+                    ),
+                ));
+            }
+            let sum: f64 = vals.iter().sum();
+            if (sum - 1.0).abs() > 0.02 {
+                return Err(err(
+                    n,
+                    format!(
+                        "motif {}: probabilities must sum to 1, these sum to {sum}",
+                        clip(id)
+                    ),
                 ));
             }
             let m = motifs.last_mut().expect("a matrix follows a MOTIF line");
@@ -428,6 +519,9 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
                 })?;
             if w == 0 {
                 return Err(err(n, "motif of width 0".into()));
+            }
+            if w > MAX_WIDTH {
+                return Err(too_wide(path, n, &m.id, w));
             }
             let nsites = t
                 .split_whitespace()
@@ -537,6 +631,88 @@ MOTIF a\nletter-probability matrix: alength= 4 w= 2 nsites= 20 E= 0\n\
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a MEME motif file"), "{e}");
+    }
+
+    #[test]
+    fn meme_values_that_are_not_probabilities_are_refused() {
+        for (value, why) in [
+            ("nan", "is not a number"),
+            ("NaN", "is not a number"),
+            ("-0.1", "is negative"),
+            ("inf", "is infinite"),
+            ("-inf", "is infinite"),
+            ("1.5", "is above 1"),
+        ] {
+            let bad = TEXT.replace("0.1 0.2 0.3 0.4", &format!("0.1 0.2 {value} 0.4"));
+            let e = parse_meme(bad.as_bytes(), Path::new("t.meme"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("t.meme:17: motif MA0006.1: G value ")
+                    && e.contains(&format!("'{value}' {why}, not a probability")),
+                "{value}: {e}"
+            );
+            assert!(!e.contains("sum"), "{e}");
+        }
+        // A whole row of NaN, the first column named.
+        let bad = TEXT.replace("0.1 0.2 0.3 0.4", "nan nan nan nan");
+        let e = parse_meme(bad.as_bytes(), Path::new("t.meme"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("A value 'nan' is not a number"), "{e}");
+    }
+
+    #[test]
+    fn jaspar_values_that_are_not_counts_are_refused() {
+        for (value, why) in [
+            ("nan", "is not a number"),
+            ("-3", "is negative"),
+            ("inf", "is infinite"),
+        ] {
+            let text = format!(">MA9 x\nA [ 1 2 ]\nC [ 1 {value} ]\nG [ 0 0 ]\nT [ 0 0 ]\n");
+            let e = parse_jaspar(&text, Path::new("j.jaspar"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("j.jaspar:3: motif MA9: value ")
+                    && e.contains(&format!("'{value}' in column 2 {why}, not a count")),
+                "{value}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn motifs_wider_than_the_maximum_are_refused() {
+        let header = "MEME version 4\n\nALPHABET= ACGT\n\nMOTIF long\n";
+        let meme = format!(
+            "{header}letter-probability matrix: alength= 4 w= 200000 nsites= 20 E= 0\n"
+        );
+        let e = parse_meme(meme.as_bytes(), Path::new("w.meme"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "w.meme:6: motif long is 200000 positions wide; the most this program reads \
+                 is {MAX_WIDTH}"
+            )
+        );
+        // The maximum itself is read.
+        let rows = "0.25 0.25 0.25 0.25\n".repeat(MAX_WIDTH);
+        let meme = format!(
+            "{header}letter-probability matrix: alength= 4 w= {MAX_WIDTH} nsites= 20 E= 0\n{rows}"
+        );
+        let m = parse_meme(meme.as_bytes(), Path::new("w.meme")).unwrap();
+        assert_eq!(m[0].width(), MAX_WIDTH);
+        let row = " 1".repeat(MAX_WIDTH + 1);
+        let jaspar = format!(">J1 x\nA [{row} ]\nC [{row} ]\nG [{row} ]\nT [{row} ]\n");
+        let e = parse_jaspar(&jaspar, Path::new("w.jaspar"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("w.jaspar:1: motif J1 is {} positions wide", MAX_WIDTH + 1)),
+            "{e}"
+        );
     }
 
     #[test]
