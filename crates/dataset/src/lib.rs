@@ -19,6 +19,7 @@
 //! file attributes and the layout rules. [`Writer`] streams rows to disk under a temporary
 //! name and renames the file when it is complete; [`Reader`] reads it back.
 
+mod guard;
 mod layout;
 mod predictions;
 mod reader;
@@ -26,9 +27,10 @@ mod writer;
 
 use std::path::PathBuf;
 
+pub use guard::{clip, command_line, ensure_not_input, same_file, OutputIsInput, MESSAGE_VALUE_CHARS};
 pub use predictions::{Predictions, PredictionsOptions, PredictionsWriter, PREDICTIONS_FORMAT};
 pub use reader::Reader;
-pub use writer::{Block, Writer, WriterOptions};
+pub use writer::{Block, Closed, Writer, WriterOptions};
 
 /// `<path>.tmp`: where an output is written until it is complete.
 pub fn tmp_path(path: &std::path::Path) -> PathBuf {

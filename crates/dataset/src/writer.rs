@@ -208,6 +208,14 @@ impl Writer {
 
     /// Checks that every row was written, closes the file and renames it into place.
     pub fn finish(self) -> Result<PathBuf, Error> {
+        self.close()?.commit()
+    }
+
+    /// Checks that every row was written and closes the file, leaving it under its temporary
+    /// name: [`Closed::commit`] renames it into place. A stage that writes several files
+    /// closes them all, and commits them only when every one is complete, so that a failure
+    /// in the last never leaves the first looking finished.
+    pub fn close(self) -> Result<Closed, Error> {
         for c in [&self.x, &self.y, &self.chrom, &self.start, &self.strand] {
             if let Some(missing) = c.first_missing_row() {
                 return Err(Error::Format {
@@ -218,7 +226,7 @@ impl Writer {
         }
         let Writer {
             path,
-            mut tmp,
+            tmp,
             file,
             x,
             y,
@@ -236,21 +244,37 @@ impl Writer {
         // Dataset handles must go before the file closes for real.
         drop((x, y, chrom, start, strand));
         file.close().map_err(h5)?;
-        let tmp_path = tmp.0.take().expect("armed until here");
-        std::fs::rename(&tmp_path, &path).map_err(|source| {
+        Ok(Closed { path, tmp })
+    }
+}
+
+/// A complete file still under its temporary name (from [`Writer::close`]); removed when
+/// dropped without [`Closed::commit`].
+#[derive(Debug)]
+pub struct Closed {
+    path: PathBuf,
+    tmp: TmpGuard,
+}
+
+impl Closed {
+    /// Renames the file into place; returns its path.
+    pub fn commit(mut self) -> Result<PathBuf, Error> {
+        let tmp_path = self.tmp.0.take().expect("armed until committed");
+        std::fs::rename(&tmp_path, &self.path).map_err(|source| {
             let _ = std::fs::remove_file(&tmp_path);
             Error::Io {
-                path: path.clone(),
+                path: self.path.clone(),
                 what: "renaming the finished file into place".into(),
                 source,
             }
         })?;
-        Ok(path)
+        Ok(self.path)
     }
 }
 
 /// Removes the temporary file when dropped, unless disarmed (taken) after the final rename:
 /// a writer dropped on an error, a panic, or a failed close leaves nothing behind.
+#[derive(Debug)]
 pub(crate) struct TmpGuard(pub(crate) Option<PathBuf>);
 
 impl Drop for TmpGuard {
