@@ -175,6 +175,14 @@ impl Genome {
             return Err(Error::NoSequences { path: genome.path });
         }
         check_unique(&genome.path, &genome.sequences)?;
+        if let IndexSource::Fai(_) = genome.index_source {
+            // An existing index may belong to another file (a stale or copied .fai): its first
+            // sequence's name and length are checked against the FASTA now, before any
+            // caller plans work (splits, regions) on the index's lengths; the others are
+            // checked as they are streamed.
+            let (mut name, mut seq) = (String::new(), Vec::new());
+            genome.records()?.next_into(&mut name, &mut seq)?;
+        }
         Ok(genome)
     }
 

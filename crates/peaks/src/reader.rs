@@ -147,7 +147,7 @@ fn parse_line<'a>(
     }
     let invalid = |column, value: &str| ParseError::InvalidPosition {
         column,
-        value: value.to_string(),
+        value: clipped(value),
     };
     // The first three fields alone, so that other columns cannot fail the parse.
     let head = &text[..fields[0].len() + fields[1].len() + fields[2].len() + 2];
@@ -260,5 +260,14 @@ mod tests {
             parse("# nothing\n", Format::Bed),
             Err(Error::Empty { .. })
         ));
+    }
+}
+
+/// A field quoted in an error message, cut to 80 characters (a corrupt file can hold a
+/// field of megabytes, which must not become an error line of megabytes).
+fn clipped(value: &str) -> String {
+    match value.char_indices().nth(80) {
+        None => value.to_string(),
+        Some((end, _)) => format!("{}... ({} bytes in all)", &value[..end], value.len()),
     }
 }

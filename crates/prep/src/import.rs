@@ -195,9 +195,32 @@ pub fn import_deepsea(opts: &ImportOptions) -> Result<ImportReport, ImportError>
     let mut notes = Vec::new();
     let targets = targets(opts, &mut notes)?;
     std::fs::create_dir_all(&opts.out).map_err(|e| ImportError::Io(opts.out.clone(), e))?;
+    for (flag, _) in &splits {
+        let out = opts.out.join(format!("{flag}.h5"));
+        let inputs: Vec<(String, &Path)> = splits
+            .iter()
+            .map(|(s, p)| (format!("--{s}"), p.as_path()))
+            .chain(opts.names.as_deref().map(|p| ("--names".to_string(), p)))
+            .chain(opts.manifest.as_deref().map(|p| ("--manifest".to_string(), p)))
+            .collect();
+        let inputs: Vec<(&str, &Path)> = inputs.iter().map(|(f, p)| (f.as_str(), *p)).collect();
+        ferrosea_dataset::ensure_not_input(&out, &inputs)
+            .map_err(|e| ImportError::Invalid(e.to_string()))?;
+    }
+    // An older import's report goes first, so that a half-replaced directory never looks
+    // complete; the new files are renamed into place only once every split has converted.
+    let path = opts.out.join("import.json");
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(ImportError::Io(path, e));
+        }
+        _ => {}
+    }
     let mut reports = Vec::new();
+    let mut closed = Vec::new();
     for (split, path) in splits {
-        let r = import_split(opts, split, path, &targets)?;
+        let (r, file) = import_split(opts, split, path, &targets)?;
+        closed.push(file);
         if !r.reverse_complement_verified {
             notes.push(format!(
                 "{}: the second half is not the reverse complement of the first (checked on the \
@@ -214,6 +237,9 @@ pub fn import_deepsea(opts: &ImportOptions) -> Result<ImportReport, ImportError>
         );
         reports.push(r);
     }
+    for file in closed {
+        file.commit()?;
+    }
     for n in &notes {
         tracing::warn!("{n}");
     }
@@ -229,7 +255,6 @@ pub fn import_deepsea(opts: &ImportOptions) -> Result<ImportReport, ImportError>
         "splits": report.splits,
         "notes": report.notes,
     });
-    let path = opts.out.join("import.json");
     let text = serde_json::to_string_pretty(&json).expect("serialisable") + "\n";
     ferrosea_dataset::write_atomically(&path, text.as_bytes())
         .map_err(|e| ImportError::Io(path.clone(), e))?;
@@ -241,7 +266,7 @@ fn import_split(
     split: &str,
     path: &Path,
     targets: &Targets,
-) -> Result<SplitReport, ImportError> {
+) -> Result<(SplitReport, ferrosea_dataset::Closed), ImportError> {
     let started = Instant::now();
     let version = match mat::version(path)? {
         mat::Version::V5 => "5",
@@ -339,9 +364,9 @@ fn import_split(
             },
         )?;
     }
-    w.finish()?;
+    let closed = w.close()?;
     let seconds = started.elapsed().as_secs_f64();
-    Ok(SplitReport {
+    let report = SplitReport {
         split: split.into(),
         source: path.display().to_string(),
         source_version: version.into(),
@@ -351,7 +376,8 @@ fn import_split(
         reverse_complement_verified: verified,
         seconds,
         mb_per_s: (n * (4 * window + t)) as f64 / 1e6 / seconds.max(1e-9),
-    })
+    };
+    Ok((report, closed))
 }
 
 fn file_name(p: &Path) -> String {

@@ -166,27 +166,6 @@ enum Command {
     },
 }
 
-fn recorded_command_line() -> String {
-    let mut out = Vec::new();
-    let mut args = std::env::args().peekable();
-    while let Some(a) = args.next() {
-        if a == "-j" || a == "--threads" {
-            args.next();
-        } else if !(a.starts_with("--threads=")
-            || (a.starts_with("-j") && a[2..].parse::<usize>().is_ok()))
-        {
-            out.push(
-                if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$\\".contains(c)) {
-                    format!("'{}'", a.replace('\'', r"'\''"))
-                } else {
-                    a
-                },
-            );
-        }
-    }
-    out.join(" ")
-}
-
 fn options(a: Args) -> anyhow::Result<Options> {
     let regions =
         |flag: &str, v: &str| Region::parse_list(v).map_err(|e| anyhow::anyhow!("{flag}: {e}"));
@@ -206,7 +185,7 @@ fn options(a: Args) -> anyhow::Result<Options> {
         allow_empty_targets: a.allow_empty_targets,
         chunk_rows: a.chunk_rows,
         compression_level: a.compression_level,
-        command_line: recorded_command_line(),
+        command_line: ferrosea_dataset::command_line(),
     })
 }
 
@@ -279,7 +258,7 @@ fn subcommand(c: Command) -> anyhow::Result<()> {
         block_rows,
         chunk_rows,
         compression_level,
-        command_line: recorded_command_line(),
+        command_line: ferrosea_dataset::command_line(),
     })?;
     Ok(())
 }

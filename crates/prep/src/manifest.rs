@@ -11,6 +11,7 @@
 //! A549|DNase      DNase     peaks/DNASE.A549.narrowPeak.gz         A549
 //! ```
 
+use ferrosea_dataset::{clip, MESSAGE_VALUE_CHARS};
 use std::path::{Path, PathBuf};
 
 /// One target of the manifest.
@@ -106,7 +107,7 @@ pub fn read(path: &Path) -> Result<Vec<Target>, Error> {
                 1,
                 format!(
                     "missing column '{name}' (header has: {})",
-                    columns.join(", ")
+                    clip(&columns.join(", "), MESSAGE_VALUE_CHARS)
                 ),
             )
         })
@@ -133,26 +134,27 @@ pub fn read(path: &Path) -> Result<Vec<Target>, Error> {
             ));
         }
         let name = fields[i_name].to_string();
+        let shown = clip(&name, MESSAGE_VALUE_CHARS);
         if name.is_empty() {
             return Err(err(line, "empty target name".into()));
         }
         if let Some(first) = seen.insert(name.clone(), line) {
             return Err(err(
                 line,
-                format!("duplicate target name '{name}' (first on line {first})"),
+                format!("duplicate target name '{shown}' (first on line {first})"),
             ));
         }
         if fields[i_cat].is_empty() {
-            return Err(err(line, format!("empty category for target '{name}'")));
+            return Err(err(line, format!("empty category for target '{shown}'")));
         }
         let peak_path = base.join(fields[i_path]);
         if fields[i_path].is_empty() || !peak_path.is_file() {
             return Err(err(
                 line,
                 format!(
-                    "peak file '{}' of target '{name}' not found (looked for {})",
-                    fields[i_path],
-                    peak_path.display()
+                    "peak file '{}' of target '{shown}' not found (looked for {})",
+                    clip(fields[i_path], MESSAGE_VALUE_CHARS),
+                    clip(&peak_path.display().to_string(), MESSAGE_VALUE_CHARS)
                 ),
             ));
         }

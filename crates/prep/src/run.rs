@@ -25,6 +25,7 @@ const BLOCK_ROWS: usize = 4096;
 /// Runs prep; returns the report that was also written to `<out>/prep.json`.
 pub fn run(opts: &Options) -> Result<Report, Error> {
     check_options(opts)?;
+    check_outputs_are_not_inputs(opts)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
@@ -63,6 +64,24 @@ fn prepare_out_dir(out: &Path) -> Result<(), Error> {
     let probe = out.join(format!(".ferrosea-prep-probe-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(io_err(out, "the output directory is not writable"))?;
     let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// No output file of the run is one of its inputs (the genome, its index, the manifest).
+fn check_outputs_are_not_inputs(o: &Options) -> Result<(), Error> {
+    let fai = o.genome.with_extension(format!(
+        "{}.fai",
+        o.genome.extension().map_or_else(String::new, |e| e.to_string_lossy().into_owned())
+    ));
+    let inputs = [
+        ("--genome", o.genome.as_path()),
+        ("--genome (its .fai)", fai.as_path()),
+        ("--targets", o.targets.as_path()),
+    ];
+    for name in ["train.h5", "valid.h5", "test.h5", "prep.json"] {
+        ferrosea_dataset::ensure_not_input(&o.out.join(name), &inputs)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+    }
     Ok(())
 }
 

@@ -82,6 +82,25 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
             "need at least 2 chromosomes of 10,000 bp and a GC content between 0 and 1".into(),
         ));
     }
+    for (flag, v) in [("--missed", o.missed), ("--noise", o.noise)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(SimulateError::Invalid(format!(
+                "{flag} {v}: a fraction, between 0 and 1"
+            )));
+        }
+    }
+    let (lo, hi) = o.peak_width;
+    if lo == 0 || lo > hi {
+        return Err(SimulateError::Invalid(format!(
+            "--peak-width {lo}-{hi}: expected MIN-MAX with 0 < MIN <= MAX"
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = o.ids.iter().find(|id| !seen.insert(id.as_str())) {
+        return Err(SimulateError::Invalid(format!(
+            "--ids names {dup} twice: each motif is planted once, as one target"
+        )));
+    }
     let db = read_motifs(&o.motifs)?;
     let motifs: Vec<Motif> = o
         .ids

@@ -238,3 +238,40 @@ fn bad_files_get_clear_errors() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_failed_import_leaves_nothing_that_looks_finished() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = bundle(d);
+    let (valid, test) = (b.join("valid.mat"), b.join("test.mat"));
+    let bytes = std::fs::read(&test).unwrap();
+    let cut = d.join("cut.mat");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+
+    // Into an empty directory: valid converts, test fails; valid.h5 must not be left.
+    let out = d.join("fresh");
+    fails_with(&import(&[&"--valid", &valid, &"--test", &cut, &"-o", &out]), "truncated");
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // Over an older, complete import: its import.json goes before anything is replaced.
+    let older = d.join("older");
+    let o = import(&[&"--valid", &valid, &"-o", &older]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(older.join("import.json").exists());
+    let old_valid = std::fs::read(older.join("valid.h5")).unwrap();
+    fails_with(&import(&[&"--valid", &valid, &"--test", &cut, &"-o", &older]), "truncated");
+    assert!(!older.join("import.json").exists(), "the old import.json survived a failed import");
+    assert_eq!(std::fs::read(older.join("valid.h5")).unwrap(), old_valid);
+    assert!(!older.join("test.h5").exists());
+
+    // An output that is an input (here through a symbolic link) is refused before any work.
+    let linked = d.join("linked");
+    std::fs::create_dir_all(&linked).unwrap();
+    let input = linked.join("valid.h5");
+    std::os::unix::fs::symlink(&valid, &input).unwrap();
+    fails_with(&import(&[&"--valid", &input, &"-o", &linked]), "is the input --valid");
+    assert_eq!(std::fs::read(&valid).unwrap()[..128], std::fs::read(&input).unwrap()[..128]);
+}

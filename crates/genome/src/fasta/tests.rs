@@ -70,13 +70,20 @@ fn stale_index_is_an_error() {
     let p = write(d.path(), "g.fa", TEXT);
     Genome::open(&p, 1).unwrap();
     write(d.path(), "g.fa", ">chr1\nACGT\n>chr2\nGG\n");
+    // The first sequence is checked when the genome is opened, before any caller plans work
+    // on the index's lengths.
+    let e = Genome::open(&p, 1).unwrap_err().to_string();
+    assert!(e.contains("stale") && e.contains("chr1"), "{e}");
+    // A later sequence is checked as it is streamed.
+    std::fs::remove_file(d.path().join("g.fa.fai")).unwrap();
+    Genome::open(&p, 1).unwrap();
+    write(d.path(), "g.fa", ">chr1\nACGT\n>chr2\nGGG\n");
     let g = Genome::open(&p, 1).unwrap();
     let mut r = g.records().unwrap();
-    let e = r
-        .next_into(&mut String::new(), &mut Vec::new())
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("stale") && e.contains("chr1"), "{e}");
+    let (mut name, mut seq) = (String::new(), Vec::new());
+    assert!(r.next_into(&mut name, &mut seq).unwrap());
+    let e = r.next_into(&mut name, &mut seq).unwrap_err().to_string();
+    assert!(e.contains("stale") && e.contains("chr2"), "{e}");
 }
 
 #[test]
