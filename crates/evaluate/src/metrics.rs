@@ -114,9 +114,23 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
             opts.predictions.display()
         )));
     }
-    let reference = opts.reference.as_deref().map(reference::read).transpose()?;
     std::fs::create_dir_all(&opts.out).map_err(|e| EvalError::Io(opts.out.clone(), e))?;
-    crate::check_writable(&opts.out.join("metrics.json"))?;
+    let mut inputs = vec![("--predictions", opts.predictions.as_path())];
+    inputs.extend(opts.labels.as_deref().map(|l| ("--labels", l)));
+    inputs.extend(opts.reference.as_deref().map(|r| ("--reference", r)));
+    for name in ["per_target.tsv", "summary.tsv", "metrics.json"] {
+        crate::check_output(&opts.out.join(name), &inputs)?;
+    }
+    // metrics.json marks a finished report: an older one must not stand beside the tables
+    // of a run that fails or is killed from here on.
+    let json_path = opts.out.join("metrics.json");
+    match std::fs::remove_file(&json_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(EvalError::Io(json_path, e));
+        }
+        _ => {}
+    }
+    let reference = opts.reference.as_deref().map(reference::read).transpose()?;
     let mut notes = Vec::new();
     let labels = match &opts.labels {
         None => labels::from_predictions(&p)?,
@@ -188,7 +202,6 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
         rows: p.len(),
         scoring_seconds,
     };
-    let json_path = opts.out.join("metrics.json");
     let json = serde_json::json!({
         "format": "ferrosea-metrics",
         "format_version": 1,

@@ -8,7 +8,7 @@ use ferrosea_train::checkpoint;
 use ferrosea_train::data::{Loader, LoaderSpec};
 use ferrosea_train::{DeviceSpec, TrainError};
 
-use crate::{check_writable, EvalError};
+use crate::{check_output, EvalError};
 
 /// What to predict and how.
 #[derive(Clone, Debug)]
@@ -60,6 +60,7 @@ const FLUSH_ROWS: usize = 4096;
 /// most a few batches and [`FLUSH_ROWS`] rows of predictions in memory.
 pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     let started = Instant::now();
+    check_output(&opts.out, &[("--data", &opts.data), ("--checkpoint", &opts.checkpoint)])?;
     let reader = Reader::open(&opts.data)?;
     if reader.is_empty() {
         return Err(EvalError::Data(format!(
@@ -71,6 +72,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         return Err(EvalError::Usage("--batch-size must be at least 1".into()));
     }
     let json = checkpoint::resolve(&opts.checkpoint).map_err(TrainError::from)?;
+    check_output(&opts.out, &[("--checkpoint", &json)])?;
     let device = opts.device.open()?;
     let (net, meta) = checkpoint::load_network(&json, &device)?;
     let window = reader.window();
@@ -85,7 +87,6 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     let targets = reader.targets();
     check_same_targets(&meta.targets, &targets.name, &json, &opts.data)?;
     let t = targets.len();
-    check_writable(&opts.out)?;
 
     let mut attrs = vec![
         (

@@ -428,3 +428,81 @@ fn bad_input_gets_a_clear_error() {
         .collect();
     assert!(tmp.is_empty(), "{tmp:?}");
 }
+
+#[test]
+fn outputs_never_overwrite_inputs_and_are_checked_before_any_work() {
+    let _g = serial();
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = d.join("in.h5");
+    std::fs::copy(f.prep.join("test.h5"), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let link = d.join("link.h5");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    for out in [&input, &link] {
+        let o = evaluate(&[
+            &"predict",
+            &"--checkpoint",
+            &f.run,
+            &"--data",
+            &input,
+            &"-o",
+            out,
+        ]);
+        fails_with(&o, "is the input --data");
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before, "the input was changed");
+
+    // An output that is a directory is refused before the checkpoint is even read.
+    let o = evaluate(&[
+        &"predict",
+        &"--checkpoint",
+        &d.join("no-such-run"),
+        &"--data",
+        &input,
+        &"-o",
+        &d,
+    ]);
+    fails_with(&o, "is a directory");
+
+    // A metrics report over an older one: a failure leaves no metrics.json that would mark
+    // the report finished, and the predictions cannot be overwritten by the report.
+    let preds = d.join("preds.h5");
+    ok(&predict_into(&preds, &[]));
+    let report = d.join("report");
+    ok(&evaluate(&[&"metrics", &"--predictions", &preds, &"-o", &report, &"--no-plots"]));
+    assert!(report.join("metrics.json").exists());
+    let valid = f.prep.join("valid.h5");
+    let o = evaluate(&[
+        &"metrics",
+        &"--predictions",
+        &preds,
+        &"--labels",
+        &valid,
+        &"-o",
+        &report,
+    ]);
+    fails_with(&o, "rows of labels");
+    assert!(!report.join("metrics.json").exists(), "a stale metrics.json survived");
+    let tsv = report.join("summary.tsv");
+    let o = evaluate(&[&"metrics", &"--predictions", &preds, &"--reference", &tsv, &"-o", &report]);
+    fails_with(&o, "is the input --reference");
+}
+
+#[test]
+fn non_utf8_paths_are_handled_without_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"pr\xffed.h5"));
+    let o = predict_into(&odd, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(o.status.code(), Some(101), "{err}");
+    if o.status.success() {
+        assert!(odd.exists());
+    } else {
+        assert_eq!(o.status.code(), Some(2), "{err}");
+    }
+}
