@@ -102,6 +102,13 @@ workflow_check() {
     done
 }
 
+# SIGKILL at several points of prep, train, predict, metrics and compare, over fresh and over
+# older outputs: nothing left may look finished unless it is whole (tests/python/kill_check.py).
+kill_check() {
+    say "the kill test: SIGKILL each stage at several points, over fresh and older outputs"
+    .venv/bin/python tests/python/kill_check.py target/debug target/kill-check
+}
+
 # The end-to-end truth test: a simulated genome with JASPAR motifs planted at known places
 # (ferrosea-prep simulate), the whole workflow on it, and a check that the planted targets
 # are predicted (ROC AUC) and the planted motifs found among the learned filters (compare).
@@ -144,6 +151,7 @@ test() {
     cargo test --workspace "${CARGO_FEATURES[@]}"
     cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"
     workflow_check
+    kill_check
     truth_check target/debug
     cuda_check
 }
@@ -152,7 +160,8 @@ case "${1:-}" in
     demo) demo ;;
     test) test ;;
     cuda-check) hdf5; cuda_check ;;
+    kill-check) hdf5; venv h5py; cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"; kill_check ;;
     workflow-check) hdf5; cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"; workflow_check ;;
     truth) hdf5; cargo build --release -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"; truth_check target/release ;;
-    *) echo "usage: ./dev.sh demo|test|truth|cuda-check|workflow-check" >&2; exit 2 ;;
+    *) echo "usage: ./dev.sh demo|test|truth|cuda-check|workflow-check|kill-check" >&2; exit 2 ;;
 esac
