@@ -175,6 +175,7 @@ fn produce(
                 let range = u * unit..((u + 1) * unit).min(rows);
                 let xs = reader.read_x(range.clone()).map_err(|e| e.to_string())?;
                 let ys = reader.read_y(range.clone()).map_err(|e| e.to_string())?;
+                check_values(&spec.path, &reader, range.start, &xs, &ys)?;
                 for (k, row) in range.enumerate() {
                     if !done[row] {
                         resident.insert(
@@ -211,6 +212,41 @@ fn produce(
             return Ok(());
         }
         first += n;
+    }
+    Ok(())
+}
+
+/// Checks that rows from `first` on hold only 0/1 bytes, one-hot `xs` and labels `ys`;
+/// the message names the file, the row (from 0), where in it, and the value.
+fn check_values(
+    path: &std::path::Path,
+    reader: &Reader,
+    first: usize,
+    xs: &[u8],
+    ys: &[u8],
+) -> Result<(), String> {
+    let row_x = reader.window() * 4;
+    if let Some(k) = xs.iter().position(|&v| v > 1) {
+        return Err(format!(
+            "{}: /x row {} holds {} at position {}, channel {}; expected one-hot 0/1 values",
+            path.display(),
+            first + k / row_x,
+            xs[k],
+            k % row_x / 4,
+            ["A", "C", "G", "T"][k % 4]
+        ));
+    }
+    let targets = &reader.targets().name;
+    if let Some(k) = ys.iter().position(|&v| v > 1) {
+        let t = k % targets.len().max(1);
+        return Err(format!(
+            "{}: /y row {} holds {} for target {} ('{}'); labels must be 0 or 1",
+            path.display(),
+            first + k / targets.len().max(1),
+            ys[k],
+            t,
+            targets.get(t).map_or("", String::as_str)
+        ));
     }
     Ok(())
 }
