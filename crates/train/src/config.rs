@@ -131,6 +131,9 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return Err("batch_size must be at least 1".into());
         }
+        if self.epochs == 0 {
+            return Err("epochs must be at least 1".into());
+        }
         if self.shuffle_buffer == 0 {
             return Err("shuffle_buffer must be at least 1".into());
         }
