@@ -170,12 +170,16 @@ fn load_targets(
         }
     }
     if !with_absent.is_empty() {
-        let names: Vec<&str> = absent.keys().copied().take(6).collect();
+        let names: Vec<_> = absent
+            .keys()
+            .take(6)
+            .map(|n| ferrosea_dataset::clip(n, ferrosea_dataset::MESSAGE_VALUE_CHARS))
+            .collect();
         warnings.push(format!(
             "{} of {} targets (first '{}') have peaks on sequences not in the genome: {} peaks skipped, on {}{} (per-target counts in prep.json)",
             with_absent.len(),
             targets.len(),
-            with_absent[0],
+            ferrosea_dataset::clip(with_absent[0], ferrosea_dataset::MESSAGE_VALUE_CHARS),
             absent.values().sum::<u64>(),
             names.join(", "),
             if absent.len() > 6 { ", ..." } else { "" }
@@ -186,7 +190,7 @@ fn load_targets(
         let msg = format!(
             "{} target(s) have no peaks on any sequence of the genome, first '{}' ({}, manifest line {}); the genome has {}: do the chromosome names match?",
             empty.len(),
-            t.name,
+            ferrosea_dataset::clip(&t.name, ferrosea_dataset::MESSAGE_VALUE_CHARS),
             t.path.display(),
             t.line,
             some_sequence_names(genome)

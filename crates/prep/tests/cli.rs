@@ -401,6 +401,12 @@ fn huge_fields_are_clipped_in_messages() {
     let err = fails(&small_args(&fa, &m, &out), &out);
     assert!(err.contains("b.bed:1") && err.contains("bytes in all"), "{err}");
     assert!(err.len() < 1000, "a {} byte error line", err.len());
+    // A sequence name of megabytes, absent from the genome: a warning, clipped too.
+    std::fs::write(dir.path().join("b.bed"), format!("chrA\t1500\t1800\n{huge}\t1\t2\n")).unwrap();
+    let o = prep(&small_args(&fa, &m, &dir.path().join("ok")));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{}", &err[..err.len().min(300)]);
+    assert!(err.contains("sequences not in the genome") && err.len() < 1000, "{}", &err[..err.len().min(300)]);
     std::fs::write(&m, format!("name\tcategory\tpath\n{huge}\tTF\tnone.bed\n")).unwrap();
     let err = fails(&small_args(&fa, &m, &out), &out);
     assert!(err.contains("targets.tsv:2") && err.len() < 1000, "{}", &err[..err.len().min(300)]);
