@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use ferrosea_dataset::{tmp_path, write_atomically};
 use ferrosea_models::ModelConfig;
 use serde::{Deserialize, Serialize};
@@ -91,6 +91,22 @@ pub struct CheckpointMeta {
     pub weights_file: String,
     /// Optimizer state file, relative to this JSON.
     pub optimizer_file: Option<String>,
+    /// What the run was started with, beyond the recipe (absent in checkpoints written
+    /// before it was recorded; such runs are resumed without these checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<RunStart>,
+}
+
+/// Settings a run records when it starts, so that `--resume` can refuse to continue it
+/// with others (the recipe itself is in [`CheckpointMeta::config`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunStart {
+    /// `--steps-per-epoch` (`None`: whole epochs).
+    pub steps_per_epoch: Option<usize>,
+    /// The training file, as an absolute path.
+    pub train_path: String,
+    /// Its size in bytes.
+    pub train_bytes: u64,
 }
 
 impl CheckpointMeta {
@@ -151,6 +167,23 @@ pub fn save(
     optimizer: Option<&BTreeMap<String, Tensor>>,
 ) -> Result<(), CheckpointError> {
     let json = dir.join(format!("{kind}.json"));
+    for (what, tensors) in
+        std::iter::once(("weights", weights)).chain(optimizer.map(|o| ("optimizer state", o)))
+    {
+        if let Some((name, i, v)) =
+            first_non_finite(tensors).map_err(|e| CheckpointError::Invalid {
+                path: json.clone(),
+                message: format!("checking the {what}: {e}"),
+            })?
+        {
+            return Err(CheckpointError::Invalid {
+                path: json.clone(),
+                message: format!(
+                    "not written: {what} tensor {name} holds {v} at index {i}; a checkpoint keeps only finite values"
+                ),
+            });
+        }
+    }
     let previous = read_meta(&json).ok();
     let stem = format!("{kind}-{:09}", meta.state.step);
     meta.weights_file = format!("{stem}.safetensors");
@@ -172,7 +205,98 @@ pub fn save(
             }
         }
     }
+    remove_unreferenced(dir);
     Ok(())
+}
+
+/// Whether `name` is a file a checkpoint of kind `best` or `latest` writes (a weight or
+/// optimizer file, or the temporary name of one or of a checkpoint JSON).
+fn is_checkpoint_file(name: &str) -> bool {
+    let name = name.strip_suffix(".tmp").unwrap_or(name);
+    ["best", "latest"].iter().any(|kind| {
+        name == format!("{kind}.json")
+            || name
+                .strip_prefix(kind)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|r| r.ends_with(".safetensors"))
+    })
+}
+
+/// Removes every `best-*` / `latest-*` file in `dir` that `best.json` and `latest.json` do
+/// not name, and temporary files of checkpoints and `metrics.tsv` (left by a run killed
+/// while writing). A kind whose JSON exists but cannot be read keeps all its files.
+/// Returns the names removed.
+pub fn remove_unreferenced(dir: &Path) -> Vec<String> {
+    let mut keep = std::collections::BTreeSet::new();
+    let mut unreadable = Vec::new();
+    for kind in ["best", "latest"] {
+        let json = dir.join(format!("{kind}.json"));
+        keep.insert(format!("{kind}.json"));
+        match read_meta(&json) {
+            Ok(meta) => {
+                keep.insert(meta.weights_file);
+                keep.extend(meta.optimizer_file);
+            }
+            Err(_) if json.exists() => unreadable.push(kind),
+            Err(_) => {}
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let stale = if name == "metrics.tsv.tmp" {
+            true
+        } else if is_checkpoint_file(&name) {
+            (name.ends_with(".tmp") || !keep.contains(&name))
+                && !unreadable.iter().any(|k| name.starts_with(k))
+        } else {
+            false
+        };
+        if stale
+            && entry.file_type().is_ok_and(|t| t.is_file())
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    removed
+}
+
+/// The first non-finite value of any floating-point tensor: its name, flat index and value.
+pub fn first_non_finite(
+    tensors: &BTreeMap<String, Tensor>,
+) -> candle_core::Result<Option<(String, usize, f64)>> {
+    for (name, t) in tensors {
+        if let Some((i, v)) = non_finite_in(t)? {
+            return Ok(Some((name.clone(), i, v)));
+        }
+    }
+    Ok(None)
+}
+
+/// The first non-finite value of one tensor (integer tensors have none).
+pub fn non_finite_in(t: &Tensor) -> candle_core::Result<Option<(usize, f64)>> {
+    let flat = t.flatten_all()?;
+    let found = match t.dtype() {
+        DType::F64 => {
+            let v = flat.to_vec1::<f64>()?;
+            v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i]))
+        }
+        DType::F32 | DType::F16 | DType::BF16 => {
+            let v = flat.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+            v.iter()
+                .position(|x| !x.is_finite())
+                .map(|i| (i, f64::from(v[i])))
+        }
+        _ => None,
+    };
+    Ok(found)
 }
 
 /// Reads a checkpoint's JSON.
@@ -207,7 +331,21 @@ pub fn load_tensors(
             path: path.clone(),
             message: format!("reading safetensors: {e}"),
         })?;
-    Ok(map.into_iter().collect())
+    let map: BTreeMap<String, Tensor> = map.into_iter().collect();
+    let bad = first_non_finite(&map).map_err(|e| CheckpointError::Invalid {
+        path: path.clone(),
+        message: format!("checking its values: {e}"),
+    })?;
+    if let Some((name, i, v)) = bad {
+        return Err(CheckpointError::Invalid {
+            path,
+            message: format!(
+                "tensor {name} holds {v} at index {i}: a checkpoint must hold finite values \
+                 (the file is damaged, or was written by a run that diverged)"
+            ),
+        });
+    }
+    Ok(map)
 }
 
 /// Checks that `tensors` are exactly the parameters of `expected` (names and shapes);

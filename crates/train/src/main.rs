@@ -53,9 +53,10 @@ struct Args {
     /// Start the first-layer filters from these motifs (MEME format), DanQ-JASPAR's way.
     #[arg(long, value_name = "MEME")]
     init_filters: Option<PathBuf>,
-    /// Seed of every random choice (weights, order, dropout).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Seed of every random choice (weights, order, dropout) [default: 1; on --resume, the
+    /// run's].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Device: cpu or cuda:N.
     #[arg(long, default_value = "cpu", conflicts_with = "devices")]
     device: DeviceSpec,
@@ -91,7 +92,7 @@ struct Args {
     /// Also checkpoint every N steps within an epoch.
     #[arg(long, value_name = "N")]
     checkpoint_every: Option<u64>,
-    /// Stop each epoch after N steps (quick runs, benchmarks).
+    /// Stop each epoch after N steps (quick runs, benchmarks) [on --resume: the run's].
     #[arg(long, value_name = "N")]
     steps_per_epoch: Option<usize>,
     /// Batch size for validation.
@@ -133,6 +134,9 @@ fn recipe(args: &Args) -> anyhow::Result<TrainConfig> {
         (None, None, _) => TrainConfig::preset("danq")?,
     };
     if let Some(e) = args.epochs {
+        if e == 0 {
+            bail!("--epochs must be at least 1");
+        }
         cfg.epochs = e;
     }
     if let Some(b) = args.batch_size {
@@ -160,7 +164,7 @@ fn summary(args: &Args, cfg: &TrainConfig) -> anyhow::Result<()> {
         }
         None => (args.window, args.targets),
     };
-    let store = ferrosea_models::ParamStore::new(args.seed);
+    let store = ferrosea_models::ParamStore::new(args.seed.unwrap_or(1));
     let net = ferrosea_models::Network::new(
         &cfg.model,
         window,
@@ -188,6 +192,9 @@ fn main_result(args: Args) -> anyhow::Result<()> {
             println!("{name:<18} {}", cfg.about.unwrap_or_default());
         }
         return Ok(());
+    }
+    if args.steps_per_epoch == Some(0) {
+        bail!("--steps-per-epoch must be at least 1 (leave it out for whole epochs)");
     }
     let cfg = recipe(&args)?;
     if args.summary {
@@ -227,19 +234,32 @@ fn main_result(args: Args) -> anyhow::Result<()> {
             }),
         _ => None,
     };
+    // A resumed run keeps its seed and epoch length unless they are given (and then they
+    // must be the run's: the library refuses others).
+    let recorded = args
+        .resume
+        .then(|| ferrosea_train::checkpoint::read_meta(&out.join("latest.json")).ok())
+        .flatten();
+    let seed = args.seed.or(recorded.as_ref().map(|m| m.seed)).unwrap_or(1);
+    let steps_per_epoch = args.steps_per_epoch.or_else(|| {
+        recorded
+            .as_ref()
+            .and_then(|m| m.start.as_ref())
+            .and_then(|s| s.steps_per_epoch)
+    });
     let opts = Options {
         train: args.train.clone().context("--train is required")?,
         valid: args.valid.clone().context("--valid is required")?,
         out,
         config: cfg,
-        seed: args.seed,
+        seed,
         devices,
         resume: args.resume,
         force: args.force,
         checkpoint_every: args.checkpoint_every.filter(|&k| k > 0),
         init_filters: args.init_filters.clone(),
         halt_after_steps: args.halt_after_steps,
-        steps_per_epoch: args.steps_per_epoch,
+        steps_per_epoch,
         eval_batch: args.eval_batch.max(1),
         progress: !args.quiet,
         cluster,

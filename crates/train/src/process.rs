@@ -29,3 +29,14 @@ pub fn init(quiet: bool, threads: Option<usize>) {
         .without_time()
         .init();
 }
+
+/// The running binary's file name (`ferrosea-evaluate`, ...), from the first argument;
+/// `None` when the process has none.
+pub fn program_name() -> Option<String> {
+    let first = std::env::args_os().next()?;
+    let name = std::path::Path::new(&first)
+        .file_name()?
+        .to_string_lossy()
+        .into_owned();
+    (!name.is_empty()).then_some(name)
+}

@@ -51,14 +51,34 @@ impl DeviceSpec {
             DeviceSpec::Cpu => Ok(Device::Cpu),
             DeviceSpec::Cuda(n) => {
                 if !candle_core::utils::cuda_is_available() {
-                    return Err(TrainError::Usage(format!(
-                        "--device cuda:{n}: this ferrosea-train was built without CUDA; rebuild with \
-                         `cargo build --release -p ferrosea-train --features cuda` (nccl for several GPUs)"
+                    return Err(TrainError::Usage(without_cuda(
+                        crate::process::program_name().as_deref(),
+                        *n,
                     )));
                 }
                 Device::new_cuda(*n).map_err(|e| TrainError::Usage(format!("cuda:{n}: {e}")))
             }
         }
+    }
+}
+
+/// What `--device cuda:N` gets from a build without CUDA, naming `program` (the running
+/// binary, when known) and the command that builds it with CUDA.
+pub fn without_cuda(program: Option<&str>, n: usize) -> String {
+    match program.filter(|p| p.starts_with("ferrosea-")) {
+        Some(p) => format!(
+            "--device cuda:{n}: this {p} was built without CUDA; rebuild it with \
+             `cargo build --release -p {p} --features cuda`{}",
+            if p == "ferrosea-train" {
+                " (--features nccl for several GPUs)"
+            } else {
+                ""
+            }
+        ),
+        _ => format!(
+            "--device cuda:{n}: this program was built without CUDA; rebuild it with \
+             `cargo build --release -p <its package> --features cuda`"
+        ),
     }
 }
 
@@ -168,6 +188,14 @@ const RUN_FILES: &[&str] = &["latest.json", "best.json", "metrics.tsv"];
 /// Trains.
 pub fn run(opts: &Options) -> Result<Report, TrainError> {
     let cfg = &opts.config;
+    // Settings that cannot give a run are refused before anything is read or written.
+    cfg.check()
+        .map_err(|m| TrainError::Usage(format!("recipe: {m}")))?;
+    if opts.steps_per_epoch == Some(0) {
+        return Err(TrainError::Usage(
+            "--steps-per-epoch must be at least 1 (leave it out for whole epochs)".into(),
+        ));
+    }
     let train = Reader::open(&opts.train)?;
     let valid = Reader::open(&opts.valid)?;
     check_compatible(&opts.train, &train, &opts.valid, &valid)?;
@@ -244,18 +272,34 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                 meta.config.model.arch()
             )));
         }
-        if meta.train_rows != train.len() {
+        let changed = changed_settings(meta, opts, train.len())?;
+        if !changed.is_empty() {
             return Err(TrainError::Mismatch(format!(
-                "{} was trained on {} rows of {}, and {} has {} rows now",
-                latest_json.display(),
-                meta.train_rows,
-                meta.train_file,
-                opts.train.display(),
-                train.len()
+                "--resume: the run in {} was started with other settings than those given now: {}; \
+                 a resumed run keeps its settings: drop the override, or start a new --out",
+                opts.out.display(),
+                changed.join("; ")
             )));
+        }
+        if leader {
+            let removed = checkpoint::remove_unreferenced(&opts.out);
+            if !removed.is_empty() {
+                tracing::info!(
+                    "removed files no checkpoint refers to: {}",
+                    removed.join(", ")
+                );
+            }
         }
     }
     let seed = resumed.as_ref().map_or(opts.seed, |m| m.seed);
+    let start = match resumed.as_ref().and_then(|m| m.start.clone()) {
+        Some(s) => s,
+        None => checkpoint::RunStart {
+            steps_per_epoch: opts.steps_per_epoch,
+            train_path: absolute(&opts.train),
+            train_bytes: file_size(&opts.train)?,
+        },
+    };
 
     // Replicas: the same seed gives every replica the same initial weights.
     let mut replicas = Vec::new();
@@ -304,15 +348,6 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                 .map_err(|m| TrainError::Mismatch(format!("{}: {m}", latest_json.display())))?;
         }
         state = meta.state.clone();
-        if cfg.optimizer.lr() != meta.config.optimizer.lr() {
-            tracing::info!(
-                "learning rate changed from {} to {} on resuming",
-                meta.config.optimizer.lr(),
-                cfg.optimizer.lr()
-            );
-            state.scheduler.base_lr = cfg.optimizer.lr();
-            state.scheduler.lr = cfg.optimizer.lr();
-        }
         tracing::info!(
             "resuming {} at epoch {}, sample {}, step {}",
             latest_json.display(),
@@ -327,6 +362,13 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
             for (name, t) in &first {
                 r.store.set(name, &t.to_device(&r.device)?)?;
             }
+        }
+        if let Some((name, i, v)) = checkpoint::first_non_finite(&first)? {
+            return Err(TrainError::Data(format!(
+                "{}: the first-layer filters made from these motifs are not finite \
+                 ({name} holds {v} at index {i}); check the motif probabilities",
+                motifs.display()
+            )));
         }
         tracing::info!(
             "initialised {n} first-layer filters from {}",
@@ -363,6 +405,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         train_rows: rows,
         weights_file: String::new(),
         optimizer_file: None,
+        start: Some(start),
     };
     let save = |kind: &str,
                 state: &RunState,
@@ -375,6 +418,14 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         meta.state = state.clone();
         meta.optimizer_steps = replicas[0].optimizer.steps();
         let weights = replicas[0].store.tensors();
+        if let Some((name, i, v)) = checkpoint::first_non_finite(&weights)? {
+            return Err(diverged(
+                state.step,
+                state,
+                &format!("weight {name} holds {v} (at index {i})"),
+                &latest_json,
+            ));
+        }
         let optim = (kind == "latest")
             .then(|| replicas[0].optimizer.state_tensors())
             .transpose()?;
@@ -420,14 +471,15 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
                 lr,
             )?;
             if !loss.is_finite() {
-                return Err(TrainError::Diverged(format!(
-                    "the training loss became {loss} at step {} (epoch {}, sample {}); the last good checkpoint is {} — \
-                     lower the learning rate and --resume, or start again",
+                return Err(diverged(
                     state.step + 1,
-                    state.epoch + 1,
-                    state.position,
-                    latest_json.display()
-                )));
+                    &state,
+                    &format!("the training loss became {loss}"),
+                    &latest_json,
+                ));
+            }
+            if let Some(what) = non_finite_weights(&replicas[0])? {
+                return Err(diverged(state.step + 1, &state, &what, &latest_json));
             }
             state.step += 1;
             state.position += batch.rows;
@@ -459,9 +511,10 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
             validate(&replicas[0], &opts.valid, opts.eval_batch, targets.len())?;
         if !valid_loss.is_finite() {
             return Err(TrainError::Diverged(format!(
-                "the validation loss is {valid_loss} after epoch {}; the last good checkpoint is {}",
+                "training diverged: the validation loss is {valid_loss} after epoch {} (step {}); {}",
                 state.epoch + 1,
-                latest_json.display()
+                state.step,
+                last_good(&latest_json)
             )));
         }
         let train_loss = state.epoch_loss_sum / state.position.max(1) as f64;
@@ -519,6 +572,153 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         }
     }
     report(Outcome::Finished, state, &replicas)
+}
+
+/// The error for a `step` that left something non-finite (`what`).
+fn diverged(step: u64, state: &RunState, what: &str, latest_json: &Path) -> TrainError {
+    TrainError::Diverged(format!(
+        "training diverged at step {step} (epoch {}, sample {}): {what}; {}",
+        state.epoch + 1,
+        state.position,
+        last_good(latest_json)
+    ))
+}
+
+/// Where a diverged run stands, and what to do.
+fn last_good(latest_json: &Path) -> String {
+    let advice = "start a new run (a new --out, or --force) with a lower --lr";
+    match checkpoint::read_meta(latest_json) {
+        Ok(m) => format!(
+            "the last good checkpoint, {} (step {}), is kept; {advice}",
+            latest_json.display(),
+            m.state.step
+        ),
+        Err(_) => format!("no checkpoint was written; {advice}"),
+    }
+}
+
+/// After a step: a parameter of the first replica holding a NaN or an infinity, named.
+/// One sum per parameter, fetched in one transfer, finds them (any non-finite value makes
+/// the sum non-finite); a sum that overflowed is told apart by looking at the values.
+fn non_finite_weights(rep: &Replica) -> Result<Option<String>, TrainError> {
+    let sums = rep
+        .vars
+        .iter()
+        .map(|v| v.as_tensor().sum_all()?.to_dtype(DType::F32)?.reshape(1))
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    let sums = Tensor::cat(&sums, 0)?.to_vec1::<f32>()?;
+    for ((v, name), sum) in rep.vars.iter().zip(&rep.names).zip(sums) {
+        if sum.is_finite() {
+            continue;
+        }
+        if let Some((i, x)) = checkpoint::non_finite_in(v.as_tensor())? {
+            return Ok(Some(format!("weight {name} became {x} (at index {i})")));
+        }
+    }
+    Ok(None)
+}
+
+/// The settings of a resumed run that differ from what it recorded, one phrase each
+/// (the recipe's model and the targets are checked before).
+fn changed_settings(
+    meta: &CheckpointMeta,
+    opts: &Options,
+    train_rows: usize,
+) -> Result<Vec<String>, TrainError> {
+    let (old, new) = (&meta.config, &opts.config);
+    let mut changed = Vec::new();
+    let mut differ = |what: &str, flag: &str, a: String, b: String| {
+        if a != b {
+            changed.push(format!("{what} was {a}, now {b}{flag}"));
+        }
+    };
+    differ(
+        "the batch size",
+        " (--batch-size)",
+        old.batch_size.to_string(),
+        new.batch_size.to_string(),
+    );
+    differ(
+        "the learning rate",
+        " (--lr)",
+        old.optimizer.lr().to_string(),
+        new.optimizer.lr().to_string(),
+    );
+    let (mut o, mut n) = (old.optimizer.clone(), new.optimizer.clone());
+    o.set_lr(0.0);
+    n.set_lr(0.0);
+    differ("the optimizer", "", json(&o), json(&n));
+    differ("the schedule", "", json(&old.schedule), json(&new.schedule));
+    differ(
+        "the shuffle buffer",
+        " (--shuffle-buffer)",
+        old.shuffle_buffer.to_string(),
+        new.shuffle_buffer.to_string(),
+    );
+    differ(
+        "reverse-complement augmentation",
+        " (--reverse-complement)",
+        old.reverse_complement.to_string(),
+        new.reverse_complement.to_string(),
+    );
+    differ(
+        "l1_hidden",
+        "",
+        old.l1_hidden.to_string(),
+        new.l1_hidden.to_string(),
+    );
+    differ("max_norm", "", json(&old.max_norm), json(&new.max_norm));
+    differ(
+        "the seed",
+        " (--seed)",
+        meta.seed.to_string(),
+        opts.seed.to_string(),
+    );
+    let per_epoch = |s: Option<usize>| s.map_or("whole epochs".into(), |k| k.to_string());
+    if let Some(start) = &meta.start {
+        differ(
+            "steps per epoch",
+            " (--steps-per-epoch)",
+            per_epoch(start.steps_per_epoch),
+            per_epoch(opts.steps_per_epoch),
+        );
+        let path = absolute(&opts.train);
+        let bytes = file_size(&opts.train)?;
+        if path != start.train_path || bytes != start.train_bytes || train_rows != meta.train_rows {
+            changed.push(format!(
+                "the training file was {} ({} bytes, {} rows), now {} ({bytes} bytes, {train_rows} rows) (--train)",
+                start.train_path, start.train_bytes, meta.train_rows, path
+            ));
+        }
+    } else if train_rows != meta.train_rows {
+        changed.push(format!(
+            "the training file was {} with {} rows, now {} with {train_rows} rows (--train)",
+            meta.train_file,
+            meta.train_rows,
+            opts.train.display()
+        ));
+    }
+    Ok(changed)
+}
+
+/// A value as JSON text, for comparing and showing settings.
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// `path` made absolute (symbolic links resolved when it exists), for the run record.
+fn absolute(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn file_size(path: &Path) -> Result<u64, TrainError> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e))
 }
 
 fn report(outcome: Outcome, state: RunState, replicas: &[Replica]) -> Result<Report, TrainError> {
@@ -944,4 +1144,36 @@ fn progress_bar(
     );
     bar.set_position(pos);
     Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cuda_message_names_the_running_program() {
+        let m = without_cuda(Some("ferrosea-evaluate"), 1);
+        assert!(
+            m.starts_with("--device cuda:1: this ferrosea-evaluate was built without CUDA")
+                && m.contains("`cargo build --release -p ferrosea-evaluate --features cuda`")
+                && !m.contains("ferrosea-train")
+                && !m.contains("nccl"),
+            "{m}"
+        );
+        let m = without_cuda(Some("ferrosea-train"), 0);
+        assert!(
+            m.contains("-p ferrosea-train --features cuda") && m.contains("--features nccl"),
+            "{m}"
+        );
+        // A binary of another name (a test harness, a renamed copy): a generic wording.
+        for other in [Some("cli-0123abcd"), None] {
+            let m = without_cuda(other, 0);
+            assert!(
+                m.contains("this program was built without CUDA")
+                    && m.contains("-p <its package> --features cuda")
+                    && !m.contains("ferrosea-train"),
+                "{m}"
+            );
+        }
+    }
 }

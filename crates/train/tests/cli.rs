@@ -80,7 +80,8 @@ fn bad_flags_and_recipes_get_clear_errors() {
     if !cfg!(feature = "cuda") {
         assert_eq!(o.status.code(), Some(2));
         assert!(
-            stderr(&o).contains("built without CUDA") && stderr(&o).contains("--features cuda"),
+            stderr(&o).contains("this ferrosea-train was built without CUDA")
+                && stderr(&o).contains("`cargo build --release -p ferrosea-train --features cuda`"),
             "{}",
             stderr(&o)
         );
@@ -210,4 +211,346 @@ fn a_killed_run_resumes_exactly() {
     names.sort();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
     assert_eq!(names.len(), 6, "{names:?}");
+}
+
+/// `ferrosea-train -q -j 1 --config <tiny danq, 1 epoch> --train t --valid v --out out`.
+fn tiny_run(dir: &Path, t: &Path, v: &Path, out: &Path) -> Command {
+    let path = dir.join("one-epoch.json");
+    if !path.exists() {
+        std::fs::write(&path, serde_json::to_string_pretty(&tiny_danq(1)).unwrap()).unwrap();
+    }
+    let mut c = train();
+    c.args(["-q", "-j", "1", "--config"])
+        .arg(&path)
+        .arg("--train")
+        .arg(t)
+        .arg("--valid")
+        .arg(v)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
+/// `ferrosea-train -q -j 1 --resume --train t --valid v --out out`.
+fn resume(t: &Path, v: &Path, out: &Path) -> Command {
+    let mut c = train();
+    c.args(["-q", "-j", "1", "--resume", "--train"])
+        .arg(t)
+        .arg("--valid")
+        .arg(v)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
+fn all_finite(out: &Path, json: &str) -> bool {
+    let json = out.join(json);
+    let meta = ferrosea_train::checkpoint::read_meta(&json).unwrap();
+    let bytes = std::fs::read(out.join(&meta.weights_file)).unwrap();
+    candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu)
+        .unwrap()
+        .values()
+        .all(|t| {
+            t.flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .all(|v| v.is_finite())
+        })
+}
+
+#[test]
+fn a_diverging_run_stops_with_exit_2_and_keeps_its_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dataset(&dir.path().join("t.h5"), 96, 1, TARGETS);
+    let v = dataset(&dir.path().join("v.h5"), 32, 2, TARGETS);
+    // 1e39 overflows f32: the first step's update makes weights infinite while its loss
+    // (computed before the update) is finite; with 1e30 the first step's weights are
+    // huge but finite, and the second step's loss is NaN.
+    for (lr, what, kept) in [
+        ("1e39", "weight conv1.bias became inf", None),
+        ("1e30", "the training loss became NaN", Some(1)),
+    ] {
+        let out = dir.path().join(lr);
+        let o = tiny_run(dir.path(), &t, &v, &out)
+            .args(["--epochs", "3", "--lr", lr, "--checkpoint-every", "1"])
+            .output_safely();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        let step = kept.map_or(1, |k| k + 1);
+        assert!(
+            err.contains(&format!(
+                "training diverged at step {step} (epoch 1, sample {}): {what}",
+                16 * (step - 1)
+            )),
+            "{lr}: {err}"
+        );
+        // No checkpoint holds non-finite weights, and the run is not marked complete: no
+        // epoch finished, so there is no best.json and no metrics.tsv.
+        let names = file_names(&out);
+        assert!(
+            !names.iter().any(|n| n == "best.json" || n == "metrics.tsv"),
+            "{names:?}"
+        );
+        match kept {
+            None => {
+                assert!(names.is_empty(), "{lr}: {names:?}");
+                assert!(err.contains("no checkpoint was written"), "{err}");
+            }
+            Some(k) => {
+                assert!(all_finite(&out, "latest.json"));
+                let meta = ferrosea_train::checkpoint::read_meta(&out.join("latest.json")).unwrap();
+                assert_eq!(meta.state.step, k);
+                assert!(
+                    err.contains(&format!("latest.json (step {k}), is kept")),
+                    "{err}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn checkpoints_with_non_finite_weights_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dataset(&dir.path().join("t.h5"), 48, 1, TARGETS);
+    let v = dataset(&dir.path().join("v.h5"), 32, 2, TARGETS);
+    let out = dir.path().join("o");
+    let o = tiny_run(dir.path(), &t, &v, &out).output_safely();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Put a NaN into conv1.weight of both checkpoints.
+    for kind in ["latest", "best"] {
+        let json = out.join(format!("{kind}.json"));
+        let meta = ferrosea_train::checkpoint::read_meta(&json).unwrap();
+        let file = out.join(&meta.weights_file);
+        let mut map = candle_core::safetensors::load(&file, &candle_core::Device::Cpu).unwrap();
+        let w = &map["conv1.weight"];
+        let mut values = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        values[5] = f32::NAN;
+        let bad =
+            candle_core::Tensor::from_vec(values, w.shape(), &candle_core::Device::Cpu).unwrap();
+        map.insert("conv1.weight".into(), bad);
+        candle_core::safetensors::save(&map, &file).unwrap();
+    }
+    let o = resume(&t, &v, &out).args(["--epochs", "2"]).output_safely();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let latest = ferrosea_train::checkpoint::read_meta(&out.join("latest.json")).unwrap();
+    assert!(
+        err.contains(&latest.weights_file) && err.contains("conv1.weight") && err.contains("NaN"),
+        "{err}"
+    );
+    // The loader evaluate and interpret use says the same.
+    let e =
+        ferrosea_train::checkpoint::load_network(&out.join("best.json"), &candle_core::Device::Cpu)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+    let best = ferrosea_train::checkpoint::read_meta(&out.join("best.json")).unwrap();
+    assert!(
+        e.contains(&best.weights_file) && e.contains("conv1.weight") && e.contains("finite"),
+        "{e}"
+    );
+}
+
+#[test]
+fn stray_checkpoint_files_are_removed_when_a_run_resumes_and_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dataset(&dir.path().join("t.h5"), 48, 1, TARGETS);
+    let v = dataset(&dir.path().join("v.h5"), 32, 2, TARGETS);
+    let out = dir.path().join("o");
+    let o = tiny_run(dir.path(), &t, &v, &out).output_safely();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // What a run killed between writing a weight file and its JSON, or before removing
+    // the files it replaced, leaves behind; and a file of the user's.
+    let stray = [
+        "best-000000999.safetensors",
+        "latest-000000005.safetensors",
+        "latest-000000005.optimizer.safetensors",
+        "latest-000000007.safetensors.tmp",
+        "latest.json.tmp",
+        "metrics.tsv.tmp",
+    ];
+    for name in stray {
+        std::fs::write(out.join(name), b"stale").unwrap();
+    }
+    std::fs::write(out.join("notes.txt"), b"mine").unwrap();
+    let o = resume(&t, &v, &out).args(["--epochs", "3"]).output_safely();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let meta = |k: &str| ferrosea_train::checkpoint::read_meta(&out.join(k)).unwrap();
+    let (best, latest) = (meta("best.json"), meta("latest.json"));
+    assert_eq!(latest.state.epoch, 3);
+    let mut expected = vec![
+        "best.json".to_string(),
+        best.weights_file,
+        "latest.json".into(),
+        latest.weights_file,
+        latest.optimizer_file.unwrap(),
+        "metrics.tsv".into(),
+        "notes.txt".into(),
+    ];
+    expected.sort();
+    assert_eq!(file_names(&out), expected);
+}
+
+#[test]
+fn resume_refuses_changed_settings_and_names_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dataset(&dir.path().join("t.h5"), 48, 1, TARGETS);
+    let v = dataset(&dir.path().join("v.h5"), 32, 2, TARGETS);
+    let out = dir.path().join("o");
+    let o = tiny_run(dir.path(), &t, &v, &out)
+        .args(["--seed", "5", "--steps-per-epoch", "2"])
+        .output_safely();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = file_names(&out);
+    let weights = weights_bytes(&out, "latest");
+    let o = resume(&t, &v, &out)
+        .args([
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--lr",
+            "0.01",
+            "--seed",
+            "6",
+            "--steps-per-epoch",
+            "3",
+        ])
+        .output_safely();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for phrase in [
+        "the batch size was 16, now 8 (--batch-size)",
+        "the learning rate was 0.005, now 0.01 (--lr)",
+        "the seed was 5, now 6 (--seed)",
+        "steps per epoch was 2, now 3 (--steps-per-epoch)",
+        "drop the override, or start a new --out",
+    ] {
+        assert!(err.contains(phrase), "{phrase}: {err}");
+    }
+    assert!(!err.contains("training file"), "{err}");
+
+    // Another training file of the same rows and targets, then the same path rewritten.
+    let other = dataset(&dir.path().join("t2.h5"), 48, 9, TARGETS);
+    let o = resume(&other, &v, &out)
+        .args(["--epochs", "2"])
+        .output_safely();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the training file was") && err.contains("t.h5") && err.contains("t2.h5"),
+        "{err}"
+    );
+    std::fs::remove_file(&t).unwrap();
+    dataset(&t, 40, 9, TARGETS);
+    let o = resume(&t, &v, &out).args(["--epochs", "2"]).output_safely();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("48 rows") && err.contains("40 rows"), "{err}");
+    assert_eq!(file_names(&out), before);
+    assert_eq!(weights_bytes(&out, "latest"), weights);
+
+    // The same settings given again, or left out, resume.
+    std::fs::remove_file(&t).unwrap();
+    dataset(&t, 48, 1, TARGETS);
+    let o = resume(&t, &v, &out)
+        .args(["--epochs", "2", "--seed", "5", "--lr", "0.005"])
+        .output_safely();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let latest = ferrosea_train::checkpoint::read_meta(&out.join("latest.json")).unwrap();
+    assert_eq!(
+        (latest.state.epoch, latest.state.step, latest.seed),
+        (2, 4, 5)
+    );
+}
+
+#[test]
+fn x_and_y_values_other_than_0_and_1_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dataset(&dir.path().join("v.h5"), 32, 2, TARGETS);
+    // Row 37, position 3, channel G holds 2.
+    let bad_x = dataset(&dir.path().join("bad-x.h5"), 48, 1, TARGETS);
+    overwrite_u8(&bad_x, "x", |x| x[(37 * WINDOW + 3) * 4 + 2] = 2);
+    // Row 20, target 1 (GC) holds 255.
+    let bad_y = dataset(&dir.path().join("bad-y.h5"), 48, 1, TARGETS);
+    overwrite_u8(&bad_y, "y", |y| y[20 * TARGETS.len() + 1] = 255);
+    let o = tiny_run(dir.path(), &bad_x, &v, &dir.path().join("o1")).output_safely();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad-x.h5: /x row 37 holds 2 at position 3, channel G"),
+        "{err}"
+    );
+    let o = tiny_run(dir.path(), &bad_y, &v, &dir.path().join("o2")).output_safely();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad-y.h5: /y row 20 holds 255 for target 1 ('GC')"),
+        "{err}"
+    );
+    // A bad validation file is caught by the same reader (that of predictions too).
+    let t = dataset(&dir.path().join("t.h5"), 48, 1, TARGETS);
+    let o = tiny_run(dir.path(), &t, &bad_y, &dir.path().join("o3")).output_safely();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad-y.h5: /y row 20 holds 255"), "{err}");
+    assert!(!dir.path().join("o3/best.json").exists());
+}
+
+#[test]
+fn zero_epochs_and_zero_steps_per_epoch_are_refused_before_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dataset(&dir.path().join("t.h5"), 48, 1, TARGETS);
+    let out = dir.path().join("o");
+    let zero_epochs = dir.path().join("zero.json");
+    std::fs::write(
+        &zero_epochs,
+        serde_json::to_string_pretty(&tiny_danq(1))
+            .unwrap()
+            .replace("\"epochs\": 1", "\"epochs\": 0"),
+    )
+    .unwrap();
+    for (args, expected) in [
+        (vec!["--epochs", "0"], "--epochs must be at least 1"),
+        (
+            vec!["--steps-per-epoch", "0"],
+            "--steps-per-epoch must be at least 1",
+        ),
+        (
+            vec!["--config", zero_epochs.to_str().unwrap()],
+            "epochs must be at least 1",
+        ),
+    ] {
+        let mut c = tiny_run(dir.path(), &t, &t, &out);
+        if args[0] == "--config" {
+            // A second --config is an error of clap's; start from a bare command.
+            c = train();
+            c.args(["-q", "--train"])
+                .arg(&t)
+                .arg("--valid")
+                .arg(&t)
+                .arg("--out")
+                .arg(&out);
+        }
+        let o = c.args(&args).output_safely();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+    }
+    // The library refuses them too.
+    let mut cfg = tiny_danq(1);
+    cfg.epochs = 0;
+    let e = ferrosea_train::run(&options(&t, &t, &out, cfg))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("epochs must be at least 1"), "{e}");
+    let mut o = options(&t, &t, &out, tiny_danq(1));
+    o.steps_per_epoch = Some(0);
+    let e = ferrosea_train::run(&o).unwrap_err().to_string();
+    assert!(e.contains("--steps-per-epoch must be at least 1"), "{e}");
+    assert!(!out.exists());
 }

@@ -191,18 +191,51 @@ fn a_diverging_run_stops_and_keeps_its_last_good_checkpoint() {
     let out = d.root.join("nan");
     let mut cfg = tiny_deepsea(3);
     cfg.max_norm = None;
-    let mut o = options(&d.train, &d.valid, &out, cfg.clone());
+    cfg.optimizer.set_lr(1e30);
+    let mut o = options(&d.train, &d.valid, &out, cfg);
+    o.checkpoint_every = Some(1);
+    let err = run(&o).unwrap_err();
+    assert!(
+        matches!(err, ferrosea_train::TrainError::Diverged(_)),
+        "{err}"
+    );
+    let err = err.to_string();
+    let latest = ferrosea_train::checkpoint::read_meta(&out.join("latest.json")).unwrap();
+    assert!(
+        err.contains(&format!(
+            "training diverged at step {}",
+            latest.state.step + 1
+        )) && err.contains(&format!(
+            "latest.json (step {}), is kept",
+            latest.state.step
+        )),
+        "{err}"
+    );
+    // What is kept loads, so it is finite (loading refuses anything else).
+    ferrosea_train::checkpoint::load_network(&out.join("latest.json"), &candle_core::Device::Cpu)
+        .unwrap();
+    assert!(!out.join("best.json").exists() && !out.join("metrics.tsv").exists());
+}
+
+#[test]
+fn a_resume_with_another_learning_rate_is_refused_and_changes_nothing() {
+    let d = data(64);
+    let out = d.root.join("lr");
+    let mut o = options(&d.train, &d.valid, &out, tiny_deepsea(1));
     run(&o).unwrap();
     let good = weights_bytes(&out, "latest");
     o.resume = true;
-    o.config.epochs = 5;
-    o.config.optimizer.set_lr(1e30);
+    o.config.epochs = 2;
+    o.config.optimizer.set_lr(0.05);
     let err = run(&o).unwrap_err().to_string();
     assert!(
-        err.contains("loss became") && err.contains("latest.json"),
+        err.contains("the learning rate was 0.1, now 0.05 (--lr)") && err.contains("--out"),
         "{err}"
     );
     assert_eq!(weights_bytes(&out, "latest"), good);
+    // Epochs may grow.
+    o.config.optimizer.set_lr(0.1);
+    assert_eq!(run(&o).unwrap().history.len(), 2);
 }
 
 #[test]

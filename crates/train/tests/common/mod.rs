@@ -158,3 +158,26 @@ pub fn weights_bytes(out: &Path, kind: &str) -> Vec<u8> {
     let meta = ferrosea_train::checkpoint::read_meta(&out.join(format!("{kind}.json"))).unwrap();
     std::fs::read(out.join(meta.weights_file)).unwrap()
 }
+
+/// Rewrites the uint8 dataset `name` (`x` or `y`) of a dataset file in place, as a file
+/// damaged or written by another tool would hold it.
+pub fn overwrite_u8(path: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) {
+    let _guard = write_or_spawn();
+    let file = hdf5::File::open_rw(path).unwrap();
+    let ds = file.dataset(name).unwrap();
+    let mut values: Vec<u8> = ds.read_raw().unwrap();
+    edit(&mut values);
+    ds.write_raw(&values).unwrap();
+    drop(ds);
+    file.close().unwrap();
+}
+
+/// The names of the files in `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
