@@ -465,6 +465,14 @@ fn resume_refuses_changed_settings_and_names_each() {
         (latest.state.epoch, latest.state.step, latest.seed),
         (2, 4, 5)
     );
+    // Left out, the seed and the epoch length are the run's.
+    let o = resume(&t, &v, &out).args(["--epochs", "3"]).output_safely();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let latest = ferrosea_train::checkpoint::read_meta(&out.join("latest.json")).unwrap();
+    assert_eq!(
+        (latest.state.epoch, latest.state.step, latest.seed),
+        (3, 6, 5)
+    );
 }
 
 #[test]
