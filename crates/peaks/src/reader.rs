@@ -173,6 +173,15 @@ fn parse_line<'a>(
     Ok((fields[0], Interval { start, end }))
 }
 
+/// A field quoted in an error message, cut to 80 characters (a corrupt file can hold a
+/// field of megabytes, which must not become an error line of megabytes).
+fn clipped(value: &str) -> String {
+    match value.char_indices().nth(80) {
+        None => value.to_string(),
+        Some((end, _)) => format!("{}... ({} bytes in all)", &value[..end], value.len()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,11 +272,3 @@ mod tests {
     }
 }
 
-/// A field quoted in an error message, cut to 80 characters (a corrupt file can hold a
-/// field of megabytes, which must not become an error line of megabytes).
-fn clipped(value: &str) -> String {
-    match value.char_indices().nth(80) {
-        None => value.to_string(),
-        Some((end, _)) => format!("{}... ({} bytes in all)", &value[..end], value.len()),
-    }
-}
