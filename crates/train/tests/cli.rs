@@ -562,3 +562,39 @@ fn zero_epochs_and_zero_steps_per_epoch_are_refused_before_any_output() {
     assert!(e.contains("--steps-per-epoch must be at least 1"), "{e}");
     assert!(!out.exists());
 }
+
+#[test]
+fn init_filters_with_nan_or_negative_probabilities_are_refused_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dataset(&dir.path().join("t.h5"), 40, 1, TARGETS);
+    for (name, value) in [("nan.meme", "nan"), ("neg.meme", "-0.25")] {
+        let meme = dir.path().join(name);
+        std::fs::write(
+            &meme,
+            format!(
+                "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\nBackground letter frequencies\n\
+                 A 0.25 C 0.25 G 0.25 T 0.25\n\nMOTIF M1 one\nletter-probability matrix: alength= 4 w= 3 nsites= 20 E= 0\n\
+                 0.25 0.25 0.25 0.25\n0.5 0.25 {value} 0.25\n0.25 0.25 0.25 0.25\n"
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join(format!("run-{name}"));
+        let o = train()
+            .args(["--preset", "danq-jaspar-tiny", "--train"])
+            .arg(&t)
+            .arg("--valid")
+            .arg(&t)
+            .arg("--init-filters")
+            .arg(&meme)
+            .arg("--out")
+            .arg(&out)
+            .output_safely();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("{name}:13")) && !stderr(&o).contains("sum to 1"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!out.join("best.json").exists() && !out.join("latest.json").exists());
+    }
+}
