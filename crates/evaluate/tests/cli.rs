@@ -506,3 +506,16 @@ fn non_utf8_paths_are_handled_without_a_panic() {
         assert_eq!(o.status.code(), Some(2), "{err}");
     }
 }
+
+#[test]
+fn a_cuda_device_in_a_cpu_build_names_this_binary() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let o = predict_into(&dir.path().join("p.h5"), &["--device", "cuda:0"]);
+    fails_with(&o, "this ferrosea-evaluate was built without CUDA");
+    fails_with(&o, "cargo build --release -p ferrosea-evaluate --features cuda");
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("ferrosea-train"));
+}
