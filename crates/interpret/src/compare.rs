@@ -78,6 +78,11 @@ fn load_db(opts: &CompareOptions) -> Result<(Vec<Motif>, String), InterpretError
 /// then orientation and ID); the target consensus is given in the matched orientation.
 /// Returns the rows written.
 pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
+    let mut inputs: Vec<(&str, &std::path::Path)> = vec![("--query", &opts.query)];
+    if let Some(db) = &opts.db {
+        inputs.push(("--db", db));
+    }
+    crate::refuse_inputs(std::slice::from_ref(&opts.out), &inputs)?;
     let (queries, query_background) = read_motifs_and_background(&opts.query)?;
     let (db, db_name) = load_db(opts)?;
     if opts.tomtom.bins == 0 {

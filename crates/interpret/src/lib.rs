@@ -30,6 +30,21 @@ pub enum InterpretError {
     /// A file-system error.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
+    /// An output path that is one of the inputs.
+    #[error(transparent)]
+    OutputIsInput(#[from] ferrosea_dataset::OutputIsInput),
+}
+
+/// Refuses, before any work, every output that is one of the inputs (also through links,
+/// and the output's temporary name).
+pub(crate) fn refuse_inputs(
+    outputs: &[std::path::PathBuf],
+    inputs: &[(&str, &std::path::Path)],
+) -> Result<(), InterpretError> {
+    for out in outputs {
+        ferrosea_dataset::ensure_not_input(out, inputs)?;
+    }
+    Ok(())
 }
 
 /// Writes `contents` to `<path>.tmp`, then renames it to `path`.

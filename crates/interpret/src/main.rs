@@ -131,7 +131,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    let command_line = ferrosea_dataset::command_line();
     match args.command {
         Command::Filters {
             checkpoint,

@@ -145,3 +145,73 @@ fn bad_motif_files_get_clear_errors() {
     fails_with(&o, "none.meme");
     assert!(!out.exists());
 }
+
+#[test]
+fn values_that_are_not_probabilities_are_refused_as_query_and_as_db() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("m.tsv");
+    let good = d.join("good.meme");
+    std::fs::write(&good, QUERIES).unwrap();
+    for (value, why) in [("nan", "not a number"), ("-0.1", "negative"), ("inf", "infinite")] {
+        let bad = d.join("bad.meme");
+        std::fs::write(
+            &bad,
+            QUERIES.replace("0.1 0.4 0.1 0.4", &format!("0.1 0.4 {value} 0.4")),
+        )
+        .unwrap();
+        let what = format!("bad.meme:12: motif ctcf_like: G value '{value}' is {why}");
+        fails_with(&interpret(&[&"compare", &"--query", &bad, &"-o", &out]), &what);
+        fails_with(
+            &interpret(&[&"compare", &"--query", &good, &"--db", &bad, &"-o", &out]),
+            &what,
+        );
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn motifs_wider_than_the_maximum_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = dir.path().join("wide.meme");
+    let w = ferrosea_motifs::MAX_WIDTH + 1;
+    std::fs::write(
+        &wide,
+        format!(
+            "MEME version 4\n\nALPHABET= ACGT\n\nMOTIF long\n\
+             letter-probability matrix: alength= 4 w= {w} nsites= 20 E= 0\n{}",
+            "0.25 0.25 0.25 0.25\n".repeat(w)
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("m.tsv");
+    fails_with(
+        &interpret(&[&"compare", &"--query", &wide, &"-o", &out]),
+        &format!(
+            "wide.meme:6: motif long is {w} positions wide; the most this program reads is {}",
+            ferrosea_motifs::MAX_WIDTH
+        ),
+    );
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let q = d.join("q.meme");
+    std::fs::write(&q, QUERIES).unwrap();
+    let db = d.join("db.meme");
+    std::fs::write(&db, QUERIES).unwrap();
+    let link = d.join("link.tsv");
+    std::os::unix::fs::symlink(&db, &link).unwrap();
+    fails_with(
+        &interpret(&[&"compare", &"--query", &q, &"--db", &db, &"-o", &q]),
+        "the output is the input --query",
+    );
+    fails_with(
+        &interpret(&[&"compare", &"--query", &q, &"--db", &db, &"-o", &link]),
+        "the output is the input --db",
+    );
+    assert_eq!(std::fs::read_to_string(&q).unwrap(), QUERIES);
+    assert_eq!(std::fs::read_to_string(&db).unwrap(), QUERIES);
+}
