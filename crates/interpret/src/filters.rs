@@ -10,7 +10,7 @@
 //! With `influence`, each filter's influence is measured as Basset did: the mean change of
 //! the network's predictions over the first sequences when the filter's output is zeroed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, D};
 use ferrosea_models::layers::Conv1d;
@@ -107,6 +107,11 @@ struct Loaded {
     weight: Tensor,
     bias: Tensor,
     targets: usize,
+    /// The checkpoint JSON and its weights file.
+    json: PathBuf,
+    weights: PathBuf,
+    /// The window length the network was built for.
+    window: usize,
 }
 
 fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError> {
@@ -146,6 +151,9 @@ fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError
         weight,
         bias,
         targets: meta.targets.len(),
+        weights: json.parent().unwrap_or(Path::new(".")).join(&meta.weights_file),
+        json,
+        window: meta.window,
     })
 }
 
@@ -253,6 +261,35 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
             opts.data.display()
         )));
     }
+    if opts.influence.is_some() && m.window != window {
+        return Err(InterpretError::Usage(format!(
+            "{}: windows of {window} bp, but the checkpoint {} was trained on windows of {} bp: \
+             --influence runs the whole network, which takes only its own window length",
+            opts.data.display(),
+            m.json.display(),
+            m.window
+        )));
+    }
+    let mut outputs: Vec<PathBuf> = ["filters.meme", "filters.tsv", "counts.tsv"]
+        .iter()
+        .map(|f| opts.out.join(f))
+        .collect();
+    if opts.logos {
+        for f in 0..nf {
+            for ext in ["svg", "png", "tmp.svg", "tmp.png"] {
+                outputs.push(opts.out.join("logos").join(format!("filter{f}.{ext}")));
+            }
+        }
+    }
+    crate::refuse_inputs(
+        &outputs,
+        &[
+            ("--checkpoint", &opts.checkpoint),
+            ("--checkpoint", &m.json),
+            ("--checkpoint", &m.weights),
+            ("--data", &opts.data),
+        ],
+    )?;
     std::fs::create_dir_all(&opts.out).map_err(|e| InterpretError::Io(opts.out.clone(), e))?;
     let conv = Conv1d::new(m.weight.clone(), m.bias.clone());
     let keep = |y: &[f32], i: usize| -> bool {

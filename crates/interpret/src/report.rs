@@ -42,7 +42,16 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn read_matches(path: &Path) -> Result<HashMap<String, Vec<Hit>>, InterpretError> {
+/// Per query of a matches table: the first line naming it and the width of its
+/// `Query_consensus` there (when the table has that column).
+type Queries = Vec<(String, usize, Option<usize>)>;
+
+/// The hits per query, each query's first line and width, and the table's comment naming the
+/// database (`# ferrosea-interpret compare ...: N queries against M targets of DB`).
+#[allow(clippy::type_complexity)]
+fn read_matches(
+    path: &Path,
+) -> Result<(HashMap<String, Vec<Hit>>, Queries, Option<String>), InterpretError> {
     let text = std::fs::read_to_string(path).map_err(|e| InterpretError::Io(path.into(), e))?;
     let mut lines = text.lines().enumerate();
     let head: Vec<&str> = lines
@@ -66,12 +75,22 @@ fn read_matches(path: &Path) -> Result<HashMap<String, Vec<Hit>>, InterpretError
         col("Orientation")?,
     );
     let ni = head.iter().position(|h| *h == "Target_name");
+    let ci = head.iter().position(|h| *h == "Query_consensus");
     let mut out: HashMap<String, Vec<Hit>> = HashMap::new();
+    let mut queries: Queries = Vec::new();
+    let mut comment = None;
     for (i, line) in lines {
+        if let Some(c) = line.strip_prefix("# ferrosea-interpret compare") {
+            comment.get_or_insert_with(|| c.trim().to_string());
+        }
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
         let f: Vec<&str> = line.split('\t').collect();
+        if !out.contains_key(f[qi]) {
+            let width = ci.and_then(|c| f.get(c)).map(|c| c.chars().count());
+            queries.push((f[qi].to_string(), i + 1, width));
+        }
         let num = |c: usize| -> Result<f64, InterpretError> {
             f.get(c).and_then(|v| v.parse().ok()).ok_or_else(|| {
                 InterpretError::Usage(format!(
@@ -94,7 +113,75 @@ fn read_matches(path: &Path) -> Result<HashMap<String, Vec<Hit>>, InterpretError
     for hits in out.values_mut() {
         hits.sort_by(|a, b| a.p.total_cmp(&b.p));
     }
-    Ok(out)
+    Ok((out, queries, comment))
+}
+
+/// Every query of the matches table is a motif of `filters.meme`, of the same width: a table
+/// from another run (other filters, another `--window`) is refused.
+fn check_queries(
+    opts: &ReportOptions,
+    meme: &Path,
+    motifs: &[Motif],
+    queries: &Queries,
+) -> Result<(), InterpretError> {
+    let widths: HashMap<&str, usize> = motifs.iter().map(|m| (m.id.as_str(), m.width())).collect();
+    for (id, line, width) in queries {
+        let clipped = ferrosea_dataset::clip(id, ferrosea_dataset::MESSAGE_VALUE_CHARS);
+        let why = match (widths.get(id.as_str()), width) {
+            (None, _) => format!(
+                "query {clipped} is not a motif of {} ({} motifs)",
+                meme.display(),
+                motifs.len()
+            ),
+            (Some(w), Some(c)) if w != c => format!(
+                "query {clipped} is {c} columns wide here (Query_consensus), but {w} wide in {}",
+                meme.display()
+            ),
+            _ => continue,
+        };
+        return Err(InterpretError::Usage(format!(
+            "{}:{line}: {why}: the matches are not from these motifs (run compare on {} again)",
+            opts.matches.display(),
+            meme.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Every target of the matches is in the database given: matches made against another
+/// database would leave the page without their logos, so they are refused.
+fn check_targets(
+    opts: &ReportOptions,
+    matches: &HashMap<String, Vec<Hit>>,
+    db: &HashMap<&str, &Motif>,
+    comment: Option<&str>,
+) -> Result<(), InterpretError> {
+    let mut missing: Vec<&str> = matches
+        .values()
+        .flatten()
+        .map(|h| h.target.as_str())
+        .filter(|t| !db.contains_key(t))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    let Some(first) = missing.first() else {
+        return Ok(());
+    };
+    let db_name = opts
+        .db
+        .as_ref()
+        .map_or("the embedded JASPAR 2024".to_string(), |p| p.display().to_string());
+    Err(InterpretError::Usage(format!(
+        "{}: {} target motifs of the matches are not in {db_name} (the first: {}): the \
+         matches were made against another database{}; give that database with --db",
+        opts.matches.display(),
+        missing.len(),
+        ferrosea_dataset::clip(first, ferrosea_dataset::MESSAGE_VALUE_CHARS),
+        comment.map_or(String::new(), |c| format!(
+            " (the table says: {})",
+            ferrosea_dataset::clip(c, ferrosea_dataset::MESSAGE_VALUE_CHARS)
+        ))
+    )))
 }
 
 /// A filters.tsv line: (sites, information content, influence).
@@ -130,14 +217,26 @@ fn read_summaries(
 
 /// Writes the page; returns the number of filters on it.
 pub fn report(opts: &ReportOptions) -> Result<usize, InterpretError> {
-    let motifs = read_motifs(&opts.motifs.join("filters.meme"))?;
-    let summaries = read_summaries(&opts.motifs.join("filters.tsv"))?;
-    let matches = read_matches(&opts.matches)?;
+    let (meme, tsv) = (opts.motifs.join("filters.meme"), opts.motifs.join("filters.tsv"));
+    let mut inputs: Vec<(&str, &Path)> = vec![
+        ("--motifs", &meme),
+        ("--motifs", &tsv),
+        ("--matches", &opts.matches),
+    ];
+    if let Some(db) = &opts.db {
+        inputs.push(("--db", db));
+    }
+    crate::refuse_inputs(std::slice::from_ref(&opts.out), &inputs)?;
+    let motifs = read_motifs(&meme)?;
+    let summaries = read_summaries(&tsv)?;
+    let (matches, queries, comment) = read_matches(&opts.matches)?;
+    check_queries(opts, &meme, &motifs, &queries)?;
     let db: Vec<Motif> = match &opts.db {
         Some(p) => read_motifs(p)?,
         None => crate::compare::embedded_jaspar()?,
     };
     let by_id: HashMap<&str, &Motif> = db.iter().map(|m| (m.id.as_str(), m)).collect();
+    check_targets(opts, &matches, &by_id, comment.as_deref())?;
     let bg = [0.25; 4];
     let ic = |m: &Motif| -> f64 {
         m.pfm

@@ -243,4 +243,89 @@ fn a_planted_pwm_is_recovered_by_its_filter() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("does not fit the sequences"), "{e}");
+
+    // Through the binary: refusals before any work.
+    let bin = |args: &[&dyn AsRef<std::ffi::OsStr>]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferrosea-interpret"));
+        for a in args {
+            c.arg(a);
+        }
+        let o = c.arg("-q").output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    // --influence on data of another window length names the file and both lengths.
+    let short = dataset_of(&dir.path().join("short.h5"), 8, 150);
+    let run = dir.path().join("run");
+    let e = bin(&[&"filters", &"--checkpoint", &run, &"--data", &short, &"-o", &dir.path().join("o2"), &"--influence", &"4"]);
+    assert!(
+        e.contains("short.h5: windows of 150 bp") && e.contains("trained on windows of 200 bp"),
+        "{e}"
+    );
+    // An output that is an input: filters (the data linked as filters.meme), report.
+    let linked = dir.path().join("linked");
+    std::fs::create_dir_all(&linked).unwrap();
+    std::os::unix::fs::symlink(&data, linked.join("filters.meme")).unwrap();
+    let e = bin(&[&"filters", &"--checkpoint", &run, &"--data", &data, &"-o", &linked]);
+    assert!(e.contains("the output is the input --data"), "{e}");
+    let matches = dir.path().join("matches.tsv");
+    let e = bin(&[&"report", &"--motifs", &out, &"--matches", &matches, &"-o", &matches]);
+    assert!(e.contains("the output is the input --matches"), "{e}");
+    let link = dir.path().join("page.html");
+    std::os::unix::fs::symlink(out.join("filters.meme"), &link).unwrap();
+    let e = bin(&[&"report", &"--motifs", &out, &"--matches", &matches, &"-o", &link]);
+    assert!(e.contains("the output is the input --motifs"), "{e}");
+    // Matches of other motifs (a query id the motifs lack; a query of another width).
+    let table = std::fs::read_to_string(&matches).unwrap();
+    let other = dir.path().join("other.tsv");
+    std::fs::write(&other, table.replace("\nfilter0\t", "\nfilter999\t")).unwrap();
+    let page = dir.path().join("p.html");
+    let e = bin(&[&"report", &"--motifs", &out, &"--matches", &other, &"-o", &page]);
+    assert!(e.contains("other.tsv:") && e.contains("query filter999 is not a motif of"), "{e}");
+    let row = table.lines().find(|l| l.starts_with("filter0\t")).unwrap();
+    let mut f: Vec<String> = row.split('\t').map(str::to_string).collect();
+    f[7].push('A');
+    let wider = table.replacen(row, &f.join("\t"), 1);
+    std::fs::write(&other, wider).unwrap();
+    let e = bin(&[&"report", &"--motifs", &out, &"--matches", &other, &"-o", &page]);
+    assert!(e.contains("query filter0 is") && e.contains("columns wide here"), "{e}");
+    // Matches made against another database: its targets are missing.
+    let db = dir.path().join("db.meme");
+    std::fs::write(&db, ferrosea_motifs::write_meme(&r.motifs[..1], [0.25; 4])).unwrap();
+    let e = bin(&[&"report", &"--motifs", &out, &"--matches", &matches, &"--db", &db, &"-o", &page]);
+    assert!(
+        e.contains("target motifs of the matches are not in") && e.contains("another database"),
+        "{e}"
+    );
+    assert!(!page.exists());
+}
+
+fn dataset_of(path: &Path, rows: usize, window: usize) -> PathBuf {
+    let header = Header {
+        window,
+        targets: Targets {
+            name: vec!["planted".into(), "other".into()],
+            category: vec!["TF".into(); 2],
+            ..Default::default()
+        },
+        chrom_names: vec!["chr1".into()],
+        attrs: vec![],
+    };
+    let mut x = vec![0u8; rows * window * 4];
+    for p in 0..rows * window {
+        x[p * 4 + p % 4] = 1;
+    }
+    let mut w = Writer::create(path, &header, rows, WriterOptions::default()).unwrap();
+    w.write_block(
+        0,
+        &Block {
+            x,
+            y: vec![0; rows * 2],
+            chrom: vec![0; rows],
+            start: (0..rows as i64).map(|r| r * 1000).collect(),
+            strand: vec![b'+'; rows],
+        },
+    )
+    .unwrap();
+    w.finish().unwrap()
 }
