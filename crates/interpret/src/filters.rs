@@ -151,7 +151,10 @@ fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError
         weight,
         bias,
         targets: meta.targets.len(),
-        weights: json.parent().unwrap_or(Path::new(".")).join(&meta.weights_file),
+        weights: json
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&meta.weights_file),
         json,
         window: meta.window,
     })

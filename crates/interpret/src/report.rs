@@ -170,7 +170,9 @@ fn check_targets(
     let db_name = opts
         .db
         .as_ref()
-        .map_or("the embedded JASPAR 2024".to_string(), |p| p.display().to_string());
+        .map_or("the embedded JASPAR 2024".to_string(), |p| {
+            p.display().to_string()
+        });
     Err(InterpretError::Usage(format!(
         "{}: {} target motifs of the matches are not in {db_name} (the first: {}): the \
          matches were made against another database{}; give that database with --db",
@@ -217,7 +219,10 @@ fn read_summaries(
 
 /// Writes the page; returns the number of filters on it.
 pub fn report(opts: &ReportOptions) -> Result<usize, InterpretError> {
-    let (meme, tsv) = (opts.motifs.join("filters.meme"), opts.motifs.join("filters.tsv"));
+    let (meme, tsv) = (
+        opts.motifs.join("filters.meme"),
+        opts.motifs.join("filters.tsv"),
+    );
     let mut inputs: Vec<(&str, &Path)> = vec![
         ("--motifs", &meme),
         ("--motifs", &tsv),

@@ -153,7 +153,11 @@ fn values_that_are_not_probabilities_are_refused_as_query_and_as_db() {
     let out = d.join("m.tsv");
     let good = d.join("good.meme");
     std::fs::write(&good, QUERIES).unwrap();
-    for (value, why) in [("nan", "not a number"), ("-0.1", "negative"), ("inf", "infinite")] {
+    for (value, why) in [
+        ("nan", "not a number"),
+        ("-0.1", "negative"),
+        ("inf", "infinite"),
+    ] {
         let bad = d.join("bad.meme");
         std::fs::write(
             &bad,
@@ -161,7 +165,10 @@ fn values_that_are_not_probabilities_are_refused_as_query_and_as_db() {
         )
         .unwrap();
         let what = format!("bad.meme:12: motif ctcf_like: G value '{value}' is {why}");
-        fails_with(&interpret(&[&"compare", &"--query", &bad, &"-o", &out]), &what);
+        fails_with(
+            &interpret(&[&"compare", &"--query", &bad, &"-o", &out]),
+            &what,
+        );
         fails_with(
             &interpret(&[&"compare", &"--query", &good, &"--db", &bad, &"-o", &out]),
             &what,

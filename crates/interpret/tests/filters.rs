@@ -251,13 +251,28 @@ fn a_planted_pwm_is_recovered_by_its_filter() {
             c.arg(a);
         }
         let o = c.arg("-q").output().unwrap();
-        assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
     // --influence on data of another window length names the file and both lengths.
     let short = dataset_of(&dir.path().join("short.h5"), 8, 150);
     let run = dir.path().join("run");
-    let e = bin(&[&"filters", &"--checkpoint", &run, &"--data", &short, &"-o", &dir.path().join("o2"), &"--influence", &"4"]);
+    let e = bin(&[
+        &"filters",
+        &"--checkpoint",
+        &run,
+        &"--data",
+        &short,
+        &"-o",
+        &dir.path().join("o2"),
+        &"--influence",
+        &"4",
+    ]);
     assert!(
         e.contains("short.h5: windows of 150 bp") && e.contains("trained on windows of 200 bp"),
         "{e}"
@@ -266,33 +281,89 @@ fn a_planted_pwm_is_recovered_by_its_filter() {
     let linked = dir.path().join("linked");
     std::fs::create_dir_all(&linked).unwrap();
     std::os::unix::fs::symlink(&data, linked.join("filters.meme")).unwrap();
-    let e = bin(&[&"filters", &"--checkpoint", &run, &"--data", &data, &"-o", &linked]);
+    let e = bin(&[
+        &"filters",
+        &"--checkpoint",
+        &run,
+        &"--data",
+        &data,
+        &"-o",
+        &linked,
+    ]);
     assert!(e.contains("the output is the input --data"), "{e}");
     let matches = dir.path().join("matches.tsv");
-    let e = bin(&[&"report", &"--motifs", &out, &"--matches", &matches, &"-o", &matches]);
+    let e = bin(&[
+        &"report",
+        &"--motifs",
+        &out,
+        &"--matches",
+        &matches,
+        &"-o",
+        &matches,
+    ]);
     assert!(e.contains("the output is the input --matches"), "{e}");
     let link = dir.path().join("page.html");
     std::os::unix::fs::symlink(out.join("filters.meme"), &link).unwrap();
-    let e = bin(&[&"report", &"--motifs", &out, &"--matches", &matches, &"-o", &link]);
+    let e = bin(&[
+        &"report",
+        &"--motifs",
+        &out,
+        &"--matches",
+        &matches,
+        &"-o",
+        &link,
+    ]);
     assert!(e.contains("the output is the input --motifs"), "{e}");
     // Matches of other motifs (a query id the motifs lack; a query of another width).
     let table = std::fs::read_to_string(&matches).unwrap();
     let other = dir.path().join("other.tsv");
     std::fs::write(&other, table.replace("\nfilter0\t", "\nfilter999\t")).unwrap();
     let page = dir.path().join("p.html");
-    let e = bin(&[&"report", &"--motifs", &out, &"--matches", &other, &"-o", &page]);
-    assert!(e.contains("other.tsv:") && e.contains("query filter999 is not a motif of"), "{e}");
+    let e = bin(&[
+        &"report",
+        &"--motifs",
+        &out,
+        &"--matches",
+        &other,
+        &"-o",
+        &page,
+    ]);
+    assert!(
+        e.contains("other.tsv:") && e.contains("query filter999 is not a motif of"),
+        "{e}"
+    );
     let row = table.lines().find(|l| l.starts_with("filter0\t")).unwrap();
     let mut f: Vec<String> = row.split('\t').map(str::to_string).collect();
     f[7].push('A');
     let wider = table.replacen(row, &f.join("\t"), 1);
     std::fs::write(&other, wider).unwrap();
-    let e = bin(&[&"report", &"--motifs", &out, &"--matches", &other, &"-o", &page]);
-    assert!(e.contains("query filter0 is") && e.contains("columns wide here"), "{e}");
+    let e = bin(&[
+        &"report",
+        &"--motifs",
+        &out,
+        &"--matches",
+        &other,
+        &"-o",
+        &page,
+    ]);
+    assert!(
+        e.contains("query filter0 is") && e.contains("columns wide here"),
+        "{e}"
+    );
     // Matches made against another database: its targets are missing.
     let db = dir.path().join("db.meme");
     std::fs::write(&db, ferrosea_motifs::write_meme(&r.motifs[..1], [0.25; 4])).unwrap();
-    let e = bin(&[&"report", &"--motifs", &out, &"--matches", &matches, &"--db", &db, &"-o", &page]);
+    let e = bin(&[
+        &"report",
+        &"--motifs",
+        &out,
+        &"--matches",
+        &matches,
+        &"--db",
+        &db,
+        &"-o",
+        &page,
+    ]);
     assert!(
         e.contains("target motifs of the matches are not in") && e.contains("another database"),
         "{e}"

@@ -431,12 +431,7 @@ pub fn parse_meme(reader: impl BufRead, path: &Path) -> Result<Vec<Motif>, Motif
                 .iter()
                 .map(|v| v.parse::<f64>())
                 .collect::<Result<_, _>>()
-                .map_err(|_| {
-                    err(
-                        n,
-                        format!("expected 4 probabilities, found '{}'", clip(t)),
-                    )
-                })?;
+                .map_err(|_| err(n, format!("expected 4 probabilities, found '{}'", clip(t))))?;
             if vals.len() != 4 {
                 return Err(err(
                     n,
@@ -684,9 +679,8 @@ MOTIF a\nletter-probability matrix: alength= 4 w= 2 nsites= 20 E= 0\n\
     #[test]
     fn motifs_wider_than_the_maximum_are_refused() {
         let header = "MEME version 4\n\nALPHABET= ACGT\n\nMOTIF long\n";
-        let meme = format!(
-            "{header}letter-probability matrix: alength= 4 w= 200000 nsites= 20 E= 0\n"
-        );
+        let meme =
+            format!("{header}letter-probability matrix: alength= 4 w= 200000 nsites= 20 E= 0\n");
         let e = parse_meme(meme.as_bytes(), Path::new("w.meme"))
             .unwrap_err()
             .to_string();
@@ -710,7 +704,10 @@ MOTIF a\nletter-probability matrix: alength= 4 w= 2 nsites= 20 E= 0\n\
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with(&format!("w.jaspar:1: motif J1 is {} positions wide", MAX_WIDTH + 1)),
+            e.starts_with(&format!(
+                "w.jaspar:1: motif J1 is {} positions wide",
+                MAX_WIDTH + 1
+            )),
             "{e}"
         );
     }
