@@ -95,7 +95,19 @@ mod tests {
     fn thread_counts_are_left_out_and_odd_arguments_quoted() {
         let v = |s: &[&str]| recorded(s.iter().map(|a| a.to_string()));
         assert_eq!(
-            v(&["prep", "-j", "4", "--genome", "a b.fa", "-j2", "--threads=3", "--threads", "5", "-o", "x"]),
+            v(&[
+                "prep",
+                "-j",
+                "4",
+                "--genome",
+                "a b.fa",
+                "-j2",
+                "--threads=3",
+                "--threads",
+                "5",
+                "-o",
+                "x"
+            ]),
             "prep --genome 'a b.fa' -o x"
         );
         assert_eq!(v(&["p", "", "it's"]), r"p '' 'it'\''s'");

@@ -27,7 +27,9 @@ mod writer;
 
 use std::path::PathBuf;
 
-pub use guard::{clip, command_line, ensure_not_input, same_file, OutputIsInput, MESSAGE_VALUE_CHARS};
+pub use guard::{
+    clip, command_line, ensure_not_input, same_file, OutputIsInput, MESSAGE_VALUE_CHARS,
+};
 pub use predictions::{Predictions, PredictionsOptions, PredictionsWriter, PREDICTIONS_FORMAT};
 pub use reader::Reader;
 pub use writer::{Block, Closed, Writer, WriterOptions};

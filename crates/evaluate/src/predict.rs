@@ -60,7 +60,10 @@ const FLUSH_ROWS: usize = 4096;
 /// most a few batches and [`FLUSH_ROWS`] rows of predictions in memory.
 pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     let started = Instant::now();
-    check_output(&opts.out, &[("--data", &opts.data), ("--checkpoint", &opts.checkpoint)])?;
+    check_output(
+        &opts.out,
+        &[("--data", &opts.data), ("--checkpoint", &opts.checkpoint)],
+    )?;
     let reader = Reader::open(&opts.data)?;
     if reader.is_empty() {
         return Err(EvalError::Data(format!(

@@ -452,7 +452,11 @@ fn outputs_never_overwrite_inputs_and_are_checked_before_any_work() {
         ]);
         fails_with(&o, "is the input --data");
     }
-    assert_eq!(std::fs::read(&input).unwrap(), before, "the input was changed");
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        before,
+        "the input was changed"
+    );
 
     // An output that is a directory is refused before the checkpoint is even read.
     let o = evaluate(&[
@@ -471,7 +475,14 @@ fn outputs_never_overwrite_inputs_and_are_checked_before_any_work() {
     let preds = d.join("preds.h5");
     ok(&predict_into(&preds, &[]));
     let report = d.join("report");
-    ok(&evaluate(&[&"metrics", &"--predictions", &preds, &"-o", &report, &"--no-plots"]));
+    ok(&evaluate(&[
+        &"metrics",
+        &"--predictions",
+        &preds,
+        &"-o",
+        &report,
+        &"--no-plots",
+    ]));
     assert!(report.join("metrics.json").exists());
     let valid = f.prep.join("valid.h5");
     let o = evaluate(&[
@@ -484,9 +495,20 @@ fn outputs_never_overwrite_inputs_and_are_checked_before_any_work() {
         &report,
     ]);
     fails_with(&o, "rows of labels");
-    assert!(!report.join("metrics.json").exists(), "a stale metrics.json survived");
+    assert!(
+        !report.join("metrics.json").exists(),
+        "a stale metrics.json survived"
+    );
     let tsv = report.join("summary.tsv");
-    let o = evaluate(&[&"metrics", &"--predictions", &preds, &"--reference", &tsv, &"-o", &report]);
+    let o = evaluate(&[
+        &"metrics",
+        &"--predictions",
+        &preds,
+        &"--reference",
+        &tsv,
+        &"-o",
+        &report,
+    ]);
     fails_with(&o, "is the input --reference");
 }
 
@@ -516,6 +538,9 @@ fn a_cuda_device_in_a_cpu_build_names_this_binary() {
     let dir = tempfile::tempdir().unwrap();
     let o = predict_into(&dir.path().join("p.h5"), &["--device", "cuda:0"]);
     fails_with(&o, "this ferrosea-evaluate was built without CUDA");
-    fails_with(&o, "cargo build --release -p ferrosea-evaluate --features cuda");
+    fails_with(
+        &o,
+        "cargo build --release -p ferrosea-evaluate --features cuda",
+    );
     assert!(!String::from_utf8_lossy(&o.stderr).contains("ferrosea-train"));
 }

@@ -201,7 +201,11 @@ pub fn import_deepsea(opts: &ImportOptions) -> Result<ImportReport, ImportError>
             .iter()
             .map(|(s, p)| (format!("--{s}"), p.as_path()))
             .chain(opts.names.as_deref().map(|p| ("--names".to_string(), p)))
-            .chain(opts.manifest.as_deref().map(|p| ("--manifest".to_string(), p)))
+            .chain(
+                opts.manifest
+                    .as_deref()
+                    .map(|p| ("--manifest".to_string(), p)),
+            )
             .collect();
         let inputs: Vec<(&str, &Path)> = inputs.iter().map(|(f, p)| (f.as_str(), *p)).collect();
         ferrosea_dataset::ensure_not_input(&out, &inputs)

@@ -71,7 +71,9 @@ fn prepare_out_dir(out: &Path) -> Result<(), Error> {
 fn check_outputs_are_not_inputs(o: &Options) -> Result<(), Error> {
     let fai = o.genome.with_extension(format!(
         "{}.fai",
-        o.genome.extension().map_or_else(String::new, |e| e.to_string_lossy().into_owned())
+        o.genome
+            .extension()
+            .map_or_else(String::new, |e| e.to_string_lossy().into_owned())
     ));
     let inputs = [
         ("--genome", o.genome.as_path()),

@@ -377,18 +377,32 @@ fn a_copied_index_of_another_fasta_is_named_stale_before_any_work() {
     let (fa, m) = inputs(dir.path());
     let out = dir.path().join("out");
     // The index of another genome, whose first sequence is longer, beside this one.
-    std::fs::write(dir.path().join("g.fa.fai"), "chrA\t9000\t6\t9000\t9001\nchrB\t3000\t9013\t3000\t3001\n").unwrap();
+    std::fs::write(
+        dir.path().join("g.fa.fai"),
+        "chrA\t9000\t6\t9000\t9001\nchrB\t3000\t9013\t3000\t3001\n",
+    )
+    .unwrap();
     let err = fails(&small_args(&fa, &m, &out), &out);
-    assert!(err.contains("g.fa.fai is stale") && err.contains("9000 bp"), "{err}");
+    assert!(
+        err.contains("g.fa.fai is stale") && err.contains("9000 bp"),
+        "{err}"
+    );
     // The same with a bgzip FASTA (whose index is never rebuilt by prep).
     let gz = dir.path().join("g.fa.gz");
     let text = std::fs::read(&fa).unwrap();
     let mut w = noodles_bgzf::io::Writer::new(std::fs::File::create(&gz).unwrap());
     std::io::Write::write_all(&mut w, &text).unwrap();
     w.finish().unwrap();
-    std::fs::write(dir.path().join("g.fa.gz.fai"), "chrZ\t3000\t6\t3000\t3001\nchrB\t3000\t3013\t3000\t3001\n").unwrap();
+    std::fs::write(
+        dir.path().join("g.fa.gz.fai"),
+        "chrZ\t3000\t6\t3000\t3001\nchrB\t3000\t3013\t3000\t3001\n",
+    )
+    .unwrap();
     let err = fails(&small_args(&gz, &m, &out), &out);
-    assert!(err.contains("g.fa.gz.fai is stale") && err.contains("'chrZ'"), "{err}");
+    assert!(
+        err.contains("g.fa.gz.fai is stale") && err.contains("'chrZ'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -399,17 +413,32 @@ fn huge_fields_are_clipped_in_messages() {
     let huge = "9x".repeat(2_500_000);
     std::fs::write(dir.path().join("b.bed"), format!("chrA\t{huge}\t1800\n")).unwrap();
     let err = fails(&small_args(&fa, &m, &out), &out);
-    assert!(err.contains("b.bed:1") && err.contains("bytes in all"), "{err}");
+    assert!(
+        err.contains("b.bed:1") && err.contains("bytes in all"),
+        "{err}"
+    );
     assert!(err.len() < 1000, "a {} byte error line", err.len());
     // A sequence name of megabytes, absent from the genome: a warning, clipped too.
-    std::fs::write(dir.path().join("b.bed"), format!("chrA\t1500\t1800\n{huge}\t1\t2\n")).unwrap();
+    std::fs::write(
+        dir.path().join("b.bed"),
+        format!("chrA\t1500\t1800\n{huge}\t1\t2\n"),
+    )
+    .unwrap();
     let o = prep(&small_args(&fa, &m, &dir.path().join("ok")));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{}", &err[..err.len().min(300)]);
-    assert!(err.contains("sequences not in the genome") && err.len() < 1000, "{}", &err[..err.len().min(300)]);
+    assert!(
+        err.contains("sequences not in the genome") && err.len() < 1000,
+        "{}",
+        &err[..err.len().min(300)]
+    );
     std::fs::write(&m, format!("name\tcategory\tpath\n{huge}\tTF\tnone.bed\n")).unwrap();
     let err = fails(&small_args(&fa, &m, &out), &out);
-    assert!(err.contains("targets.tsv:2") && err.len() < 1000, "{}", &err[..err.len().min(300)]);
+    assert!(
+        err.contains("targets.tsv:2") && err.len() < 1000,
+        "{}",
+        &err[..err.len().min(300)]
+    );
 }
 
 #[test]
@@ -422,9 +451,14 @@ fn outputs_never_overwrite_inputs_and_odd_paths_do_not_panic() {
     std::fs::create_dir_all(&out).unwrap();
     let manifest = out.join("train.h5");
     std::fs::copy(&m, &manifest).unwrap();
-    let err = fails(&small_args(&fa, &manifest, &out), dir.path().join("none").as_path());
+    let err = fails(
+        &small_args(&fa, &manifest, &out),
+        dir.path().join("none").as_path(),
+    );
     assert!(err.contains("is the input --targets"), "{err}");
-    assert!(std::fs::read_to_string(&manifest).unwrap().starts_with("name\t"));
+    assert!(std::fs::read_to_string(&manifest)
+        .unwrap()
+        .starts_with("name\t"));
     // A non-UTF-8 output directory: no panic, but a clear error (HDF5 takes UTF-8 file names
     // only) naming the path, and nothing left that looks finished.
     let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"o\xffut"));
@@ -435,14 +469,28 @@ fn outputs_never_overwrite_inputs_and_odd_paths_do_not_panic() {
         .arg(&m)
         .arg("-o")
         .arg(&odd)
-        .args(["--test", "chrB", "--valid", "chrA:1-1200", "--window", "400", "-q"])
+        .args([
+            "--test",
+            "chrB",
+            "--valid",
+            "chrA:1-1200",
+            "--window",
+            "400",
+            "-q",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("Invalid UTF-8 in file name") && err.contains("train.h5"), "{err}");
+    assert!(
+        err.contains("Invalid UTF-8 in file name") && err.contains("train.h5"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
-    let left: Vec<_> = std::fs::read_dir(&odd).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(&odd)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(left.is_empty(), "{left:?}");
 }
 

@@ -252,8 +252,14 @@ fn a_failed_import_leaves_nothing_that_looks_finished() {
 
     // Into an empty directory: valid converts, test fails; valid.h5 must not be left.
     let out = d.join("fresh");
-    fails_with(&import(&[&"--valid", &valid, &"--test", &cut, &"-o", &out]), "truncated");
-    let left: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    fails_with(
+        &import(&[&"--valid", &valid, &"--test", &cut, &"-o", &out]),
+        "truncated",
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(left.is_empty(), "{left:?}");
 
     // Over an older, complete import: its import.json goes before anything is replaced.
@@ -262,8 +268,14 @@ fn a_failed_import_leaves_nothing_that_looks_finished() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(older.join("import.json").exists());
     let old_valid = std::fs::read(older.join("valid.h5")).unwrap();
-    fails_with(&import(&[&"--valid", &valid, &"--test", &cut, &"-o", &older]), "truncated");
-    assert!(!older.join("import.json").exists(), "the old import.json survived a failed import");
+    fails_with(
+        &import(&[&"--valid", &valid, &"--test", &cut, &"-o", &older]),
+        "truncated",
+    );
+    assert!(
+        !older.join("import.json").exists(),
+        "the old import.json survived a failed import"
+    );
     assert_eq!(std::fs::read(older.join("valid.h5")).unwrap(), old_valid);
     assert!(!older.join("test.h5").exists());
 
@@ -272,6 +284,12 @@ fn a_failed_import_leaves_nothing_that_looks_finished() {
     std::fs::create_dir_all(&linked).unwrap();
     let input = linked.join("valid.h5");
     std::os::unix::fs::symlink(&valid, &input).unwrap();
-    fails_with(&import(&[&"--valid", &input, &"-o", &linked]), "is the input --valid");
-    assert_eq!(std::fs::read(&valid).unwrap()[..128], std::fs::read(&input).unwrap()[..128]);
+    fails_with(
+        &import(&[&"--valid", &input, &"-o", &linked]),
+        "is the input --valid",
+    );
+    assert_eq!(
+        std::fs::read(&valid).unwrap()[..128],
+        std::fs::read(&input).unwrap()[..128]
+    );
 }
