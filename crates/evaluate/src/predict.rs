@@ -75,7 +75,9 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         return Err(EvalError::Usage("--batch-size must be at least 1".into()));
     }
     let json = checkpoint::resolve(&opts.checkpoint).map_err(TrainError::from)?;
-    check_output(&opts.out, &[("--checkpoint", &json)])?;
+    // The resolved checkpoint JSON (the output was checked as a path at the start).
+    ferrosea_dataset::ensure_not_input(&opts.out, &[("--checkpoint", &json)])
+        .map_err(|e| EvalError::Usage(e.to_string()))?;
     let device = opts.device.open()?;
     let (net, meta) = checkpoint::load_network(&json, &device)?;
     let window = reader.window();
