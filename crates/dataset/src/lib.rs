@@ -23,6 +23,7 @@ mod guard;
 mod layout;
 mod predictions;
 mod reader;
+mod results;
 mod writer;
 
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ pub use guard::{
 };
 pub use predictions::{Predictions, PredictionsOptions, PredictionsWriter, PREDICTIONS_FORMAT};
 pub use reader::Reader;
+pub use results::{Column, ColumnKind, ResultsReader, ResultsSpec, ResultsWriter};
 pub use writer::{Block, Closed, Writer, WriterOptions};
 
 /// `<path>.tmp`: where an output is written until it is complete.

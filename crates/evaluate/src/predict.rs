@@ -172,7 +172,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
             // windows at rows 0.., their reverse complements at rows `half`...
             let half = opts.batch_size.next_multiple_of(64);
             let mut x = b.x;
-            let rc = reverse_complements(&x, window);
+            let rc = ferrosea_genome::onehot::reverse_complements(&x, window);
             x.resize(half * 4 * window, 0.0);
             x.extend(rc);
             let p = probabilities(&net, &device, x, window, 2 * half)?;
@@ -257,27 +257,6 @@ fn flush(
     Ok(())
 }
 
-/// The reverse complements of `[B, 4, L]` one-hot rows (channels A, C, G, T: the complement
-/// of channel c is 3 - c, read backwards).
-pub fn reverse_complements(x: &[f32], window: usize) -> Vec<f32> {
-    let mut out = vec![0f32; x.len()];
-    for (src, dst) in x
-        .chunks_exact(4 * window)
-        .zip(out.chunks_exact_mut(4 * window))
-    {
-        for c in 0..4 {
-            let from = &src[(3 - c) * window..(4 - c) * window];
-            for (o, &v) in dst[c * window..(c + 1) * window]
-                .iter_mut()
-                .zip(from.iter().rev())
-            {
-                *o = v;
-            }
-        }
-    }
-    out
-}
-
 /// The checkpoint's targets must be the dataset's, in the same order.
 fn check_same_targets(
     ours: &[String],
@@ -320,19 +299,4 @@ fn check_same_targets(
         json.display(),
         data.display()
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reverse_complement_of_a_one_hot_row() {
-        // AAC, window 3, as [4, 3]: A row 1 1 0, C row 0 0 1.
-        let x = [1., 1., 0., 0., 0., 1., 0., 0., 0., 0., 0., 0.];
-        // GTT: G row 1 0 0, T row 0 1 1.
-        let rc = reverse_complements(&x, 3);
-        assert_eq!(rc, [0., 0., 0., 0., 0., 0., 1., 0., 0., 0., 1., 1.]);
-        assert_eq!(reverse_complements(&rc, 3), x);
-    }
 }

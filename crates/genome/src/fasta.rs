@@ -14,6 +14,7 @@
 //! checks each against the index so that a stale `.fai` is an error, not a silent shift.
 
 mod compression;
+mod fetch;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use noodles_fasta as fasta;
 
 pub use compression::Compression;
+pub use fetch::Fetcher;
 
 /// Name and length of one sequence of the genome.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +85,22 @@ pub enum Error {
         first: usize,
         /// 1-based number of the second.
         second: usize,
+    },
+    /// The genome cannot be read at random (plain gzip, or a missing index).
+    #[error("{path}: cannot read intervals of this FASTA: {why}")]
+    NotIndexable {
+        /// The file.
+        path: PathBuf,
+        /// Why, and what to do.
+        why: String,
+    },
+    /// An interval outside the sequences of the genome.
+    #[error("{path}: {message}")]
+    OutOfBounds {
+        /// The file.
+        path: PathBuf,
+        /// Which interval.
+        message: String,
     },
     /// The `.fai` does not describe the FASTA.
     #[error("{path}: the index {fai} is stale: it lists sequence {number} as '{expected}' of {expected_len} bp, the FASTA has '{found}' of {found_len} bp; delete the .fai to rebuild it")]

@@ -19,5 +19,5 @@ pub mod fasta;
 pub mod onehot;
 pub mod region;
 
-pub use fasta::{Genome, SequenceInfo};
+pub use fasta::{Fetcher, Genome, SequenceInfo};
 pub use region::Region;

@@ -138,6 +138,69 @@ pub fn reverse_complement_seq(seq: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// Encodes `seq` channel-major for a network: `out` (`4 * seq.len()` values) gets row c =
+/// 1.0 where the base is the c-th of A, C, G, T and 0.0 elsewhere (other letters: all zero),
+/// the `[4, L]` layout of a model's input.
+///
+/// # Examples
+///
+/// ```
+/// use ferrosea_genome::onehot::encode_channels;
+/// let mut out = [9f32; 12];
+/// encode_channels(b"cTN", &mut out);
+/// assert_eq!(out, [0., 0., 0., 1., 0., 0., 0., 0., 0., 0., 1., 0.]);
+/// ```
+///
+/// # Panics
+///
+/// When `out` has the wrong length.
+pub fn encode_channels(seq: &[u8], out: &mut [f32]) {
+    let l = seq.len();
+    assert_eq!(
+        out.len(),
+        4 * l,
+        "channel buffer must hold 4 values per base"
+    );
+    out.fill(0.0);
+    for (i, &b) in seq.iter().enumerate() {
+        let c = CODE[b as usize];
+        if c < 4 {
+            out[c as usize * l + i] = 1.0;
+        }
+    }
+}
+
+/// The reverse complements of channel-major `[B, 4, L]` windows ([`encode_channels`]): the
+/// complement of channel c is 3 - c, read backwards.
+///
+/// # Examples
+///
+/// ```
+/// use ferrosea_genome::onehot::{encode_channels, reverse_complements};
+/// let (mut aac, mut gtt) = ([0f32; 12], [0f32; 12]);
+/// encode_channels(b"AAC", &mut aac);
+/// encode_channels(b"GTT", &mut gtt);
+/// assert_eq!(reverse_complements(&aac, 3), gtt);
+/// ```
+pub fn reverse_complements(x: &[f32], window: usize) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    for (src, dst) in x
+        .chunks_exact(4 * window)
+        .zip(out.chunks_exact_mut(4 * window))
+    {
+        for c in 0..4 {
+            let from = &src[(3 - c) * window..(4 - c) * window];
+            for (o, &v) in dst[c * window..(c + 1) * window]
+                .iter_mut()
+                .zip(from.iter().rev())
+            {
+                *o = v;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

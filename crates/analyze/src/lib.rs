@@ -1,0 +1,153 @@
+//! The analyze stage: what a trained network says about sequences it was not trained on.
+//!
+//! - [`variants()`]: the effect of each VCF variant on every target (reference and
+//!   alternative probabilities, differences, log odds, DeepSEA's log fold change and, against
+//!   a [`background()`], e-values), as HDF5, Selene-layout TSVs and an annotated VCF;
+//! - [`background()`]: the per-target distribution of DeepSEA's |diff x log2fc| over random
+//!   SNVs or a VCF of the user's, which turns scores into e-values;
+//! - [`ism()`]: saturation mutagenesis, every single-base substitution of each sequence;
+//! - [`regions()`]: predictions for BED intervals, FASTA records or windows tiled along
+//!   chromosomes, with bigWig and bedGraph tracks.
+//!
+//! Every part runs the network through [`Model`] (checkpoint loading and batched inference
+//! from `ferrosea-train`). The binary `ferrosea-analyze` is a thin command line over these
+//! functions; docs/ANALYSIS.md states the rules (window placement, scores, e-values).
+
+pub mod alleles;
+pub mod background;
+pub mod ism;
+pub mod model;
+pub mod regions;
+pub mod scores;
+pub mod variants;
+pub mod vcf;
+
+use std::path::{Path, PathBuf};
+
+pub use background::{background, BackgroundOptions, BackgroundReport};
+pub use ism::{ism, IsmOptions, IsmReport};
+pub use model::Model;
+pub use regions::{regions, RegionsOptions, RegionsReport};
+pub use variants::{gather, variants, GatherOptions, VariantsOptions, VariantsReport};
+
+/// Why an analysis failed. Every message names the file at fault (and the line, for text
+/// inputs).
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// Wrong flags or an unusable output location.
+    #[error("{0}")]
+    Usage(String),
+    /// An input that cannot be used as it is (a malformed VCF line, a BED interval past a
+    /// chromosome end, a FASTA record of the wrong length).
+    #[error("{0}")]
+    Input(String),
+    /// Two inputs that disagree (a background of another checkpoint, unknown targets).
+    #[error("{0}")]
+    Mismatch(String),
+    /// The reference genome cannot be read.
+    #[error(transparent)]
+    Genome(#[from] ferrosea_genome::fasta::Error),
+    /// A result file cannot be read or written.
+    #[error(transparent)]
+    Dataset(#[from] ferrosea_dataset::Error),
+    /// The checkpoint cannot be loaded or the device opened.
+    #[error(transparent)]
+    Train(#[from] ferrosea_train::TrainError),
+    /// A tensor operation failed.
+    #[error("tensor operation: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// A file-system error.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+impl AnalyzeError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AnalyzeError + '_ {
+        move |e| AnalyzeError::Io(path.to_path_buf(), e)
+    }
+}
+
+/// Checks an output directory before any work: it is not a file, not one of `inputs`, and it
+/// can be created and written.
+pub fn check_out_dir(dir: &Path, inputs: &[(&str, &Path)]) -> Result<(), AnalyzeError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(AnalyzeError::Usage(format!(
+            "{}: exists and is not a directory; -o takes a directory",
+            dir.display()
+        )));
+    }
+    ferrosea_dataset::ensure_not_input(dir, inputs)
+        .map_err(|e| AnalyzeError::Usage(e.to_string()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| AnalyzeError::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    check_writable(&dir.join(".ferrosea-write-test"))
+}
+
+/// Checks an output file before any work: not a directory, not one of `inputs`, writable.
+pub fn check_out_file(path: &Path, inputs: &[(&str, &Path)]) -> Result<(), AnalyzeError> {
+    if path.is_dir() {
+        return Err(AnalyzeError::Usage(format!(
+            "{}: is a directory; the output must be a file path",
+            path.display()
+        )));
+    }
+    ferrosea_dataset::ensure_not_input(path, inputs)
+        .map_err(|e| AnalyzeError::Usage(e.to_string()))?;
+    check_writable(path)
+}
+
+fn check_writable(path: &Path) -> Result<(), AnalyzeError> {
+    let tmp = ferrosea_dataset::tmp_path(path);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&tmp);
+            Ok(())
+        }
+        Err(e) => Err(AnalyzeError::Usage(format!(
+            "cannot write {}: {e}",
+            tmp.display()
+        ))),
+    }
+}
+
+/// A progress bar on stderr (hidden unless `show`), counting `what` with their rate.
+pub fn progress_bar(show: bool, len: Option<u64>, what: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let (bar, template) = match len {
+        Some(n) => (
+            indicatif::ProgressBar::new(n),
+            format!("{{bar:30}} {{pos}}/{{len}} {what}, {{per_sec}}, eta {{eta}}"),
+        ),
+        None => (
+            indicatif::ProgressBar::new_spinner(),
+            format!("{{spinner}} {{pos}} {what}, {{per_sec}}"),
+        ),
+    };
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).expect("valid template"));
+    bar
+}
+
+/// The hex SHA-256 of a file's bytes (provenance of genomes and checkpoints).
+pub fn sha256_file(path: &Path) -> Result<String, AnalyzeError> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(AnalyzeError::io(path))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(AnalyzeError::io(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", h.finalize()))
+}

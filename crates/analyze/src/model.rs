@@ -1,0 +1,120 @@
+//! A trained network ready for inference: the checkpoint, its device, and batched forward
+//! passes over one-hot windows (`[n, 4, L]` float32, channel-major).
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use ferrosea_train::checkpoint::{self, CheckpointMeta};
+use ferrosea_train::{DeviceSpec, TrainError};
+
+use crate::AnalyzeError;
+
+/// A loaded checkpoint.
+pub struct Model {
+    net: ferrosea_models::Network,
+    device: Device,
+    /// The checkpoint JSON (resolved from a run directory).
+    pub json: PathBuf,
+    /// Its description (recipe, window, targets, training state).
+    pub meta: CheckpointMeta,
+    /// Windows per forward pass.
+    pub batch: usize,
+}
+
+impl Model {
+    /// Loads the checkpoint at `path` (a checkpoint JSON or a ferrosea-train run directory,
+    /// whose best checkpoint is taken) onto `device`.
+    pub fn load(path: &Path, device: &DeviceSpec, batch: usize) -> Result<Model, AnalyzeError> {
+        if batch == 0 {
+            return Err(AnalyzeError::Usage(
+                "--batch-size must be at least 1".into(),
+            ));
+        }
+        let json = checkpoint::resolve(path).map_err(TrainError::from)?;
+        let device = device.open()?;
+        let (net, meta) = checkpoint::load_network(&json, &device)?;
+        Ok(Model {
+            net,
+            device,
+            json,
+            meta,
+            batch,
+        })
+    }
+
+    /// The window length the network takes.
+    pub fn window(&self) -> usize {
+        self.meta.window
+    }
+
+    /// The target names, in output order.
+    pub fn targets(&self) -> &[String] {
+        &self.meta.targets
+    }
+
+    /// The indices of `names` among the targets (all of them when `None`); an unknown name
+    /// is an error that lists a few of the known ones.
+    pub fn target_indices(&self, names: Option<&[String]>) -> Result<Vec<usize>, AnalyzeError> {
+        let Some(names) = names else {
+            return Ok((0..self.targets().len()).collect());
+        };
+        names
+            .iter()
+            .map(|n| {
+                self.targets().iter().position(|t| t == n).ok_or_else(|| {
+                    let known: Vec<&str> =
+                        self.targets().iter().take(5).map(String::as_str).collect();
+                    AnalyzeError::Mismatch(format!(
+                        "--targets: '{n}' is not a target of {} ({} targets: {}{})",
+                        self.json.display(),
+                        self.targets().len(),
+                        known.join(", "),
+                        if self.targets().len() > 5 {
+                            ", ..."
+                        } else {
+                            ""
+                        }
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Logits `[n, T]` of `n` windows, in passes of [`batch`](Self::batch) windows. The same
+    /// window gives the same bits whatever its neighbours and the batch size.
+    pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>, AnalyzeError> {
+        let per = 4 * self.window();
+        let mut out = Vec::with_capacity(x.len() / per * self.targets().len());
+        for chunk in x.chunks(self.batch * per) {
+            let logits = ferrosea_train::eval_logits(
+                &self.net,
+                &self.device,
+                chunk.to_vec(),
+                self.window(),
+                self.batch,
+            )?;
+            out.extend(logits.flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok(out)
+    }
+
+    /// Sigmoid probabilities `[n, T]` of `n` windows; with `rc_average`, the mean of each
+    /// window's and its reverse complement's probabilities (as `ferrosea-evaluate predict
+    /// --rc-average`).
+    pub fn probabilities(&self, x: &[f32], rc_average: bool) -> Result<Vec<f32>, AnalyzeError> {
+        let p = self.sigmoid(x)?;
+        if !rc_average {
+            return Ok(p);
+        }
+        let rc = ferrosea_genome::onehot::reverse_complements(x, self.window());
+        let q = self.sigmoid(&rc)?;
+        Ok(p.iter().zip(&q).map(|(a, b)| (a + b) / 2.0).collect())
+    }
+
+    fn sigmoid(&self, x: &[f32]) -> Result<Vec<f32>, AnalyzeError> {
+        let logits = self.logits(x)?;
+        let n = logits.len();
+        let t = candle_core::Tensor::from_vec(logits, n, &Device::Cpu)?;
+        Ok(candle_nn::ops::sigmoid(&t)?.to_vec1::<f32>()?)
+    }
+}

@@ -1,0 +1,510 @@
+//! Result files of the analysis stage: a table of rows whose count is not known in advance
+//! (variants, regions, sequences), with per-row label columns and float32 arrays.
+//!
+//! ```text
+//! /rows/<name>        one column per label: variable-length UTF-8 strings, int64 or uint8
+//! /<array>            float32 [N, ...]: one array per score, row i = row i of /rows
+//! /targets/name ...   the targets, as in a dataset file
+//! attributes          format, format_version, then the writer's own (provenance)
+//! ```
+//!
+//! Every dataset is chunked along rows and grows as rows are appended; the file is written as
+//! `<path>.tmp` and renamed into place by [`ResultsWriter::finish`]. Modification times are
+//! not recorded, so the same rows give the same bytes. See docs/FORMAT.md.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use hdf5::types::VarLenUnicode;
+use hdf5::{Extent, SimpleExtents};
+
+use crate::writer::{attr, group, strings, TmpGuard};
+use crate::{AttrValue, Error};
+
+/// The kind of a label column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Variable-length UTF-8 strings.
+    Str,
+    /// 64-bit integers.
+    Int,
+    /// Booleans, stored as uint8 0/1.
+    Bool,
+}
+
+/// The values of one label column for the rows of one append.
+#[derive(Clone, Copy, Debug)]
+pub enum Column<'a> {
+    /// Strings (no NUL bytes: they are dropped).
+    Str(&'a [String]),
+    /// Integers.
+    Int(&'a [i64]),
+    /// Booleans.
+    Bool(&'a [bool]),
+}
+
+impl Column<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Column::Str(v) => v.len(),
+            Column::Int(v) => v.len(),
+            Column::Bool(v) => v.len(),
+        }
+    }
+    fn kind(&self) -> ColumnKind {
+        match self {
+            Column::Str(_) => ColumnKind::Str,
+            Column::Int(_) => ColumnKind::Int,
+            Column::Bool(_) => ColumnKind::Bool,
+        }
+    }
+}
+
+/// What a result file holds.
+#[derive(Clone, Debug)]
+pub struct ResultsSpec {
+    /// The `format` attribute (e.g. `ferrosea-variants`).
+    pub format: String,
+    /// The `format_version` attribute.
+    pub version: u32,
+    /// Further file attributes (provenance).
+    pub attrs: Vec<(String, AttrValue)>,
+    /// The names of the targets the arrays' last axis runs over, if any (`/targets/name`).
+    pub targets: Option<Vec<String>>,
+    /// The label columns under `/rows`.
+    pub columns: Vec<(String, ColumnKind)>,
+    /// The float32 arrays and the shape of one row of each (`[T]` for per-target scores).
+    pub arrays: Vec<(String, Vec<usize>)>,
+    /// Rows per chunk.
+    pub chunk_rows: usize,
+    /// Deflate level of the arrays (0: none).
+    pub level: u32,
+}
+
+/// Writes a result file front to back, under `<path>.tmp` until [`finish`](Self::finish).
+pub struct ResultsWriter {
+    path: PathBuf,
+    tmp: TmpGuard,
+    file: hdf5::File,
+    columns: Vec<(ColumnKind, hdf5::Dataset)>,
+    arrays: Vec<(Vec<usize>, hdf5::Dataset)>,
+    column_buf: Vec<Buffered>,
+    array_buf: Vec<Vec<f32>>,
+    chunk: usize,
+    rows: usize,
+    buffered: usize,
+}
+
+enum Buffered {
+    Str(Vec<String>),
+    Int(Vec<i64>),
+    Bool(Vec<u8>),
+}
+
+fn h5err(path: &Path, what: impl Into<String>) -> impl FnOnce(hdf5::Error) -> Error {
+    let (path, what) = (path.to_path_buf(), what.into());
+    move |source| Error::Hdf5 { path, what, source }
+}
+
+impl ResultsWriter {
+    /// Creates `<path>.tmp` with no rows.
+    pub fn create(path: &Path, spec: &ResultsSpec) -> Result<ResultsWriter, Error> {
+        let tmp = crate::tmp_path(path);
+        let file = hdf5::File::create(&tmp).map_err(h5err(path, "creating the temporary file"))?;
+        let tmp = TmpGuard(Some(tmp));
+        let chunk = spec.chunk_rows.max(1);
+        attr(&file, "format", &AttrValue::Str(spec.format.clone()))
+            .and_then(|()| {
+                attr(
+                    &file,
+                    "format_version",
+                    &AttrValue::Int(spec.version.into()),
+                )
+            })
+            .map_err(h5err(path, "writing the attributes"))?;
+        for (k, v) in &spec.attrs {
+            attr(&file, k, v).map_err(h5err(path, format!("writing attribute {k}")))?;
+        }
+        if let Some(t) = &spec.targets {
+            let g = group(&file, "targets").map_err(h5err(path, "creating targets"))?;
+            strings(&g, "name", t).map_err(h5err(path, "writing targets"))?;
+        }
+        let rows = group(&file, "rows").map_err(h5err(path, "creating rows"))?;
+        let mut columns = Vec::new();
+        for (name, kind) in &spec.columns {
+            let ext = SimpleExtents::from_vec(vec![Extent::resizable(0)]);
+            let b = match kind {
+                ColumnKind::Str => rows.new_dataset::<VarLenUnicode>(),
+                ColumnKind::Int => rows.new_dataset::<i64>(),
+                ColumnKind::Bool => rows.new_dataset::<u8>(),
+            };
+            let ds = b
+                .shape(ext)
+                .chunk([chunk])
+                .deflate(4)
+                .create(name.as_str())
+                .map_err(h5err(path, format!("creating rows/{name}")))?;
+            columns.push((*kind, ds));
+        }
+        let mut arrays = Vec::new();
+        for (name, shape) in &spec.arrays {
+            let mut ext = vec![Extent::resizable(0)];
+            ext.extend(shape.iter().map(|&d| Extent::fixed(d)));
+            let mut chunk_shape = vec![chunk];
+            chunk_shape.extend(shape.iter().map(|&d| d.max(1)));
+            let b = file
+                .new_dataset::<f32>()
+                .shape(SimpleExtents::from_vec(ext))
+                .chunk(chunk_shape);
+            let b = if spec.level > 0 {
+                b.shuffle().deflate(spec.level.min(9) as u8)
+            } else {
+                b
+            };
+            let ds = b
+                .create(name.as_str())
+                .map_err(h5err(path, format!("creating {name}")))?;
+            arrays.push((shape.clone(), ds));
+        }
+        let column_buf = spec
+            .columns
+            .iter()
+            .map(|(_, k)| match k {
+                ColumnKind::Str => Buffered::Str(Vec::new()),
+                ColumnKind::Int => Buffered::Int(Vec::new()),
+                ColumnKind::Bool => Buffered::Bool(Vec::new()),
+            })
+            .collect();
+        let array_buf = vec![Vec::new(); arrays.len()];
+        Ok(ResultsWriter {
+            path: path.to_path_buf(),
+            tmp,
+            file,
+            columns,
+            arrays,
+            column_buf,
+            array_buf,
+            chunk,
+            rows: 0,
+            buffered: 0,
+        })
+    }
+
+    /// Rows appended so far.
+    pub fn rows(&self) -> usize {
+        self.rows + self.buffered
+    }
+
+    /// Appends `n` rows: one slice per declared column and per array, in declaration order,
+    /// each holding `n` rows. Rows are buffered and written in blocks of the chunk size, so
+    /// the file's bytes do not depend on how the rows were split between calls.
+    pub fn append(&mut self, n: usize, columns: &[Column], arrays: &[&[f32]]) -> Result<(), Error> {
+        let bad = |message: String| Error::Format {
+            path: self.path.clone(),
+            message,
+        };
+        if columns.len() != self.columns.len() || arrays.len() != self.arrays.len() {
+            return Err(bad(format!(
+                "append: {} columns and {} arrays given, {} and {} declared",
+                columns.len(),
+                arrays.len(),
+                self.columns.len(),
+                self.arrays.len()
+            )));
+        }
+        for (i, (c, (kind, _))) in columns.iter().zip(&self.columns).enumerate() {
+            if c.kind() != *kind || c.len() != n {
+                return Err(bad(format!(
+                    "append: column {i} has {} values of kind {:?}, expected {n} of kind {kind:?}",
+                    c.len(),
+                    c.kind()
+                )));
+            }
+        }
+        for (i, (v, (shape, _))) in arrays.iter().zip(&self.arrays).enumerate() {
+            let per: usize = shape.iter().product();
+            if v.len() != n * per {
+                return Err(bad(format!(
+                    "append: array {i} has {} values, expected {n} x {per}",
+                    v.len()
+                )));
+            }
+        }
+        for (c, b) in columns.iter().zip(&mut self.column_buf) {
+            match (c, b) {
+                (Column::Str(v), Buffered::Str(b)) => b.extend(v.iter().cloned()),
+                (Column::Int(v), Buffered::Int(b)) => b.extend_from_slice(v),
+                (Column::Bool(v), Buffered::Bool(b)) => b.extend(v.iter().map(|&x| x as u8)),
+                _ => unreachable!("kinds checked above"),
+            }
+        }
+        for (v, b) in arrays.iter().zip(&mut self.array_buf) {
+            b.extend_from_slice(v);
+        }
+        self.buffered += n;
+        while self.buffered >= self.chunk {
+            self.flush(self.chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the first `k` buffered rows.
+    fn flush(&mut self, k: usize) -> Result<(), Error> {
+        let (a, b) = (self.rows, self.rows + k);
+        for (buf, (_, ds)) in self.column_buf.iter_mut().zip(&self.columns) {
+            ds.resize([b])
+                .map_err(h5err(&self.path, "growing a column"))?;
+            let w = match buf {
+                Buffered::Str(v) => {
+                    let head: Vec<VarLenUnicode> = v
+                        .drain(..k)
+                        .map(|s| s.replace('\0', "").parse().expect("no NUL"))
+                        .collect();
+                    ds.write_slice(&head, a..b)
+                }
+                Buffered::Int(v) => {
+                    let head: Vec<i64> = v.drain(..k).collect();
+                    ds.write_slice(&head, a..b)
+                }
+                Buffered::Bool(v) => {
+                    let head: Vec<u8> = v.drain(..k).collect();
+                    ds.write_slice(&head, a..b)
+                }
+            };
+            w.map_err(h5err(&self.path, "writing a column"))?;
+        }
+        for (buf, (shape, ds)) in self.array_buf.iter_mut().zip(&self.arrays) {
+            let per: usize = shape.iter().product();
+            let mut dims = vec![b];
+            dims.extend(shape);
+            ds.resize(dims.as_slice())
+                .map_err(h5err(&self.path, "growing an array"))?;
+            let head: Vec<f32> = buf.drain(..k * per).collect();
+            let mut full = vec![k];
+            full.extend(shape);
+            let view = ndarray::ArrayViewD::from_shape(full, &head).expect("length checked");
+            let sel: Vec<hdf5::SliceOrIndex> = std::iter::once((a..b).into())
+                .chain(shape.iter().map(|_| (..).into()))
+                .collect();
+            ds.write_slice(&view, hdf5::Hyperslab::from(sel))
+                .map_err(h5err(&self.path, "writing an array"))?;
+        }
+        self.rows = b;
+        self.buffered -= k;
+        Ok(())
+    }
+
+    /// Writes the buffered rows, closes the file and renames it into place.
+    pub fn finish(mut self) -> Result<PathBuf, Error> {
+        if self.buffered > 0 {
+            self.flush(self.buffered)?;
+        }
+        let ResultsWriter {
+            path,
+            mut tmp,
+            file,
+            columns,
+            arrays,
+            ..
+        } = self;
+        let h5 = h5err(&path, "closing (is the disk full?)");
+        drop((columns, arrays));
+        file.close().map_err(h5)?;
+        let tmp_path = tmp.0.take().expect("armed until here");
+        std::fs::rename(&tmp_path, &path).map_err(|source| {
+            let _ = std::fs::remove_file(&tmp_path);
+            Error::Io {
+                path: path.clone(),
+                what: "renaming the finished file into place".into(),
+                source,
+            }
+        })?;
+        Ok(path)
+    }
+}
+
+/// Reads a result file.
+pub struct ResultsReader {
+    path: PathBuf,
+    file: hdf5::File,
+    rows: usize,
+}
+
+impl ResultsReader {
+    /// Opens a result file, checking its `format` attribute.
+    pub fn open(path: &Path, format: &str) -> Result<ResultsReader, Error> {
+        let file = hdf5::File::open(path).map_err(h5err(path, "opening"))?;
+        let found = crate::layout::format(&file);
+        if found.as_deref() != Some(format) {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "not a {format} file (its format attribute is {})",
+                    found.as_deref().unwrap_or("missing")
+                ),
+            });
+        }
+        let rows = match file.group("rows").ok().and_then(|g| g.member_names().ok()) {
+            Some(names) if !names.is_empty() => file
+                .dataset(&format!("rows/{}", names[0]))
+                .map_err(h5err(path, "reading rows"))?
+                .shape()[0],
+            _ => 0,
+        };
+        Ok(ResultsReader {
+            path: path.to_path_buf(),
+            file,
+            rows,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The underlying HDF5 file.
+    pub fn file(&self) -> &hdf5::File {
+        &self.file
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The target names, when the file has them.
+    pub fn targets(&self) -> Option<Vec<String>> {
+        crate::layout::read_strings(&self.file, &self.path, "targets/name").ok()
+    }
+
+    /// A string attribute.
+    pub fn attr_str(&self, name: &str) -> Option<String> {
+        self.file
+            .attr(name)
+            .ok()?
+            .read_scalar::<VarLenUnicode>()
+            .ok()
+            .map(|s| s.as_str().to_string())
+    }
+
+    /// An integer attribute.
+    pub fn attr_int(&self, name: &str) -> Option<i64> {
+        self.file.attr(name).ok()?.read_scalar::<i64>().ok()
+    }
+
+    /// Rows `rows` of string column `name`.
+    pub fn strings(&self, name: &str, rows: Range<usize>) -> Result<Vec<String>, Error> {
+        let ds = self.column(name)?;
+        let v = ds
+            .read_slice_1d::<VarLenUnicode, _>(rows)
+            .map_err(h5err(&self.path, format!("reading rows/{name}")))?;
+        Ok(v.iter().map(|s| s.as_str().to_string()).collect())
+    }
+
+    /// Rows `rows` of integer column `name`.
+    pub fn ints(&self, name: &str, rows: Range<usize>) -> Result<Vec<i64>, Error> {
+        let ds = self.column(name)?;
+        Ok(ds
+            .read_slice_1d::<i64, _>(rows)
+            .map_err(h5err(&self.path, format!("reading rows/{name}")))?
+            .to_vec())
+    }
+
+    /// Rows `rows` of boolean column `name`.
+    pub fn bools(&self, name: &str, rows: Range<usize>) -> Result<Vec<bool>, Error> {
+        let ds = self.column(name)?;
+        Ok(ds
+            .read_slice_1d::<u8, _>(rows)
+            .map_err(h5err(&self.path, format!("reading rows/{name}")))?
+            .iter()
+            .map(|&b| b != 0)
+            .collect())
+    }
+
+    /// The shape of array `name` (rows first), or `None` when the file has no such array.
+    pub fn array_shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.file.dataset(name).ok().map(|d| d.shape())
+    }
+
+    /// Rows `rows` of array `name`, flattened row-major.
+    pub fn array(&self, name: &str, rows: Range<usize>) -> Result<Vec<f32>, Error> {
+        let ds = self
+            .file
+            .dataset(name)
+            .map_err(h5err(&self.path, format!("opening {name}")))?;
+        let nd = ds.ndim();
+        let sel: Vec<hdf5::SliceOrIndex> = std::iter::once(rows.into())
+            .chain((1..nd).map(|_| (..).into()))
+            .collect();
+        let a = ds
+            .read_slice::<f32, _, ndarray::IxDyn>(hdf5::Hyperslab::from(sel))
+            .map_err(h5err(&self.path, format!("reading {name}")))?;
+        Ok(a.iter().copied().collect())
+    }
+
+    fn column(&self, name: &str) -> Result<hdf5::Dataset, Error> {
+        self.file
+            .dataset(&format!("rows/{name}"))
+            .map_err(h5err(&self.path, format!("opening rows/{name}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_appended_in_pieces_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.h5");
+        let spec = ResultsSpec {
+            format: "ferrosea-test".into(),
+            version: 1,
+            attrs: vec![("seed".into(), AttrValue::Int(7))],
+            targets: Some(vec!["a".into(), "b".into()]),
+            columns: vec![
+                ("id".into(), ColumnKind::Str),
+                ("pos".into(), ColumnKind::Int),
+            ],
+            arrays: vec![("score".into(), vec![2]), ("cube".into(), vec![2, 3])],
+            chunk_rows: 2,
+            level: 4,
+        };
+        let mut w = ResultsWriter::create(&path, &spec).unwrap();
+        assert!(!path.exists(), "the file appears only when finished");
+        for k in 0..3 {
+            let ids: Vec<String> = (0..k + 1).map(|i| format!("r{k}.{i}")).collect();
+            let pos: Vec<i64> = (0..k as i64 + 1).collect();
+            let score: Vec<f32> = (0..2 * (k + 1)).map(|i| i as f32 + k as f32).collect();
+            let cube: Vec<f32> = (0..6 * (k + 1)).map(|i| i as f32).collect();
+            w.append(
+                k + 1,
+                &[Column::Str(&ids), Column::Int(&pos)],
+                &[&score, &cube],
+            )
+            .unwrap();
+        }
+        let err = w.append(
+            1,
+            &[Column::Int(&[1]), Column::Int(&[1])],
+            &[&[0.0; 2], &[0.0; 6]],
+        );
+        assert!(err.unwrap_err().to_string().contains("column 0"));
+        assert_eq!(w.rows(), 6);
+        w.finish().unwrap();
+        let r = ResultsReader::open(&path, "ferrosea-test").unwrap();
+        assert_eq!(r.rows(), 6);
+        assert_eq!(r.strings("id", 0..6).unwrap()[3], "r2.0");
+        assert_eq!(r.ints("pos", 3..6).unwrap(), vec![0, 1, 2]);
+        assert_eq!(r.array("score", 1..3).unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(r.array_shape("cube").unwrap(), vec![6, 2, 3]);
+        assert_eq!(r.attr_int("seed"), Some(7));
+        assert_eq!(r.targets().unwrap(), vec!["a", "b"]);
+        assert!(ResultsReader::open(&path, "ferrosea-other")
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("not a ferrosea-other file"));
+    }
+}
