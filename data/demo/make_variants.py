@@ -4,8 +4,11 @@
 No real variant set is available offline, so the demo's VCF is made here: positions drawn
 (seeded) among the real A/C/G/T bases of chr22:26,000,001-30,000,000 of the demo FASTA, REF
 always the true base(s) there, ALT made up. Mostly SNVs, some small deletions and
-insertions, a few MNVs and multi-ALT records. Not biology: it exercises ferrosea-analyze
-variants (and the workflow's scatter-gather) on a real sequence.
+insertions, a few MNVs and multi-ALT records, and two symbolic deletions (`<DEL>`, which
+ferrosea-analyze skips and lists in skipped.tsv). Most records have a 1 kb window of real
+bases around them; about one in twenty lies near an assembly gap (N in its window). Not
+biology: it exercises ferrosea-analyze variants (and the workflow's scatter-gather) on a real
+sequence.
 
     python3 data/demo/make_variants.py            # rewrites data/demo/variants.vcf.gz
 
@@ -22,8 +25,10 @@ OUT = os.path.join(HERE, "variants.vcf.gz")
 CHROM, START, END = "chr22", 26_000_001, 30_000_000  # 1-based, inclusive: the real bases
 SEED = 20240601
 # How many records of each kind.
-COUNTS = {"SNV": 260, "DEL": 20, "INS": 20, "MNV": 6, "MULTI": 6}
+COUNTS = {"SNV": 260, "DEL": 20, "INS": 20, "MNV": 6, "MULTI": 6, "SV": 2}
 BASES = "ACGT"
+FLANK = 500  # bases each side that are real for most records (a 1 kb window: DeepSEA's, DanQ's)
+NEAR_GAP = 0.05  # the share of records whose window may hold N
 
 
 def read_chrom(path, name):
@@ -49,15 +54,19 @@ def main():
 
     def pick(length):
         """A 1-based position whose `length` bases (and the one after) are A/C/G/T and
-        free, inside the real stretch."""
+        free, inside the real stretch; mostly with FLANK real bases each side too."""
+        clean = rng.random() >= NEAR_GAP
         while True:
-            pos = rng.randint(START, END - length - 1)
+            pos = rng.randint(START + FLANK, END - length - 1 - FLANK)
             span = range(pos, pos + length + 1)
             if any(p in used for p in span):
                 continue
-            if all(seq[p - 1] in BASES for p in span):
-                used.update(span)
-                return pos
+            if not all(seq[p - 1] in BASES for p in span):
+                continue
+            if clean and not all(b in BASES for b in seq[pos - 1 - FLANK:pos + length + FLANK]):
+                continue
+            used.update(span)
+            return pos
 
     def other(base, k=1):
         return rng.sample([b for b in BASES if b != base], k)
@@ -87,6 +96,10 @@ def main():
         pos = pick(1)
         ref = seq[pos - 1]
         records.append((pos, ref, ref + "".join(rng.choice(BASES) for _ in range(n)), "VT=INDEL"))
+    for _ in range(COUNTS["SV"]):
+        n = rng.randint(200, 400)
+        pos = pick(1)
+        records.append((pos, seq[pos - 1], "<DEL>", f"VT=SV;SVTYPE=DEL;END={pos + n};SVLEN=-{n}"))
     records.sort()
 
     header = [
@@ -95,8 +108,12 @@ def main():
         "sequence; not observed variation)",
         "##reference=hg19 (data/demo/hg19_chr22_26-30Mb.fa.gz)",
         f"##contig=<ID={CHROM},length={len(seq)},assembly=hg19>",
-        '##INFO=<ID=VT,Number=1,Type=String,Description="Synthetic variant type: SNV, MNV or '
-        'INDEL">',
+        '##INFO=<ID=VT,Number=1,Type=String,Description="Synthetic variant type: SNV, MNV, '
+        'INDEL or SV">',
+        '##INFO=<ID=SVTYPE,Number=1,Type=String,Description="Type of structural variant">',
+        '##INFO=<ID=END,Number=1,Type=Integer,Description="End position of the variant">',
+        '##INFO=<ID=SVLEN,Number=A,Type=Integer,Description="Length difference of ALT and REF">',
+        '##ALT=<ID=DEL,Description="Deletion">',
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
     ]
     lines = header + [
