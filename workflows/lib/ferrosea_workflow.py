@@ -66,3 +66,81 @@ def training_stamp(config):
         return text
 
     return stamp
+
+
+def tsv_prefix(vcf):
+    """The prefix ferrosea-analyze variants gives its Selene-layout TSVs by default: the VCF's
+    file name without .vcf.gz, .vcf.bgz, .vcf or .gz (passed explicitly with --prefix, so
+    that the files the rule declares are the files the binary writes)."""
+    name = os.path.basename(vcf)
+    for ext in (".vcf.gz", ".vcf.bgz", ".vcf", ".gz"):
+        if name.endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+def variants_files(directory, prefix):
+    """The files of one ferrosea-analyze variants (or gather) output directory, summary.json
+    (written last) last."""
+    return {
+        "h5": f"{directory}/variants.h5",
+        "diffs": f"{directory}/{prefix}_diffs.tsv",
+        "abs_diffs": f"{directory}/{prefix}_abs_diffs.tsv",
+        "logits": f"{directory}/{prefix}_logits.tsv",
+        "ref": f"{directory}/{prefix}.ref_predictions.tsv",
+        "alt": f"{directory}/{prefix}.alt_predictions.tsv",
+        "vcf": f"{directory}/annotated.vcf.gz",
+        "skipped": f"{directory}/skipped.tsv",
+        "summary": f"{directory}/summary.json",
+    }
+
+
+def variants_flags(config):
+    """The flags of ferrosea-analyze variants from the config's variants section (besides
+    the checkpoint, genome, VCF, background, chunk and output)."""
+    v = config["variants"]
+    flags = []
+    if v.get("rc_average", True):
+        flags.append("--rc-average")
+    if v.get("strict_ref"):
+        flags.append("--strict-ref")
+    if v.get("chrom_alias"):
+        flags.append(f"--chrom-alias {v['chrom_alias']}")
+    flags.append(f"--batch-size {v.get('batch_size', 64)}")
+    flags.append(f"--device {first_device(config)}")
+    return " ".join(flags)
+
+
+def track_targets(config):
+    """The targets of the tracks section as ferrosea-analyze regions --bigwig takes them
+    (comma-separated, or all)."""
+    t = config["tracks"].get("targets", "all")
+    return t if isinstance(t, str) else ",".join(t)
+
+
+def bigwig_files(config, directory):
+    """The bigWig files ferrosea-analyze regions writes for the listed targets (`|` in a
+    name becomes `_`); none when the targets are `all` (their names are the checkpoint's)."""
+    t = config["tracks"].get("targets", "all")
+    if isinstance(t, str):
+        return []
+    return [f"{directory}/{name.replace('|', '_')}.bw" for name in t]
+
+
+def tile_regions(config):
+    """The tracks section's regions as --tile takes them (comma-separated)."""
+    r = config["tracks"]["regions"]
+    return r if isinstance(r, str) else ",".join(r)
+
+
+def background_file(config):
+    """The background file of the variants rules (rule background's output), or [] when the
+    variants section has no background."""
+    if config["variants"].get("background"):
+        return f"{config['out']}/background/background.h5"
+    return []
+
+
+def flag_of_input(flag, name):
+    """A rule parameter: `flag <the input name>` when the rule has that input, else nothing."""
+    return lambda wildcards, input: f"{flag} {input[name]}" if input.get(name) else ""

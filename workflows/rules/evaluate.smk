@@ -12,7 +12,7 @@ rule predict:
         device=first_device(config),
     log:
         f"{OUT}/logs/predict.log",
-    threads: workflow.cores
+    threads: CORES
     resources:
         gpu=min(config["train"].get("gpus", 0), 1),
     shell:
@@ -40,7 +40,7 @@ rule metrics:
         ),
     log:
         f"{OUT}/logs/metrics.log",
-    threads: workflow.cores
+    threads: CORES
     shell:
         "{params.bin}/ferrosea-evaluate metrics --predictions {input.predictions} -o {params.out} "
         "--min-positives {params.min_pos} {params.reference} -j {threads} 2> {log}"

@@ -20,7 +20,7 @@ rule filters:
         device=first_device(config),
     log:
         f"{OUT}/logs/filters.log",
-    threads: workflow.cores
+    threads: CORES
     resources:
         gpu=min(config["train"].get("gpus", 0), 1),
     shell:
@@ -41,7 +41,7 @@ rule compare:
         thresh=config["interpret"].get("thresh", 0.5),
     log:
         f"{OUT}/logs/compare.log",
-    threads: workflow.cores
+    threads: CORES
     shell:
         "{params.bin}/ferrosea-interpret compare --query {input.query} --db {input.db} -o {output} "
         "--dist {params.dist} --thresh {params.thresh} -j {threads} 2> {log}"

@@ -18,7 +18,7 @@ rule prep:
         extra=config["prep"].get("extra", ""),
     log:
         f"{OUT}/logs/prep.log",
-    threads: workflow.cores
+    threads: CORES
     shell:
         "{params.bin}/ferrosea-prep --genome {input.genome} --targets {input.targets} -o {params.out} "
         "--valid {params.valid:q} --test {params.test:q} --keep {params.keep} {params.rc} "

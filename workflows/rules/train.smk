@@ -16,7 +16,7 @@ rule train:
         stamp=training_stamp(config),
     log:
         f"{OUT}/logs/train.log",
-    threads: workflow.cores
+    threads: CORES
     resources:
         gpu=config["train"].get("gpus", 0),
     shell:
