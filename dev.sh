@@ -62,9 +62,11 @@ hdf5() {
 demo() {
     hdf5
     venv snakemake
-    cargo build --release -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"
+    cargo build --release -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret -p ferrosea-analyze "${CARGO_FEATURES[@]}"
     # The whole pipeline (workflows/Snakefile) on the embedded demo data
-    # (workflows/config/config.yaml): prep -> train -> predict -> metrics -> filters -> compare -> report.
+    # (workflows/config/config.yaml): prep -> train -> predict -> metrics -> filters -> compare -> report,
+    # and the demo's variants (data/demo/variants.vcf.gz, scattered over 2 jobs and gathered, with a
+    # background) and bigWig tracks (ferrosea-analyze); it ends by printing where everything is.
     .venv/bin/snakemake -s workflows/Snakefile --cores all --rerun-incomplete --quiet rules
 }
 
@@ -97,9 +99,52 @@ workflow_check() {
     [ "$(grep -c . "$out/train/metrics.tsv")" = 3 ] || { say "error: $out/train/metrics.tsv lacks epochs"; exit 1; }
     # Rerunning a finished training (Snakemake deletes its declared outputs first) must succeed.
     "${smk[@]}" --forcerun train
-    for f in train/best.json report/metrics.json report/plots/roc_curves.png motifs/report.html motifs/matches.tsv; do
+    for f in train/best.json report/metrics.json report/plots/roc_curves.png motifs/report.html motifs/matches.tsv \
+        background/background.h5 variants/variants.h5 variants/annotated.vcf.gz variants/skipped.tsv \
+        variants/variants_{diffs,abs_diffs,logits}.tsv variants/variants.{ref,alt}_predictions.tsv \
+        variants/summary.json tracks/regions.h5 tracks/summary.json tracks/H1-hESC_CTCF.bw tracks/A549_DNase.bw; do
         [ -s "$out/$f" ] || { say "error: the workflow did not write $out/$f"; exit 1; }
     done
+    for f in "$out"/tracks/*.bw; do
+        [ "$(od -An -tx1 -N4 "$f" | tr -d ' ')" = 26fc8f88 ] || { say "error: $f is not a bigWig file"; exit 1; }
+    done
+    scatter_gather_check "$out" "$cfg"
+}
+
+# Scatter-gather: the demo's variants scored in 3 chunks and in 1 (each a real run of the
+# variants rules into the workflow check's output) must give the same bytes as the demo run's
+# 2 chunks, every file but summary.json (times, command lines); the summaries' counts agree.
+# $1: the workflow check's output, $2: its config (variants.chunks: 2).
+scatter_gather_check() {
+    local out=$1 cfg=$2 v=$1/variants n f started=$SECONDS
+    grep -q '^  chunks: 2$' "$cfg" || { say "error: $cfg does not set variants.chunks: 2"; exit 1; }
+    rm -rf "$v.2" "$v.3" "$v.1"
+    mv "$v" "$v.2"
+    for n in 3 1; do
+        sed -e "s|^  chunks: 2$|  chunks: $n|" "$cfg" > "$cfg.$n"
+        .venv/bin/snakemake -s workflows/Snakefile --configfile "$cfg.$n" --cores 2 --quiet all -- "$v/summary.json"
+        mv "$v" "$v.$n"
+    done
+    [ -d "$v.3/chunks/3" ] && [ ! -d "$v.1/chunks" ] || { say "error: the variants were not scattered as configured"; exit 1; }
+    local files
+    files=$(cd "$v.1" && find . -type f ! -name summary.json | sort)
+    [ "$(echo "$files" | wc -l)" -ge 8 ] || { say "error: $v.1 lacks outputs: $files"; exit 1; }
+    for n in 2 3; do
+        [ "$(cd "$v.$n" && find . -path ./chunks -prune -o -type f ! -name summary.json -print | sort)" = "$files" ] ||
+            { say "error: $v.$n and $v.1 hold different files"; exit 1; }
+        for f in $files; do
+            cmp "$v.1/$f" "$v.$n/$f" || { say "error: $n chunks and 1 differ in $f"; exit 1; }
+        done
+    done
+    .venv/bin/python - "$v".{1,2,3}/summary.json <<'PY' || { say "error: the summaries of 1, 2 and 3 chunks disagree"; exit 1; }
+import json, sys
+keys = ("records", "alleles", "scored", "skipped", "ref_mismatch", "contains_unk", "targets")
+s = [{k: json.load(open(p))[k] for k in keys} for p in sys.argv[1:]]
+assert s[0]["records"] > 0 and s[0]["scored"] > 0, s[0]
+assert s[0] == s[1] == s[2], s
+PY
+    mv "$v.2" "$v"
+    say "scatter-gather: 3 chunks, 2 and 1 give the same bytes ($(echo "$files" | wc -l) files, $((SECONDS - started)) s)"
 }
 
 # SIGKILL at several points of prep, train, predict, metrics and compare, over fresh and over
@@ -149,7 +194,7 @@ test() {
     venv h5py numpy scipy scikit-learn:sklearn memelite
     export FERROSEA_PYTHON="$PWD/.venv/bin/python"
     cargo test --workspace "${CARGO_FEATURES[@]}"
-    cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"
+    cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret -p ferrosea-analyze "${CARGO_FEATURES[@]}"
     workflow_check
     kill_check
     truth_check target/debug
@@ -160,8 +205,8 @@ case "${1:-}" in
     demo) demo ;;
     test) test ;;
     cuda-check) hdf5; cuda_check ;;
-    kill-check) hdf5; venv h5py; cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"; kill_check ;;
-    workflow-check) hdf5; cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"; workflow_check ;;
-    truth) hdf5; cargo build --release -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret "${CARGO_FEATURES[@]}"; truth_check target/release ;;
+    kill-check) hdf5; venv h5py; cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret -p ferrosea-analyze "${CARGO_FEATURES[@]}"; kill_check ;;
+    workflow-check) hdf5; cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret -p ferrosea-analyze "${CARGO_FEATURES[@]}"; workflow_check ;;
+    truth) hdf5; cargo build --release -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret -p ferrosea-analyze "${CARGO_FEATURES[@]}"; truth_check target/release ;;
     *) echo "usage: ./dev.sh demo|test|truth|cuda-check|workflow-check|kill-check" >&2; exit 2 ;;
 esac
