@@ -118,13 +118,37 @@ def track_targets(config):
     return t if isinstance(t, str) else ",".join(t)
 
 
-def bigwig_files(config, directory):
-    """The bigWig files ferrosea-analyze regions writes for the listed targets (`|` in a
-    name becomes `_`); none when the targets are `all` (their names are the checkpoint's)."""
+def file_safe(name):
+    """A target name as ferrosea-analyze regions names its track files: characters other
+    than letters, digits, `.`, `-` and `_` become `_` (`H1-hESC|CTCF` -> `H1-hESC_CTCF`)."""
+    s = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in name)
+    return f"_{s}" if not s or s.startswith(".") else s
+
+
+def track_files(config, directory, ext):
+    """The track files (ext: bw or bedGraph) ferrosea-analyze regions writes for the listed
+    targets, named as it names them (file_safe; a clash gets _2, _3, ...); none when the
+    targets are `all` (their names are the checkpoint's)."""
     t = config["tracks"].get("targets", "all")
     if isinstance(t, str):
         return []
-    return [f"{directory}/{name.replace('|', '_')}.bw" for name in t]
+    used, files = {}, []
+    for name in t:
+        base = file_safe(name)
+        used[base] = used.get(base, 0) + 1
+        stem = base if used[base] == 1 else f"{base}_{used[base]}"
+        files.append(f"{directory}/{stem}.{ext}")
+    return files
+
+
+def bigwig_files(config, directory):
+    """The bigWig files of the tracks section's listed targets (see track_files)."""
+    return track_files(config, directory, "bw")
+
+
+def bedgraph_files(config, directory):
+    """The bedGraph files of the listed targets, when the tracks section asks for them."""
+    return track_files(config, directory, "bedGraph") if config["tracks"].get("bedgraph") else []
 
 
 def tile_regions(config):

@@ -155,6 +155,7 @@ if config.get("tracks"):
             h5=f"{OUT}/tracks/regions.h5",
             tsv=f"{OUT}/tracks/regions.tsv",
             bigwigs=bigwig_files(config, f"{OUT}/tracks"),
+            bedgraphs=bedgraph_files(config, f"{OUT}/tracks"),
             summary=f"{OUT}/tracks/summary.json",
         params:
             bin=BIN,
@@ -164,6 +165,9 @@ if config.get("tracks"):
             step=TRACKS.get("step", 200),
             targets=track_targets(config),
             bedgraph="--bedgraph" if TRACKS.get("bedgraph") else "",
+            rc="--rc-average" if TRACKS.get("rc_average", True) else "",
+            batch=TRACKS.get("batch_size", 64),
+            device=first_device(config),
         log:
             f"{OUT}/logs/tracks.log",
         threads: CORES
@@ -174,4 +178,5 @@ if config.get("tracks"):
         shell:
             "{params.bin}/ferrosea-analyze regions --checkpoint {params.checkpoint} "
             "--genome {input.genome} --tile {params.regions:q} --step {params.step} "
-            "-o {params.out} --bigwig {params.targets:q} {params.bedgraph} -j {threads} 2> {log}"
+            "-o {params.out} --bigwig {params.targets:q} {params.bedgraph} {params.rc} "
+            "--batch-size {params.batch} --device {params.device} -j {threads} 2> {log}"
