@@ -191,7 +191,7 @@ cuda_check() {
 
 test() {
     hdf5
-    venv h5py numpy scipy scikit-learn:sklearn memelite
+    venv h5py numpy scipy scikit-learn:sklearn memelite pyBigWig
     export FERROSEA_PYTHON="$PWD/.venv/bin/python"
     cargo test --workspace "${CARGO_FEATURES[@]}"
     cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret -p ferrosea-analyze "${CARGO_FEATURES[@]}"

@@ -17,8 +17,10 @@ pub mod alleles;
 pub mod background;
 pub mod ism;
 pub mod model;
+pub mod plot;
 pub mod regions;
 pub mod scores;
+pub mod sequences;
 pub mod variants;
 pub mod vcf;
 
