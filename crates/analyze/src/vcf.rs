@@ -200,12 +200,14 @@ impl Reader {
         if reference.is_empty() || reference == "." {
             return Err(bad("REF is missing".into()));
         }
-        let alts: Vec<String> = record
-            .alternate_bases()
-            .as_ref()
-            .split(',')
-            .map(str::to_string)
-            .collect();
+        // noodles gives a missing ALT (`.`) as an empty string.
+        let alternate_bases = record.alternate_bases();
+        let alt_text: &str = alternate_bases.as_ref();
+        let alts: Vec<String> = if alt_text.is_empty() || alt_text == "." {
+            vec![".".to_string()]
+        } else {
+            alt_text.split(',').map(str::to_string).collect()
+        };
         Ok(Record {
             line: self.line,
             text: text.clone(),
@@ -263,6 +265,8 @@ mod tests {
             (6, ".", "AC")
         );
         assert!(v[1].text.ends_with("X=1"));
+        let v = read(&format!("{HEADER}c\t5\t.\tA\t.\t.\t.\t.\n")).unwrap();
+        assert_eq!(v[0].alts, vec![".".to_string()], "a missing ALT is [\".\"]");
     }
 
     #[test]

@@ -1,0 +1,205 @@
+//! `ferrosea-analyze variants` and `background` against an independent Python oracle
+//! (tests/python/check_variants.py: h5py and numpy, no ferrosea code). The oracle builds each
+//! allele's windows from the FASTA by the rule of crates/analyze/src/alleles.rs, writes them
+//! as a dataset file, and `ferrosea-evaluate predict` scores it; `variants` must report the
+//! same probabilities (1e-6), skip exactly the alleles the oracle skips, compute the
+//! documented scores and e-values, and write TSVs and an annotated VCF that agree with
+//! variants.h5.
+//!
+//! Needs the `ferrosea-evaluate` binary: `cargo build -p ferrosea-evaluate` first when running
+//! only this package's tests.
+
+mod common;
+mod variants_common;
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use variants_common::*;
+
+/// `variants` on `vcf` into `out`, with extra arguments.
+fn run_variants(vcf: &Path, out: &Path, extra: &[&str]) {
+    let mut args = variants_args(vcf, out);
+    args.extend(extra.iter().map(OsString::from));
+    ok("ferrosea-analyze variants", analyze(&args));
+}
+
+#[test]
+fn variants_and_background_agree_with_the_python_oracle() {
+    let f = common::fixture();
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let vcf = d.join("oracle.vcf");
+    write(&vcf, &oracle_vcf());
+
+    // The background, then variants without and with it, and with --rc-average.
+    let bg = d.join("bg.h5");
+    let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
+    args.extend([
+        f.run.clone().into(),
+        "--genome".into(),
+        common::genome().into(),
+        "--random-snvs".into(),
+        "200".into(),
+        "--seed".into(),
+        "1".into(),
+        "-o".into(),
+        bg.clone().into(),
+    ]);
+    ok("ferrosea-analyze background", analyze(&args));
+    let (plain, with_bg, rc) = (d.join("plain"), d.join("bg"), d.join("rc"));
+    run_variants(&vcf, &plain, &[]);
+    run_variants(&vcf, &with_bg, &["--background", bg.to_str().unwrap()]);
+    run_variants(&vcf, &rc, &["--rc-average"]);
+
+    // The oracle's windows (the VCF's alleles and the background's SNVs) through predict.
+    let (data, expected) = (d.join("oracle.h5"), d.join("expected.json"));
+    let p = |p: &Path| p.as_os_str().to_owned();
+    oracle(&[
+        "build".into(),
+        "--genome".into(),
+        p(&common::genome()),
+        "--vcf".into(),
+        p(&vcf),
+        "--window".into(),
+        "1000".into(),
+        "--targets-from".into(),
+        p(&f.prep.join("train.h5")),
+        "--background".into(),
+        p(&bg),
+        "--dataset".into(),
+        p(&data),
+        "--expected".into(),
+        p(&expected),
+    ]);
+    let e = json(&expected);
+    let scored = e["scored"].as_array().unwrap().len();
+    let skipped = e["skipped"].as_array().unwrap();
+    assert!(scored >= 25, "the oracle VCF scores {scored} alleles");
+    // Every way of not being scored is exercised.
+    for reason in [
+        "symbolic_allele",
+        "breakend",
+        "missing_alt",
+        "letters_outside_ACGTN",
+        "chrom_not_in_genome",
+        "chrom_not_in_genome(genome has chr22)",
+        "window_off_chromosome",
+    ] {
+        assert!(
+            skipped.iter().any(|s| s[5] == reason),
+            "the oracle expects no allele skipped as {reason}"
+        );
+    }
+    let (pred, pred_rc) = (d.join("pred.h5"), d.join("pred_rc.h5"));
+    predict(&f.run, &data, &pred, false);
+    predict(&f.run, &data, &pred_rc, true);
+
+    let compare = |out: &Path, extra: &[&str]| {
+        let mut a: Vec<OsString> = vec![
+            "compare".into(),
+            "--expected".into(),
+            p(&expected),
+            "--pred".into(),
+            p(&pred),
+            "--variants".into(),
+            p(out),
+            "--prefix".into(),
+            "oracle".into(),
+        ];
+        a.extend(extra.iter().map(OsString::from));
+        oracle(&a);
+    };
+    compare(&plain, &[]);
+    compare(&with_bg, &["--background", bg.to_str().unwrap()]);
+    compare(
+        &rc,
+        &["--rc-average", "--pred-rc", pred_rc.to_str().unwrap()],
+    );
+}
+
+/// gzip and bgzip VCFs give the same outputs as the plain text.
+#[test]
+fn gzip_and_bgzip_vcfs_read_like_plain_text() {
+    let _ = common::fixture();
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = oracle_vcf();
+    let plain = d.join("plain/v.vcf");
+    std::fs::create_dir_all(plain.parent().unwrap()).unwrap();
+    write(&plain, &text);
+    run_variants(&plain, &d.join("out_plain"), &[]);
+    let mut files = output_files("v");
+    files.retain(|f| f != "variants.h5"); // its `vcf` attribute names the file read
+    for (name, writer) in [
+        ("gzip", write_gzip as fn(&Path, &str)),
+        ("bgzip", write_bgzip),
+    ] {
+        let vcf = d.join(name).join("v.vcf.gz");
+        std::fs::create_dir_all(vcf.parent().unwrap()).unwrap();
+        writer(&vcf, &text);
+        let out = d.join(format!("out_{name}"));
+        run_variants(&vcf, &out, &[]);
+        same_bytes(&d.join("out_plain"), &out, &files);
+    }
+}
+
+/// `--chrom-alias chr` scores `22` as `chr22`, with the same probabilities.
+#[test]
+fn chrom_alias_rescues_bare_names() {
+    let _ = common::fixture();
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut g = Bases::open();
+    let r = g.get(28_300_000, 1);
+    let a = other(r.chars().next().unwrap());
+    let vcf = d.join("alias.vcf");
+    write(
+        &vcf,
+        &format!(
+            "{HEADER}22\t28300000\tbare\t{r}\t{a}\t.\t.\t.\nchr22\t28300000\tfull\t{r}\t{a}\t.\t.\t.\n"
+        ),
+    );
+    // Without the alias: skipped, with a warning that names the fix.
+    let out = d.join("no_alias");
+    let o = ok("variants", analyze(&variants_args(&vcf, &out)));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("'22'") && stderr.contains("--chrom-alias chr"),
+        "{stderr}"
+    );
+    let s = json(&out.join("summary.json"));
+    assert_eq!(
+        (
+            s["scored"].as_u64(),
+            s["skipped"]["chrom_not_in_genome"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    // With it: both rows scored, the same values; rows keep the VCF's name.
+    let out = d.join("alias");
+    run_variants(&vcf, &out, &["--chrom-alias", "chr"]);
+    let s = json(&out.join("summary.json"));
+    assert_eq!(s["scored"].as_u64(), Some(2), "{s}");
+    let tsv = std::fs::read_to_string(out.join("alias.ref_predictions.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0][0], rows[1][0]), ("22", "chr22"));
+    assert_eq!(rows[0][6], "True", "the REF matches chr22");
+    assert_eq!(rows[0][8..], rows[1][8..], "22 is scored as chr22");
+    let alt = std::fs::read_to_string(out.join("alias.alt_predictions.tsv")).unwrap();
+    let alt: Vec<Vec<&str>> = alt
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(alt[0][8..], alt[1][8..]);
+    assert_ne!(alt[0][8..], rows[0][8..], "the SNV changes the predictions");
+}
