@@ -14,33 +14,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferrosea_benches::measure;
-use ferrosea_dataset::{
-    Block, Header, PredictionsOptions, PredictionsWriter, Targets, Writer, WriterOptions,
-};
+use ferrosea_benches::{header, measure, one_hot_dataset, train_one_step};
+use ferrosea_dataset::{PredictionsOptions, PredictionsWriter};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
 const TARGETS: usize = 919;
-
-fn header(t: usize, window: usize) -> Header {
-    // DeepSEA's mix: 125 DNase, 690 TF, 104 histone marks.
-    let category = |i: usize| match i {
-        i if i < 125 => "DNase",
-        i if i < 815 => "TF",
-        _ => "Histone",
-    };
-    Header {
-        window,
-        targets: Targets {
-            name: (0..t).map(|i| format!("target{i:03}")).collect(),
-            category: (0..t).map(|i| category(i * 919 / t).to_string()).collect(),
-            ..Default::default()
-        },
-        chrom_names: vec!["chr8".into()],
-        attrs: vec![],
-    }
-}
 
 /// Synthetic predictions: target t has a positive rate between 0.1% and 5% (log-uniform);
 /// positives score sigmoid(N(1, 1.5)), negatives sigmoid(N(-2, 1.5)). Seeded per row block.
@@ -184,38 +163,13 @@ fn metrics_bench(dir: &Path) {
     println!("largest |ferrosea - sklearn| over all targets and both metrics: {max_diff:.2e}");
 }
 
-fn one_hot_dataset(path: &Path, rows: usize, window: usize) {
-    let h = header(TARGETS, window);
-    let mut w = Writer::create(path, &h, rows, WriterOptions::default()).unwrap();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-    let mut x = vec![0u8; rows * window * 4];
-    for p in 0..rows * window {
-        x[p * 4 + rng.random_range(0..4)] = 1;
-    }
-    let y: Vec<u8> = (0..rows * TARGETS)
-        .map(|_| (rng.random::<f32>() < 0.03) as u8)
-        .collect();
-    w.write_block(
-        0,
-        &Block {
-            x,
-            y,
-            chrom: vec![0; rows],
-            start: (0..rows as i64).map(|r| r * 200).collect(),
-            strand: vec![b'+'; rows],
-        },
-    )
-    .unwrap();
-    w.finish().unwrap();
-}
-
 fn predict_bench(dir: &Path) {
     let rows = 2048;
     let data = dir.join("predict-data.h5");
     let valid = dir.join("predict-valid.h5");
     if !data.exists() {
-        one_hot_dataset(&data, rows, 1000);
-        one_hot_dataset(&valid, 32, 1000);
+        one_hot_dataset(&data, rows, 1000, TARGETS);
+        one_hot_dataset(&valid, 32, 1000, TARGETS);
     }
     let exe = std::env::current_exe().unwrap();
     println!("\npredict on CPU: {rows} rows x {TARGETS} targets, window 1000, batch 256");
@@ -225,27 +179,7 @@ fn predict_bench(dir: &Path) {
     );
     for preset in ["deepsea", "danq"] {
         let run = dir.join(format!("run-{preset}"));
-        let mut cfg = ferrosea_train::TrainConfig::preset(preset).unwrap();
-        cfg.epochs = 1;
-        cfg.batch_size = 16;
-        ferrosea_train::run(&ferrosea_train::Options {
-            train: data.clone(),
-            valid: valid.clone(),
-            out: run.clone(),
-            config: cfg,
-            seed: 1,
-            devices: vec![ferrosea_train::DeviceSpec::Cpu],
-            resume: false,
-            force: true,
-            checkpoint_every: None,
-            init_filters: None,
-            halt_after_steps: None,
-            steps_per_epoch: Some(1),
-            eval_batch: 32,
-            progress: false,
-            cluster: None,
-        })
-        .unwrap();
+        train_one_step(preset, &data, &valid, &run);
         let mut rates = Vec::new();
         for rc in ["plain", "rc"] {
             let args = serde_json::to_string(&[
