@@ -1,0 +1,158 @@
+//! `variants` writes the same bytes whatever `-j` and `--batch-size`, and `gather` of
+//! `--chunk 1/3, 2/3, 3/3` writes the bytes of one run (all files but summary.json, which has
+//! timings and the command line).
+
+mod common;
+mod variants_common;
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use variants_common::*;
+
+/// `variants` on `vcf` into `out` with extra arguments (global flags such as `-j` work after
+/// the subcommand too).
+fn run(vcf: &Path, out: &Path, extra: &[&str]) {
+    let mut args = variants_args(vcf, out);
+    args.extend(extra.iter().map(OsString::from));
+    ok("ferrosea-analyze variants", analyze(&args));
+}
+
+/// The oracle VCF repeated until it spans more than one block of 1024 alleles, so that
+/// blocks, chunks and batches all have seams.
+fn long_vcf(dir: &Path) -> std::path::PathBuf {
+    let base = oracle_vcf();
+    let body: Vec<&str> = records(&base);
+    let mut text = HEADER.to_string();
+    // 40 copies: about 1,160 scored alleles.
+    for i in 0..40 {
+        for l in &body {
+            // Distinct IDs, so that a row out of place shows.
+            let mut cols: Vec<&str> = l.split('\t').collect();
+            let id = format!("{}_{i}", cols[2]);
+            cols[2] = &id;
+            text.push_str(&cols.join("\t"));
+            text.push('\n');
+        }
+    }
+    let vcf = dir.join("long.vcf");
+    write(&vcf, &text);
+    vcf
+}
+
+#[test]
+fn threads_and_batch_size_do_not_change_the_bytes() {
+    let _ = common::fixture();
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let vcf = long_vcf(d);
+    let (a, b) = (d.join("a"), d.join("b"));
+    run(&vcf, &a, &["-j", "1", "--batch-size", "7"]);
+    run(&vcf, &b, &["-j", "2", "--batch-size", "64"]);
+    let s = json(&a.join("summary.json"));
+    assert!(
+        s["scored"].as_u64().unwrap() > 1024,
+        "more than one block: {}",
+        s["scored"]
+    );
+    same_bytes(&a, &b, &output_files("long"));
+}
+
+#[test]
+fn gathered_chunks_equal_one_run() {
+    let f = common::fixture();
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let vcf = long_vcf(d);
+    // With a background, so that e-values and their INFO go through gather too.
+    let bg = d.join("bg.h5");
+    let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
+    args.extend([
+        f.run.clone().into(),
+        "--genome".into(),
+        common::genome().into(),
+        "--random-snvs".into(),
+        "50".into(),
+        "-o".into(),
+        bg.clone().into(),
+    ]);
+    ok("background", analyze(&args));
+    let bgs = bg.to_str().unwrap();
+    let whole = d.join("whole");
+    run(&vcf, &whole, &["--background", bgs]);
+    let mut chunks = Vec::new();
+    for k in 1..=3 {
+        let out = d.join(format!("chunk{k}"));
+        run(
+            &vcf,
+            &out,
+            &["--background", bgs, "--chunk", &format!("{k}/3")],
+        );
+        let s = json(&out.join("summary.json"));
+        assert!(s["records"].as_u64().unwrap() > 0, "chunk {k} is empty");
+        chunks.push(out);
+    }
+    let gathered = d.join("gathered");
+    let mut args: Vec<OsString> = vec!["gather".into(), "-o".into(), gathered.clone().into()];
+    args.extend(chunks.iter().map(|c| c.clone().into_os_string()));
+    ok("gather", analyze(&args));
+    same_bytes(&whole, &gathered, &output_files("long"));
+    // The summaries agree but for timings and the command line.
+    let (w, g) = (
+        json(&whole.join("summary.json")),
+        json(&gathered.join("summary.json")),
+    );
+    for k in [
+        "records",
+        "alleles",
+        "scored",
+        "skipped",
+        "ref_mismatch",
+        "contains_unk",
+        "targets",
+        "window",
+        "outputs",
+    ] {
+        assert_eq!(w[k], g[k], "summary.json {k}");
+    }
+    // Chunks out of order, or missing, are refused.
+    let out = d.join("bad_gather");
+    let o = analyze(&[
+        OsString::from("gather"),
+        "-o".into(),
+        out.clone().into(),
+        chunks[1].clone().into(),
+        chunks[0].clone().into(),
+        chunks[2].clone().into(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(!out.join("summary.json").exists());
+}
+
+/// A chunk may hold no records (2 records in 3 chunks): gather still gives one run's bytes.
+#[test]
+fn gather_with_an_empty_chunk() {
+    let _ = common::fixture();
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let body = oracle_vcf();
+    let vcf = d.join("two.vcf");
+    let recs = records(&body);
+    write(&vcf, &format!("{HEADER}{}\n{}\n", recs[0], recs[2]));
+    let whole = d.join("whole");
+    run(&vcf, &whole, &[]);
+    let mut args: Vec<OsString> = vec!["gather".into(), "-o".into(), d.join("g").into()];
+    let mut empty = 0;
+    for k in 1..=3 {
+        let out = d.join(format!("chunk{k}"));
+        run(&vcf, &out, &["--chunk", &format!("{k}/3")]);
+        empty += (json(&out.join("summary.json"))["records"] == 0) as usize;
+        args.push(out.into());
+    }
+    assert_eq!(empty, 1, "one of the three chunks is empty");
+    ok("gather", analyze(&args));
+    same_bytes(&whole, &d.join("g"), &output_files("two"));
+}
