@@ -117,29 +117,31 @@ pub struct Windows {
     pub contains_unk: bool,
 }
 
-/// The window of allele `x` (see the module's rule): `Ok(None)` when it runs off the
-/// chromosome of length `len`.
+/// The window of allele `x` (see the module's rule), from `span`, the genome's bases
+/// `[span_start, span_start + span.len())` of a chromosome of length `len`: `None` when the
+/// window runs off the chromosome.
+#[allow(clippy::too_many_arguments)]
 fn allele_window(
-    fetch: &mut Fetcher,
-    chrom: &str,
+    span: &[u8],
+    span_start: u64,
     len: u64,
     p: u64,
     r: u64,
     x: &[u8],
     window: usize,
-) -> Result<Option<Vec<u8>>, ferrosea_genome::fasta::Error> {
+) -> Option<Vec<u8>> {
     let (l, h) = (window as i64, (window / 2) as i64);
-    let (p, r, xl) = (p as i64, r as i64, x.len() as i64);
+    let (p, r, xl, o) = (p as i64, r as i64, x.len() as i64, span_start as i64);
     let s = p + xl / 2 - h;
     let e = s + l;
+    let genome = |a: i64, b: i64| &span[(a - o) as usize..(b - o) as usize];
     let mut out = Vec::with_capacity(window);
     // Left flank: S[q] = genome[q] for s <= q < min(p, e).
     if s < p {
         if s < 0 {
-            return Ok(None);
+            return None;
         }
-        let end = p.min(e);
-        out.extend(fetch.fetch(chrom, s as u64, end as u64)?);
+        out.extend_from_slice(genome(s, p.min(e)));
     }
     // The allele: S[q] = x[q - p] for max(s, p) <= q < min(e, p + x).
     let (a, b) = (s.max(p), e.min(p + xl));
@@ -151,18 +153,18 @@ fn allele_window(
     if a < e {
         let (ga, gb) = (a - xl + r, e - xl + r);
         if gb > len as i64 {
-            return Ok(None);
+            return None;
         }
-        out.extend(fetch.fetch(chrom, ga as u64, gb as u64)?);
+        out.extend_from_slice(genome(ga, gb));
     }
     debug_assert_eq!(out.len(), window);
     out.make_ascii_uppercase();
-    Ok(Some(out))
+    Some(out)
 }
 
 /// The reference and alternative windows of a variant at 1-based `pos` on `chrom` (which the
 /// genome has), or why it is skipped. `reference` and `alt` are the VCF's alleles (checked
-/// with [`valid_bases`] / [`check_alt`] before).
+/// with [`valid_bases`] / [`check_alt`] before). One read of the genome serves both windows.
 pub fn windows(
     fetch: &mut Fetcher,
     chrom: &str,
@@ -171,24 +173,25 @@ pub fn windows(
     alt: &str,
     window: usize,
 ) -> Result<Result<Windows, Skip>, ferrosea_genome::fasta::Error> {
-    let len = fetch
-        .length(chrom)
-        .expect("the caller checked the chromosome");
+    let len = fetch.length(chrom).expect("the caller checked the chromosome");
     let p = pos - 1;
     let r = reference.len() as u64;
     if p + r > len {
         return Ok(Err(Skip::OffChromosome));
     }
+    // Every genome base either window can need lies in [p - L, p + r + L).
+    let l = window as u64;
+    let (a, b) = (p.saturating_sub(l), (p + r + l).min(len));
+    let span = fetch.fetch(chrom, a, b)?;
     let ref_up = reference.to_ascii_uppercase();
     let alt_up = alt.to_ascii_uppercase();
-    let Some(ref_w) = allele_window(fetch, chrom, len, p, r, ref_up.as_bytes(), window)? else {
+    let Some(ref_w) = allele_window(&span, a, len, p, r, ref_up.as_bytes(), window) else {
         return Ok(Err(Skip::OffChromosome));
     };
-    let Some(alt_w) = allele_window(fetch, chrom, len, p, r, alt_up.as_bytes(), window)? else {
+    let Some(alt_w) = allele_window(&span, a, len, p, r, alt_up.as_bytes(), window) else {
         return Ok(Err(Skip::OffChromosome));
     };
-    let mut genome_ref = fetch.fetch(chrom, p, p + r)?;
-    genome_ref.make_ascii_uppercase();
+    let genome_ref = span[(p - a) as usize..(p + r - a) as usize].to_ascii_uppercase();
     let contains_unk = onehot::count_unknown(&ref_w) > 0 || onehot::count_unknown(&alt_w) > 0;
     Ok(Ok(Windows {
         ref_match: genome_ref == ref_up.as_bytes(),
