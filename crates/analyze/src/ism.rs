@@ -150,31 +150,40 @@ pub fn mutagenesis(
     let k = keep.len();
     let mut reference = vec![0f32; 4 * l];
     onehot::encode_channels(seq, &mut reference);
-    let ref_logits = model.logits(&reference)?;
-    let mutants: Vec<(usize, usize)> = (0..l)
-        .flat_map(|i| {
+    // The reference rides in the first pass with the first mutants (`None`): passes are
+    // batch-invariant, so this gives the bits a pass of its own would.
+    let windows: Vec<Option<(usize, usize)>> = std::iter::once(None)
+        .chain((0..l).flat_map(|i| {
             let r = code(seq[i]);
-            (0..4).filter(move |&b| b != r).map(move |b| (i, b))
-        })
+            (0..4).filter(move |&b| b != r).map(move |b| Some((i, b)))
+        }))
         .collect();
+    let mut ref_logits = Vec::new();
     let mut effect = vec![0f32; l * 4 * k];
     let mut x = Vec::with_capacity(MUTANTS_PER_CALL * 4 * l);
-    for block in mutants.chunks(MUTANTS_PER_CALL) {
+    for block in windows.chunks(MUTANTS_PER_CALL) {
         x.clear();
-        for &(i, b) in block {
+        for m in block {
             let start = x.len();
             x.extend_from_slice(&reference);
-            let w = &mut x[start..];
-            for c in 0..4 {
-                w[c * l + i] = 0.0;
+            if let Some((i, b)) = *m {
+                let w = &mut x[start..];
+                for c in 0..4 {
+                    w[c * l + i] = 0.0;
+                }
+                w[b * l + i] = 1.0;
             }
-            w[b * l + i] = 1.0;
         }
         let logits = model.logits(&x)?;
-        for (m, &(i, b)) in block.iter().enumerate() {
-            let row = &logits[m * t..(m + 1) * t];
-            for (j, &target) in keep.iter().enumerate() {
-                effect[(i * 4 + b) * k + j] = row[target] - ref_logits[target];
+        for (n, m) in block.iter().enumerate() {
+            let row = &logits[n * t..(n + 1) * t];
+            match *m {
+                None => ref_logits = row.to_vec(),
+                Some((i, b)) => {
+                    for (j, &target) in keep.iter().enumerate() {
+                        effect[(i * 4 + b) * k + j] = row[target] - ref_logits[target];
+                    }
+                }
             }
         }
     }
