@@ -165,6 +165,18 @@ fn track_targets(model: &Model, spec: Option<&str>) -> Result<Vec<usize>, Analyz
     }
 }
 
+/// Temporary files removed when a run stops early (after a complete run they have all been
+/// renamed, and removing them does nothing).
+struct Leftovers(Vec<PathBuf>);
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Creates `path`'s temporary file for writing.
 fn create(path: &Path) -> Result<BufWriter<File>, AnalyzeError> {
     let tmp = ferrosea_dataset::tmp_path(path);
@@ -277,6 +289,7 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
     };
     let mut h5 = ResultsWriter::create(&opts.out.join("regions.h5"), &spec)?;
     let tsv_path = opts.out.join("regions.tsv");
+    let mut leftovers = Leftovers(vec![ferrosea_dataset::tmp_path(&tsv_path)]);
     let mut tsv = create(&tsv_path)?;
     let mut header = String::from("chrom\tstart\tend\tname");
     for n in &targets {
@@ -285,7 +298,9 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
     }
     writeln!(tsv, "{header}").map_err(AnalyzeError::io(&tsv_path))?;
     let mut tracks = if tiles {
-        Some(tracks::Tracks::create(&opts.out, &tracked, &targets)?)
+        let t = tracks::Tracks::create(&opts.out, &tracked, &targets)?;
+        leftovers.0.extend(t.temporary());
+        Some(t)
     } else {
         None
     };

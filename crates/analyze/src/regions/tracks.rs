@@ -66,6 +66,14 @@ impl Tracks {
         Ok(Tracks { tracks })
     }
 
+    /// The temporary files the tracks are written under.
+    pub fn temporary(&self) -> Vec<PathBuf> {
+        self.tracks
+            .iter()
+            .flat_map(|t| [t.tmp.clone(), ferrosea_dataset::tmp_path(&t.bigwig)])
+            .collect()
+    }
+
     /// Appends the bin `[start, end)` of `chrom` with the predictions `row` (all targets).
     pub fn bin(
         &mut self,
