@@ -168,3 +168,43 @@ impl Records {
 fn header_name(h: &str) -> String {
     h.split_whitespace().next().unwrap_or("").to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Records;
+
+    fn read(text: &[u8], center: bool, window: usize) -> Result<Vec<(String, Vec<u8>)>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.fa");
+        std::fs::write(&path, text).unwrap();
+        let mut r = Records::open(&path, center, window).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        while let Some(w) = r.next_window().map_err(|e| e.to_string())? {
+            out.push((w.name, w.seq));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn multi_line_records_with_crlf_and_blank_lines() {
+        let got = read(b"\n>a desc\r\nac\r\ngt\r\n\n>b\nTTTT\n", false, 4).unwrap();
+        assert_eq!(
+            got,
+            [
+                ("a".into(), b"ACGT".to_vec()),
+                ("b".into(), b"TTTT".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = read(b">a\nACGT\n>b\nACG\n", false, 4).unwrap_err();
+        assert!(e.contains("line 3: record 'b' has 3 bases"), "{e}");
+        let e = read(b"ACGT\n", false, 4).unwrap_err();
+        assert!(e.contains("line 1: expected a FASTA header"), "{e}");
+        let e = read(b">a\nAC1T\n", false, 4).unwrap_err();
+        assert!(e.contains("line 2: '1' is not a base letter"), "{e}");
+        assert_eq!(read(b">a\nACG\n", true, 4).unwrap()[0].1, b"ACGN");
+    }
+}

@@ -167,3 +167,74 @@ impl Tiles {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Reader, Source};
+    use ferrosea_genome::Region;
+
+    /// A genome with one 3000 bp sequence `c`: ACGT repeats, except `N` over [2600, 3000).
+    fn genome(dir: &std::path::Path) -> std::path::PathBuf {
+        let mut seq: Vec<u8> = b"ACGT".iter().copied().cycle().take(2600).collect();
+        seq.extend(std::iter::repeat_n(b'N', 400));
+        let path = dir.join("g.fa");
+        std::fs::write(&path, [b">c\n".as_slice(), &seq, b"\n"].concat()).unwrap();
+        path
+    }
+
+    fn tiles(
+        dir: &std::path::Path,
+        regions: &str,
+        step: u64,
+        window: usize,
+    ) -> (Vec<(u64, u64, u64)>, usize) {
+        let src = Source::Tiles {
+            genome: genome(dir),
+            regions: Region::parse_list(regions).unwrap(),
+            step,
+        };
+        let mut r = src.open(window).unwrap();
+        let got = r
+            .next_block(1000)
+            .unwrap()
+            .iter()
+            .map(|w| {
+                assert_eq!(w.end - w.start, window as u64);
+                assert_eq!(w.seq.len(), window);
+                (w.start, w.bin.unwrap().0, w.bin.unwrap().1)
+            })
+            .collect();
+        let Reader::Tiles(t) = r else { unreachable!() };
+        (got, t.skipped)
+    }
+
+    #[test]
+    fn bins_are_the_middle_step_of_their_windows() {
+        let dir = tempfile::tempdir().unwrap();
+        // Whole sequence, L = 1000, S = 200: bin k = [200k, 200k + 200), window start
+        // 200k - 400; k = 0, 1 run off the start, k = 13, 14 off the end.
+        let (got, skipped) = tiles(dir.path(), "c", 200, 1000);
+        let want: Vec<(u64, u64, u64)> = (2..=12)
+            .map(|k| (200 * k - 400, 200 * k, 200 * k + 200))
+            .collect();
+        assert_eq!(got, want);
+        // The window [2000, 3000) holds 400 N but real bases too: kept.
+        assert_eq!(got.last().unwrap(), &(2000, 2400, 2600));
+        assert_eq!((got.len(), skipped), (11, 4));
+    }
+
+    #[test]
+    fn the_last_bin_is_clipped_and_all_n_windows_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        // [1000, 2100): bins [1000, 1200) ... [2000, 2100) (clipped), windows centred on the
+        // unclipped bins.
+        let (got, skipped) = tiles(dir.path(), "c:1001-2100", 200, 1000);
+        assert_eq!(got.first().unwrap(), &(600, 1000, 1200));
+        assert_eq!(got.last().unwrap(), &(1600, 2000, 2100));
+        assert_eq!((got.len(), skipped), (6, 0));
+        // A window of 100 over [2600, 3000) is all N.
+        let (got, skipped) = tiles(dir.path(), "c:2501-3000", 100, 100);
+        assert_eq!(got, [(2500, 2500, 2600)]);
+        assert_eq!(skipped, 4);
+    }
+}
