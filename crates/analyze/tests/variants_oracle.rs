@@ -48,9 +48,28 @@ fn variants_and_background_agree_with_the_python_oracle() {
         bg.clone().into(),
     ]);
     ok("ferrosea-analyze background", analyze(&args));
+    // A background of the VCF's own alleles (`--vcf`).
+    let bg_vcf = d.join("bg_vcf.h5");
+    let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
+    args.extend([
+        f.run.clone().into(),
+        "--genome".into(),
+        common::genome().into(),
+        "--vcf".into(),
+        vcf.clone().into(),
+        "-o".into(),
+        bg_vcf.clone().into(),
+    ]);
+    ok("ferrosea-analyze background --vcf", analyze(&args));
     let (plain, with_bg, rc) = (d.join("plain"), d.join("bg"), d.join("rc"));
     run_variants(&vcf, &plain, &[]);
     run_variants(&vcf, &with_bg, &["--background", bg.to_str().unwrap()]);
+    let with_bg_vcf = d.join("bg_vcf");
+    run_variants(
+        &vcf,
+        &with_bg_vcf,
+        &["--background", bg_vcf.to_str().unwrap()],
+    );
     run_variants(&vcf, &rc, &["--rc-average"]);
 
     // The oracle's windows (the VCF's alleles and the background's SNVs) through predict.
@@ -113,6 +132,7 @@ fn variants_and_background_agree_with_the_python_oracle() {
     };
     compare(&plain, &[]);
     compare(&with_bg, &["--background", bg.to_str().unwrap()]);
+    compare(&with_bg_vcf, &["--background", bg_vcf.to_str().unwrap()]);
     compare(
         &rc,
         &["--rc-average", "--pred-rc", pred_rc.to_str().unwrap()],

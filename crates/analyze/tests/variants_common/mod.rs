@@ -74,6 +74,7 @@ pub fn oracle<S: AsRef<OsStr>>(args: &[S]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    print!("{}", String::from_utf8_lossy(&out.stdout));
 }
 
 /// `variants` arguments for the fixture's checkpoint and the demo genome.
