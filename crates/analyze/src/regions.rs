@@ -365,6 +365,9 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
     report.outputs = outputs;
     report.seconds = started.elapsed().as_secs_f64();
     report.windows_per_s = report.windows as f64 / report.seconds.max(1e-9);
+    for w in &report.warnings {
+        tracing::warn!("{w}");
+    }
     let text = serde_json::to_string_pretty(&report).expect("serialisable") + "\n";
     ferrosea_dataset::write_atomically(&summary_path, text.as_bytes())
         .map_err(AnalyzeError::io(&summary_path))?;

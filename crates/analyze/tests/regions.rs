@@ -319,6 +319,7 @@ fn regions_bad_inputs_are_clear_errors() {
     );
     let o = run(&["--center"], &[("--fasta", &fa)]);
     ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("padded with N on both sides"));
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(
         summary.contains("padded with N on both sides (--center)"),
