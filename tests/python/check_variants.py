@@ -236,6 +236,7 @@ def build(a):
             rw = allele_window(seq, p0, len(r), r, L)
             aw = allele_window(seq, p0, len(r), x, L)
             check(rw is not None and aw is not None, f"background SNV {c}:{p} has no window")
+            check(seq[p0 : p0 + len(r)].upper() == r.upper(), f"background {c}:{p}: REF {r} is not the genome's {seq[p0 : p0 + len(r)]}")
             bg_ref.append(rw)
             bg_alt.append(aw)
         bg_rows = len(bg_ref)

@@ -743,7 +743,9 @@ pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> 
             }
             fates.push(fate);
         }
-        if pending.len() >= BLOCK || (done && !fates.is_empty()) {
+        // Records wait for their block; records whose alleles are all skipped count too, so
+        // that a VCF of unscorable records does not pile up in memory.
+        if pending.len() >= BLOCK || fates.len() >= BLOCK || (done && !fates.is_empty()) {
             score_block(
                 &scorer,
                 background.as_ref(),

@@ -242,6 +242,7 @@ pub fn oracle_vcf() -> String {
         &format!("R,{}", other(r.chars().next().unwrap())),
         ".",
     );
+    add(&mut v, 28_100_007, "iupac_ref", "R", "G", ".");
     v.push_str(&line("chr1", 1000, "other_chrom", "A", "G", "."));
     let (r, a) = snv(&mut g, 28_300_000);
     v.push_str(&line("22", 28_300_000, "bare_name", &r, &a, "."));
