@@ -12,7 +12,9 @@
 //! (`rows/chrom, start, end, name, sequence, padded`), float32 `reference` `[N, T]` (the
 //! reference logits) and `effect` `[N, L, 4, T]` (bases in A, C, G, T order), the chosen
 //! targets (`--targets`, all by default) and the provenance. With `--plot DIR`, a figure per
-//! sequence and target ([`crate::plot`]): `DIR/<row>_<name>_<target>.svg` and `.png`.
+//! sequence and target ([`crate::plot`]): `DIR/<row>_<name>_<target>.svg` and `.png`,
+//! drawn as the sequences are; `ism.h5` is written last and, with `--plot`, an older one is
+//! removed first, so its presence says the figures are complete.
 //!
 //! # What could be shared between mutants
 //!
@@ -253,6 +255,17 @@ pub fn ism(opts: &IsmOptions) -> Result<IsmReport, AnalyzeError> {
         chunk_rows: 1,
         level: 4,
     };
+    if opts.plot.is_some() {
+        // With figures the run has several files and ism.h5, written last, marks it
+        // finished: an older one must not vouch for figures half redrawn. (Removed only
+        // now, after every input check, so a typo does not cost the older results.)
+        match std::fs::remove_file(&opts.out) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(AnalyzeError::Io(opts.out.clone(), e))
+            }
+            _ => {}
+        }
+    }
     let mut h5 = ResultsWriter::create(&opts.out, &spec)?;
     let mut report = IsmReport {
         targets: k,
