@@ -206,6 +206,23 @@ const INFO_HEADER: [&str; 4] = [
 ];
 const INFO_EVALUE: &str = "##INFO=<ID=FS_MEAN_NEG_LOG10_E,Number=A,Type=Float,Description=\"ferrosea: mean over targets of -log10 e-value against the background\">";
 
+/// The INFO keys ferrosea writes. An input that already has them (an annotated.vcf.gz scored
+/// again) has its values and their header lines replaced, not repeated.
+const INFO_KEYS: [&str; 5] = [
+    "FS_MAX_ABS_DIFF",
+    "FS_MAX_TARGET",
+    "FS_REF_MATCH",
+    "FS_SKIPPED",
+    "FS_MEAN_NEG_LOG10_E",
+];
+
+/// Whether a header line declares one of [`INFO_KEYS`].
+fn declares_ours(line: &str) -> bool {
+    line.strip_prefix("##INFO=<ID=")
+        .and_then(|rest| rest.split_once(','))
+        .is_some_and(|(id, _)| INFO_KEYS.contains(&id))
+}
+
 /// A target name as an INFO value (no spaces, commas, semicolons or equals signs).
 fn info_value(s: &str) -> String {
     s.chars()
@@ -311,6 +328,9 @@ impl Outputs {
         let n = layout.vcf_header.len();
         let mut text = String::new();
         for (i, l) in layout.vcf_header.iter().enumerate() {
+            if declares_ours(l) {
+                continue;
+            }
             if i + 1 == n {
                 for h in INFO_HEADER {
                     text.push_str(h);
@@ -417,13 +437,21 @@ impl Outputs {
         .map_err(AnalyzeError::io(path))
     }
 
-    /// Writes an input line to the annotated VCF with `info` appended to its INFO column.
+    /// Writes an input line to the annotated VCF with `info` appended to its INFO column
+    /// (in place of any [`INFO_KEYS`] it had).
     fn annotated(&mut self, text: &str, info: &str) -> Result<(), AnalyzeError> {
         let mut cols: Vec<&str> = text.split('\t').collect();
-        let merged = if cols[7] == "." || cols[7].is_empty() {
+        let kept: Vec<&str> = cols[7]
+            .split(';')
+            .filter(|kv| {
+                let key = kv.split_once('=').map_or(*kv, |(k, _)| k);
+                !kv.is_empty() && *kv != "." && !INFO_KEYS.contains(&key)
+            })
+            .collect();
+        let merged = if kept.is_empty() {
             info.to_string()
         } else {
-            format!("{};{info}", cols[7])
+            format!("{};{info}", kept.join(";"))
         };
         cols[7] = &merged;
         let (path, w) = &mut self.vcf;
@@ -506,14 +534,8 @@ fn info_for(
             }
         }
     }
-    let keys = [
-        "FS_MAX_ABS_DIFF",
-        "FS_MAX_TARGET",
-        "FS_REF_MATCH",
-        "FS_SKIPPED",
-        "FS_MEAN_NEG_LOG10_E",
-    ];
-    keys.iter()
+    INFO_KEYS
+        .iter()
         .zip(&cols)
         .map(|(k, v)| format!("{k}={}", v.join(",")))
         .collect::<Vec<_>>()
@@ -1115,7 +1137,7 @@ fn vcf_header_lines(path: &Path) -> Result<Vec<String>, AnalyzeError> {
         if !line.starts_with('#') {
             break;
         }
-        if line.starts_with("##INFO=<ID=FS_") {
+        if declares_ours(&line) {
             continue;
         }
         let last = line.starts_with("#CHROM");

@@ -139,6 +139,48 @@ fn variants_and_background_agree_with_the_python_oracle() {
     );
 }
 
+/// Scoring an annotated.vcf.gz again replaces ferrosea's INFO (declared once, not twice): the
+/// same annotated VCF and the same scores.
+#[test]
+fn an_annotated_vcf_scored_again_is_annotated_the_same() {
+    let _ = common::fixture();
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let vcf = d.join("v.vcf");
+    write(&vcf, &oracle_vcf());
+    let (first, second) = (d.join("first"), d.join("second"));
+    run_variants(&vcf, &first, &[]);
+    let annotated = first.join("annotated.vcf.gz");
+    run_variants(&annotated, &second, &[]);
+    let text = |p: &Path| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(p).unwrap()),
+            &mut s,
+        )
+        .unwrap();
+        s
+    };
+    let (a, b) = (text(&annotated), text(&second.join("annotated.vcf.gz")));
+    assert_eq!(
+        a.matches("##INFO=<ID=FS_SKIPPED,").count(),
+        1,
+        "FS_SKIPPED declared once"
+    );
+    assert_eq!(a, b, "annotating an annotated VCF again changes it");
+    for (x, y) in [
+        ("v_diffs.tsv", "annotated_diffs.tsv"),
+        ("skipped.tsv", "skipped.tsv"),
+    ] {
+        assert_eq!(
+            std::fs::read(first.join(x)).unwrap(),
+            std::fs::read(second.join(y)).unwrap(),
+            "{x}"
+        );
+    }
+}
+
 /// gzip and bgzip VCFs give the same outputs as the plain text.
 #[test]
 fn gzip_and_bgzip_vcfs_read_like_plain_text() {
