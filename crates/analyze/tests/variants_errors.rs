@@ -335,6 +335,20 @@ fn backgrounds_of_another_checkpoint_or_scoring_are_refused() {
     let out = d.join("o4");
     let o = variants(&vcf, &out, &["--background", v.to_str().unwrap()]);
     fails("not a background", &o, &out, &[&v.display().to_string()]);
+    // A malformed --exclude BED names its line; --random-snvs and --vcf exclude each other.
+    let bed = vcf_with(d, "x.bed", "chr22\t0\t100\nchr22\tten\t200\n");
+    let out = d.join("bg_bad.h5");
+    let o = background(&f.run, &out, &["--exclude", bed.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: line 2", bed.display())),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "a background of a failed run");
+    let o = background(&f.run, &out, &["--vcf", vcf.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
     // The background's own output: a directory is refused before any work.
     let o = background(&f.run, d, &[]);
     assert_eq!(o.status.code(), Some(2));

@@ -265,3 +265,75 @@ fn chrom_alias_rescues_bare_names() {
     assert_eq!(alt[0][8..], alt[1][8..]);
     assert_ne!(alt[0][8..], rows[0][8..], "the SNV changes the predictions");
 }
+
+/// Random background SNVs: genome bases with a window inside the chromosome, outside
+/// `--exclude`, the alternative another base; the same seed draws the same SNVs.
+#[test]
+fn random_background_snvs_follow_the_rule() {
+    let f = common::fixture();
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Everything but [28,000,000, 28,400,000) and [29,000,000, 29,100,000) is excluded
+    // (0-based, half-open), in two forms: a plain BED and a gzip one with a header line.
+    let bed = "chr22\t0\t28000000\nchr22\t28400000\t29000000\nchr22\t29100000\t51304566\n";
+    let plain = d.join("exclude.bed");
+    write(&plain, bed);
+    let gz = d.join("exclude.bed.gz");
+    write_gzip(&gz, &format!("track name=x\n{bed}"));
+    let bg = |out: &Path, seed: &str, exclude: &Path| {
+        let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
+        args.extend([
+            f.run.clone().into(),
+            "--genome".into(),
+            common::genome().into(),
+            "--random-snvs".into(),
+            "150".into(),
+            "--seed".into(),
+            seed.into(),
+            "--exclude".into(),
+            exclude.into(),
+            "-o".into(),
+            out.into(),
+        ]);
+        ok("background --exclude", analyze(&args));
+        let r = ferrosea_dataset::ResultsReader::open(out, "ferrosea-background").unwrap();
+        let n = r.rows();
+        (
+            r.strings("chrom", 0..n).unwrap(),
+            r.ints("pos", 0..n).unwrap(),
+            r.strings("ref", 0..n).unwrap(),
+            r.strings("alt", 0..n).unwrap(),
+            r.array("magnitude", 0..n).unwrap(),
+        )
+    };
+    let a = bg(&d.join("a.h5"), "7", &plain);
+    let b = bg(&d.join("b.h5"), "7", &gz);
+    let c = bg(&d.join("c.h5"), "8", &plain);
+    assert_eq!(a, b, "the same seed and exclusions draw the same SNVs");
+    assert_ne!(a.1, c.1, "another seed draws other positions");
+    let (chrom, pos, reference, alt, magnitude) = a;
+    assert_eq!(pos.len(), 150);
+    assert_eq!(magnitude.len(), 150 * 29);
+    assert!(magnitude.iter().all(|m| m.is_finite() && *m >= 0.0));
+    let mut g = Bases::open();
+    let (mut first, mut second) = (0, 0);
+    for i in 0..pos.len() {
+        let p0 = pos[i] as u64 - 1;
+        assert_eq!(chrom[i], CHROM);
+        let inside =
+            (28_000_000..28_400_000).contains(&p0) || (29_000_000..29_100_000).contains(&p0);
+        assert!(inside, "SNV at {} is in an excluded interval", pos[i]);
+        first += (p0 < 28_400_000) as usize;
+        second += (p0 >= 29_000_000) as usize;
+        let base = g.get(pos[i] as u64, 1);
+        assert_eq!(reference[i], base, "REF at {}", pos[i]);
+        assert!("ACGT".contains(&base), "{base} at {}", pos[i]);
+        assert!(alt[i].len() == 1 && "ACGT".contains(&alt[i]) && alt[i] != base);
+    }
+    // The eligible bases of both intervals (roughly 4:1) are both drawn from.
+    assert!(first > 0 && second > 0, "{first} and {second}");
+    let mut sorted = pos.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, pos, "genome order");
+}
