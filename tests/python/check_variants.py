@@ -15,13 +15,16 @@ dataset file (docs/FORMAT.md) that `ferrosea-evaluate predict` reads. Rows, in b
 The expected JSON lists the alleles expected to be scored, those expected to be skipped with
 the reason, and every input record.
 
-    check_variants.py compare --expected E.json --pred PRED.h5 --variants DIR --prefix PREFIX [--rc-average [--pred-rc PRED_RC.h5]] [--background BG.h5]
+    check_variants.py compare --expected E.json --pred PRED.h5 --variants DIR --prefix PREFIX
+        [--rc-average [--pred-rc PRED_RC.h5]] [--background BG.h5]
 
 checks a `variants` output directory against `predict`'s probabilities of the oracle dataset
 (1e-6), the score formulas, e-values against a numpy ECDF of the background's `magnitude`,
 the TSVs and annotated.vcf.gz against variants.h5, skipped.tsv against the expected list,
-and summary.json; with --background, also the background file itself (its SNVs and their
-magnitudes against the predictions of the background rows of the dataset).
+and summary.json; with --background, also the background file itself: random SNVs (genome
+bases, magnitudes against the predictions of the background rows of the dataset), or a
+background made from this VCF (its rows are the scored alleles, its magnitudes theirs, bit for
+bit, so that its e-values are checked exactly, ties included).
 
 Exits non-zero with a message on the first mismatch.
 """
