@@ -47,8 +47,8 @@ use crate::{AnalyzeError, Model};
 /// The `format` attribute of `ism.h5`.
 pub const ISM_FORMAT: &str = "ferrosea-ism";
 
-/// Mutant windows per call of [`Model::logits`] (bounds the memory of one sequence's
-/// mutants; does not change the result).
+/// Mutant windows per call of [`Model::logits`], rounded up to whole batches (bounds the
+/// memory of one sequence's mutants; does not change the result).
 const MUTANTS_PER_CALL: usize = 512;
 
 /// What to mutate and where to write.
@@ -162,8 +162,10 @@ pub fn mutagenesis(
         .collect();
     let mut ref_logits = Vec::new();
     let mut effect = vec![0f32; l * 4 * k];
-    let mut x = Vec::with_capacity(MUTANTS_PER_CALL * 4 * l);
-    for block in windows.chunks(MUTANTS_PER_CALL) {
+    // Whole batches per call: a pass pads a short call up to the batch size.
+    let per_call = MUTANTS_PER_CALL.next_multiple_of(model.batch);
+    let mut x = Vec::with_capacity(per_call * 4 * l);
+    for block in windows.chunks(per_call) {
         x.clear();
         for m in block {
             let start = x.len();

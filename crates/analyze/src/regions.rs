@@ -319,8 +319,11 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
     };
     let bar = crate::progress_bar(opts.progress, Some(checked.windows as u64), "windows");
     let mut reader = source.open(l)?;
+    // Whole batches per block: a pass pads a short call up to the batch size. (The HDF5
+    // chunks stay BLOCK rows: the file's bytes do not depend on the append sizes.)
+    let per_block = BLOCK.next_multiple_of(model.batch);
     loop {
-        let block = reader.next_block(BLOCK)?;
+        let block = reader.next_block(per_block)?;
         if block.is_empty() {
             break;
         }
