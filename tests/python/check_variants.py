@@ -324,6 +324,7 @@ def close(name, got, want, atol=TOL, rtol=0.0):
     )
 
 
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 ALL_KEYS = ("FS_MAX_ABS_DIFF", "FS_MAX_TARGET", "FS_REF_MATCH", "FS_SKIPPED", "FS_MEAN_NEG_LOG10_E")
 
 
@@ -484,6 +485,14 @@ def compare(a):
     for g, w in zip(got, want):
         check(g == w, f"skipped.tsv: {g}, expected {w}")
 
+    # annotated.vcf.gz: BGZF (each gzip member a block with its BC size field, then the
+    # empty EOF block), so that tabix and bcftools take it.
+    raw = open(f"{out}/annotated.vcf.gz", "rb").read()
+    at = 0
+    while at < len(raw):
+        check(raw[at : at + 4] == b"\x1f\x8b\x08\x04" and raw[at + 12 : at + 14] == b"BC", f"annotated.vcf.gz: no BGZF block header at byte {at}")
+        at += int.from_bytes(raw[at + 16 : at + 18], "little") + 1
+    check(at == len(raw) and raw.endswith(BGZF_EOF), "annotated.vcf.gz: BGZF blocks do not end with the EOF block")
     # annotated.vcf.gz: every input record, in input order, with declared per-ALT INFO.
     with gzip.open(f"{out}/annotated.vcf.gz", "rt") as f:
         text = f.read()
