@@ -399,3 +399,81 @@ fn output_directories_that_cannot_be_written_are_refused() {
     let o = variants(&vcf, &out, &["--batch-size", "0"]);
     fails("--batch-size 0", &o, &out, &["--batch-size"]);
 }
+
+/// SIGKILL at several points, over a fresh and over an older output: a summary.json is only
+/// ever beside the whole outputs of its own run, and any final file present is whole.
+#[test]
+fn killed_runs_leave_nothing_that_looks_finished() {
+    let _ = common::fixture();
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let base = oracle_vcf();
+    let body = records(&base);
+    let mut text = HEADER.to_string();
+    for _ in 0..20 {
+        for l in &body {
+            text.push_str(l);
+            text.push('\n');
+        }
+    }
+    let vcf = vcf_with(d, "kill.vcf", &text);
+    let whole = d.join("whole");
+    let started = std::time::Instant::now();
+    ok("variants", variants(&vcf, &whole, &[]));
+    let t = started.elapsed();
+    let scored = json(&whole.join("summary.json"))["scored"]
+        .as_u64()
+        .unwrap() as usize;
+    let files = output_files("kill");
+    let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    for (i, frac) in [0.2, 0.5, 0.8, 1.2].into_iter().enumerate() {
+        for older in [false, true] {
+            let out = d.join(format!("k{i}{}", if older { "o" } else { "f" }));
+            if older {
+                ok("variants", variants(&vcf, &out, &[]));
+            }
+            let mut args = variants_args(&vcf, &out);
+            args.insert(0, "-q".into());
+            let mut child = std::process::Command::new(common::bin("ferrosea-analyze"))
+                .args(&args)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(t.mul_f64(frac));
+            let _ = child.kill();
+            child.wait().unwrap();
+            let summary = out.join("summary.json");
+            if summary.exists() {
+                for f in &files {
+                    assert!(
+                        mtime(&out.join(f)) <= mtime(&summary),
+                        "{}: {f} is newer than summary.json",
+                        out.display()
+                    );
+                }
+            }
+            if out.join("variants.h5").exists() {
+                let r = ferrosea_dataset::ResultsReader::open(
+                    &out.join("variants.h5"),
+                    "ferrosea-variants",
+                )
+                .unwrap();
+                assert_eq!(r.rows(), scored, "{}: a partial variants.h5", out.display());
+            }
+            for f in files
+                .iter()
+                .filter(|f| f.ends_with(".tsv") && *f != "skipped.tsv")
+            {
+                if let Ok(s) = std::fs::read_to_string(out.join(f)) {
+                    assert_eq!(
+                        s.lines().count(),
+                        scored + 1,
+                        "{}: a partial {f}",
+                        out.display()
+                    );
+                }
+            }
+        }
+    }
+}
