@@ -31,7 +31,7 @@ fn variants_and_background_agree_with_the_python_oracle() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let vcf = d.join("oracle.vcf");
-    write(&vcf, &oracle_vcf());
+    write(&vcf, &with_samples(&oracle_vcf()));
 
     // The background, then variants without and with it, and with --rc-average.
     let bg = d.join("bg.h5");

@@ -276,6 +276,26 @@ pub fn oracle_vcf() -> String {
     v
 }
 
+/// `text` with a FORMAT column and two samples on every line (kept as they are in the
+/// annotated VCF).
+pub fn with_samples(text: &str) -> String {
+    let mut out = String::new();
+    for l in text.lines() {
+        if l.starts_with("#CHROM") {
+            out.push_str("##FORMAT=<ID=GT,Number=1,Type=String,Description=\"genotype\">\n");
+            out.push_str(l);
+            out.push_str("\tFORMAT\tS1\tS2\n");
+        } else if l.starts_with('#') {
+            out.push_str(l);
+            out.push('\n');
+        } else {
+            out.push_str(l);
+            out.push_str("\tGT\t0/1\t./.\n");
+        }
+    }
+    out
+}
+
 /// The data lines of a VCF text.
 pub fn records(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.starts_with('#')).collect()
