@@ -156,3 +156,47 @@ fn gather_with_an_empty_chunk() {
     ok("gather", analyze(&args));
     same_bytes(&whole, &d.join("g"), &output_files("two"));
 }
+
+/// `background` draws and scores the same SNVs whatever `-j` and `--batch-size`.
+#[test]
+fn background_does_not_depend_on_threads_or_batch_size() {
+    let f = common::fixture();
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let read = |extra: [&str; 4], name: &str| {
+        let out = d.join(name);
+        let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
+        args.extend([
+            f.run.clone().into(),
+            "--genome".into(),
+            common::genome().into(),
+            "--random-snvs".into(),
+            "100".into(),
+            "--seed".into(),
+            "3".into(),
+            "-o".into(),
+            out.clone().into(),
+        ]);
+        args.extend(extra.iter().map(OsString::from));
+        ok("background", analyze(&args));
+        let r = ferrosea_dataset::ResultsReader::open(&out, "ferrosea-background").unwrap();
+        let n = r.rows();
+        (
+            r.ints("pos", 0..n).unwrap(),
+            r.strings("alt", 0..n).unwrap(),
+            r.array("magnitude", 0..n)
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let a = read(["-j", "1", "--batch-size", "7"], "a.h5");
+    let b = read(["-j", "2", "--batch-size", "64"], "b.h5");
+    assert_eq!(a.0.len(), 100);
+    assert!(
+        a == b,
+        "background differs between -j 1 --batch-size 7 and -j 2 --batch-size 64"
+    );
+}
