@@ -18,7 +18,9 @@ pub mod schedule;
 use std::path::PathBuf;
 
 pub use config::TrainConfig;
-pub use run::{eval_logits, init_filters, predict, run, DeviceSpec, Options, Outcome, Report};
+pub use run::{
+    eval_logits, init_filters, predict, run, DeviceSpec, Options, Outcome, Report, MIN_PASS_ROWS,
+};
 
 /// Why a run failed. Every message names the file or setting at fault.
 #[derive(Debug, thiserror::Error)]

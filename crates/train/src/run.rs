@@ -927,11 +927,16 @@ fn validate(
     Ok((loss, ferrosea_metrics::mean_defined(&aucs)))
 }
 
+/// The fewest rows of an inference pass (see [`eval_logits`]).
+pub const MIN_PASS_ROWS: usize = 128;
+
 /// Logits `[rows, T]` of one-hot windows `x` (`[rows, 4, window]`, row-major, at most `batch`
 /// rows) in evaluation mode. Every pass is padded with empty windows to the same shape,
-/// `batch` rounded up to a multiple of 64 rows: Candle's CPU matrix products split rows
-/// across threads and compute a partial block of rows differently, so ragged passes made
-/// predictions depend on the thread count.
+/// `batch` rounded up to a multiple of 64 rows and at least [`MIN_PASS_ROWS`]: Candle's CPU
+/// matrix products split rows across threads and compute a partial block of rows
+/// differently, so ragged passes made predictions depend on the thread count; and the `gemm`
+/// crate sums products of at most 64 x 64 in other blocks than larger ones, so passes of 64
+/// rows gave other last bits than passes of 128 (the batch size changed the output).
 pub fn eval_logits(
     net: &Network,
     device: &Device,
@@ -940,7 +945,11 @@ pub fn eval_logits(
     batch: usize,
 ) -> candle_core::Result<Tensor> {
     let rows = x.len() / (4 * window);
-    let padded = batch.max(rows).max(1).next_multiple_of(64);
+    let padded = batch
+        .max(rows)
+        .max(1)
+        .next_multiple_of(64)
+        .max(MIN_PASS_ROWS);
     x.resize(padded * 4 * window, 0.0);
     let x = Tensor::from_vec(x, (padded, 4, window), device)?;
     net.forward(&x, Mode::Eval)?.logits.narrow(0, 0, rows)
