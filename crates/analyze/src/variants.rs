@@ -783,17 +783,7 @@ pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> 
         }
     }
     bar.finish_and_clear();
-    if report.records == 0 {
-        report.warnings.push(format!(
-            "{}: no variant records{}: the outputs are empty",
-            opts.vcf.display(),
-            if opts.chunk.is_some() {
-                " in this chunk"
-            } else {
-                ""
-            }
-        ));
-    }
+    report.warnings.extend(no_records_warning(&report));
     for (chrom, alias) in &unknown_chroms {
         report.warnings.push(match alias {
             Some(a) => format!(
@@ -809,21 +799,42 @@ pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> 
             ),
         });
     }
-    if report.ref_mismatch > 0 {
-        report.warnings.push(format!(
-            "{}: {} scored alleles have a REF that does not match {} (ref_match=False; \
-             --strict-ref makes this an error)",
-            opts.vcf.display(),
-            report.ref_mismatch,
-            opts.genome.display()
-        ));
-    }
+    let genome_name = opts.genome.display().to_string();
+    report
+        .warnings
+        .extend(ref_mismatch_warning(&report, &genome_name));
     report.outputs = out.finish()?;
     report.outputs.push("summary.json".into());
     report.seconds = started.elapsed().as_secs_f64();
     report.variants_per_s = report.scored as f64 / report.seconds.max(1e-9);
     write_summary(&summary_path, &report)?;
     Ok(report)
+}
+
+/// The warning of a run (or chunk) without records.
+fn no_records_warning(r: &VariantsReport) -> Option<String> {
+    (r.records == 0).then(|| {
+        format!(
+            "{}: no variant records{}: the outputs are empty",
+            r.vcf,
+            if r.chunk.is_some() {
+                " in this chunk"
+            } else {
+                ""
+            }
+        )
+    })
+}
+
+/// The warning of a run (or chunk) with REF mismatches.
+fn ref_mismatch_warning(r: &VariantsReport, genome: &str) -> Option<String> {
+    (r.ref_mismatch > 0).then(|| {
+        format!(
+            "{}: {} scored alleles have a REF that does not match {genome} (ref_match=False; \
+             --strict-ref makes this an error)",
+            r.vcf, r.ref_mismatch
+        )
+    })
 }
 
 fn write_summary(path: &Path, report: &VariantsReport) -> Result<(), AnalyzeError> {
@@ -1077,8 +1088,33 @@ pub fn gather(opts: &GatherOptions) -> Result<GatherReport, AnalyzeError> {
             *summary.skipped.entry(k.clone()).or_default() += v;
         }
         summary.seconds += s.seconds;
-        summary.warnings.extend(s.warnings.iter().cloned());
     }
+    // The warnings of one run over the whole VCF: those from counts (no records, REF
+    // mismatches) anew from the totals, the chromosome ones once each, in name order.
+    let genome = layout
+        .attrs
+        .iter()
+        .find(|(k, _)| k == "genome")
+        .and_then(|(_, v)| match v {
+            AttrValue::Str(g) => Some(g.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut chroms: Vec<String> = Vec::new();
+    for s in &summaries {
+        let own = [no_records_warning(s), ref_mismatch_warning(s, &genome)];
+        for w in &s.warnings {
+            if !own.iter().flatten().any(|o| o == w) && !chroms.contains(w) {
+                chroms.push(w.clone());
+            }
+        }
+    }
+    chroms.sort();
+    summary.warnings.extend(no_records_warning(&summary));
+    summary.warnings.extend(chroms);
+    summary
+        .warnings
+        .extend(ref_mismatch_warning(&summary, &genome));
     summary.variants_per_s = summary.scored as f64 / summary.seconds.max(1e-9);
     summary.outputs = out.finish()?;
     summary.outputs.push("summary.json".into());

@@ -114,6 +114,7 @@ fn gathered_chunks_equal_one_run() {
         "targets",
         "window",
         "outputs",
+        "warnings",
     ] {
         assert_eq!(w[k], g[k], "summary.json {k}");
     }
@@ -155,6 +156,11 @@ fn gather_with_an_empty_chunk() {
     assert_eq!(empty, 1, "one of the three chunks is empty");
     ok("gather", analyze(&args));
     same_bytes(&whole, &d.join("g"), &output_files("two"));
+    // Not "no variant records in this chunk": the whole has records.
+    assert_eq!(
+        json(&whole.join("summary.json"))["warnings"],
+        json(&d.join("g/summary.json"))["warnings"]
+    );
 }
 
 /// `background` draws and scores the same SNVs whatever `-j` and `--batch-size`.
