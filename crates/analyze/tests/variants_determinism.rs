@@ -50,6 +50,9 @@ fn threads_and_batch_size_do_not_change_the_bytes() {
     let (a, b) = (d.join("a"), d.join("b"));
     run(&vcf, &a, &["-j", "1", "--batch-size", "7"]);
     run(&vcf, &b, &["-j", "2", "--batch-size", "64"]);
+    // And passes of more than 128 windows (gemm blocks large products differently).
+    let c = d.join("c");
+    run(&vcf, &c, &["-j", "2", "--batch-size", "300"]);
     let s = json(&a.join("summary.json"));
     assert!(
         s["scored"].as_u64().unwrap() > 1024,
@@ -57,6 +60,7 @@ fn threads_and_batch_size_do_not_change_the_bytes() {
         s["scored"]
     );
     same_bytes(&a, &b, &output_files("long"));
+    same_bytes(&a, &c, &output_files("long"));
 }
 
 #[test]
