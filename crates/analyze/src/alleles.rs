@@ -11,7 +11,7 @@
 //!        = genome[q - x + r]   for q >= p + x
 //! ```
 //!
-//! and the allele's window is `S_X[s_X .. s_X + L)` with `s_X = p + x / 2 - h`: the allele is
+//! and the allele's window is `S_X[s_X .. s_X + L)` with `s_X = p + floor(x / 2) - h`: the allele is
 //! centred (for an SNV, the variant is at index `h` of both windows; Selene centres at `POS +
 //! len(REF) / 2` the same way). The reference window is built from the `REF` written in the
 //! VCF, so a `REF` that does not match the genome is scored as written (and flagged). Both
@@ -173,7 +173,9 @@ pub fn windows(
     alt: &str,
     window: usize,
 ) -> Result<Result<Windows, Skip>, ferrosea_genome::fasta::Error> {
-    let len = fetch.length(chrom).expect("the caller checked the chromosome");
+    let len = fetch
+        .length(chrom)
+        .expect("the caller checked the chromosome");
     let p = pos - 1;
     let r = reference.len() as u64;
     if p + r > len {
