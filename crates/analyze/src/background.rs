@@ -65,8 +65,8 @@ pub struct BackgroundOptions {
     /// removed.
     #[arg(long, value_name = "PREFIX")]
     pub chrom_alias: Option<String>,
-    /// Windows per forward pass.
-    #[arg(long, default_value_t = 64)]
+    /// Windows per forward pass (rounded up to a multiple of 64, at least 128).
+    #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
     /// Device: cpu or cuda:N.
     #[arg(long, default_value = "cpu")]

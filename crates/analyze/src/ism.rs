@@ -80,8 +80,8 @@ pub struct IsmOptions {
     /// this directory.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
-    /// Windows per forward pass.
-    #[arg(long, default_value_t = 64)]
+    /// Windows per forward pass (rounded up to a multiple of 64, at least 128).
+    #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
     /// Device: cpu or cuda:N.
     #[arg(long, default_value = "cpu")]

@@ -80,18 +80,28 @@ impl Model {
             .collect()
     }
 
-    /// Logits `[n, T]` of `n` windows, in passes of [`batch`](Self::batch) windows. The same
-    /// window gives the same bits whatever its neighbours and the batch size.
+    /// Windows per forward pass: [`batch`](Self::batch) rounded up to the passes
+    /// `eval_logits` runs (a multiple of 64, at least 128), so that no pass is padded more
+    /// than it must be.
+    pub fn pass_rows(&self) -> usize {
+        self.batch
+            .next_multiple_of(64)
+            .max(ferrosea_train::MIN_PASS_ROWS)
+    }
+
+    /// Logits `[n, T]` of `n` windows, in passes of [`pass_rows`](Self::pass_rows) windows.
+    /// The same window gives the same bits whatever its neighbours and the batch size.
     pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>, AnalyzeError> {
         let per = 4 * self.window();
+        let pass = self.pass_rows();
         let mut out = Vec::with_capacity(x.len() / per * self.targets().len());
-        for chunk in x.chunks(self.batch * per) {
+        for chunk in x.chunks(pass * per) {
             let logits = ferrosea_train::eval_logits(
                 &self.net,
                 &self.device,
                 chunk.to_vec(),
                 self.window(),
-                self.batch,
+                pass,
             )?;
             out.extend(logits.flatten_all()?.to_vec1::<f32>()?);
         }

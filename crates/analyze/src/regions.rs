@@ -76,8 +76,8 @@ pub struct RegionsOptions {
     /// Predict the mean of the forward and reverse-complement probabilities.
     #[arg(long)]
     pub rc_average: bool,
-    /// Windows per forward pass.
-    #[arg(long, default_value_t = 64)]
+    /// Windows per forward pass (rounded up to a multiple of 64, at least 128).
+    #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
     /// Device: cpu or cuda:N.
     #[arg(long, default_value = "cpu")]

@@ -100,8 +100,8 @@ pub struct VariantsOptions {
     /// Prefix of the Selene-layout TSVs (default: the VCF's name without .vcf[.gz]).
     #[arg(long)]
     pub prefix: Option<String>,
-    /// Windows per forward pass.
-    #[arg(long, default_value_t = 64)]
+    /// Windows per forward pass (rounded up to a multiple of 64, at least 128).
+    #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
     /// Device: cpu or cuda:N.
     #[arg(long, default_value = "cpu")]
