@@ -123,12 +123,84 @@ fn child(args: Vec<String>) {
             .unwrap();
             assert!(r.scored > 0);
         }
+        "ism" => {
+            ferrosea_analyze::ism(&ferrosea_analyze::IsmOptions {
+                checkpoint: PathBuf::from(&args[1]),
+                fasta: None,
+                genome: Some(PathBuf::from(&args[2])),
+                regions: Some(PathBuf::from(&args[3])),
+                center: false,
+                out: PathBuf::from(&args[4]),
+                targets: None,
+                plot: None,
+                batch_size: 64,
+                device: ferrosea_train::DeviceSpec::Cpu,
+                command_line: String::new(),
+                progress: false,
+            })
+            .unwrap();
+        }
+        "tile" => {
+            ferrosea_analyze::regions(&ferrosea_analyze::RegionsOptions {
+                checkpoint: PathBuf::from(&args[1]),
+                fasta: None,
+                genome: Some(PathBuf::from(&args[2])),
+                regions: None,
+                tile: Some(args[3].clone()),
+                step: 200,
+                center: false,
+                out: PathBuf::from(&args[4]),
+                bigwig: Some("target000,target001".into()),
+                bedgraph: false,
+                rc_average: false,
+                batch_size: 64,
+                device: ferrosea_train::DeviceSpec::Cpu,
+                command_line: String::new(),
+                progress: false,
+            })
+            .unwrap();
+        }
         other => panic!("unknown child {other}"),
     }
 }
 
 fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Runs one child job of this bench (see [`child`]) alone and measured.
+fn run_child(args: &[&str], threads: usize) -> ferrosea_benches::Measured {
+    let exe = std::env::current_exe().unwrap();
+    let m = measure(
+        Command::new(exe)
+            .env("FERROSEA_BENCH_CHILD", serde_json::to_string(args).unwrap())
+            .env("RAYON_NUM_THREADS", threads.to_string()),
+    );
+    assert!(m.ok, "{} failed", args[0]);
+    m
+}
+
+/// `n` 1000 bp intervals centred in sequenced stretches of chr22, as BED.
+fn ism_bed(path: &Path, n: usize) {
+    let regions = std::fs::read_to_string(
+        shared_data().join("genome/hg19_chr22_partial.sequenced_regions.bed"),
+    )
+    .unwrap();
+    let mut text = String::new();
+    for l in regions.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = l.split('\t').collect();
+        let (a, b): (u64, u64) = (f[1].parse().unwrap(), f[2].parse().unwrap());
+        if b > a + 5000 && text.lines().count() < n {
+            let m = (a + b) / 2;
+            text.push_str(&format!(
+                "chr22\t{}\t{}\tseq{}\n",
+                m - 500,
+                m + 500,
+                text.lines().count()
+            ));
+        }
+    }
+    std::fs::write(path, text).unwrap();
 }
 
 fn main() {
@@ -166,11 +238,16 @@ fn main() {
         .split(',')
         .map(str::to_string)
         .collect();
-    let exe = std::env::current_exe().unwrap();
     println!("threads: {threads}; {n} random SNVs on real chr22; 919 targets, window 1000");
     println!(
-        "\n{:<8} {:<12} {:>14} {:>14} {:>8} {:>24}",
-        "model", "mode", "ferrosea v/s", "pytorch v/s", "ratio", "1M variants, 16 cores"
+        "\n{:<8} {:<12} {:>14} {:>14} {:>14} {:>8} {:>24}",
+        "model",
+        "mode",
+        "ferrosea v/s",
+        "(whole run)",
+        "pytorch v/s",
+        "ratio",
+        "1M variants, 16 cores"
     );
     for preset in &models {
         let run = dir.join(format!("run-{preset}"));
@@ -179,23 +256,22 @@ fn main() {
         }
         for rc in ["plain", "rc"] {
             let out = dir.join(format!("variants-{preset}-{rc}"));
-            let args = serde_json::to_string(&[
-                "variants",
-                &run.display().to_string(),
-                &genome.display().to_string(),
-                &vcf.display().to_string(),
-                &out.display().to_string(),
-                rc,
-            ])
-            .unwrap();
-            let m = measure(
-                Command::new(&exe)
-                    .env("FERROSEA_BENCH_CHILD", &args)
-                    .env("RAYON_NUM_THREADS", threads.to_string()),
+            let m = run_child(
+                &[
+                    "variants",
+                    &run.display().to_string(),
+                    &genome.display().to_string(),
+                    &vcf.display().to_string(),
+                    &out.display().to_string(),
+                    rc,
+                ],
+                threads,
             );
-            assert!(m.ok, "variants failed");
-            let ours = n as f64 / m.wall.as_secs_f64();
-            let _ = summary(&out);
+            // Steady state: the run's wall time less its set-up (loading and hashing the
+            // checkpoint, opening the genome), which PyTorch's figure leaves out too.
+            let setup = summary(&out)["setup_seconds"].as_f64().unwrap_or(0.0);
+            let whole = n as f64 / m.wall.as_secs_f64();
+            let ours = n as f64 / (m.wall.as_secs_f64() - setup).max(1e-9);
             let mut targs = vec!["variants", "--model", preset.as_str()];
             let ns = n.to_string();
             targs.extend(["--variants", &ns]);
@@ -206,14 +282,73 @@ fn main() {
             // Assumes throughput scales with cores (inference batches are independent).
             let hours = 1e6 / (ours * 16.0 / threads as f64) / 3600.0;
             println!(
-                "{:<8} {:<12} {:>14.1} {:>14} {:>8} {:>21.1} h",
+                "{:<8} {:<12} {:>14.1} {:>14.1} {:>14} {:>8} {:>21.1} h",
                 preset,
                 if rc == "rc" { "--rc-average" } else { "plain" },
                 ours,
+                whole,
                 theirs.map_or("-".into(), |t| format!("{t:.1}")),
                 theirs.map_or("-".into(), |t| format!("{:.2}x", ours / t)),
                 hours
             );
         }
+    }
+    let seqs = env_usize("BENCH_ISM_SEQS", 1);
+    let bed = dir.join("ism.bed");
+    ism_bed(&bed, seqs);
+    println!(
+        "\nism: {seqs} sequence(s) of 1000 bp, 3,000 mutants each\n{:<8} {:>16} {:>16} {:>8}",
+        "model", "ferrosea s/seq", "pytorch s/seq", "ratio"
+    );
+    for preset in &models {
+        let run = dir.join(format!("run-{preset}"));
+        let out = dir.join(format!("ism-{preset}.h5"));
+        let m = run_child(
+            &[
+                "ism",
+                &run.display().to_string(),
+                &genome.display().to_string(),
+                &bed.display().to_string(),
+                &out.display().to_string(),
+            ],
+            threads,
+        );
+        let ours = m.wall.as_secs_f64() / seqs as f64;
+        let ns = seqs.to_string();
+        let theirs = torch(&["ism", "--model", preset, "--sequences", &ns], threads)
+            .map(|j| j["seconds_per_sequence"].as_f64().unwrap());
+        println!(
+            "{:<8} {:>16.1} {:>16} {:>8}",
+            preset,
+            ours,
+            theirs.map_or("-".into(), |t| format!("{t:.1}")),
+            theirs.map_or("-".into(), |t| format!("{:.2}x", t / ours))
+        );
+    }
+    let tile = std::env::var("BENCH_TILE").unwrap_or_else(|_| "chr22:20000001-20400000".into());
+    println!(
+        "\nregions --tile {tile} --step 200 (2 bigWig tracks)\n{:<8} {:>10} {:>10}",
+        "model", "bins", "bins/s"
+    );
+    for preset in &models {
+        let run = dir.join(format!("run-{preset}"));
+        let out = dir.join(format!("tile-{preset}"));
+        let m = run_child(
+            &[
+                "tile",
+                &run.display().to_string(),
+                &genome.display().to_string(),
+                &tile,
+                &out.display().to_string(),
+            ],
+            threads,
+        );
+        let bins = summary(&out)["windows"].as_f64().unwrap();
+        println!(
+            "{:<8} {:>10} {:>10.1}",
+            preset,
+            bins,
+            bins / m.wall.as_secs_f64()
+        );
     }
 }

@@ -100,22 +100,7 @@ pub fn check_out_file(path: &Path, inputs: &[(&str, &Path)]) -> Result<(), Analy
 }
 
 fn check_writable(path: &Path) -> Result<(), AnalyzeError> {
-    let tmp = ferrosea_dataset::tmp_path(path);
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&tmp);
-            Ok(())
-        }
-        Err(e) => Err(AnalyzeError::Usage(format!(
-            "cannot write {}: {e}",
-            tmp.display()
-        ))),
-    }
+    ferrosea_dataset::ensure_writable(path).map_err(AnalyzeError::Usage)
 }
 
 /// A progress bar on stderr (hidden unless `show`), counting `what` with their rate.

@@ -149,6 +149,10 @@ pub struct VariantsReport {
     pub seconds: f64,
     /// Scored alleles per second.
     pub variants_per_s: f64,
+    /// Of `seconds`, the set-up before the first record is read (loading the checkpoint and
+    /// hashing its weights, opening the genome and the background).
+    #[serde(default)]
+    pub setup_seconds: f64,
     /// The command line.
     pub command_line: String,
     /// The files written.
@@ -695,6 +699,7 @@ pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> 
         command_line: opts.command_line.clone(),
         ..VariantsReport::default()
     };
+    report.setup_seconds = started.elapsed().as_secs_f64();
     let bar = crate::progress_bar(opts.progress, None, "variants");
     let mut pending: Vec<Pending> = Vec::new();
     let mut fates: Vec<RecordFate> = Vec::new();
@@ -1088,6 +1093,7 @@ pub fn gather(opts: &GatherOptions) -> Result<GatherReport, AnalyzeError> {
             *summary.skipped.entry(k.clone()).or_default() += v;
         }
         summary.seconds += s.seconds;
+        summary.setup_seconds += s.setup_seconds;
     }
     // The warnings of one run over the whole VCF: those from counts (no records, REF
     // mismatches) anew from the totals, the chromosome ones once each, in name order.

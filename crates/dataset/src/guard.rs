@@ -71,6 +71,25 @@ pub fn ensure_not_input(output: &Path, inputs: &[(&str, &Path)]) -> Result<(), O
     Ok(())
 }
 
+/// Checks that a file can be created at `path` (its directory exists and is writable) by
+/// creating and removing `<path>.tmp`, before any work is done, so that a long run does not
+/// fail at its end. The error says which file could not be written and why.
+pub fn ensure_writable(path: &Path) -> Result<(), String> {
+    let tmp = crate::tmp_path(path);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&tmp);
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot write {}: {e}", tmp.display())),
+    }
+}
+
 /// At most `max` characters of a value quoted in an error message: a longer one is cut and
 /// says how long it was (a 5 MB field must not become a 5 MB error line).
 pub fn clip(value: &str, max: usize) -> Cow<'_, str> {

@@ -214,15 +214,7 @@ impl PredictionsWriter {
         file.flush().map_err(h5)?;
         drop((pred, y, chrom, start, strand));
         file.close().map_err(h5)?;
-        let tmp_path = tmp.0.take().expect("armed until here");
-        std::fs::rename(&tmp_path, &path).map_err(|source| {
-            let _ = std::fs::remove_file(&tmp_path);
-            Error::Io {
-                path: path.clone(),
-                what: "renaming the finished file into place".into(),
-                source,
-            }
-        })?;
+        tmp.rename_to(&path)?;
         Ok(path)
     }
 }

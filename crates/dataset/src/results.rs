@@ -310,15 +310,7 @@ impl ResultsWriter {
         let h5 = h5err(&path, "closing (is the disk full?)");
         drop((columns, arrays));
         file.close().map_err(h5)?;
-        let tmp_path = tmp.0.take().expect("armed until here");
-        std::fs::rename(&tmp_path, &path).map_err(|source| {
-            let _ = std::fs::remove_file(&tmp_path);
-            Error::Io {
-                path: path.clone(),
-                what: "renaming the finished file into place".into(),
-                source,
-            }
-        })?;
+        tmp.rename_to(&path)?;
         Ok(path)
     }
 }

@@ -259,15 +259,7 @@ pub struct Closed {
 impl Closed {
     /// Renames the file into place; returns its path.
     pub fn commit(mut self) -> Result<PathBuf, Error> {
-        let tmp_path = self.tmp.0.take().expect("armed until committed");
-        std::fs::rename(&tmp_path, &self.path).map_err(|source| {
-            let _ = std::fs::remove_file(&tmp_path);
-            Error::Io {
-                path: self.path.clone(),
-                what: "renaming the finished file into place".into(),
-                source,
-            }
-        })?;
+        self.tmp.rename_to(&self.path)?;
         Ok(self.path)
     }
 }
@@ -276,6 +268,22 @@ impl Closed {
 /// a writer dropped on an error, a panic, or a failed close leaves nothing behind.
 #[derive(Debug)]
 pub(crate) struct TmpGuard(pub(crate) Option<PathBuf>);
+
+impl TmpGuard {
+    /// Renames the temporary file to `path` and disarms the guard; on failure the temporary
+    /// file is removed.
+    pub(crate) fn rename_to(&mut self, path: &std::path::Path) -> Result<(), Error> {
+        let tmp_path = self.0.take().expect("armed until renamed");
+        std::fs::rename(&tmp_path, path).map_err(|source| {
+            let _ = std::fs::remove_file(&tmp_path);
+            Error::Io {
+                path: path.to_path_buf(),
+                what: "renaming the finished file into place".into(),
+                source,
+            }
+        })
+    }
+}
 
 impl Drop for TmpGuard {
     fn drop(&mut self) {

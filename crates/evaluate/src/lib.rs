@@ -82,23 +82,8 @@ pub(crate) fn check_output(
     check_writable(path)
 }
 
-/// Checks that a file can be created at `path` (its directory exists and is writable) before
-/// any work is done, so that a long run does not fail at its end.
+/// Checks that a file can be created at `path` before any work is done, so that a long run
+/// does not fail at its end.
 pub(crate) fn check_writable(path: &std::path::Path) -> Result<(), EvalError> {
-    let tmp = ferrosea_dataset::tmp_path(path);
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&tmp);
-            Ok(())
-        }
-        Err(e) => Err(EvalError::Usage(format!(
-            "cannot write {}: {e}",
-            tmp.display()
-        ))),
-    }
+    ferrosea_dataset::ensure_writable(path).map_err(EvalError::Usage)
 }
