@@ -116,12 +116,7 @@ impl Background {
     /// the same `rc_average`.
     pub fn load(path: &Path, model: &Model, rc_average: bool) -> Result<Background, AnalyzeError> {
         let r = ResultsReader::open(path, BACKGROUND_FORMAT)?;
-        let weights = model
-            .json
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(&model.meta.weights_file);
-        let ours = crate::sha256_file(&weights)?;
+        let ours = model.weights_sha256()?;
         let theirs = r.attr_str("checkpoint_sha256").unwrap_or_default();
         if ours != theirs {
             return Err(AnalyzeError::Mismatch(format!(

@@ -19,6 +19,7 @@ pub struct Model {
     pub meta: CheckpointMeta,
     /// Windows per forward pass.
     pub batch: usize,
+    sha256: std::sync::OnceLock<String>,
 }
 
 impl Model {
@@ -39,7 +40,26 @@ impl Model {
             json,
             meta,
             batch,
+            sha256: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The checkpoint's weight file.
+    pub fn weights_path(&self) -> PathBuf {
+        self.json
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&self.meta.weights_file)
+    }
+
+    /// The hex SHA-256 of the weight file (what result files record and backgrounds are
+    /// checked by), computed once.
+    pub fn weights_sha256(&self) -> Result<&str, AnalyzeError> {
+        if let Some(s) = self.sha256.get() {
+            return Ok(s);
+        }
+        let s = crate::sha256_file(&self.weights_path())?;
+        Ok(self.sha256.get_or_init(|| s))
     }
 
     /// The window length the network takes.

@@ -603,11 +603,6 @@ pub(crate) fn provenance(
     genome: &Path,
     rc_average: bool,
 ) -> Result<Vec<(String, AttrValue)>, AnalyzeError> {
-    let weights = model
-        .json
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(&model.meta.weights_file);
     Ok(vec![
         (
             "checkpoint".into(),
@@ -615,7 +610,7 @@ pub(crate) fn provenance(
         ),
         (
             "checkpoint_sha256".into(),
-            AttrValue::Str(crate::sha256_file(&weights)?),
+            AttrValue::Str(model.weights_sha256()?.to_string()),
         ),
         (
             "model".into(),
