@@ -245,7 +245,6 @@ struct Outputs {
     vcf: (PathBuf, noodles_bgzf::io::Writer<BufWriter<File>>),
     skipped: (PathBuf, BufWriter<File>),
     targets: Vec<String>,
-    evalues: bool,
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>, AnalyzeError> {
@@ -265,7 +264,6 @@ struct Row {
     alt: String,
     ref_match: bool,
     contains_unk: bool,
-    line: usize,
 }
 
 /// The provenance and layout shared by a run and a gather, so that both write the same
@@ -362,7 +360,6 @@ impl Outputs {
             vcf: (vcf_path, vcf),
             skipped: (skipped_path, skipped),
             targets: layout.targets.clone(),
-            evalues: layout.evalues,
         })
     }
 
@@ -426,19 +423,24 @@ impl Outputs {
         Ok(())
     }
 
-    fn skipped(&mut self, rec: &vcf::Record, alt: &str, why: &Skip) -> Result<(), AnalyzeError> {
+    /// Writes one line of `skipped.tsv` ([`skipped_line`]).
+    fn skipped(&mut self, line: &str) -> Result<(), AnalyzeError> {
         let (path, w) = &mut self.skipped;
-        writeln!(
-            w,
-            "{}\t{}\t{}\t{}\t{}\t{}",
-            rec.chrom,
-            rec.pos,
-            rec.id,
-            rec.reference,
-            alt,
-            why.reason()
-        )
-        .map_err(AnalyzeError::io(path))
+        writeln!(w, "{line}").map_err(AnalyzeError::io(path))
+    }
+
+    /// Writes a scored block: its skipped alleles, its rows and its records' annotated lines.
+    fn block(&mut self, b: &BlockOut) -> Result<(), AnalyzeError> {
+        for line in &b.skipped {
+            self.skipped(line)?;
+        }
+        if !b.rows.is_empty() {
+            self.rows(&b.rows, &b.arrays)?;
+        }
+        for (text, info) in &b.annotated {
+            self.annotated(text, info)?;
+        }
+        Ok(())
     }
 
     /// Writes an input line to the annotated VCF with `info` appended to its INFO column
@@ -494,6 +496,31 @@ impl Outputs {
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect())
     }
+}
+
+/// What one block writes, handed from the scoring loop to the writer thread.
+struct BlockOut {
+    /// Lines of `skipped.tsv`.
+    skipped: Vec<String>,
+    /// The scored alleles.
+    rows: Vec<Row>,
+    /// `ref, alt, diff, logit_diff, log2fc[, evalue]`, each `[rows, T]`.
+    arrays: Vec<Vec<f32>>,
+    /// The block's records: their lines and the INFO to add.
+    annotated: Vec<(String, String)>,
+}
+
+/// A line of `skipped.tsv`: `chrom pos id ref alt reason`.
+fn skipped_line(rec: &vcf::Record, alt: &str, why: &Skip) -> String {
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}",
+        rec.chrom,
+        rec.pos,
+        rec.id,
+        rec.reference,
+        alt,
+        why.reason()
+    )
 }
 
 /// An allele waiting for its block to be scored.
@@ -678,7 +705,7 @@ pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> 
             .unwrap_or_else(|| default_prefix(&opts.vcf)),
         vcf_header: reader.header_lines().to_vec(),
     };
-    let mut out = Outputs::open(&opts.out, &layout)?;
+    let out = Outputs::open(&opts.out, &layout)?;
     let scorer = Scorer {
         model: &model,
         rc_average: opts.rc_average,
@@ -696,92 +723,114 @@ pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> 
     };
     report.setup_seconds = started.elapsed().as_secs_f64();
     let bar = crate::progress_bar(opts.progress, None, "variants");
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut fates: Vec<RecordFate> = Vec::new();
-    let mut index = 0usize;
     let mut unknown_chroms: BTreeMap<String, Option<String>> = BTreeMap::new();
-    loop {
-        let rec = reader.next_record()?;
-        let done = rec.is_none();
-        if let Some(rec) = rec {
-            let i = index;
-            index += 1;
-            if range.as_ref().is_some_and(|r| !r.contains(&i)) {
-                continue;
+    // Blocks are scored here and written by a second thread, so that formatting, deflating
+    // and writing one block overlaps the network's work on the next.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<BlockOut>(2);
+    let out = std::thread::scope(|scope| -> Result<Outputs, AnalyzeError> {
+        let writer = scope.spawn(move || -> Result<Outputs, AnalyzeError> {
+            let mut out = out;
+            for b in rx {
+                out.block(&b)?;
             }
-            report.records += 1;
-            let mut fate = RecordFate {
-                text: rec.text.clone(),
-                alts: Vec::new(),
-            };
-            let chrom = genome_chrom(&fetch, &genome, &rec.chrom, opts.chrom_alias.as_deref());
-            for alt in &rec.alts {
-                report.alleles += 1;
-                let placed = place(&mut fetch, &rec, chrom.clone(), alt, model.window())?;
-                match placed {
-                    Ok(w) => {
-                        if !w.ref_match && opts.strict_ref {
-                            let mut g = fetch.fetch(
-                                chrom.as_deref().unwrap_or(&rec.chrom),
-                                rec.pos - 1,
-                                rec.pos - 1 + rec.reference.len() as u64,
-                            )?;
-                            g.make_ascii_uppercase();
-                            return Err(AnalyzeError::Input(format!(
-                                "{}: line {}: REF {} does not match the genome ({}) at {}:{} \
-                                 (--strict-ref)",
-                                opts.vcf.display(),
-                                rec.line,
-                                ferrosea_dataset::clip(&rec.reference, 40),
-                                ferrosea_dataset::clip(&String::from_utf8_lossy(&g), 40),
-                                rec.chrom,
-                                rec.pos
-                            )));
-                        }
-                        fate.alts.push(Ok(pending.len()));
-                        pending.push(Pending {
-                            row: Row {
-                                chrom: rec.chrom.clone(),
-                                pos: rec.pos,
-                                id: rec.id.clone(),
-                                reference: rec.reference.clone(),
-                                alt: alt.clone(),
-                                ref_match: w.ref_match,
-                                contains_unk: w.contains_unk,
-                                line: rec.line,
-                            },
-                            windows: w,
-                        });
+            Ok(out)
+        });
+        let scored = (|| -> Result<(), AnalyzeError> {
+            let mut pending: Vec<Pending> = Vec::new();
+            let mut skipped: Vec<String> = Vec::new();
+            let mut fates: Vec<RecordFate> = Vec::new();
+            let mut index = 0usize;
+            loop {
+                let rec = reader.next_record()?;
+                let done = rec.is_none();
+                if let Some(rec) = rec {
+                    let i = index;
+                    index += 1;
+                    if range.as_ref().is_some_and(|r| !r.contains(&i)) {
+                        continue;
                     }
-                    Err(skip) => {
-                        if let Skip::UnknownChrom { alias } = &skip {
-                            unknown_chroms.insert(rec.chrom.clone(), alias.clone());
+                    report.records += 1;
+                    let mut fate = RecordFate {
+                        text: rec.text.clone(),
+                        alts: Vec::new(),
+                    };
+                    let chrom =
+                        genome_chrom(&fetch, &genome, &rec.chrom, opts.chrom_alias.as_deref());
+                    for alt in &rec.alts {
+                        report.alleles += 1;
+                        let placed = place(&mut fetch, &rec, chrom.clone(), alt, model.window())?;
+                        match placed {
+                            Ok(w) => {
+                                if !w.ref_match && opts.strict_ref {
+                                    let mut g = fetch.fetch(
+                                        chrom.as_deref().unwrap_or(&rec.chrom),
+                                        rec.pos - 1,
+                                        rec.pos - 1 + rec.reference.len() as u64,
+                                    )?;
+                                    g.make_ascii_uppercase();
+                                    return Err(AnalyzeError::Input(format!(
+                                        "{}: line {}: REF {} does not match the genome ({}) at {}:{} \
+                                         (--strict-ref)",
+                                        opts.vcf.display(),
+                                        rec.line,
+                                        ferrosea_dataset::clip(&rec.reference, 40),
+                                        ferrosea_dataset::clip(&String::from_utf8_lossy(&g), 40),
+                                        rec.chrom,
+                                        rec.pos
+                                    )));
+                                }
+                                fate.alts.push(Ok(pending.len()));
+                                pending.push(Pending {
+                                    row: Row {
+                                        chrom: rec.chrom.clone(),
+                                        pos: rec.pos,
+                                        id: rec.id.clone(),
+                                        reference: rec.reference.clone(),
+                                        alt: alt.clone(),
+                                        ref_match: w.ref_match,
+                                        contains_unk: w.contains_unk,
+                                    },
+                                    windows: w,
+                                });
+                            }
+                            Err(skip) => {
+                                if let Skip::UnknownChrom { alias } = &skip {
+                                    unknown_chroms.insert(rec.chrom.clone(), alias.clone());
+                                }
+                                *report.skipped.entry(skip.key().into()).or_default() += 1;
+                                skipped.push(skipped_line(&rec, alt, &skip));
+                                fate.alts.push(Err(skip));
+                            }
                         }
-                        *report.skipped.entry(skip.key().into()).or_default() += 1;
-                        out.skipped(&rec, alt, &skip)?;
-                        fate.alts.push(Err(skip));
+                    }
+                    fates.push(fate);
+                }
+                // Records wait for their block; records whose alleles are all skipped count too, so
+                // that a VCF of unscorable records does not pile up in memory.
+                if pending.len() >= BLOCK || fates.len() >= BLOCK || (done && !fates.is_empty()) {
+                    let b = score_block(
+                        &scorer,
+                        background.as_ref(),
+                        &mut pending,
+                        &mut fates,
+                        &mut skipped,
+                        &mut report,
+                    )?;
+                    bar.set_position(report.scored as u64);
+                    if tx.send(b).is_err() {
+                        break; // the writer failed: its error is returned below
                     }
                 }
+                if done {
+                    break;
+                }
             }
-            fates.push(fate);
-        }
-        // Records wait for their block; records whose alleles are all skipped count too, so
-        // that a VCF of unscorable records does not pile up in memory.
-        if pending.len() >= BLOCK || fates.len() >= BLOCK || (done && !fates.is_empty()) {
-            score_block(
-                &scorer,
-                background.as_ref(),
-                &mut pending,
-                &mut fates,
-                &mut out,
-                &mut report,
-            )?;
-            bar.set_position(report.scored as u64);
-        }
-        if done {
-            break;
-        }
-    }
+            Ok(())
+        })();
+        drop(tx);
+        let written = writer.join().expect("the writer thread does not panic");
+        scored.and(written)
+    })?;
     bar.finish_and_clear();
     report.warnings.extend(no_records_warning(&report));
     for (chrom, alias) in &unknown_chroms {
@@ -876,9 +925,9 @@ fn score_block(
     background: Option<&Background>,
     pending: &mut Vec<Pending>,
     fates: &mut Vec<RecordFate>,
-    out: &mut Outputs,
+    skipped: &mut Vec<String>,
     report: &mut VariantsReport,
-) -> Result<(), AnalyzeError> {
+) -> Result<BlockOut, AnalyzeError> {
     let t = scorer.model.targets().len();
     let pairs: Vec<(&[u8], &[u8])> = pending
         .iter()
@@ -889,7 +938,11 @@ fn score_block(
             )
         })
         .collect();
-    let (pr, pa) = scorer.probabilities(&pairs)?;
+    let (pr, pa) = if pairs.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        scorer.probabilities(&pairs)?
+    };
     let n = pending.len();
     let mut arrays = vec![pr.clone(), pa.clone(), Vec::new(), Vec::new(), Vec::new()];
     let mut evalue = Vec::new();
@@ -923,13 +976,19 @@ fn score_block(
     report.ref_mismatch += rows.iter().filter(|r| !r.ref_match).count();
     report.contains_unk += rows.iter().filter(|r| r.contains_unk).count();
     report.scored += rows.len();
-    let _ = rows.iter().map(|r| r.line).max();
-    out.rows(&rows, &arrays)?;
-    for fate in fates.drain(..) {
-        let info = info_for(&fate, &summaries, out.evalues);
-        out.annotated(&fate.text, &info)?;
-    }
-    Ok(())
+    let annotated = fates
+        .drain(..)
+        .map(|fate| {
+            let info = info_for(&fate, &summaries, background.is_some());
+            (fate.text, info)
+        })
+        .collect();
+    Ok(BlockOut {
+        skipped: std::mem::take(skipped),
+        rows,
+        arrays,
+        annotated,
+    })
 }
 
 /// Which chunk outputs to join, and where.
@@ -1042,7 +1101,6 @@ pub fn gather(opts: &GatherOptions) -> Result<GatherReport, AnalyzeError> {
                     alt: alt[i].clone(),
                     ref_match: ref_match[i],
                     contains_unk: unk[i],
-                    line: 0,
                 })
                 .collect();
             let arrays = names
