@@ -4,56 +4,17 @@
 //! shows its reference base as high as the negative mean effect of mutating it (above the
 //! axis when mutations lower the prediction, below when they raise it).
 //!
-//! Letters are drawn as filled cells of a 3 x 5 block font, so figures need no font for
-//! them; the axis text uses DejaVu Sans, embedded (data/fonts), as the other stages' plots.
+//! Letters are the filled outlines of the interpret stage's sequence logos
+//! (`ferrosea_plot::draw_letter`), so figures need no font for them; the axis text uses DejaVu
+//! Sans, embedded (data/fonts), as the other stages' plots.
 
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
+use ferrosea_plot::{draw_letter, DrawResult, Figure, WriteError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::AnalyzeError;
-
-const FONT: &str = "sans-serif";
-
-fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");
-        plotters::style::register_font(FONT, FontStyle::Normal, bytes)
-            .unwrap_or_else(|_| panic!("the embedded font is a valid TrueType file"));
-    });
-}
-
-/// Letter colours: A green, C blue, G orange, T red (the usual logo colours).
-const COLOURS: [RGBColor; 4] = [
-    RGBColor(16, 150, 72),
-    RGBColor(37, 92, 153),
-    RGBColor(247, 179, 43),
-    RGBColor(214, 40, 57),
-];
-
-/// A, C, G, T on a 3 x 5 grid, top row first.
-const FONT_3X5: [[&str; 5]; 4] = [
-    [".#.", "#.#", "###", "#.#", "#.#"],
-    ["###", "#..", "#..", "#..", "###"],
-    ["###", "#..", "#.#", "#.#", "###"],
-    ["###", ".#.", ".#.", ".#.", ".#."],
-];
-
-/// The filled cells of `letter` in the unit square, as `(x0, y0, x1, y1)` with y up.
-fn cells(letter: usize) -> impl Iterator<Item = (f64, f64, f64, f64)> {
-    FONT_3X5[letter].iter().enumerate().flat_map(|(row, line)| {
-        line.bytes()
-            .enumerate()
-            .filter(|(_, b)| *b == b'#')
-            .map(move |(col, _)| {
-                let (x0, y1) = (col as f64 / 3.0, 1.0 - row as f64 / 5.0);
-                (x0, y1 - 0.2, x0 + 1.0 / 3.0, y1)
-            })
-    })
-}
 
 /// The column of a base (4 for anything but A, C, G, T).
 fn code(b: u8) -> usize {
@@ -105,17 +66,14 @@ fn heat(v: f32, max: f64) -> RGBColor {
     )
 }
 
-struct Figure<'a> {
+struct Mutagenesis<'a> {
     title: &'a str,
     seq: &'a [u8],
     effect: &'a [f32],
 }
 
-impl Figure<'_> {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> Result<(), Box<dyn std::error::Error>>
+impl Figure for Mutagenesis<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
         DB::ErrorType: 'static,
     {
@@ -190,19 +148,8 @@ impl Figure<'_> {
                         RGBColor(150, 150, 150).filled(),
                     )))?;
                 }
-                k => {
-                    // The letter fills [0, h] (below the axis when h < 0, still upright).
-                    let (base, height) = if h >= 0.0 { (0.0, h) } else { (h, -h) };
-                    logo.draw_series(cells(k).map(|(a, b, c, d)| {
-                        Rectangle::new(
-                            [
-                                (x0 + a * w, base + b * height),
-                                (x0 + c * w, base + d * height),
-                            ],
-                            COLOURS[k].filled(),
-                        )
-                    }))?;
-                }
+                // The letter fills [0, h] (below the axis when h < 0, still upright).
+                k => draw_letter(&mut logo, k, (x0, x0 + w), 0.0, h)?,
             }
         }
         Ok(())
@@ -218,55 +165,19 @@ pub fn draw(
     seq: &[u8],
     effect: &[f32],
 ) -> Result<Vec<PathBuf>, AnalyzeError> {
-    register_font();
-    let fig = Figure { title, seq, effect };
+    let fig = Mutagenesis { title, seq, effect };
     let size = ((120 + 2 * seq.len()).clamp(600, 4200) as u32, 460u32);
-    let path = |ext: &str, tmp: bool| {
-        let mut s = stem.as_os_str().to_owned();
-        s.push(if tmp {
-            format!(".tmp.{ext}")
-        } else {
-            format!(".{ext}")
-        });
-        PathBuf::from(s)
-    };
-    let fail = |p: &Path, e: String| {
-        let _ = std::fs::remove_file(p);
-        AnalyzeError::Usage(format!("{}: drawing the figure: {e}", p.display()))
-    };
-    let (svg_tmp, png_tmp) = (path("svg", true), path("png", true));
-    {
-        let root = SVGBackend::new(&svg_tmp, size).into_drawing_area();
-        fig.draw(&root).map_err(|e| fail(&svg_tmp, e.to_string()))?;
-        root.present().map_err(|e| fail(&svg_tmp, e.to_string()))?;
-    }
-    {
-        let root = BitMapBackend::new(&png_tmp, size).into_drawing_area();
-        fig.draw(&root).map_err(|e| fail(&png_tmp, e.to_string()))?;
-        root.present().map_err(|e| fail(&png_tmp, e.to_string()))?;
-    }
-    let mut out = Vec::new();
-    for (tmp, ext) in [(svg_tmp, "svg"), (png_tmp, "png")] {
-        let dst = path(ext, false);
-        std::fs::rename(&tmp, &dst).map_err(AnalyzeError::io(&dst))?;
-        out.push(dst);
-    }
-    Ok(out)
+    ferrosea_plot::svg_and_png(stem, size, &fig).map_err(|e| match e {
+        WriteError::Draw(p, e) => {
+            AnalyzeError::Usage(format!("{}: drawing the figure: {e}", p.display()))
+        }
+        WriteError::Rename(p, e) => AnalyzeError::Io(p, e),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn letters_fill_part_of_their_box() {
-        for k in 0..4 {
-            let n = cells(k).count();
-            assert!((7..15).contains(&n), "letter {k} has {n} cells");
-            assert!(cells(k)
-                .all(|(a, b, c, d)| a >= 0.0 && c <= 1.0 + 1e-9 && b >= -1e-9 && d <= 1.0 + 1e-9));
-        }
-    }
 
     #[test]
     fn heat_is_white_at_zero_and_saturates() {

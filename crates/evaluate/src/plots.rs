@@ -5,8 +5,8 @@
 //! `NAME.tmp.EXT` and renamed when complete.
 
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
+use ferrosea_plot::{DrawResult, Figure, WriteError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -41,17 +41,7 @@ pub struct Pair {
     pub category: String,
 }
 
-const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (900, 700);
-
-fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");
-        plotters::style::register_font(FONT, FontStyle::Normal, bytes)
-            .unwrap_or_else(|_| panic!("the embedded font is a valid TrueType file"));
-    });
-}
 
 fn colour(i: usize) -> RGBColor {
     const PALETTE: [RGBColor; 10] = [
@@ -69,48 +59,12 @@ fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-type DrawResult = Result<(), Box<dyn std::error::Error>>;
-
-/// A figure that can be drawn on any backend.
-trait Figure {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
-    where
-        DB::ErrorType: 'static;
-}
-
 /// Draws one figure twice, `<stem>.svg` and `<stem>.png`.
 fn both(stem: &Path, size: (u32, u32), fig: &impl Figure) -> Result<Vec<PathBuf>, EvalError> {
-    register_font();
-    let with_ext = |ext: &str| {
-        let mut s = stem.as_os_str().to_owned();
-        s.push(format!(".{ext}"));
-        PathBuf::from(s)
-    };
-    let tmp_with_ext = |ext: &str| {
-        let mut s = stem.as_os_str().to_owned();
-        s.push(format!(".tmp.{ext}"));
-        PathBuf::from(s)
-    };
-    let fail = |p: &Path, e: Box<dyn std::error::Error>| {
-        let _ = std::fs::remove_file(p);
-        EvalError::Plot(p.to_path_buf(), e.to_string())
-    };
-    let (svg, svg_tmp) = (with_ext("svg"), tmp_with_ext("svg"));
-    {
-        let root = SVGBackend::new(&svg_tmp, size).into_drawing_area();
-        fig.draw(&root).map_err(|e| fail(&svg_tmp, e))?;
-        root.present().map_err(|e| fail(&svg_tmp, e.into()))?;
-    }
-    let (png, png_tmp) = (with_ext("png"), tmp_with_ext("png"));
-    {
-        let root = BitMapBackend::new(&png_tmp, size).into_drawing_area();
-        fig.draw(&root).map_err(|e| fail(&png_tmp, e))?;
-        root.present().map_err(|e| fail(&png_tmp, e.into()))?;
-    }
-    for (tmp, dst) in [(&svg_tmp, &svg), (&png_tmp, &png)] {
-        std::fs::rename(tmp, dst).map_err(|e| EvalError::Io(dst.clone(), e))?;
-    }
-    Ok(vec![svg, png])
+    ferrosea_plot::svg_and_png(stem, size, fig).map_err(|e| match e {
+        WriteError::Draw(p, e) => EvalError::Plot(p, e),
+        WriteError::Rename(p, e) => EvalError::Io(p, e),
+    })
 }
 
 /// At most `max` points of a curve, evenly spread along it, first and last kept: a curve
