@@ -127,7 +127,7 @@ impl Background {
                 r.attr_str("checkpoint").unwrap_or_default(),
                 short(&theirs),
                 model.json.display(),
-                short(&ours),
+                short(ours),
                 model.json.display()
             )));
         }
