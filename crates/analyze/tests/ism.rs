@@ -3,48 +3,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use common::{bases, fails, ok, write, write_gzip};
 use ferrosea_dataset::ResultsReader;
 
 const WINDOW: usize = 1000;
-
-fn analyze(args: &[&str], paths: &[(&str, &Path)]) -> Output {
-    let mut c = Command::new(common::bin("ferrosea-analyze"));
-    c.args(args);
-    for (flag, p) in paths {
-        c.arg(flag).arg(p);
-    }
-    c.output().unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// Exit 2 with a message holding every one of `want`, and no panic.
-fn fails(o: &Output, want: &[&str]) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "expected exit 2: {err}");
-    assert!(!err.contains("panicked"), "a panic: {err}");
-    for w in want {
-        assert!(err.contains(w), "'{w}' missing from: {err}");
-    }
-}
-
-/// The bases `[start, end)` of the demo genome's chr22.
-fn bases(start: u64, end: u64) -> Vec<u8> {
-    let g = ferrosea_genome::Genome::open(common::genome(), 1).unwrap();
-    let mut f = g.fetcher().unwrap();
-    let mut s = f.fetch("chr22", start, end).unwrap();
-    s.make_ascii_uppercase();
-    s
-}
 
 /// Positions (0-based) on chr22 whose 1 kb window is all A, C, G, T.
 fn clean_positions(n: usize) -> Vec<u64> {
@@ -73,9 +36,7 @@ fn sigmoid(x: f64) -> f64 {
 /// 1e-4 leaves room).
 #[test]
 fn ism_centre_equals_variants_on_the_same_snvs() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     let positions = clean_positions(3);
     let mut bed = String::new();
     let mut vcf =
@@ -96,30 +57,27 @@ fn ism_centre_equals_variants_on_the_same_snvs() {
         ));
     }
     let (bed_path, vcf_path) = (dir.path().join("sites.bed"), dir.path().join("sites.vcf"));
-    std::fs::write(&bed_path, bed).unwrap();
-    std::fs::write(&vcf_path, vcf).unwrap();
+    write(&bed_path, &bed);
+    write(&vcf_path, &vcf);
+    let genome = common::genome();
     let ism_h5 = dir.path().join("ism.h5");
-    let o = analyze(
-        &["ism", "-q"],
-        &[
-            ("--checkpoint", &f.run),
-            ("--genome", &common::genome()),
-            ("--regions", &bed_path),
-            ("-o", &ism_h5),
-        ],
+    ok(
+        "ism",
+        f.analyze(
+            &["ism", "-q"],
+            &[("--genome", &genome), ("--regions", &bed_path)],
+            &ism_h5,
+        ),
     );
-    ok(&o);
     let var_dir = dir.path().join("variants");
-    let o = analyze(
-        &["variants", "-q"],
-        &[
-            ("--checkpoint", &f.run),
-            ("--genome", &common::genome()),
-            ("--vcf", &vcf_path),
-            ("-o", &var_dir),
-        ],
+    ok(
+        "variants",
+        f.analyze(
+            &["variants", "-q"],
+            &[("--genome", &genome), ("--vcf", &vcf_path)],
+            &var_dir,
+        ),
     );
-    ok(&o);
     let ism = ResultsReader::open(&ism_h5, "ferrosea-ism").unwrap();
     let var = ResultsReader::open(&var_dir.join("variants.h5"), "ferrosea-variants").unwrap();
     let t = 29;
@@ -181,7 +139,7 @@ fn fasta_of(dir: &Path, records: &[(&str, Vec<u8>)]) -> PathBuf {
         }
     }
     let p = dir.join("seqs.fa");
-    std::fs::write(&p, text).unwrap();
+    write(&p, &text);
     p
 }
 
@@ -189,9 +147,7 @@ fn fasta_of(dir: &Path, records: &[(&str, Vec<u8>)]) -> PathBuf {
 /// targets' columns of the full run; --plot draws an SVG and a PNG per sequence and target.
 #[test]
 fn ism_bytes_do_not_depend_on_threads_or_batch_size() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     let p = clean_positions(2);
     let fa = fasta_of(
         dir.path(),
@@ -203,24 +159,21 @@ fn ism_bytes_do_not_depend_on_threads_or_batch_size() {
     let run = |j: &str, batch: &str, out: &Path, extra: &[&str]| {
         let mut args = vec!["ism", "-q", "-j", j, "--batch-size", batch];
         args.extend_from_slice(extra);
-        analyze(
-            &args,
-            &[("--checkpoint", &f.run), ("--fasta", &fa), ("-o", out)],
-        )
+        ok("ism", f.analyze(&args, &[("--fasta", &fa)], out))
     };
     let (a, b) = (dir.path().join("a.h5"), dir.path().join("b.h5"));
-    ok(&run("1", "7", &a, &[]));
-    ok(&run("2", "64", &b, &[]));
+    run("1", "7", &a, &[]);
+    run("2", "64", &b, &[]);
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     let plots = dir.path().join("plots");
     let c = dir.path().join("c.h5");
     let plot_flag = plots.to_str().unwrap();
-    ok(&run(
+    run(
         "2",
         "32",
         &c,
         &["--targets", "K562|ATF3,GM12878|SPI1", "--plot", plot_flag],
-    ));
+    );
     let full = ResultsReader::open(&a, "ferrosea-ism").unwrap();
     let some = ResultsReader::open(&c, "ferrosea-ism").unwrap();
     let names = full.targets().unwrap();
@@ -261,9 +214,7 @@ fn ism_bytes_do_not_depend_on_threads_or_batch_size() {
 /// Bad input: exit 2 with a message naming the file (and line) and what was expected.
 #[test]
 fn ism_bad_inputs_are_clear_errors() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     let d = dir.path();
     let out = d.join("ism.h5");
     let genome = common::genome();
@@ -274,109 +225,63 @@ fn ism_bad_inputs_are_clear_errors() {
             ("short", bases(27_000_000, 27_000_900)),
         ],
     );
-    let o = analyze(
-        &["ism", "-q"],
-        &[("--checkpoint", &f.run), ("--fasta", &short), ("-o", &out)],
-    );
+    // `ism -q` of a BED on a genome into `out`.
+    let on_regions = |genome: &Path, bed: &Path| {
+        f.analyze(
+            &["ism", "-q"],
+            &[("--genome", genome), ("--regions", bed)],
+            &out,
+        )
+    };
+    let o = f.analyze(&["ism", "-q"], &[("--fasta", &short)], &out);
     fails(
         &o,
         &["seqs.fa", "line 19", "'short' has 900 bases", "--center"],
     );
     assert!(!out.exists() && !ferrosea_dataset::tmp_path(&out).exists());
     // With --center the short record is padded, and the run says so.
-    let o = analyze(
-        &["ism", "--center"],
-        &[("--checkpoint", &f.run), ("--fasta", &short), ("-o", &out)],
+    let o = ok(
+        "ism --center",
+        f.analyze(&["ism", "--center"], &[("--fasta", &short)], &out),
     );
-    ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("padded with N"));
     let r = ResultsReader::open(&out, "ferrosea-ism").unwrap();
     assert_eq!(r.ints("padded", 0..2).unwrap(), [0, 100]);
     assert!(r.strings("sequence", 1..2).unwrap()[0].starts_with(&"N".repeat(50)));
     drop(r);
-    let o = analyze(
+    let o = f.analyze(
         &["ism", "-q", "--center", "--targets", "K562|ATF3,nope"],
-        &[("--checkpoint", &f.run), ("--fasta", &short), ("-o", &out)],
+        &[("--fasta", &short)],
+        &out,
     );
     fails(&o, &["'nope' is not a target"]);
     let bed = d.join("r.bed");
-    std::fs::write(
+    write(
         &bed,
         "chr22\t100\t200\tfine\nchr22\t51304000\t51304567\tpast\n",
-    )
-    .unwrap();
-    let o = analyze(
-        &["ism", "-q"],
-        &[
-            ("--checkpoint", &f.run),
-            ("--genome", &genome),
-            ("--regions", &bed),
-            ("-o", &out),
-        ],
     );
     fails(
-        &o,
+        &on_regions(&genome, &bed),
         &["r.bed: line 2", "runs past the end of chr22", "51304566"],
     );
-    std::fs::write(&bed, "# header\n22\t100\t200\n").unwrap();
-    let o = analyze(
-        &["ism", "-q"],
-        &[
-            ("--checkpoint", &f.run),
-            ("--genome", &genome),
-            ("--regions", &bed),
-            ("-o", &out),
-        ],
+    write(&bed, "# header\n22\t100\t200\n");
+    fails(
+        &on_regions(&genome, &bed),
+        &["r.bed: line 2", "chromosome '22' is not in", "chr22"],
     );
-    fails(&o, &["r.bed: line 2", "chromosome '22' is not in", "chr22"]);
-    std::fs::write(&bed, "chr22\t100\n").unwrap();
-    let o = analyze(
-        &["ism", "-q"],
-        &[
-            ("--checkpoint", &f.run),
-            ("--genome", &genome),
-            ("--regions", &bed),
-            ("-o", &out),
-        ],
-    );
-    fails(&o, &["r.bed: line 1", "at least 3"]);
+    write(&bed, "chr22\t100\n");
+    fails(&on_regions(&genome, &bed), &["r.bed: line 1", "at least 3"]);
     // A plain-gzip genome cannot be read at random.
     let gz = d.join("g.fa.gz");
-    {
-        use std::io::Write;
-        let mut w =
-            flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
-        w.write_all(b">chr22\n").unwrap();
-        w.write_all(&bases(27_000_000, 27_002_000)).unwrap();
-        w.write_all(b"\n").unwrap();
-        w.finish().unwrap();
-    }
-    std::fs::write(&bed, "chr22\t1000\t1001\n").unwrap();
-    let o = analyze(
-        &["ism", "-q"],
-        &[
-            ("--checkpoint", &f.run),
-            ("--genome", &gz),
-            ("--regions", &bed),
-            ("-o", &out),
-        ],
-    );
-    fails(&o, &["g.fa.gz", "bgzip"]);
+    let seq = String::from_utf8(bases(27_000_000, 27_002_000)).unwrap();
+    write_gzip(&gz, &format!(">chr22\n{seq}\n"));
+    write(&bed, "chr22\t1000\t1001\n");
+    fails(&on_regions(&gz, &bed), &["g.fa.gz", "bgzip"]);
     // Outputs that cannot be written: a directory, a path under a file.
-    let o = analyze(
-        &["ism", "-q"],
-        &[("--checkpoint", &f.run), ("--fasta", &short), ("-o", d)],
-    );
+    let o = f.analyze(&["ism", "-q"], &[("--fasta", &short)], d);
     fails(&o, &["is a directory"]);
-    let o = analyze(
-        &["ism", "-q"],
-        &[
-            ("--checkpoint", &f.run),
-            ("--fasta", &short),
-            ("-o", &bed.join("x.h5")),
-        ],
-    );
+    let o = f.analyze(&["ism", "-q"], &[("--fasta", &short)], &bed.join("x.h5"));
     fails(&o, &["cannot write"]);
-    let o = analyze(&["ism", "-q"], &[("--checkpoint", &f.run), ("-o", &out)]);
+    let o = f.analyze(&["ism", "-q"], &[], &out);
     fails(&o, &["--fasta", "--genome"]);
 }

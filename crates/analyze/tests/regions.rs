@@ -2,62 +2,28 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
+use common::{bases, fails, json, ok, same_bytes, write, write_gzip, Fixture};
 use ferrosea_dataset::ResultsReader;
 
 const WINDOW: u64 = 1000;
 const FAI: &str = "data/demo/hg19_chr22_26-30Mb.fa.gz.fai";
-
-fn analyze(args: &[&str], paths: &[(&str, &Path)]) -> Output {
-    let mut c = Command::new(common::bin("ferrosea-analyze"));
-    c.args(args);
-    for (flag, p) in paths {
-        c.arg(flag).arg(p);
-    }
-    c.output().unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn fails(o: &Output, want: &[&str]) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "expected exit 2: {err}");
-    assert!(!err.contains("panicked"), "a panic: {err}");
-    for w in want {
-        assert!(err.contains(w), "'{w}' missing from: {err}");
-    }
-}
-
-fn bases(start: u64, end: u64) -> Vec<u8> {
-    let g = ferrosea_genome::Genome::open(common::genome(), 1).unwrap();
-    let mut f = g.fetcher().unwrap();
-    let mut s = f.fetch("chr22", start, end).unwrap();
-    s.make_ascii_uppercase();
-    s
-}
 
 fn fasta(path: &Path, records: &[(String, Vec<u8>)]) {
     let mut text = String::new();
     for (name, seq) in records {
         text.push_str(&format!(">{name}\n{}\n", String::from_utf8_lossy(seq)));
     }
-    std::fs::write(path, text).unwrap();
+    write(path, &text);
 }
 
 fn revcomp(s: &[u8]) -> Vec<u8> {
     ferrosea_genome::onehot::reverse_complement_seq(s)
 }
 
-fn tile(run: &Path, out: &Path, extra: &[&str]) -> Output {
+/// `regions` of two tiles with three bigWig and bedGraph tracks, which must succeed.
+fn tile(f: &Fixture, out: &Path, extra: &[&str]) {
     let mut args = vec![
         "regions",
         "-q",
@@ -68,14 +34,10 @@ fn tile(run: &Path, out: &Path, extra: &[&str]) -> Output {
         "--bedgraph",
     ];
     args.extend_from_slice(extra);
-    analyze(
-        &args,
-        &[
-            ("--checkpoint", run),
-            ("--genome", &common::genome()),
-            ("-o", out),
-        ],
-    )
+    ok(
+        "regions --tile",
+        f.analyze(&args, &[("--genome", &common::genome())], out),
+    );
 }
 
 /// The bigWig tracks, read back with pyBigWig, hold regions.h5's probabilities bin for bin
@@ -83,28 +45,21 @@ fn tile(run: &Path, out: &Path, extra: &[&str]) -> Output {
 /// step too.
 #[test]
 fn tracks_read_back_with_pybigwig_equal_regions_h5() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     for step in ["200", "333"] {
         let out = dir.path().join(format!("step{step}"));
-        ok(&tile(&f.run, &out, &["--step", step]));
-        let o = Command::new(common::python())
-            .arg(common::root().join("tests/python/check_tracks.py"))
-            .arg(&out)
-            .arg(common::root().join(FAI))
-            .args([step, "1000", "--bedgraph"])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
+        tile(f, &out, &["--step", step]);
+        common::python_script(
+            "check_tracks.py",
+            &[
+                out.clone().into_os_string(),
+                common::root().join(FAI).into(),
+                step.into(),
+                "1000".into(),
+                "--bedgraph".into(),
+            ],
         );
-        let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
-                .unwrap();
+        let summary = json(&out.join("summary.json"));
         assert_eq!(summary["tracks"].as_array().unwrap().len(), 3);
         assert!(out.join("GM12878_SPI1.bw").exists() && out.join("K562_ATF3.bedGraph").exists());
         // Tiles come in chromosome-name, then position order, whatever the order given.
@@ -120,26 +75,25 @@ fn tracks_read_back_with_pybigwig_equal_regions_h5() {
 /// the same prediction.
 #[test]
 fn bed_fasta_and_tiles_agree() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     let d = dir.path();
+    let genome = common::genome();
     let tiles = d.join("tiles");
-    ok(&analyze(
-        &[
-            "regions",
-            "-q",
-            "--tile",
-            "chr22:27000001-27010000",
-            "--step",
-            "500",
-        ],
-        &[
-            ("--checkpoint", &f.run),
-            ("--genome", &common::genome()),
-            ("-o", &tiles),
-        ],
-    ));
+    ok(
+        "regions --tile",
+        f.analyze(
+            &[
+                "regions",
+                "-q",
+                "--tile",
+                "chr22:27000001-27010000",
+                "--step",
+                "500",
+            ],
+            &[("--genome", &genome)],
+            &tiles,
+        ),
+    );
     let t = ResultsReader::open(&tiles.join("regions.h5"), "ferrosea-regions").unwrap();
     let n = t.rows();
     assert!(n > 5);
@@ -154,17 +108,16 @@ fn bed_fasta_and_tiles_agree() {
         .enumerate()
         .map(|(i, s)| format!("chr22\t{}\t{}\ttile{i}\t0\t+\n", s + 400, s + 600))
         .collect();
-    std::fs::write(&bed, format!("track name=x\n{text}")).unwrap();
+    write(&bed, &format!("track name=x\n{text}"));
     let from_bed = d.join("bed");
-    ok(&analyze(
-        &["regions", "-q"],
-        &[
-            ("--checkpoint", &f.run),
-            ("--genome", &common::genome()),
-            ("--regions", &bed),
-            ("-o", &from_bed),
-        ],
-    ));
+    ok(
+        "regions",
+        f.analyze(
+            &["regions", "-q"],
+            &[("--genome", &genome), ("--regions", &bed)],
+            &from_bed,
+        ),
+    );
     let b = ResultsReader::open(&from_bed.join("regions.h5"), "ferrosea-regions").unwrap();
     assert_eq!(b.array("pred", 0..n).unwrap(), tpred);
     assert_eq!(b.strings("name", 0..2).unwrap(), ["tile0", "tile1"]);
@@ -208,10 +161,7 @@ fn bed_fasta_and_tiles_agree() {
         if rc {
             args.push("--rc-average");
         }
-        ok(&analyze(
-            &args,
-            &[("--checkpoint", &f.run), ("--fasta", fa), ("-o", out)],
-        ));
+        ok("regions", f.analyze(&args, &[("--fasta", fa)], out));
         ResultsReader::open(&out.join("regions.h5"), "ferrosea-regions")
             .unwrap()
             .array("pred", 0..n)
@@ -246,62 +196,43 @@ fn bed_fasta_and_tiles_agree() {
 /// 64 differently), which is why every pass now has at least 128 rows.
 #[test]
 fn regions_bytes_do_not_depend_on_threads_or_batch_size() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     for (a, b) in [(("1", "5"), ("2", "1500")), (("2", "64"), ("1", "128"))] {
         let (da, db) = (
             dir.path().join(format!("j{}b{}", a.0, a.1)),
             dir.path().join(format!("j{}b{}", b.0, b.1)),
         );
-        ok(&tile(&f.run, &da, &["-j", a.0, "--batch-size", a.1]));
-        ok(&tile(&f.run, &db, &["-j", b.0, "--batch-size", b.1]));
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&da)
+        tile(f, &da, &["-j", a.0, "--batch-size", a.1]);
+        tile(f, &db, &["-j", b.0, "--batch-size", b.1]);
+        let mut names: Vec<String> = std::fs::read_dir(&da)
             .unwrap()
-            .map(|e| PathBuf::from(e.unwrap().file_name()))
-            .filter(|n| n != Path::new("summary.json"))
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n != "summary.json")
             .collect();
         names.sort();
         assert_eq!(names.len(), 2 + 3 * 2, "{names:?}");
-        for n in &names {
-            assert!(
-                std::fs::read(da.join(n)).unwrap() == std::fs::read(db.join(n)).unwrap(),
-                "{} differs between -j {} --batch-size {} and -j {} --batch-size {}",
-                n.display(),
-                a.0,
-                a.1,
-                b.0,
-                b.1
-            );
-        }
+        // The directories are named after -j and --batch-size.
+        same_bytes(&da, &db, &names);
     }
 }
 
 /// Bad input: exit 2 with a message naming the file (and line) and what was expected.
 #[test]
 fn regions_bad_inputs_are_clear_errors() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     let d = dir.path();
     let out = d.join("out");
     let genome = common::genome();
     let run = |args: &[&str], paths: &[(&str, &Path)]| {
-        let mut all = vec![("--checkpoint", f.run.as_path()), ("-o", out.as_path())];
-        all.extend_from_slice(paths);
         let mut a = vec!["regions", "-q"];
         a.extend_from_slice(args);
-        analyze(&a, &all)
+        f.analyze(&a, paths, &out)
     };
     let bed = d.join("r.bed.gz");
-    let gz = |text: &str| {
-        use std::io::Write;
-        let mut w =
-            flate2::write::GzEncoder::new(std::fs::File::create(&bed).unwrap(), Default::default());
-        w.write_all(text.as_bytes()).unwrap();
-        w.finish().unwrap();
-    };
-    gz("chr22\t27000000\t27000100\ta\nchr22\t51300000\t51400000\tb\n");
+    write_gzip(
+        &bed,
+        "chr22\t27000000\t27000100\ta\nchr22\t51300000\t51400000\tb\n",
+    );
     fails(
         &run(&[], &[("--genome", &genome), ("--regions", &bed)]),
         &[
@@ -311,15 +242,17 @@ fn regions_bad_inputs_are_clear_errors() {
         ],
     );
     assert!(!out.join("regions.h5").exists() && !out.join("summary.json").exists());
-    gz("browser x\nchrUn\t1\t2\n");
+    write_gzip(&bed, "browser x\nchrUn\t1\t2\n");
     fails(
         &run(&[], &[("--genome", &genome), ("--regions", &bed)]),
         &["r.bed.gz: line 2", "chromosome 'chrUn' is not in"],
     );
     // A gzip BED that reads fine works, and a window off the chromosome's start is padded.
-    gz("chr22\t10\t20\tnear_start\n");
-    let o = run(&[], &[("--genome", &genome), ("--regions", &bed)]);
-    ok(&o);
+    write_gzip(&bed, "chr22\t10\t20\tnear_start\n");
+    ok(
+        "regions",
+        run(&[], &[("--genome", &genome), ("--regions", &bed)]),
+    );
     let r = ResultsReader::open(&out.join("regions.h5"), "ferrosea-regions").unwrap();
     assert_eq!(r.ints("padded", 0..1).unwrap(), [485]);
     drop(r);
@@ -329,8 +262,7 @@ fn regions_bad_inputs_are_clear_errors() {
         &run(&[], &[("--fasta", &fa)]),
         &["s.fa: line 1", "'w' has 999 bases", "--center"],
     );
-    let o = run(&["--center"], &[("--fasta", &fa)]);
-    ok(&o);
+    let o = ok("regions --center", run(&["--center"], &[("--fasta", &fa)]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("padded with N on both sides"));
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(
@@ -386,28 +318,13 @@ fn regions_bad_inputs_are_clear_errors() {
         &["--step must be at least 1"],
     );
     let plain_gz = d.join("g.fa.gz");
-    {
-        use std::io::Write;
-        let mut w = flate2::write::GzEncoder::new(
-            std::fs::File::create(&plain_gz).unwrap(),
-            Default::default(),
-        );
-        w.write_all(b">chr22\nACGTACGT\n").unwrap();
-        w.finish().unwrap();
-    }
+    write_gzip(&plain_gz, ">chr22\nACGTACGT\n");
     fails(
         &run(&["--tile", "chr22"], &[("--genome", &plain_gz)]),
         &["g.fa.gz", "bgzip"],
     );
     let file_out = d.join("a_file");
-    std::fs::write(&file_out, "x").unwrap();
-    let o = analyze(
-        &["regions", "-q"],
-        &[
-            ("--checkpoint", &f.run),
-            ("--fasta", &fa),
-            ("-o", &file_out),
-        ],
-    );
+    write(&file_out, "x");
+    let o = f.analyze(&["regions", "-q"], &[("--fasta", &fa)], &file_out);
     fails(&o, &["a_file: exists and is not a directory"]);
 }

@@ -8,15 +8,8 @@ mod variants_common;
 use std::ffi::OsString;
 use std::path::Path;
 
+use common::*;
 use variants_common::*;
-
-/// `variants` on `vcf` into `out` with extra arguments (global flags such as `-j` work after
-/// the subcommand too).
-fn run(vcf: &Path, out: &Path, extra: &[&str]) {
-    let mut args = variants_args(vcf, out);
-    args.extend(extra.iter().map(OsString::from));
-    ok("ferrosea-analyze variants", analyze(&args));
-}
 
 /// The oracle VCF repeated until it spans more than one block of 1024 alleles, so that
 /// blocks, chunks and batches all have seams.
@@ -42,17 +35,15 @@ fn long_vcf(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn threads_and_batch_size_do_not_change_the_bytes() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
     let vcf = long_vcf(d);
     let (a, b) = (d.join("a"), d.join("b"));
-    run(&vcf, &a, &["-j", "1", "--batch-size", "7"]);
-    run(&vcf, &b, &["-j", "2", "--batch-size", "64"]);
+    run_variants(&vcf, &a, &["-j", "1", "--batch-size", "7"]);
+    run_variants(&vcf, &b, &["-j", "2", "--batch-size", "64"]);
     // And passes of more than 128 windows (gemm blocks large products differently).
     let c = d.join("c");
-    run(&vcf, &c, &["-j", "2", "--batch-size", "300"]);
+    run_variants(&vcf, &c, &["-j", "2", "--batch-size", "300"]);
     let s = json(&a.join("summary.json"));
     assert!(
         s["scored"].as_u64().unwrap() > 1024,
@@ -65,31 +56,22 @@ fn threads_and_batch_size_do_not_change_the_bytes() {
 
 #[test]
 fn gathered_chunks_equal_one_run() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     let d = dir.path();
     let vcf = long_vcf(d);
     // With a background, so that e-values and their INFO go through gather too.
     let bg = d.join("bg.h5");
-    let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
-    args.extend([
-        f.run.clone().into(),
-        "--genome".into(),
-        common::genome().into(),
-        "--random-snvs".into(),
-        "50".into(),
-        "-o".into(),
-        bg.clone().into(),
-    ]);
-    ok("background", analyze(&args));
+    ok(
+        "background",
+        background(&f.run, &bg, &["--random-snvs", "50"]),
+    );
     let bgs = bg.to_str().unwrap();
     let whole = d.join("whole");
-    run(&vcf, &whole, &["--background", bgs]);
+    run_variants(&vcf, &whole, &["--background", bgs]);
     let mut chunks = Vec::new();
     for k in 1..=3 {
         let out = d.join(format!("chunk{k}"));
-        run(
+        run_variants(
             &vcf,
             &out,
             &["--background", bgs, "--chunk", &format!("{k}/3")],
@@ -99,7 +81,12 @@ fn gathered_chunks_equal_one_run() {
         chunks.push(out);
     }
     let gathered = d.join("gathered");
-    let mut args: Vec<OsString> = vec!["gather".into(), "-o".into(), gathered.clone().into()];
+    let mut args: Vec<OsString> = vec![
+        "-q".into(),
+        "gather".into(),
+        "-o".into(),
+        gathered.clone().into(),
+    ];
     args.extend(chunks.iter().map(|c| c.clone().into_os_string()));
     ok("gather", analyze(&args));
     same_bytes(&whole, &gathered, &output_files("long"));
@@ -125,7 +112,8 @@ fn gathered_chunks_equal_one_run() {
     // Chunks out of order, or missing, are refused.
     let out = d.join("bad_gather");
     let o = analyze(&[
-        OsString::from("gather"),
+        OsString::from("-q"),
+        "gather".into(),
         "-o".into(),
         out.clone().into(),
         chunks[1].clone().into(),
@@ -139,21 +127,24 @@ fn gathered_chunks_equal_one_run() {
 /// A chunk may hold no records (2 records in 3 chunks): gather still gives one run's bytes.
 #[test]
 fn gather_with_an_empty_chunk() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
     let body = oracle_vcf();
     let vcf = d.join("two.vcf");
     let recs = records(&body);
     write(&vcf, &format!("{HEADER}{}\n{}\n", recs[0], recs[2]));
     let whole = d.join("whole");
-    run(&vcf, &whole, &[]);
-    let mut args: Vec<OsString> = vec!["gather".into(), "-o".into(), d.join("g").into()];
+    run_variants(&vcf, &whole, &[]);
+    let mut args: Vec<OsString> = vec![
+        "-q".into(),
+        "gather".into(),
+        "-o".into(),
+        d.join("g").into(),
+    ];
     let mut empty = 0;
     for k in 1..=3 {
         let out = d.join(format!("chunk{k}"));
-        run(&vcf, &out, &["--chunk", &format!("{k}/3")]);
+        run_variants(&vcf, &out, &["--chunk", &format!("{k}/3")]);
         empty += (json(&out.join("summary.json"))["records"] == 0) as usize;
         args.push(out.into());
     }
@@ -170,26 +161,13 @@ fn gather_with_an_empty_chunk() {
 /// `background` draws and scores the same SNVs whatever `-j` and `--batch-size`.
 #[test]
 fn background_does_not_depend_on_threads_or_batch_size() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     let d = dir.path();
     let read = |extra: [&str; 4], name: &str| {
         let out = d.join(name);
-        let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
-        args.extend([
-            f.run.clone().into(),
-            "--genome".into(),
-            common::genome().into(),
-            "--random-snvs".into(),
-            "100".into(),
-            "--seed".into(),
-            "3".into(),
-            "-o".into(),
-            out.clone().into(),
-        ]);
-        args.extend(extra.iter().map(OsString::from));
-        ok("background", analyze(&args));
+        let mut args = vec!["--random-snvs", "100", "--seed", "3"];
+        args.extend(extra);
+        ok("background", background(&f.run, &out, &args));
         let r = ferrosea_dataset::ResultsReader::open(&out, "ferrosea-background").unwrap();
         let n = r.rows();
         (

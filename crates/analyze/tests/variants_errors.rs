@@ -5,21 +5,15 @@
 mod common;
 mod variants_common;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use common::*;
 use variants_common::*;
-
-fn variants(vcf: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = variants_args(vcf, out);
-    args.extend(extra.iter().map(OsString::from));
-    analyze(&args)
-}
 
 /// Asserts exit code 2 with an error line holding every one of `needles`, no panic, and no
 /// output of a finished run in `out`.
-fn fails(what: &str, o: &Output, out: &Path, needles: &[&str]) -> String {
+fn fails_leaving_nothing(what: &str, o: &Output, out: &Path, needles: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2), "{what}: {stderr}");
     assert!(!stderr.contains("panicked"), "{what}: {stderr}");
@@ -49,11 +43,15 @@ fn vcf_with(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// v.vcf: the first record of the oracle VCF.
+fn first_record_vcf(dir: &Path) -> PathBuf {
+    let text = format!("{HEADER}{}\n", records(&oracle_vcf())[0]);
+    vcf_with(dir, "v.vcf", &text)
+}
+
 #[test]
 fn malformed_vcf_lines_are_named() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
     let good = records(&oracle_vcf())[0].to_string();
     let cases: Vec<(&str, String, Vec<String>)> = vec![
@@ -95,32 +93,22 @@ fn malformed_vcf_lines_are_named() {
         let mut n: Vec<&str> = needles.iter().map(String::as_str).collect();
         let name = vcf.display().to_string();
         n.push(&name);
-        fails(what, &o, &out, &n);
+        fails_leaving_nothing(what, &o, &out, &n);
     }
 }
 
 /// An error after a block of rows was written, fresh and over an older finished output.
 #[test]
 fn an_error_late_in_the_vcf_leaves_nothing_that_looks_finished() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
-    let base = oracle_vcf();
-    let body = records(&base);
-    let mut text = HEADER.to_string();
-    for _ in 0..40 {
-        for l in &body {
-            text.push_str(l);
-            text.push('\n');
-        }
-    }
+    let mut text = oracle_copies(40);
     let bad_line = text.lines().count() + 1;
     text.push_str("chr22\tnot_a_number\t.\tA\tG\t.\t.\t.\n");
     let vcf = vcf_with(d, "late.vcf", &text);
     let out = d.join("fresh");
     let o = variants(&vcf, &out, &[]);
-    fails(
+    fails_leaving_nothing(
         "late error",
         &o,
         &out,
@@ -128,7 +116,7 @@ fn an_error_late_in_the_vcf_leaves_nothing_that_looks_finished() {
     );
     // Over an older, finished output: its summary.json goes before anything is replaced.
     let out = d.join("older");
-    let good = vcf_with(d, "good.vcf", &format!("{HEADER}{}\n", body[0]));
+    let good = vcf_with(d, "good.vcf", &format!("{HEADER}{}\n", records(&text)[0]));
     ok("variants", variants(&good, &out, &[]));
     assert!(out.join("summary.json").exists());
     let o = variants(&vcf, &out, &[]);
@@ -142,9 +130,7 @@ fn an_error_late_in_the_vcf_leaves_nothing_that_looks_finished() {
 
 #[test]
 fn a_vcf_without_records_gives_empty_outputs_and_a_warning() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
     let vcf = vcf_with(d, "empty.vcf", HEADER);
     let out = d.join("out");
@@ -169,14 +155,7 @@ fn a_vcf_without_records_gives_empty_outputs_and_a_warning() {
     assert!(tsv.starts_with("chrom\tpos\tname\tref\talt\tstrand\tref_match\tcontains_unk\t"));
     let skipped = std::fs::read_to_string(out.join("skipped.tsv")).unwrap();
     assert_eq!(skipped, "chrom\tpos\tid\tref\talt\treason\n");
-    let mut annotated = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::MultiGzDecoder::new(
-            std::fs::File::open(out.join("annotated.vcf.gz")).unwrap(),
-        ),
-        &mut annotated,
-    )
-    .unwrap();
+    let annotated = read_gzip(&out.join("annotated.vcf.gz"));
     assert!(annotated.starts_with("##fileformat=VCFv4.2\n"));
     assert!(annotated.ends_with("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"));
     assert!(annotated.contains("##INFO=<ID=FS_MAX_ABS_DIFF,Number=A"));
@@ -184,9 +163,7 @@ fn a_vcf_without_records_gives_empty_outputs_and_a_warning() {
 
 #[test]
 fn strict_ref_names_the_line() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
     let mut g = Bases::open();
     let r = g.get(28_000_000, 1);
@@ -199,7 +176,7 @@ fn strict_ref_names_the_line() {
     );
     let out = d.join("strict");
     let o = variants(&vcf, &out, &["--strict-ref"]);
-    fails(
+    fails_leaving_nothing(
         "--strict-ref",
         &o,
         &out,
@@ -219,9 +196,7 @@ fn strict_ref_names_the_line() {
 
 #[test]
 fn genomes_that_cannot_be_read_at_random_are_named() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
     let vcf = vcf_with(
         d,
@@ -237,26 +212,27 @@ fn genomes_that_cannot_be_read_at_random_are_named() {
     let bgz = d.join("bgz/genome.fa.gz");
     std::fs::create_dir_all(bgz.parent().unwrap()).unwrap();
     write_bgzip(&bgz, &fasta);
+    // `variants` of the VCF on another genome.
+    let on_genome = |genome: &Path, out: &Path| {
+        let mut args = variants_args(&vcf, out);
+        let i = args.iter().position(|a| a == "--genome").unwrap();
+        args[i + 1] = genome.into();
+        analyze(&args)
+    };
     for (what, genome, needle) in [
         ("gzip", &gz, "bgzip"),
         ("bgzip without index", &bgz, "faidx"),
     ] {
         let out = d.join(format!("out_{}", what.len()));
-        let mut args = variants_args(&vcf, &out);
-        let i = args.iter().position(|a| a == "--genome").unwrap();
-        args[i + 1] = genome.clone().into();
-        let o = analyze(&args);
-        fails(what, &o, &out, &[&genome.display().to_string(), needle]);
+        let o = on_genome(genome, &out);
+        fails_leaving_nothing(what, &o, &out, &[&genome.display().to_string(), needle]);
     }
     // Not a FASTA at all.
     let not = vcf_with(d, "not.fa", "chr22 ACGT\n");
     let out = d.join("out_not");
-    let mut args = variants_args(&vcf, &out);
-    let i = args.iter().position(|a| a == "--genome").unwrap();
-    args[i + 1] = not.clone().into();
-    fails(
+    fails_leaving_nothing(
         "not FASTA",
-        &analyze(&args),
+        &on_genome(&not, &out),
         &out,
         &[&not.display().to_string()],
     );
@@ -276,38 +252,24 @@ fn other_checkpoint(dir: &Path) -> PathBuf {
     run
 }
 
-fn background(checkpoint: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
-    args.extend([
-        checkpoint.into(),
-        "--genome".into(),
-        common::genome().into(),
-        "--random-snvs".into(),
-        "20".into(),
-        "-o".into(),
-        out.into(),
-    ]);
-    args.extend(extra.iter().map(OsString::from));
-    analyze(&args)
+/// A background of 20 random SNVs, with extra arguments.
+fn background20(checkpoint: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["--random-snvs", "20"];
+    args.extend_from_slice(extra);
+    background(checkpoint, out, &args)
 }
 
 #[test]
 fn backgrounds_of_another_checkpoint_or_scoring_are_refused() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     let d = dir.path();
     let other = other_checkpoint(d);
-    let vcf = vcf_with(
-        d,
-        "v.vcf",
-        &format!("{HEADER}{}\n", records(&oracle_vcf())[0]),
-    );
+    let vcf = first_record_vcf(d);
     let bg_other = d.join("bg_other.h5");
-    ok("background", background(&other, &bg_other, &[]));
+    ok("background", background20(&other, &bg_other, &[]));
     let out = d.join("o1");
     let o = variants(&vcf, &out, &["--background", bg_other.to_str().unwrap()]);
-    fails(
+    fails_leaving_nothing(
         "another checkpoint",
         &o,
         &out,
@@ -315,14 +277,14 @@ fn backgrounds_of_another_checkpoint_or_scoring_are_refused() {
     );
     // The fixture's checkpoint, but made without --rc-average.
     let bg = d.join("bg.h5");
-    ok("background", background(&f.run, &bg, &[]));
+    ok("background", background20(&f.run, &bg, &[]));
     let out = d.join("o2");
     let o = variants(
         &vcf,
         &out,
         &["--background", bg.to_str().unwrap(), "--rc-average"],
     );
-    fails(
+    fails_leaving_nothing(
         "rc-average",
         &o,
         &out,
@@ -334,11 +296,11 @@ fn backgrounds_of_another_checkpoint_or_scoring_are_refused() {
     let v = out.join("variants.h5");
     let out = d.join("o4");
     let o = variants(&vcf, &out, &["--background", v.to_str().unwrap()]);
-    fails("not a background", &o, &out, &[&v.display().to_string()]);
+    fails_leaving_nothing("not a background", &o, &out, &[&v.display().to_string()]);
     // A malformed --exclude BED names its line; --random-snvs and --vcf exclude each other.
     let bed = vcf_with(d, "x.bed", "chr22\t0\t100\nchr22\tten\t200\n");
     let out = d.join("bg_bad.h5");
-    let o = background(&f.run, &out, &["--exclude", bed.to_str().unwrap()]);
+    let o = background20(&f.run, &out, &["--exclude", bed.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(
@@ -346,30 +308,24 @@ fn backgrounds_of_another_checkpoint_or_scoring_are_refused() {
         "{stderr}"
     );
     assert!(!out.exists(), "a background of a failed run");
-    let o = background(&f.run, &out, &["--vcf", vcf.to_str().unwrap()]);
+    let o = background20(&f.run, &out, &["--vcf", vcf.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists());
     // The background's own output: a directory is refused before any work.
-    let o = background(&f.run, d, &[]);
+    let o = background20(&f.run, d, &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
 }
 
 #[test]
 fn output_directories_that_cannot_be_written_are_refused() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
-    let vcf = vcf_with(
-        d,
-        "v.vcf",
-        &format!("{HEADER}{}\n", records(&oracle_vcf())[0]),
-    );
+    let vcf = first_record_vcf(d);
     // -o is a file.
     let file = vcf_with(d, "a_file", "x");
     let o = variants(&vcf, &file, &[]);
-    fails(
+    fails_leaving_nothing(
         "-o a file",
         &o,
         &file,
@@ -378,7 +334,7 @@ fn output_directories_that_cannot_be_written_are_refused() {
     // -o below a file: the directory cannot be created.
     let below = file.join("out");
     let o = variants(&vcf, &below, &[]);
-    fails(
+    fails_leaving_nothing(
         "-o below a file",
         &o,
         &below,
@@ -397,27 +353,16 @@ fn output_directories_that_cannot_be_written_are_refused() {
     let o = variants(&vcf, &out, &["--chunk", "4/3"]);
     assert_eq!(o.status.code(), Some(2));
     let o = variants(&vcf, &out, &["--batch-size", "0"]);
-    fails("--batch-size 0", &o, &out, &["--batch-size"]);
+    fails_leaving_nothing("--batch-size 0", &o, &out, &["--batch-size"]);
 }
 
 /// SIGKILL at several points, over a fresh and over an older output: a summary.json is only
 /// ever beside the whole outputs of its own run, and any final file present is whole.
 #[test]
 fn killed_runs_leave_nothing_that_looks_finished() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
-    let base = oracle_vcf();
-    let body = records(&base);
-    let mut text = HEADER.to_string();
-    for _ in 0..20 {
-        for l in &body {
-            text.push_str(l);
-            text.push('\n');
-        }
-    }
-    let vcf = vcf_with(d, "kill.vcf", &text);
+    let vcf = vcf_with(d, "kill.vcf", &oracle_copies(20));
     let whole = d.join("whole");
     let started = std::time::Instant::now();
     ok("variants", variants(&vcf, &whole, &[]));
@@ -433,8 +378,7 @@ fn killed_runs_leave_nothing_that_looks_finished() {
             if older {
                 ok("variants", variants(&vcf, &out, &[]));
             }
-            let mut args = variants_args(&vcf, &out);
-            args.insert(0, "-q".into());
+            let args = variants_args(&vcf, &out);
             let mut child = std::process::Command::new(common::bin("ferrosea-analyze"))
                 .args(&args)
                 .stderr(std::process::Stdio::null())

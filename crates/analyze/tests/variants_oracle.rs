@@ -15,52 +15,28 @@ mod variants_common;
 use std::ffi::OsString;
 use std::path::Path;
 
+use common::*;
 use variants_common::*;
-
-/// `variants` on `vcf` into `out`, with extra arguments.
-fn run_variants(vcf: &Path, out: &Path, extra: &[&str]) {
-    let mut args = variants_args(vcf, out);
-    args.extend(extra.iter().map(OsString::from));
-    ok("ferrosea-analyze variants", analyze(&args));
-}
 
 #[test]
 fn variants_and_background_agree_with_the_python_oracle() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     let d = dir.path();
     let vcf = d.join("oracle.vcf");
     write(&vcf, &with_samples(&oracle_vcf()));
 
     // The background, then variants without and with it, and with --rc-average.
     let bg = d.join("bg.h5");
-    let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
-    args.extend([
-        f.run.clone().into(),
-        "--genome".into(),
-        common::genome().into(),
-        "--random-snvs".into(),
-        "200".into(),
-        "--seed".into(),
-        "1".into(),
-        "-o".into(),
-        bg.clone().into(),
-    ]);
-    ok("ferrosea-analyze background", analyze(&args));
+    ok(
+        "ferrosea-analyze background",
+        background(&f.run, &bg, &["--random-snvs", "200", "--seed", "1"]),
+    );
     // A background of the VCF's own alleles (`--vcf`).
     let bg_vcf = d.join("bg_vcf.h5");
-    let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
-    args.extend([
-        f.run.clone().into(),
-        "--genome".into(),
-        common::genome().into(),
-        "--vcf".into(),
-        vcf.clone().into(),
-        "-o".into(),
-        bg_vcf.clone().into(),
-    ]);
-    ok("ferrosea-analyze background --vcf", analyze(&args));
+    ok(
+        "ferrosea-analyze background --vcf",
+        background(&f.run, &bg_vcf, &["--vcf", vcf.to_str().unwrap()]),
+    );
     let (plain, with_bg, rc) = (d.join("plain"), d.join("bg"), d.join("rc"));
     run_variants(&vcf, &plain, &[]);
     run_variants(&vcf, &with_bg, &["--background", bg.to_str().unwrap()]);
@@ -75,23 +51,26 @@ fn variants_and_background_agree_with_the_python_oracle() {
     // The oracle's windows (the VCF's alleles and the background's SNVs) through predict.
     let (data, expected) = (d.join("oracle.h5"), d.join("expected.json"));
     let p = |p: &Path| p.as_os_str().to_owned();
-    oracle(&[
-        "build".into(),
-        "--genome".into(),
-        p(&common::genome()),
-        "--vcf".into(),
-        p(&vcf),
-        "--window".into(),
-        "1000".into(),
-        "--targets-from".into(),
-        p(&f.prep.join("train.h5")),
-        "--background".into(),
-        p(&bg),
-        "--dataset".into(),
-        p(&data),
-        "--expected".into(),
-        p(&expected),
-    ]);
+    python_script(
+        "check_variants.py",
+        &[
+            "build".into(),
+            "--genome".into(),
+            p(&common::genome()),
+            "--vcf".into(),
+            p(&vcf),
+            "--window".into(),
+            "1000".into(),
+            "--targets-from".into(),
+            p(&f.prep.join("train.h5")),
+            "--background".into(),
+            p(&bg),
+            "--dataset".into(),
+            p(&data),
+            "--expected".into(),
+            p(&expected),
+        ],
+    );
     let e = json(&expected);
     let scored = e["scored"].as_array().unwrap().len();
     let skipped = e["skipped"].as_array().unwrap();
@@ -128,7 +107,7 @@ fn variants_and_background_agree_with_the_python_oracle() {
             "oracle".into(),
         ];
         a.extend(extra.iter().map(OsString::from));
-        oracle(&a);
+        python_script("check_variants.py", &a);
     };
     compare(&plain, &[]);
     compare(&with_bg, &["--background", bg.to_str().unwrap()]);
@@ -143,9 +122,7 @@ fn variants_and_background_agree_with_the_python_oracle() {
 /// same annotated VCF and the same scores.
 #[test]
 fn an_annotated_vcf_scored_again_is_annotated_the_same() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
     let vcf = d.join("v.vcf");
     write(&vcf, &oracle_vcf());
@@ -153,16 +130,10 @@ fn an_annotated_vcf_scored_again_is_annotated_the_same() {
     run_variants(&vcf, &first, &[]);
     let annotated = first.join("annotated.vcf.gz");
     run_variants(&annotated, &second, &[]);
-    let text = |p: &Path| {
-        let mut s = String::new();
-        std::io::Read::read_to_string(
-            &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(p).unwrap()),
-            &mut s,
-        )
-        .unwrap();
-        s
-    };
-    let (a, b) = (text(&annotated), text(&second.join("annotated.vcf.gz")));
+    let (a, b) = (
+        read_gzip(&annotated),
+        read_gzip(&second.join("annotated.vcf.gz")),
+    );
     assert_eq!(
         a.matches("##INFO=<ID=FS_SKIPPED,").count(),
         1,
@@ -184,9 +155,7 @@ fn an_annotated_vcf_scored_again_is_annotated_the_same() {
 /// gzip and bgzip VCFs give the same outputs as the plain text.
 #[test]
 fn gzip_and_bgzip_vcfs_read_like_plain_text() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
     let text = oracle_vcf();
     let plain = d.join("plain/v.vcf");
@@ -208,12 +177,18 @@ fn gzip_and_bgzip_vcfs_read_like_plain_text() {
     }
 }
 
+/// The rows of a TSV below its header, split into columns.
+fn tsv_rows(tsv: &str) -> Vec<Vec<&str>> {
+    tsv.lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect()
+}
+
 /// `--chrom-alias chr` scores `22` as `chr22`, with the same probabilities.
 #[test]
 fn chrom_alias_rescues_bare_names() {
-    let _ = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (_, _g, dir) = common::start();
     let d = dir.path();
     let mut g = Bases::open();
     let r = g.get(28_300_000, 1);
@@ -247,21 +222,13 @@ fn chrom_alias_rescues_bare_names() {
     let s = json(&out.join("summary.json"));
     assert_eq!(s["scored"].as_u64(), Some(2), "{s}");
     let tsv = std::fs::read_to_string(out.join("alias.ref_predictions.tsv")).unwrap();
-    let rows: Vec<Vec<&str>> = tsv
-        .lines()
-        .skip(1)
-        .map(|l| l.split('\t').collect())
-        .collect();
+    let rows = tsv_rows(&tsv);
     assert_eq!(rows.len(), 2);
     assert_eq!((rows[0][0], rows[1][0]), ("22", "chr22"));
     assert_eq!(rows[0][6], "True", "the REF matches chr22");
     assert_eq!(rows[0][8..], rows[1][8..], "22 is scored as chr22");
     let alt = std::fs::read_to_string(out.join("alias.alt_predictions.tsv")).unwrap();
-    let alt: Vec<Vec<&str>> = alt
-        .lines()
-        .skip(1)
-        .map(|l| l.split('\t').collect())
-        .collect();
+    let alt = tsv_rows(&alt);
     assert_eq!(alt[0][8..], alt[1][8..]);
     assert_ne!(alt[0][8..], rows[0][8..], "the SNV changes the predictions");
 }
@@ -270,9 +237,7 @@ fn chrom_alias_rescues_bare_names() {
 /// `--exclude`, the alternative another base; the same seed draws the same SNVs.
 #[test]
 fn random_background_snvs_follow_the_rule() {
-    let f = common::fixture();
-    let _g = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    let (f, _g, dir) = common::start();
     let d = dir.path();
     // Everything but [28,000,000, 28,400,000) and [29,000,000, 29,100,000) is excluded
     // (0-based, half-open), in two forms: a plain BED and a gzip one with a header line.
@@ -282,21 +247,15 @@ fn random_background_snvs_follow_the_rule() {
     let gz = d.join("exclude.bed.gz");
     write_gzip(&gz, &format!("track name=x\n{bed}"));
     let bg = |out: &Path, seed: &str, exclude: &Path| {
-        let mut args: Vec<OsString> = vec!["background".into(), "--checkpoint".into()];
-        args.extend([
-            f.run.clone().into(),
-            "--genome".into(),
-            common::genome().into(),
-            "--random-snvs".into(),
-            "150".into(),
-            "--seed".into(),
-            seed.into(),
-            "--exclude".into(),
-            exclude.into(),
-            "-o".into(),
-            out.into(),
-        ]);
-        ok("background --exclude", analyze(&args));
+        let args = [
+            "--random-snvs",
+            "150",
+            "--seed",
+            seed,
+            "--exclude",
+            exclude.to_str().unwrap(),
+        ];
+        ok("background --exclude", background(&f.run, out, &args));
         let r = ferrosea_dataset::ResultsReader::open(out, "ferrosea-background").unwrap();
         let n = r.rows();
         (

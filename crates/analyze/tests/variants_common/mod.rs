@@ -1,34 +1,13 @@
-//! Helpers of the `variants_*` tests: running the binaries, the oracle VCF, file comparisons.
+//! Helpers of the `variants_*` tests: running `variants`, `background` and
+//! `ferrosea-evaluate predict`, the oracle VCF and VCF texts made from it, and the files a
+//! variants run writes. The rest is in `common`.
 #![allow(dead_code)]
 
-use std::ffi::OsStr;
-use std::io::Write;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common;
-
-/// The demo genome's only sequence and its length (full-length hg19 chr22).
-pub const CHROM: &str = "chr22";
-pub const CHROM_LEN: u64 = 51_304_566;
-
-/// Runs `ferrosea-analyze` with `args` (quiet).
-pub fn analyze<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    let mut c = Command::new(common::bin("ferrosea-analyze"));
-    c.arg("-q").args(args);
-    c.output().expect("ferrosea-analyze runs")
-}
-
-/// Asserts that a command succeeded, showing its stderr otherwise.
-pub fn ok(what: &str, out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use crate::common::{self, ok, Bases, CHROM, CHROM_LEN};
 
 /// `ferrosea-evaluate`, which `cargo test -p ferrosea-analyze` does not build.
 pub fn evaluate_bin() -> PathBuf {
@@ -57,30 +36,11 @@ pub fn predict(checkpoint: &Path, data: &Path, out: &Path, rc_average: bool) {
     ok("ferrosea-evaluate predict", c.output().unwrap());
 }
 
-/// Runs tests/python/check_variants.py with `args`.
-pub fn oracle<S: AsRef<OsStr>>(args: &[S]) {
-    let script = common::root().join("tests/python/check_variants.py");
-    let out = Command::new(common::python())
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "check_variants.py {}:\n{}{}",
-        args.first()
-            .map(|a| a.as_ref().to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    print!("{}", String::from_utf8_lossy(&out.stdout));
-}
-
-/// `variants` arguments for the fixture's checkpoint and the demo genome.
+/// `-q variants` arguments for the fixture's checkpoint and the demo genome.
 pub fn variants_args(vcf: &Path, out: &Path) -> Vec<std::ffi::OsString> {
     let f = common::fixture();
     vec![
+        "-q".into(),
         "variants".into(),
         "--checkpoint".into(),
         f.run.clone().into(),
@@ -93,25 +53,37 @@ pub fn variants_args(vcf: &Path, out: &Path) -> Vec<std::ffi::OsString> {
     ]
 }
 
+/// `variants` on `vcf` into `out`, with extra arguments (global flags such as `-j` work after
+/// the subcommand too).
+pub fn variants(vcf: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = variants_args(vcf, out);
+    args.extend(extra.iter().map(OsString::from));
+    common::analyze(&args)
+}
+
+/// [`variants`], which must succeed.
+pub fn run_variants(vcf: &Path, out: &Path, extra: &[&str]) {
+    ok("ferrosea-analyze variants", variants(vcf, out, extra));
+}
+
+/// `-q background --checkpoint <checkpoint> --genome <the demo genome> <args> -o <out>`.
+pub fn background(checkpoint: &Path, out: &Path, args: &[&str]) -> Output {
+    let mut all: Vec<OsString> = vec![
+        "-q".into(),
+        "background".into(),
+        "--checkpoint".into(),
+        checkpoint.into(),
+        "--genome".into(),
+        common::genome().into(),
+    ];
+    all.extend(args.iter().map(OsString::from));
+    all.extend(["-o".into(), out.into()]);
+    common::analyze(&all)
+}
+
 pub const HEADER: &str = "##fileformat=VCFv4.2\n##contig=<ID=chr22,length=51304566>\n\
 ##INFO=<ID=DP,Number=1,Type=Integer,Description=\"depth\">\n\
 #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
-
-/// Bases of the demo genome (upper case), 1-based `pos`.
-pub struct Bases(ferrosea_genome::Fetcher);
-
-impl Bases {
-    pub fn open() -> Bases {
-        let g = ferrosea_genome::Genome::open(common::genome(), 1).unwrap();
-        Bases(g.fetcher().unwrap())
-    }
-
-    pub fn get(&mut self, pos: u64, len: u64) -> String {
-        let mut b = self.0.fetch(CHROM, pos - 1, pos - 1 + len).unwrap();
-        b.make_ascii_uppercase();
-        String::from_utf8(b).unwrap()
-    }
-}
 
 /// A base other than `b` (`A` -> `C`, ...; `N` -> `A`).
 pub fn other(b: char) -> char {
@@ -301,25 +273,18 @@ pub fn records(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.starts_with('#')).collect()
 }
 
-pub fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-}
-
-/// Writes `text` as plain gzip (one member, as Python's gzip module does).
-pub fn write_gzip(path: &Path, text: &str) {
-    let mut w = flate2::write::GzEncoder::new(
-        std::fs::File::create(path).unwrap(),
-        flate2::Compression::default(),
-    );
-    w.write_all(text.as_bytes()).unwrap();
-    w.finish().unwrap();
-}
-
-/// Writes `text` as bgzip (BGZF blocks and the EOF block), as `bgzip` does.
-pub fn write_bgzip(path: &Path, text: &str) {
-    let mut w = noodles_bgzf::io::Writer::new(std::fs::File::create(path).unwrap());
-    w.write_all(text.as_bytes()).unwrap();
-    w.finish().unwrap();
+/// The oracle VCF's records `n` times over, under its header.
+pub fn oracle_copies(n: usize) -> String {
+    let base = oracle_vcf();
+    let body = records(&base);
+    let mut text = HEADER.to_string();
+    for _ in 0..n {
+        for l in &body {
+            text.push_str(l);
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// The output files of a variants run that must not depend on how it ran (all but
@@ -337,26 +302,4 @@ pub fn output_files(prefix: &str) -> Vec<String> {
     ];
     v.sort();
     v
-}
-
-/// Asserts that two output directories hold the same bytes in `files`.
-pub fn same_bytes(a: &Path, b: &Path, files: &[String]) {
-    for f in files {
-        let (x, y) = (
-            std::fs::read(a.join(f)).unwrap_or_else(|e| panic!("{}: {e}", a.join(f).display())),
-            std::fs::read(b.join(f)).unwrap_or_else(|e| panic!("{}: {e}", b.join(f).display())),
-        );
-        assert!(
-            x == y,
-            "{f} differs between {} and {} ({} vs {} bytes)",
-            a.display(),
-            b.display(),
-            x.len(),
-            y.len()
-        );
-    }
-}
-
-pub fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
