@@ -105,7 +105,7 @@ fn child(args: Vec<String>) {
     match args[0].as_str() {
         "variants" => {
             let r = ferrosea_analyze::variants(&ferrosea_analyze::VariantsOptions {
-                checkpoint: PathBuf::from(&args[1]),
+                run: ferrosea_analyze::RunArgs::new(&args[1]),
                 genome: PathBuf::from(&args[2]),
                 vcf: PathBuf::from(&args[3]),
                 out: PathBuf::from(&args[4]),
@@ -115,48 +115,37 @@ fn child(args: Vec<String>) {
                 chrom_alias: None,
                 chunk: None,
                 prefix: None,
-                batch_size: 64,
-                device: ferrosea_train::DeviceSpec::Cpu,
-                command_line: String::new(),
-                progress: false,
             })
             .unwrap();
             assert!(r.scored > 0);
         }
         "ism" => {
             ferrosea_analyze::ism(&ferrosea_analyze::IsmOptions {
-                checkpoint: PathBuf::from(&args[1]),
-                fasta: None,
-                genome: Some(PathBuf::from(&args[2])),
-                regions: Some(PathBuf::from(&args[3])),
-                center: false,
+                run: ferrosea_analyze::RunArgs::new(&args[1]),
+                input: ferrosea_analyze::SequenceArgs {
+                    genome: Some(PathBuf::from(&args[2])),
+                    regions: Some(PathBuf::from(&args[3])),
+                    ..Default::default()
+                },
                 out: PathBuf::from(&args[4]),
                 targets: None,
                 plot: None,
-                batch_size: 64,
-                device: ferrosea_train::DeviceSpec::Cpu,
-                command_line: String::new(),
-                progress: false,
             })
             .unwrap();
         }
         "tile" => {
             ferrosea_analyze::regions(&ferrosea_analyze::RegionsOptions {
-                checkpoint: PathBuf::from(&args[1]),
-                fasta: None,
-                genome: Some(PathBuf::from(&args[2])),
-                regions: None,
+                run: ferrosea_analyze::RunArgs::new(&args[1]),
+                input: ferrosea_analyze::SequenceArgs {
+                    genome: Some(PathBuf::from(&args[2])),
+                    ..Default::default()
+                },
                 tile: Some(args[3].clone()),
                 step: 200,
-                center: false,
                 out: PathBuf::from(&args[4]),
                 bigwig: Some("target000,target001".into()),
                 bedgraph: false,
                 rc_average: false,
-                batch_size: 64,
-                device: ferrosea_train::DeviceSpec::Cpu,
-                command_line: String::new(),
-                progress: false,
             })
             .unwrap();
         }

@@ -15,12 +15,11 @@ use std::time::Instant;
 
 use ferrosea_dataset::{AttrValue, Column, ColumnKind, ResultsReader, ResultsSpec, ResultsWriter};
 use ferrosea_genome::{onehot, Genome};
-use ferrosea_train::DeviceSpec;
 use rand::{Rng, SeedableRng};
 
 use crate::alleles::{self, Skip};
 use crate::variants::{genome_chrom, provenance, Scorer};
-use crate::{scores, vcf, AnalyzeError, Model};
+use crate::{scores, vcf, AnalyzeError, Model, RunArgs};
 
 /// The `format` attribute of a background file.
 pub const BACKGROUND_FORMAT: &str = "ferrosea-background";
@@ -31,9 +30,9 @@ const BLOCK: usize = 1024;
 /// How to make a background.
 #[derive(clap::Args, Clone, Debug)]
 pub struct BackgroundOptions {
-    /// Checkpoint JSON or a ferrosea-train run directory (its best checkpoint).
-    #[arg(long)]
-    pub checkpoint: PathBuf,
+    /// The checkpoint, batch size and device.
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Reference genome FASTA.
     #[arg(long)]
     pub genome: PathBuf,
@@ -65,18 +64,6 @@ pub struct BackgroundOptions {
     /// removed.
     #[arg(long, value_name = "PREFIX")]
     pub chrom_alias: Option<String>,
-    /// Windows per forward pass (rounded up to a multiple of 64, at least 128).
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
-    /// Device: cpu or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: DeviceSpec,
-    /// Recorded in the file.
-    #[arg(skip)]
-    pub command_line: String,
-    /// Show a progress bar on stderr.
-    #[arg(skip)]
-    pub progress: bool,
 }
 
 /// What a background run did.
@@ -201,7 +188,7 @@ struct Snv {
 pub fn background(opts: &BackgroundOptions) -> Result<BackgroundReport, AnalyzeError> {
     let started = Instant::now();
     let mut inputs: Vec<(&str, &Path)> = vec![
-        ("--checkpoint", &opts.checkpoint),
+        ("--checkpoint", &opts.run.checkpoint),
         ("--genome", &opts.genome),
     ];
     if let Some(v) = &opts.vcf {
@@ -211,7 +198,7 @@ pub fn background(opts: &BackgroundOptions) -> Result<BackgroundReport, AnalyzeE
         inputs.push(("--exclude", x));
     }
     crate::check_out_file(&opts.out, &inputs)?;
-    let model = Model::load(&opts.checkpoint, &opts.device, opts.batch_size)?;
+    let model = opts.run.load()?;
     let genome = Genome::open(&opts.genome, 2)?;
     let mut fetch = genome.fetcher()?;
     let l = model.window();
@@ -257,7 +244,7 @@ pub fn background(opts: &BackgroundOptions) -> Result<BackgroundReport, AnalyzeE
     }
     attrs.push((
         "command_line".into(),
-        AttrValue::Str(opts.command_line.clone()),
+        AttrValue::Str(opts.run.command_line.clone()),
     ));
     let t = model.targets().len();
     let spec = ResultsSpec {
@@ -280,7 +267,7 @@ pub fn background(opts: &BackgroundOptions) -> Result<BackgroundReport, AnalyzeE
         model: &model,
         rc_average: opts.rc_average,
     };
-    let bar = crate::progress_bar(opts.progress, Some(snvs.len() as u64), "variants");
+    let bar = crate::progress_bar(opts.run.progress, Some(snvs.len() as u64), "variants");
     let mut skipped: HashMap<String, usize> = HashMap::new();
     let mut block: Vec<Snv> = Vec::new();
     let mut scored = 0;

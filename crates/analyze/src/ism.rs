@@ -43,11 +43,10 @@ use std::time::Instant;
 
 use ferrosea_dataset::{AttrValue, Column, ColumnKind, ResultsSpec, ResultsWriter};
 use ferrosea_genome::onehot;
-use ferrosea_train::DeviceSpec;
 use serde::{Deserialize, Serialize};
 
-use crate::sequences::{file_safe, Source, Window};
-use crate::{AnalyzeError, Model};
+use crate::sequences::{file_safe, SequenceArgs, Source, Window};
+use crate::{AnalyzeError, Model, RunArgs};
 
 /// The `format` attribute of `ism.h5`.
 pub const ISM_FORMAT: &str = "ferrosea-ism";
@@ -59,22 +58,12 @@ const MUTANTS_PER_CALL: usize = 512;
 /// What to mutate and where to write.
 #[derive(clap::Args, Clone, Debug)]
 pub struct IsmOptions {
-    /// Checkpoint JSON or a ferrosea-train run directory (its best checkpoint).
-    #[arg(long)]
-    pub checkpoint: PathBuf,
-    /// Sequences to mutate, one window per record (plain or gzip FASTA).
-    #[arg(long, value_name = "FASTA")]
-    pub fasta: Option<PathBuf>,
-    /// Reference genome FASTA (plain with .fai, or bgzip with .fai and .gzi), for --regions.
-    #[arg(long)]
-    pub genome: Option<PathBuf>,
-    /// BED intervals (BED3 or more, plain or gzip), each mutated in the window centred on it.
-    #[arg(long, value_name = "BED")]
-    pub regions: Option<PathBuf>,
-    /// FASTA records of another length than the window are cropped to their middle or padded
-    /// with N (default: an error).
-    #[arg(long)]
-    pub center: bool,
+    /// The checkpoint, batch size and device.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Where the sequences come from (--fasta, or --genome with --regions).
+    #[command(flatten)]
+    pub input: SequenceArgs,
     /// The HDF5 file to write.
     #[arg(short, long)]
     pub out: PathBuf,
@@ -85,18 +74,6 @@ pub struct IsmOptions {
     /// this directory.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
-    /// Windows per forward pass (rounded up to a multiple of 64, at least 128).
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
-    /// Device: cpu or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: DeviceSpec,
-    /// Recorded in the output's provenance.
-    #[arg(skip)]
-    pub command_line: String,
-    /// Show a progress bar on stderr.
-    #[arg(skip)]
-    pub progress: bool,
 }
 
 /// What an ism run did.
@@ -204,25 +181,25 @@ pub fn mutagenesis(
 pub fn ism(opts: &IsmOptions) -> Result<IsmReport, AnalyzeError> {
     let started = Instant::now();
     let source = Source::from_flags(
-        opts.fasta.as_deref(),
-        opts.genome.as_deref(),
-        opts.regions.as_deref(),
+        opts.input.fasta.as_deref(),
+        opts.input.genome.as_deref(),
+        opts.input.regions.as_deref(),
         None,
         1,
-        opts.center,
+        opts.input.center,
     )?;
-    if opts.center && opts.fasta.is_none() {
+    if opts.input.center && opts.input.fasta.is_none() {
         return Err(AnalyzeError::Usage(
             "--center applies to --fasta records (BED intervals are always centred)".into(),
         ));
     }
     let mut inputs = source.inputs();
-    inputs.push(("--checkpoint", &opts.checkpoint));
+    inputs.push(("--checkpoint", &opts.run.checkpoint));
     crate::check_out_file(&opts.out, &inputs)?;
     if let Some(dir) = &opts.plot {
         crate::check_out_dir(dir, &inputs)?;
     }
-    let model = Model::load(&opts.checkpoint, &opts.device, opts.batch_size)?;
+    let model = opts.run.load()?;
     let names: Option<Vec<String>> = opts.targets.as_ref().map(|s| {
         s.split(',')
             .map(|n| n.trim().to_string())
@@ -280,7 +257,7 @@ pub fn ism(opts: &IsmOptions) -> Result<IsmReport, AnalyzeError> {
         warnings: checked.warnings,
         ..IsmReport::default()
     };
-    let bar = crate::progress_bar(opts.progress, Some(checked.windows as u64), "sequences");
+    let bar = crate::progress_bar(opts.run.progress, Some(checked.windows as u64), "sequences");
     let mut reader = source.open(l)?;
     let mut plotting = 0.0;
     loop {

@@ -28,8 +28,9 @@ use std::path::{Path, PathBuf};
 
 pub use background::{background, BackgroundOptions, BackgroundReport};
 pub use ism::{ism, IsmOptions, IsmReport};
-pub use model::Model;
+pub use model::{Model, RunArgs};
 pub use regions::{regions, RegionsOptions, RegionsReport};
+pub use sequences::SequenceArgs;
 pub use variants::{gather, variants, GatherOptions, VariantsOptions, VariantsReport};
 
 /// Why an analysis failed. Every message names the file at fault (and the line, for text

@@ -51,8 +51,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     let progress = !args.quiet && std::io::stderr().is_terminal();
     match args.command {
         Command::Variants(mut o) => {
-            o.command_line = command_line;
-            o.progress = progress;
+            o.run.command_line = command_line;
+            o.run.progress = progress;
             let r = ferrosea_analyze::variants(&o)?;
             for w in &r.warnings {
                 tracing::warn!("{w}");
@@ -60,20 +60,20 @@ fn run(args: Args) -> anyhow::Result<()> {
             tracing::info!("{}", r.line());
         }
         Command::Background(mut o) => {
-            o.command_line = command_line;
-            o.progress = progress;
+            o.run.command_line = command_line;
+            o.run.progress = progress;
             let r = ferrosea_analyze::background(&o)?;
             tracing::info!("{}", r.line());
         }
         Command::Ism(mut o) => {
-            o.command_line = command_line;
-            o.progress = progress;
+            o.run.command_line = command_line;
+            o.run.progress = progress;
             let r = ferrosea_analyze::ism(&o)?;
             tracing::info!("{}", r.line());
         }
         Command::Regions(mut o) => {
-            o.command_line = command_line;
-            o.progress = progress;
+            o.run.command_line = command_line;
+            o.run.progress = progress;
             let r = ferrosea_analyze::regions(&o)?;
             tracing::info!("{}", r.line());
         }

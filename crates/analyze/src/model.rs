@@ -9,6 +9,44 @@ use ferrosea_train::{DeviceSpec, TrainError};
 
 use crate::AnalyzeError;
 
+/// The flags every subcommand runs its network with.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Checkpoint JSON or a ferrosea-train run directory (its best checkpoint).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Windows per forward pass (rounded up to a multiple of 64, at least 128).
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Device: cpu or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceSpec,
+    /// Recorded in the outputs' provenance or summary.
+    #[arg(skip)]
+    pub command_line: String,
+    /// Show a progress bar on stderr.
+    #[arg(skip)]
+    pub progress: bool,
+}
+
+impl RunArgs {
+    /// These flags for `checkpoint`, with the defaults of the command line.
+    pub fn new(checkpoint: impl Into<PathBuf>) -> RunArgs {
+        RunArgs {
+            checkpoint: checkpoint.into(),
+            batch_size: 128,
+            device: DeviceSpec::Cpu,
+            command_line: String::new(),
+            progress: false,
+        }
+    }
+
+    /// Loads the checkpoint.
+    pub fn load(&self) -> Result<Model, AnalyzeError> {
+        Model::load(&self.checkpoint, &self.device, self.batch_size)
+    }
+}
+
 /// A loaded checkpoint.
 pub struct Model {
     net: ferrosea_models::Network,

@@ -24,11 +24,10 @@ use std::time::Instant;
 
 use ferrosea_dataset::{AttrValue, Column, ColumnKind, ResultsSpec, ResultsWriter};
 use ferrosea_genome::{onehot, Genome};
-use ferrosea_train::DeviceSpec;
 use serde::{Deserialize, Serialize};
 
-use crate::sequences::{Source, Window};
-use crate::{AnalyzeError, Model};
+use crate::sequences::{SequenceArgs, Source, Window};
+use crate::{AnalyzeError, Model, RunArgs};
 
 /// The `format` attribute of `regions.h5`.
 pub const REGIONS_FORMAT: &str = "ferrosea-regions";
@@ -39,20 +38,12 @@ const BLOCK: usize = 1024;
 /// What to predict and where to write.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RegionsOptions {
-    /// Checkpoint JSON or a ferrosea-train run directory (its best checkpoint).
-    #[arg(long)]
-    pub checkpoint: PathBuf,
-    /// Sequences to predict, one window per record (plain or gzip FASTA).
-    #[arg(long, value_name = "FASTA")]
-    pub fasta: Option<PathBuf>,
-    /// Reference genome FASTA (plain with .fai, or bgzip with .fai and .gzi), for --regions
-    /// and --tile.
-    #[arg(long)]
-    pub genome: Option<PathBuf>,
-    /// BED intervals (BED3 or more, plain or gzip), each predicted in the window centred on
-    /// it.
-    #[arg(long, value_name = "BED")]
-    pub regions: Option<PathBuf>,
+    /// The checkpoint, batch size and device.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Where the sequences come from (--fasta, or --genome with --regions).
+    #[command(flatten)]
+    pub input: SequenceArgs,
     /// Tile windows along chromosomes or regions: chr22,chr1:1000001-2000000 (1-based,
     /// inclusive).
     #[arg(long, value_name = "REGIONS")]
@@ -60,10 +51,6 @@ pub struct RegionsOptions {
     /// Bases between tiled windows (the bin width of the tracks).
     #[arg(long, default_value_t = 200)]
     pub step: u64,
-    /// FASTA records of another length than the window are cropped to their middle or padded
-    /// with N (default: an error).
-    #[arg(long)]
-    pub center: bool,
     /// Output directory.
     #[arg(short, long)]
     pub out: PathBuf,
@@ -76,18 +63,6 @@ pub struct RegionsOptions {
     /// Predict the mean of the forward and reverse-complement probabilities.
     #[arg(long)]
     pub rc_average: bool,
-    /// Windows per forward pass (rounded up to a multiple of 64, at least 128).
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
-    /// Device: cpu or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: DeviceSpec,
-    /// Recorded in summary.json.
-    #[arg(skip)]
-    pub command_line: String,
-    /// Show a progress bar on stderr.
-    #[arg(skip)]
-    pub progress: bool,
 }
 
 /// What a regions run did (also `summary.json`).
@@ -190,12 +165,12 @@ fn create(path: &Path) -> Result<BufWriter<File>, AnalyzeError> {
 pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
     let started = Instant::now();
     let source = Source::from_flags(
-        opts.fasta.as_deref(),
-        opts.genome.as_deref(),
-        opts.regions.as_deref(),
+        opts.input.fasta.as_deref(),
+        opts.input.genome.as_deref(),
+        opts.input.regions.as_deref(),
         opts.tile.as_deref(),
         opts.step,
-        opts.center,
+        opts.input.center,
     )?;
     let tiles = matches!(source, Source::Tiles { .. });
     if !tiles && (opts.bigwig.is_some() || opts.bedgraph) {
@@ -203,13 +178,13 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
             "--bigwig and --bedgraph need --tile (tracks are made of tiled windows)".into(),
         ));
     }
-    if opts.center && opts.fasta.is_none() {
+    if opts.input.center && opts.input.fasta.is_none() {
         return Err(AnalyzeError::Usage(
             "--center applies to --fasta records (BED intervals are always centred)".into(),
         ));
     }
     let mut inputs = source.inputs();
-    inputs.push(("--checkpoint", &opts.checkpoint));
+    inputs.push(("--checkpoint", &opts.run.checkpoint));
     crate::check_out_dir(&opts.out, &inputs)?;
     let summary_path = opts.out.join("summary.json");
     match std::fs::remove_file(&summary_path) {
@@ -218,7 +193,7 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
         }
         _ => {}
     }
-    let model = Model::load(&opts.checkpoint, &opts.device, opts.batch_size)?;
+    let model = opts.run.load()?;
     let tracked = if tiles {
         track_targets(&model, opts.bigwig.as_deref())?
     } else {
@@ -313,11 +288,11 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
         step: tiles.then_some(opts.step),
         tracks: tracked.iter().map(|&i| targets[i].clone()).collect(),
         rc_average: opts.rc_average,
-        command_line: opts.command_line.clone(),
+        command_line: opts.run.command_line.clone(),
         warnings: checked.warnings,
         ..RegionsReport::default()
     };
-    let bar = crate::progress_bar(opts.progress, Some(checked.windows as u64), "windows");
+    let bar = crate::progress_bar(opts.run.progress, Some(checked.windows as u64), "windows");
     let mut reader = source.open(l)?;
     // Whole batches per block: a pass pads a short call up to the batch size. (The HDF5
     // chunks stay BLOCK rows: the file's bytes do not depend on the append sizes.)

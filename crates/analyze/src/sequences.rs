@@ -39,6 +39,25 @@ use ferrosea_genome::{Fetcher, Genome, Region};
 
 use crate::AnalyzeError;
 
+/// The flags that say where `ism` and `regions` take their sequences from.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct SequenceArgs {
+    /// Sequences, one window per record (plain or gzip FASTA).
+    #[arg(long, value_name = "FASTA")]
+    pub fasta: Option<PathBuf>,
+    /// Reference genome FASTA (plain with .fai, or bgzip with .fai and .gzi), for --regions
+    /// (and for the --tile of `regions`).
+    #[arg(long)]
+    pub genome: Option<PathBuf>,
+    /// BED intervals (BED3 or more, plain or gzip), each in the window centred on it.
+    #[arg(long, value_name = "BED")]
+    pub regions: Option<PathBuf>,
+    /// FASTA records of another length than the window are cropped to their middle or padded
+    /// with N (default: an error).
+    #[arg(long)]
+    pub center: bool,
+}
+
 /// One window to predict, with the row it is reported under.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Window {

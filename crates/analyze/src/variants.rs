@@ -21,14 +21,13 @@ use std::time::Instant;
 
 use ferrosea_dataset::{AttrValue, Column, ColumnKind, ResultsReader, ResultsSpec, ResultsWriter};
 use ferrosea_genome::{onehot, Fetcher, Genome};
-use ferrosea_train::DeviceSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::alleles::{self, Skip};
 use crate::background::Background;
 use crate::scores;
 use crate::vcf;
-use crate::{AnalyzeError, Model};
+use crate::{AnalyzeError, Model, RunArgs};
 
 /// The `format` attribute of `variants.h5`.
 pub const VARIANTS_FORMAT: &str = "ferrosea-variants";
@@ -68,9 +67,9 @@ impl Chunk {
 /// What to score and where to write.
 #[derive(clap::Args, Clone, Debug)]
 pub struct VariantsOptions {
-    /// Checkpoint JSON or a ferrosea-train run directory (its best checkpoint).
-    #[arg(long)]
-    pub checkpoint: PathBuf,
+    /// The checkpoint, batch size and device.
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Reference genome FASTA (plain with .fai, or bgzip with .fai and .gzi).
     #[arg(long)]
     pub genome: PathBuf,
@@ -100,18 +99,6 @@ pub struct VariantsOptions {
     /// Prefix of the Selene-layout TSVs (default: the VCF's name without .vcf[.gz]).
     #[arg(long)]
     pub prefix: Option<String>,
-    /// Windows per forward pass (rounded up to a multiple of 64, at least 128).
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
-    /// Device: cpu or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: DeviceSpec,
-    /// Recorded in summary.json.
-    #[arg(skip)]
-    pub command_line: String,
-    /// Show a progress bar on stderr.
-    #[arg(skip)]
-    pub progress: bool,
 }
 
 /// What a variants run did (also `summary.json`).
@@ -660,7 +647,7 @@ pub(crate) fn provenance(
 pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> {
     let started = Instant::now();
     let mut inputs: Vec<(&str, &Path)> = vec![
-        ("--checkpoint", &opts.checkpoint),
+        ("--checkpoint", &opts.run.checkpoint),
         ("--genome", &opts.genome),
         ("--vcf", &opts.vcf),
     ];
@@ -676,7 +663,7 @@ pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> 
         }
         _ => {}
     }
-    let model = Model::load(&opts.checkpoint, &opts.device, opts.batch_size)?;
+    let model = opts.run.load()?;
     let genome = Genome::open(&opts.genome, 2)?;
     let mut fetch = genome.fetcher()?;
     let background = match &opts.background {
@@ -718,11 +705,11 @@ pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> 
         window: model.window(),
         rc_average: opts.rc_average,
         background: opts.background.as_ref().map(|p| p.display().to_string()),
-        command_line: opts.command_line.clone(),
+        command_line: opts.run.command_line.clone(),
         ..VariantsReport::default()
     };
     report.setup_seconds = started.elapsed().as_secs_f64();
-    let bar = crate::progress_bar(opts.progress, None, "variants");
+    let bar = crate::progress_bar(opts.run.progress, None, "variants");
     let mut unknown_chroms: BTreeMap<String, Option<String>> = BTreeMap::new();
     // Blocks are scored here and written by a second thread, so that formatting, deflating
     // and writing one block overlaps the network's work on the next.

@@ -174,7 +174,10 @@ fn substitutions_in_ctcf_motif_cores_lower_the_predicted_ctcf_binding() {
     let n = write_vcf(&genome, &vcf);
     let out = d.join("out");
     let r = ferrosea_analyze::variants(&ferrosea_analyze::VariantsOptions {
-        checkpoint: run.clone(),
+        run: ferrosea_analyze::RunArgs {
+            batch_size: 256,
+            ..ferrosea_analyze::RunArgs::new(&run)
+        },
         genome: genome.clone(),
         vcf: vcf.clone(),
         out: out.clone(),
@@ -184,10 +187,6 @@ fn substitutions_in_ctcf_motif_cores_lower_the_predicted_ctcf_binding() {
         chrom_alias: None,
         chunk: None,
         prefix: None,
-        batch_size: 256,
-        device: ferrosea_train::DeviceSpec::Cpu,
-        command_line: String::new(),
-        progress: false,
     })
     .unwrap();
     assert_eq!(r.scored, n, "every substitution is scored");
