@@ -1,6 +1,5 @@
 //! `ferrosea-analyze`: what a trained network says about variants, mutations and regions.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -16,12 +15,8 @@ use ferrosea_analyze::{
 struct Args {
     #[command(subcommand)]
     command: Command,
-    /// Less log on stderr (warnings and errors only, no progress bar).
-    #[arg(short, long, global = true)]
-    quiet: bool,
-    /// CPU threads (default: all cores); does not change the output.
-    #[arg(short = 'j', long, global = true)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    global: ferrosea_train::process::GlobalArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -42,13 +37,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    ferrosea_train::process::init(args.quiet, args.threads);
+    args.global.init();
     ferrosea_dataset::exit_code("ferrosea-analyze", run(args))
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
     let command_line = ferrosea_dataset::command_line();
-    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let progress = args.global.progress();
     match args.command {
         Command::Variants(mut o) => {
             o.run.command_line = command_line;

@@ -1,6 +1,5 @@
 //! `ferrosea-evaluate`: predictions of a trained network, and their per-target scores.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,12 +14,8 @@ use ferrosea_train::DeviceSpec;
 struct Args {
     #[command(subcommand)]
     command: Command,
-    /// Less log on stderr (warnings and errors only, no progress bar).
-    #[arg(short, long, global = true)]
-    quiet: bool,
-    /// CPU threads (default: all cores); does not change the output.
-    #[arg(short = 'j', long, global = true)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    global: ferrosea_train::process::GlobalArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -81,7 +76,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    ferrosea_train::process::init(args.quiet, args.threads);
+    args.global.init();
     ferrosea_dataset::exit_code("ferrosea-evaluate", run(args))
 }
 
@@ -106,7 +101,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 device,
                 compression_level,
                 command_line,
-                progress: !args.quiet && std::io::stderr().is_terminal(),
+                progress: args.global.progress(),
             })?;
             tracing::info!(
                 "{}: {} samples x {} targets from {} in {:.1} s ({:.1} samples/s)",

@@ -16,12 +16,8 @@ use ferrosea_train::DeviceSpec;
 struct Args {
     #[command(subcommand)]
     command: Command,
-    /// Warnings and errors only on stderr.
-    #[arg(short, long, global = true)]
-    quiet: bool,
-    /// Threads (default: all cores); the output does not depend on it.
-    #[arg(short = 'j', long, global = true)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    global: ferrosea_train::process::GlobalArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -126,7 +122,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    ferrosea_train::process::init(args.quiet, args.threads);
+    args.global.init();
     ferrosea_dataset::exit_code("ferrosea-interpret", run(args))
 }
 

@@ -1,4 +1,4 @@
-//! Process set-up shared by the binaries that run networks (`ferrosea-train`,
+//! Process set-up shared by the binaries that run networks (`ferrosea-train`, `ferrosea-analyze`,
 //! `ferrosea-evaluate`, `ferrosea-interpret`).
 
 use std::io::IsTerminal;
@@ -28,6 +28,29 @@ pub fn init(quiet: bool, threads: Option<usize>) {
         .with_target(false)
         .without_time()
         .init();
+}
+
+/// The flags of every subcommand of the stage binaries that run networks.
+#[derive(clap::Args, Clone, Debug)]
+pub struct GlobalArgs {
+    /// Less log on stderr (warnings and errors only, no progress bar).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// CPU threads (default: all cores); does not change the output.
+    #[arg(short = 'j', long, global = true)]
+    pub threads: Option<usize>,
+}
+
+impl GlobalArgs {
+    /// [`init`] with these flags.
+    pub fn init(&self) {
+        init(self.quiet, self.threads)
+    }
+
+    /// Whether to draw progress bars: not `--quiet`, and stderr is a terminal.
+    pub fn progress(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
+    }
 }
 
 /// The running binary's file name (`ferrosea-evaluate`, ...), from the first argument;
