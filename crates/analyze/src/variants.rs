@@ -226,7 +226,6 @@ fn info_value(s: &str) -> String {
 
 /// The output files of one run, each under its temporary name until [`Outputs::finish`].
 struct Outputs {
-    dir: PathBuf,
     h5: ResultsWriter,
     tsvs: Vec<(PathBuf, BufWriter<File>)>,
     vcf: (PathBuf, noodles_bgzf::io::Writer<BufWriter<File>>),
@@ -341,7 +340,6 @@ impl Outputs {
             .write_all(b"chrom\tpos\tid\tref\talt\treason\n")
             .map_err(AnalyzeError::io(&skipped_path))?;
         Ok(Outputs {
-            dir: dir.to_path_buf(),
             h5,
             tsvs,
             vcf: (vcf_path, vcf),
@@ -477,7 +475,6 @@ impl Outputs {
         w.flush().map_err(AnalyzeError::io(&path))?;
         drop(w);
         names.push(rename(&path)?);
-        let _ = &self.dir;
         Ok(names
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
