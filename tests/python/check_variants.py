@@ -375,6 +375,13 @@ def compare(a):
         arrays = {k: f[k][:] for k in ("ref", "alt", "diff", "logit_diff", "log2fc") + (("evalue",) if a.background else ())}
         check(("evalue" in f) == bool(a.background), "variants.h5: evalue present without a background or absent with one")
         targets = [as_str(v) for v in f["targets/name"][:]]
+        summary = {
+            "max_abs_diff": f["max_abs_diff"][:],
+            "max_target": [as_str(v) for v in f["rows/max_target"][:]],
+        }
+        check(("mean_neg_log10_e" in f) == bool(a.background), "variants.h5: mean_neg_log10_e present without a background or absent with one")
+        if a.background:
+            summary["mean_neg_log10_e"] = f["mean_neg_log10_e"][:]
     T = len(targets)
     check(len(rows["chrom"]) == n, f"variants.h5: {len(rows['chrom'])} rows, expected {n} scored alleles")
     for i, want in enumerate(scored):
@@ -391,6 +398,15 @@ def compare(a):
         check(got == w, f"variants.h5 row {i}: {got}, expected {w} (VCF line {want['line']})")
     for k in arrays:
         check(arrays[k].dtype == np.float32 and arrays[k].shape == (n, T), f"variants.h5: {k} is {arrays[k].dtype} {arrays[k].shape}")
+
+    # The per-variant summary: the largest |diff| and its target (the first on a tie), the
+    # mean -log10 e-value.
+    ad = np.abs(arrays["diff"])
+    check(np.array_equal(summary["max_abs_diff"], ad.max(axis=1)) if n else len(summary["max_abs_diff"]) == 0, "variants.h5: max_abs_diff is not the largest |diff| of each row")
+    check(summary["max_target"] == [targets[int(j)] for j in ad.argmax(axis=1)] if n else True, "variants.h5: rows/max_target is not the target of the largest |diff|")
+    if a.background and n:
+        want_e = np.mean(-np.log10(arrays["evalue"].astype(np.float64)), axis=1)
+        close("variants.h5 mean_neg_log10_e", summary["mean_neg_log10_e"], want_e, atol=1e-5)
 
     # Probabilities: the oracle's windows through `predict`.
     close("variants.h5 ref vs predict on the oracle's reference windows", arrays["ref"], probs[:n])

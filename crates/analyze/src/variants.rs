@@ -275,6 +275,11 @@ impl Outputs {
         if layout.evalues {
             arrays.push(("evalue".into(), vec![t]));
         }
+        // The per-variant summary (also in the annotated VCF): float32 [V].
+        arrays.push(("max_abs_diff".into(), vec![]));
+        if layout.evalues {
+            arrays.push(("mean_neg_log10_e".into(), vec![]));
+        }
         let spec = ResultsSpec {
             format: VARIANTS_FORMAT.into(),
             version: 1,
@@ -288,6 +293,7 @@ impl Outputs {
                 ("alt".into(), ColumnKind::Str),
                 ("ref_match".into(), ColumnKind::Bool),
                 ("contains_unk".into(), ColumnKind::Bool),
+                ("max_target".into(), ColumnKind::Str),
             ],
             arrays,
             chunk_rows: BLOCK,
@@ -363,7 +369,23 @@ impl Outputs {
         let pos: Vec<i64> = rows.iter().map(|r| r.pos as i64).collect();
         let ref_match: Vec<bool> = rows.iter().map(|r| r.ref_match).collect();
         let unk: Vec<bool> = rows.iter().map(|r| r.contains_unk).collect();
-        let slices: Vec<&[f32]> = arrays.iter().map(Vec::as_slice).collect();
+        // The summary columns follow from the arrays, so a gather writes them the same way.
+        let (mut max_abs, mut max_target) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for d in arrays[2].chunks_exact(t.max(1)) {
+            let (m, i) = scores::max_abs_diff(d).unwrap_or((0.0, 0));
+            max_abs.push(m);
+            max_target.push(self.targets.get(i).cloned().unwrap_or_default());
+        }
+        let mean_e: Option<Vec<f32>> = arrays.get(5).map(|e| {
+            e.chunks_exact(t.max(1))
+                .map(scores::mean_neg_log10)
+                .collect()
+        });
+        let mut slices: Vec<&[f32]> = arrays.iter().map(Vec::as_slice).collect();
+        slices.push(&max_abs);
+        if let Some(e) = &mean_e {
+            slices.push(e);
+        }
         self.h5.append(
             n,
             &[
@@ -374,6 +396,7 @@ impl Outputs {
                 Column::Str(&alt),
                 Column::Bool(&ref_match),
                 Column::Bool(&unk),
+                Column::Str(&max_target),
             ],
             &slices,
         )?;
