@@ -349,20 +349,7 @@ pub fn background(opts: &BackgroundOptions) -> Result<BackgroundReport, AnalyzeE
 /// Reads BED intervals (chrom, start, end) per chromosome, sorted and merged.
 fn read_exclusions(path: &Path) -> Result<HashMap<String, Vec<(u64, u64)>>, AnalyzeError> {
     use std::io::BufRead;
-    let f = std::fs::File::open(path).map_err(AnalyzeError::io(path))?;
-    let mut magic = [0u8; 2];
-    let gz = {
-        use std::io::Read;
-        let mut g = std::fs::File::open(path).map_err(AnalyzeError::io(path))?;
-        g.read(&mut magic).map_err(AnalyzeError::io(path))? == 2 && magic == [0x1f, 0x8b]
-    };
-    let reader: Box<dyn BufRead> = if gz {
-        Box::new(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
-            f,
-        )))
-    } else {
-        Box::new(std::io::BufReader::new(f))
-    };
+    let reader = crate::open_text(path)?;
     let mut out: HashMap<String, Vec<(u64, u64)>> = HashMap::new();
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(AnalyzeError::io(path))?;

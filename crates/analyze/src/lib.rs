@@ -104,6 +104,24 @@ fn check_writable(path: &Path) -> Result<(), AnalyzeError> {
     ferrosea_dataset::ensure_writable(path).map_err(AnalyzeError::Usage)
 }
 
+/// Opens a text file, plain or gzip (bgzip included, as gzip's multi-member form), for
+/// reading lines.
+pub(crate) fn open_text(path: &Path) -> Result<Box<dyn std::io::BufRead + Send>, AnalyzeError> {
+    use std::io::{BufReader, Read};
+    let mut f = std::fs::File::open(path).map_err(AnalyzeError::io(path))?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic).map_err(AnalyzeError::io(path))?;
+    let f = std::fs::File::open(path).map_err(AnalyzeError::io(path))?;
+    Ok(if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(f),
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, f))
+    })
+}
+
 /// A progress bar on stderr (hidden unless `show`), counting `what` with their rate.
 pub fn progress_bar(show: bool, len: Option<u64>, what: &str) -> indicatif::ProgressBar {
     if !show {

@@ -31,12 +31,11 @@ mod bed;
 mod fasta;
 mod tiles;
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use ferrosea_genome::{Fetcher, Genome, Region};
 
+pub(crate) use crate::open_text;
 use crate::AnalyzeError;
 
 /// The flags that say where `ism` and `regions` take their sequences from.
@@ -278,19 +277,6 @@ impl Reader {
             Reader::Tiles(_) => Vec::new(),
         }
     }
-}
-
-/// Opens a text file, plain or gzip (bgzip included), for reading lines.
-pub(crate) fn open_text(path: &Path) -> Result<Box<dyn BufRead>, AnalyzeError> {
-    let mut f = File::open(path).map_err(AnalyzeError::io(path))?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).map_err(AnalyzeError::io(path))?;
-    let f = File::open(path).map_err(AnalyzeError::io(path))?;
-    Ok(if n == 2 && magic == [0x1f, 0x8b] {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
-    } else {
-        Box::new(BufReader::new(f))
-    })
 }
 
 /// Fits `seq` into `window` bases: the middle `window` bases of a longer one, a shorter one

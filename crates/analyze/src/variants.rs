@@ -1120,10 +1120,7 @@ pub fn gather(opts: &GatherOptions) -> Result<GatherReport, AnalyzeError> {
         copy_lines(&dir.join("skipped.tsv"), &mut out.skipped.1, 1)?;
         let vcf = dir.join("annotated.vcf.gz");
         let (path, w) = &mut out.vcf;
-        let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
-            File::open(&vcf).map_err(AnalyzeError::io(&vcf))?,
-        ));
-        for line in reader.lines() {
+        for line in crate::open_text(&vcf)?.lines() {
             let line = line.map_err(AnalyzeError::io(&vcf))?;
             if !line.starts_with('#') {
                 w.write_all(line.as_bytes())
@@ -1230,11 +1227,8 @@ fn tsv_prefix(dir: &Path) -> Result<String, AnalyzeError> {
 
 /// The header lines of an annotated VCF, without the INFO lines ferrosea added.
 fn vcf_header_lines(path: &Path) -> Result<Vec<String>, AnalyzeError> {
-    let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
-        File::open(path).map_err(AnalyzeError::io(path))?,
-    ));
     let mut out = Vec::new();
-    for line in reader.lines() {
+    for line in crate::open_text(path)?.lines() {
         let line = line.map_err(AnalyzeError::io(path))?;
         if !line.starts_with('#') {
             break;

@@ -4,14 +4,13 @@
 //! The header is parsed and checked by noodles-vcf, and so is each record; errors name the
 //! file and the line.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use noodles_vcf as vcf;
 
-use crate::AnalyzeError;
+use crate::{open_text, AnalyzeError};
 
 /// One VCF record (a data line), with its alleles split.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,21 +40,6 @@ pub struct Reader {
     buf: String,
     /// The parsed header.
     pub header: vcf::Header,
-}
-
-fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>, AnalyzeError> {
-    let mut f = File::open(path).map_err(AnalyzeError::io(path))?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).map_err(AnalyzeError::io(path))?;
-    let f = File::open(path).map_err(AnalyzeError::io(path))?;
-    Ok(if n == 2 && magic == [0x1f, 0x8b] {
-        Box::new(BufReader::with_capacity(
-            1 << 20,
-            flate2::read::MultiGzDecoder::new(f),
-        ))
-    } else {
-        Box::new(BufReader::with_capacity(1 << 20, f))
-    })
 }
 
 impl Reader {
