@@ -71,37 +71,14 @@ impl AnalyzeError {
     }
 }
 
-/// Checks an output directory before any work: it is not a file, not one of `inputs`, and it
-/// can be created and written.
+/// Checks an output directory before any work ([`ferrosea_dataset::ensure_output_dir`]).
 pub fn check_out_dir(dir: &Path, inputs: &[(&str, &Path)]) -> Result<(), AnalyzeError> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(AnalyzeError::Usage(format!(
-            "{}: exists and is not a directory; -o takes a directory",
-            dir.display()
-        )));
-    }
-    ferrosea_dataset::ensure_not_input(dir, inputs)
-        .map_err(|e| AnalyzeError::Usage(e.to_string()))?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| AnalyzeError::Usage(format!("cannot create {}: {e}", dir.display())))?;
-    check_writable(&dir.join(".ferrosea-write-test"))
+    ferrosea_dataset::ensure_output_dir(dir, inputs).map_err(AnalyzeError::Usage)
 }
 
-/// Checks an output file before any work: not a directory, not one of `inputs`, writable.
+/// Checks an output file before any work ([`ferrosea_dataset::ensure_output_file`]).
 pub fn check_out_file(path: &Path, inputs: &[(&str, &Path)]) -> Result<(), AnalyzeError> {
-    if path.is_dir() {
-        return Err(AnalyzeError::Usage(format!(
-            "{}: is a directory; the output must be a file path",
-            path.display()
-        )));
-    }
-    ferrosea_dataset::ensure_not_input(path, inputs)
-        .map_err(|e| AnalyzeError::Usage(e.to_string()))?;
-    check_writable(path)
-}
-
-fn check_writable(path: &Path) -> Result<(), AnalyzeError> {
-    ferrosea_dataset::ensure_writable(path).map_err(AnalyzeError::Usage)
+    ferrosea_dataset::ensure_output_file(path, inputs).map_err(AnalyzeError::Usage)
 }
 
 /// Opens a text file, plain or gzip (bgzip included, as gzip's multi-member form), for
@@ -143,17 +120,5 @@ pub fn progress_bar(show: bool, len: Option<u64>, what: &str) -> indicatif::Prog
 
 /// The hex SHA-256 of a file's bytes (provenance of genomes and checkpoints).
 pub fn sha256_file(path: &Path) -> Result<String, AnalyzeError> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(AnalyzeError::io(path))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(AnalyzeError::io(path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(format!("{:x}", h.finalize()))
+    ferrosea_dataset::sha256_file(path).map_err(AnalyzeError::io(path))
 }

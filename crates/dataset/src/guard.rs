@@ -90,6 +90,51 @@ pub fn ensure_writable(path: &Path) -> Result<(), String> {
     }
 }
 
+/// Checks an output file before any work: it is not a directory, not one of `inputs`
+/// ([`ensure_not_input`]) and can be created ([`ensure_writable`]).
+pub fn ensure_output_file(path: &Path, inputs: &[(&str, &Path)]) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!(
+            "{}: is a directory; the output must be a file path",
+            path.display()
+        ));
+    }
+    ensure_not_input(path, inputs).map_err(|e| e.to_string())?;
+    ensure_writable(path)
+}
+
+/// Checks an output directory before any work: it is not a file, not one of `inputs`, and
+/// it can be created and written in.
+pub fn ensure_output_dir(dir: &Path, inputs: &[(&str, &Path)]) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "{}: exists and is not a directory; -o takes a directory",
+            dir.display()
+        ));
+    }
+    ensure_not_input(dir, inputs).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    ensure_writable(&dir.join(".ferrosea-write-test"))
+}
+
+/// The lower-case hex SHA-256 of a file's bytes (the provenance outputs record of their
+/// inputs), read in 1 MiB blocks.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// At most `max` characters of a value quoted in an error message: a longer one is cut and
 /// says how long it was (a 5 MB field must not become a 5 MB error line).
 pub fn clip(value: &str, max: usize) -> Cow<'_, str> {

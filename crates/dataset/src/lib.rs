@@ -29,8 +29,8 @@ mod writer;
 use std::path::PathBuf;
 
 pub use guard::{
-    clip, command_line, ensure_not_input, ensure_writable, same_file, OutputIsInput,
-    MESSAGE_VALUE_CHARS,
+    clip, command_line, ensure_not_input, ensure_output_dir, ensure_output_file, ensure_writable,
+    same_file, sha256_file, OutputIsInput, MESSAGE_VALUE_CHARS,
 };
 pub use predictions::{Predictions, PredictionsOptions, PredictionsWriter, PREDICTIONS_FORMAT};
 pub use reader::Reader;

@@ -66,24 +66,11 @@ pub(crate) fn write_atomically(path: &std::path::Path, contents: &[u8]) -> Resul
 }
 
 /// Checks an output file before any work: it is not a directory, not one of `inputs`
-/// (`(flag, path)` pairs, also through links) and can be created ([`check_writable`]).
+/// (`(flag, path)` pairs, also through links) and can be created
+/// ([`ferrosea_dataset::ensure_output_file`]).
 pub(crate) fn check_output(
     path: &std::path::Path,
     inputs: &[(&str, &std::path::Path)],
 ) -> Result<(), EvalError> {
-    if path.is_dir() {
-        return Err(EvalError::Usage(format!(
-            "{}: is a directory; the output must be a file path",
-            path.display()
-        )));
-    }
-    ferrosea_dataset::ensure_not_input(path, inputs)
-        .map_err(|e| EvalError::Usage(e.to_string()))?;
-    check_writable(path)
-}
-
-/// Checks that a file can be created at `path` before any work is done, so that a long run
-/// does not fail at its end.
-pub(crate) fn check_writable(path: &std::path::Path) -> Result<(), EvalError> {
-    ferrosea_dataset::ensure_writable(path).map_err(EvalError::Usage)
+    ferrosea_dataset::ensure_output_file(path, inputs).map_err(EvalError::Usage)
 }

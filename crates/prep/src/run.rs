@@ -1,14 +1,12 @@
 //! The prep run: inputs, the counting pass, the writing pass, the report.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use ferrosea_dataset::{AttrValue, Header, Targets, Writer, WriterOptions};
 use ferrosea_genome::Genome;
 use ferrosea_peaks::PeakSet;
 use rayon::prelude::*;
-use sha2::Digest;
 use tracing::{info, warn};
 
 use crate::label::{label_chromosome, ChromLabels};
@@ -88,19 +86,7 @@ fn check_outputs_are_not_inputs(o: &Options) -> Result<(), Error> {
 }
 
 fn sha256(path: &Path) -> Result<String, Error> {
-    let mut f = std::fs::File::open(path).map_err(io_err(path, "reading for the checksum"))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(io_err(path, "reading for the checksum"))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    ferrosea_dataset::sha256_file(path).map_err(io_err(path, "reading for the checksum"))
 }
 
 /// A target's peaks once matched against the genome.
