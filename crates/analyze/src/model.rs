@@ -142,9 +142,7 @@ impl Model {
     /// `eval_logits` runs (a multiple of 64, at least 128), so that no pass is padded more
     /// than it must be.
     pub fn pass_rows(&self) -> usize {
-        self.batch
-            .next_multiple_of(64)
-            .max(ferrosea_train::MIN_PASS_ROWS)
+        ferrosea_train::pass_rows(self.batch)
     }
 
     /// Logits `[n, T]` of `n` windows, in passes of [`pass_rows`](Self::pass_rows) windows.

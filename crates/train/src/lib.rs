@@ -19,7 +19,8 @@ use std::path::PathBuf;
 
 pub use config::TrainConfig;
 pub use run::{
-    eval_logits, init_filters, predict, run, DeviceSpec, Options, Outcome, Report, MIN_PASS_ROWS,
+    eval_logits, init_filters, pass_rows, predict, run, DeviceSpec, Options, Outcome, Report,
+    MIN_PASS_ROWS,
 };
 
 /// Why a run failed. Every message names the file or setting at fault.

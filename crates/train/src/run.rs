@@ -930,6 +930,12 @@ fn validate(
 /// The fewest rows of an inference pass (see [`eval_logits`]).
 pub const MIN_PASS_ROWS: usize = 128;
 
+/// The rows of the passes [`eval_logits`] runs for at most `batch` windows: `batch` rounded
+/// up to a multiple of 64, at least [`MIN_PASS_ROWS`].
+pub fn pass_rows(batch: usize) -> usize {
+    batch.max(1).next_multiple_of(64).max(MIN_PASS_ROWS)
+}
+
 /// Logits `[rows, T]` of one-hot windows `x` (`[rows, 4, window]`, row-major, at most `batch`
 /// rows) in evaluation mode. Every pass is padded with empty windows to the same shape,
 /// `batch` rounded up to a multiple of 64 rows and at least [`MIN_PASS_ROWS`]: Candle's CPU
@@ -945,11 +951,7 @@ pub fn eval_logits(
     batch: usize,
 ) -> candle_core::Result<Tensor> {
     let rows = x.len() / (4 * window);
-    let padded = batch
-        .max(rows)
-        .max(1)
-        .next_multiple_of(64)
-        .max(MIN_PASS_ROWS);
+    let padded = pass_rows(batch.max(rows));
     x.resize(padded * 4 * window, 0.0);
     let x = Tensor::from_vec(x, (padded, 4, window), device)?;
     net.forward(&x, Mode::Eval)?.logits.narrow(0, 0, rows)
