@@ -81,6 +81,26 @@ pub fn check_out_file(path: &Path, inputs: &[(&str, &Path)]) -> Result<(), Analy
     ferrosea_dataset::ensure_output_file(path, inputs).map_err(AnalyzeError::Usage)
 }
 
+/// Removes the `summary.json` of an earlier run in `out`, before anything is replaced: every
+/// subcommand with an output directory writes it last, so its presence says the run finished.
+/// Returns its path.
+pub(crate) fn remove_summary(out: &Path) -> Result<PathBuf, AnalyzeError> {
+    let path = out.join("summary.json");
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(AnalyzeError::Io(path, e)),
+        _ => Ok(path),
+    }
+}
+
+/// Writes a run's report as `summary.json` (pretty JSON, through a temporary name).
+pub(crate) fn write_summary(
+    path: &Path,
+    report: &impl serde::Serialize,
+) -> Result<(), AnalyzeError> {
+    let text = serde_json::to_string_pretty(report).expect("serialisable") + "\n";
+    ferrosea_dataset::write_atomically(path, text.as_bytes()).map_err(AnalyzeError::io(path))
+}
+
 /// Opens a text file, plain or gzip (bgzip included, as gzip's multi-member form), for
 /// reading lines.
 pub(crate) fn open_text(path: &Path) -> Result<Box<dyn std::io::BufRead + Send>, AnalyzeError> {

@@ -186,13 +186,7 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
     let mut inputs = source.inputs();
     inputs.push(("--checkpoint", &opts.run.checkpoint));
     crate::check_out_dir(&opts.out, &inputs)?;
-    let summary_path = opts.out.join("summary.json");
-    match std::fs::remove_file(&summary_path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(AnalyzeError::Io(summary_path, e))
-        }
-        _ => {}
-    }
+    let summary_path = crate::remove_summary(&opts.out)?;
     let model = opts.run.load()?;
     let tracked = if tiles {
         track_targets(&model, opts.bigwig.as_deref())?
@@ -346,9 +340,7 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
     for w in &report.warnings {
         tracing::warn!("{w}");
     }
-    let text = serde_json::to_string_pretty(&report).expect("serialisable") + "\n";
-    ferrosea_dataset::write_atomically(&summary_path, text.as_bytes())
-        .map_err(AnalyzeError::io(&summary_path))?;
+    crate::write_summary(&summary_path, &report)?;
     Ok(report)
 }
 

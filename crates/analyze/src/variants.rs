@@ -676,13 +676,7 @@ pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> 
     }
     crate::check_out_dir(&opts.out, &inputs)?;
     // A summary from an earlier run would make this one look finished if it is interrupted.
-    let summary_path = opts.out.join("summary.json");
-    match std::fs::remove_file(&summary_path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(AnalyzeError::Io(summary_path, e))
-        }
-        _ => {}
-    }
+    let summary_path = crate::remove_summary(&opts.out)?;
     let model = opts.run.load()?;
     let genome = Genome::open(&opts.genome, 2)?;
     let mut fetch = genome.fetcher()?;
@@ -863,7 +857,7 @@ pub fn variants(opts: &VariantsOptions) -> Result<VariantsReport, AnalyzeError> 
     report.outputs.push("summary.json".into());
     report.seconds = started.elapsed().as_secs_f64();
     report.variants_per_s = report.scored as f64 / report.seconds.max(1e-9);
-    write_summary(&summary_path, &report)?;
+    crate::write_summary(&summary_path, &report)?;
     Ok(report)
 }
 
@@ -891,11 +885,6 @@ fn ref_mismatch_warning(r: &VariantsReport, genome: &str) -> Option<String> {
             r.vcf, r.ref_mismatch
         )
     })
-}
-
-fn write_summary(path: &Path, report: &VariantsReport) -> Result<(), AnalyzeError> {
-    let text = serde_json::to_string_pretty(report).expect("serialisable") + "\n";
-    ferrosea_dataset::write_atomically(path, text.as_bytes()).map_err(AnalyzeError::io(path))
 }
 
 /// Places one ALT of a record, or says why it is skipped.
@@ -1029,8 +1018,7 @@ pub fn gather(opts: &GatherOptions) -> Result<GatherReport, AnalyzeError> {
     let started = Instant::now();
     let inputs: Vec<(&str, &Path)> = opts.chunks.iter().map(|c| ("chunk", c.as_path())).collect();
     crate::check_out_dir(&opts.out, &inputs)?;
-    let summary_path = opts.out.join("summary.json");
-    let _ = std::fs::remove_file(&summary_path);
+    let summary_path = crate::remove_summary(&opts.out)?;
     let mut summaries = Vec::new();
     for (i, dir) in opts.chunks.iter().enumerate() {
         let p = dir.join("summary.json");
@@ -1182,7 +1170,7 @@ pub fn gather(opts: &GatherOptions) -> Result<GatherReport, AnalyzeError> {
     summary.outputs = out.finish()?;
     summary.outputs.push("summary.json".into());
     let _ = started;
-    write_summary(&summary_path, &summary)?;
+    crate::write_summary(&summary_path, &summary)?;
     Ok(GatherReport { summary })
 }
 
