@@ -195,10 +195,7 @@ fn ism_bed(path: &Path, n: usize) {
 fn main() {
     if let Ok(args) = std::env::var("FERROSEA_BENCH_CHILD") {
         // As the binaries do: keep glibc from returning Candle's buffers every batch.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_MAX, 0);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
-        }
+        ferrosea_train::process::keep_freed_memory();
         child(serde_json::from_str(&args).unwrap());
         return;
     }

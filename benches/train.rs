@@ -171,10 +171,7 @@ fn torch(model: &str, threads: usize, steps: usize) -> Option<(Figures, String)>
 
 fn main() {
     // The same allocator settings as ferrosea-train.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_MAX, 0);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
-    }
+    ferrosea_train::process::keep_freed_memory();
     let threads = ferrosea_benches::env_usize("BENCH_THREADS", 2);
     let steps = ferrosea_benches::env_usize("BENCH_STEPS", 5);
     let repeat = ferrosea_benches::env_usize("BENCH_REPEAT", 3);

@@ -8,11 +8,7 @@ use std::io::IsTerminal;
 /// slower), sizes the thread pools of Candle, gemm and rayon (they read
 /// `RAYON_NUM_THREADS`) from `-j`, and logs to stderr (warnings only when `quiet`).
 pub fn init(quiet: bool, threads: Option<usize>) {
-    // SAFETY: plain glibc tuning calls with valid constants.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_MAX, 0);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
-    }
+    keep_freed_memory();
     if let Some(j) = threads {
         // SAFETY: called before any other thread exists (documented above).
         unsafe { std::env::set_var("RAYON_NUM_THREADS", j.max(1).to_string()) };
@@ -28,6 +24,17 @@ pub fn init(quiet: bool, threads: Option<usize>) {
         .with_target(false)
         .without_time()
         .init();
+}
+
+/// Keeps glibc from returning Candle's large buffers to the kernel (no mmap for large
+/// blocks, no trimming), as every binary does in [`init`]; the benchmarks' processes call it
+/// alone.
+pub fn keep_freed_memory() {
+    // SAFETY: plain glibc tuning calls with valid constants.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
+    }
 }
 
 /// The flags of every subcommand of the stage binaries that run networks.
