@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -232,6 +232,17 @@ fn tiny_run(dir: &Path, t: &Path, v: &Path, out: &Path) -> Command {
 }
 
 /// `ferrosea-train -q -j 1 --resume --train t --valid v --out out`.
+/// Training and validation files in `dir` and a finished one-epoch run of them in `dir/o`
+/// (with `extra` flags): `(train, valid, out)`.
+fn finished_run(dir: &Path, extra: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
+    let t = dataset(&dir.join("t.h5"), 48, 1, TARGETS);
+    let v = dataset(&dir.join("v.h5"), 32, 2, TARGETS);
+    let out = dir.join("o");
+    let o = tiny_run(dir, &t, &v, &out).args(extra).output_safely();
+    assert!(o.status.success(), "{}", stderr(&o));
+    (t, v, out)
+}
+
 fn resume(t: &Path, v: &Path, out: &Path) -> Command {
     let mut c = train();
     c.args(["-q", "-j", "1", "--resume", "--train"])
@@ -314,11 +325,7 @@ fn a_diverging_run_stops_with_exit_2_and_keeps_its_last_good_checkpoint() {
 #[test]
 fn checkpoints_with_non_finite_weights_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let t = dataset(&dir.path().join("t.h5"), 48, 1, TARGETS);
-    let v = dataset(&dir.path().join("v.h5"), 32, 2, TARGETS);
-    let out = dir.path().join("o");
-    let o = tiny_run(dir.path(), &t, &v, &out).output_safely();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (t, v, out) = finished_run(dir.path(), &[]);
     // Put a NaN into conv1.weight of both checkpoints.
     for kind in ["latest", "best"] {
         let json = out.join(format!("{kind}.json"));
@@ -357,11 +364,7 @@ fn checkpoints_with_non_finite_weights_are_refused() {
 #[test]
 fn stray_checkpoint_files_are_removed_when_a_run_resumes_and_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let t = dataset(&dir.path().join("t.h5"), 48, 1, TARGETS);
-    let v = dataset(&dir.path().join("v.h5"), 32, 2, TARGETS);
-    let out = dir.path().join("o");
-    let o = tiny_run(dir.path(), &t, &v, &out).output_safely();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (t, v, out) = finished_run(dir.path(), &[]);
     // What a run killed between writing a weight file and its JSON, or before removing
     // the files it replaced, leaves behind; and a file of the user's.
     let stray = [
@@ -397,13 +400,7 @@ fn stray_checkpoint_files_are_removed_when_a_run_resumes_and_ends() {
 #[test]
 fn resume_refuses_changed_settings_and_names_each() {
     let dir = tempfile::tempdir().unwrap();
-    let t = dataset(&dir.path().join("t.h5"), 48, 1, TARGETS);
-    let v = dataset(&dir.path().join("v.h5"), 32, 2, TARGETS);
-    let out = dir.path().join("o");
-    let o = tiny_run(dir.path(), &t, &v, &out)
-        .args(["--seed", "5", "--steps-per-epoch", "2"])
-        .output_safely();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (t, v, out) = finished_run(dir.path(), &["--seed", "5", "--steps-per-epoch", "2"]);
     let before = file_names(&out);
     let weights = weights_bytes(&out, "latest");
     let o = resume(&t, &v, &out)
