@@ -259,6 +259,14 @@ fn a_planted_pwm_is_recovered_by_its_filter() {
         );
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
+    // `report --motifs <out> --matches <matches> [extra] -o <page>`, which must fail.
+    let report = |matches: &Path, extra: &[&dyn AsRef<std::ffi::OsStr>], page: &Path| {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+            vec![&"report", &"--motifs", &out, &"--matches", &matches];
+        args.extend_from_slice(extra);
+        args.extend([&"-o" as &dyn AsRef<std::ffi::OsStr>, &page]);
+        bin(&args)
+    };
     // --influence on data of another window length names the file and both lengths.
     let short = dataset_of(&dir.path().join("short.h5"), 8, 150);
     let run = dir.path().join("run");
@@ -292,42 +300,18 @@ fn a_planted_pwm_is_recovered_by_its_filter() {
     ]);
     assert!(e.contains("the output is the input --data"), "{e}");
     let matches = dir.path().join("matches.tsv");
-    let e = bin(&[
-        &"report",
-        &"--motifs",
-        &out,
-        &"--matches",
-        &matches,
-        &"-o",
-        &matches,
-    ]);
+    let e = report(&matches, &[], &matches);
     assert!(e.contains("the output is the input --matches"), "{e}");
     let link = dir.path().join("page.html");
     std::os::unix::fs::symlink(out.join("filters.meme"), &link).unwrap();
-    let e = bin(&[
-        &"report",
-        &"--motifs",
-        &out,
-        &"--matches",
-        &matches,
-        &"-o",
-        &link,
-    ]);
+    let e = report(&matches, &[], &link);
     assert!(e.contains("the output is the input --motifs"), "{e}");
     // Matches of other motifs (a query id the motifs lack; a query of another width).
     let table = std::fs::read_to_string(&matches).unwrap();
     let other = dir.path().join("other.tsv");
     std::fs::write(&other, table.replace("\nfilter0\t", "\nfilter999\t")).unwrap();
     let page = dir.path().join("p.html");
-    let e = bin(&[
-        &"report",
-        &"--motifs",
-        &out,
-        &"--matches",
-        &other,
-        &"-o",
-        &page,
-    ]);
+    let e = report(&other, &[], &page);
     assert!(
         e.contains("other.tsv:") && e.contains("query filter999 is not a motif of"),
         "{e}"
@@ -337,15 +321,7 @@ fn a_planted_pwm_is_recovered_by_its_filter() {
     f[7].push('A');
     let wider = table.replacen(row, &f.join("\t"), 1);
     std::fs::write(&other, wider).unwrap();
-    let e = bin(&[
-        &"report",
-        &"--motifs",
-        &out,
-        &"--matches",
-        &other,
-        &"-o",
-        &page,
-    ]);
+    let e = report(&other, &[], &page);
     assert!(
         e.contains("query filter0 is") && e.contains("columns wide here"),
         "{e}"
@@ -353,17 +329,7 @@ fn a_planted_pwm_is_recovered_by_its_filter() {
     // Matches made against another database: its targets are missing.
     let db = dir.path().join("db.meme");
     std::fs::write(&db, ferrosea_motifs::write_meme(&r.motifs[..1], [0.25; 4])).unwrap();
-    let e = bin(&[
-        &"report",
-        &"--motifs",
-        &out,
-        &"--matches",
-        &matches,
-        &"--db",
-        &db,
-        &"-o",
-        &page,
-    ]);
+    let e = report(&matches, &[&"--db", &db], &page);
     assert!(
         e.contains("target motifs of the matches are not in") && e.contains("another database"),
         "{e}"
