@@ -120,7 +120,12 @@ fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError
     let meta = checkpoint::read_meta(&json).map_err(|e| InterpretError::Usage(e.to_string()))?;
     let tensors = checkpoint::load_tensors(&json, &meta.weights_file, device)
         .map_err(|e| InterpretError::Usage(e.to_string()))?;
-    let (conv, _) = meta.model().first_conv();
+    let Some((conv, _)) = meta.model().first_conv() else {
+        return Err(InterpretError::Usage(format!(
+            "{}: the model's first layer is not a convolution, so it has no filters to read",
+            json.display()
+        )));
+    };
     let (wname, bname) = (format!("{conv}.weight"), format!("{conv}.bias"));
     let (Some(weight), Some(bias)) = (tensors.get(&wname), tensors.get(&bname)) else {
         return Err(InterpretError::Usage(format!(

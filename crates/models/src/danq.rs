@@ -1,15 +1,14 @@
 //! DanQ (Quang & Xie 2016, `DanQ_train.py`): one valid convolution, max pooling, a
 //! bidirectional LSTM over the pooled positions, one ReLU hidden layer. DanQ-JASPAR is the
-//! same network with wider settings (see the presets).
+//! same network with wider settings (see the presets). A compact form that expands into
+//! layers named as the checkpoints of earlier versions (`conv1`, `lstm.forward.*`,
+//! `lstm.backward.*`, `hidden`, then `output`).
 
-use candle_core::{Module, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{
-    conv1d, dropout, linear, BiLstm, Conv1d, GateActivation, InitScheme, Linear, Mode,
-};
-use crate::params::Vb;
-use crate::{ModelError, Output, SummaryRow};
+use crate::layers::{GateActivation, InitScheme};
+use crate::spec::{Activation, Cell, Conv, Dense, Layer, LayerKind, Pool, Recurrent, Return};
+use crate::ModelError;
 
 /// DanQ's configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,94 +36,50 @@ pub struct DanQConfig {
     pub init: InitScheme,
 }
 
-/// The DanQ network.
-pub struct DanQ {
-    conv: Conv1d,
-    lstm: BiLstm,
-    hidden: Linear,
-    output: Linear,
-    cfg: DanQConfig,
-    rows: Vec<SummaryRow>,
-}
-
-impl DanQ {
-    /// Declares the layers `conv1`, `lstm.{forward,backward}`, `hidden` and `output`.
-    pub fn new(
-        cfg: &DanQConfig,
-        window: usize,
-        targets: usize,
-        vb: &Vb,
-    ) -> std::result::Result<DanQ, ModelError> {
-        let ok_p = |p: f32| (0.0..1.0).contains(&p);
-        if cfg.filters == 0
-            || cfg.width == 0
-            || cfg.pool == 0
-            || cfg.lstm_hidden == 0
-            || cfg.hidden == 0
-            || !ok_p(cfg.conv_dropout)
-            || !ok_p(cfg.lstm_dropout)
-        {
-            return Err(ModelError::Config(
-                "danq: sizes must be positive and dropouts in [0, 1)".into(),
-            ));
+impl DanQConfig {
+    /// The layers: `conv1` (ReLU, max pool), `dropout1`, `lstm` (bidirectional, the
+    /// sequence), `dropout2`, `flatten`, `hidden` (ReLU).
+    pub fn layers(&self) -> Result<Vec<Layer>, ModelError> {
+        if self.pool == 0 {
+            return Err(ModelError::Config("danq: pool must be at least 1".into()));
         }
-        if window < cfg.width || (window - cfg.width + 1) / cfg.pool == 0 {
-            return Err(ModelError::Window {
-                window,
-                layer: "conv1".into(),
-                detail: format!("width {} and pool {}", cfg.width, cfg.pool),
-            });
-        }
-        let conv_len = window - cfg.width + 1;
-        let steps = conv_len / cfg.pool;
-        let (f, h) = (cfg.filters, cfg.lstm_hidden);
-        let conv = conv1d(vb, "conv1", 4, f, cfg.width, cfg.init)?;
-        let lstm = BiLstm::new(vb, "lstm", f, h, cfg.gate_activation)?;
-        let flat = steps * 2 * h;
-        let hidden = linear(vb, "hidden", flat, cfg.hidden, cfg.init)?;
-        let output = linear(vb, "output", cfg.hidden, targets, cfg.init)?;
-        let gate = match cfg.gate_activation {
-            GateActivation::Sigmoid => "sigmoid gates",
-            GateActivation::HardSigmoid => "hard-sigmoid gates",
-        };
-        let rows = vec![
-            SummaryRow::new("conv1", vec![f, conv_len], 4 * cfg.width * f + f, "ReLU"),
-            SummaryRow::new("pool1", vec![f, steps], 0, &format!("max {0}/{0}", cfg.pool)),
-            SummaryRow::new("dropout1", vec![f, steps], 0, &format!("p = {}", cfg.conv_dropout)),
-            SummaryRow::new(
-                "lstm",
-                vec![steps, 2 * h],
-                2 * 4 * (f * h + h * h + h),
-                &format!("bidirectional, {gate}, one bias per gate as Keras (PyTorch's two would add {})", 2 * 4 * h),
+        Ok(vec![
+            Layer::named(
+                "conv1",
+                LayerKind::Conv(Conv::new(
+                    self.filters,
+                    self.width,
+                    Activation::Relu,
+                    (self.pool > 1).then_some(Pool::Max(self.pool)),
+                )),
             ),
-            SummaryRow::new("dropout2", vec![steps, 2 * h], 0, &format!("p = {}", cfg.lstm_dropout)),
-            SummaryRow::new("flatten", vec![flat], 0, ""),
-            SummaryRow::new("hidden", vec![cfg.hidden], flat * cfg.hidden + cfg.hidden, "ReLU"),
-            SummaryRow::new("output", vec![targets], cfg.hidden * targets + targets, "logits (sigmoid in the loss)"),
-        ];
-        Ok(DanQ {
-            conv,
-            lstm,
-            hidden,
-            output,
-            cfg: cfg.clone(),
-            rows,
-        })
-    }
-
-    /// `[B, 4, L]` one-hot -> logits `[B, T]`.
-    pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Output> {
-        let h = self.conv.forward_relu_pool(x, self.cfg.pool)?;
-        let h = dropout(&h, self.cfg.conv_dropout, 0, mode)?;
-        let h = self.lstm.forward(&h.transpose(1, 2)?.contiguous()?)?;
-        let h = dropout(&h, self.cfg.lstm_dropout, 1, mode)?;
-        let hidden = self.hidden.forward(&h.flatten_from(1)?)?.relu()?;
-        let logits = self.output.forward(&hidden)?;
-        Ok(Output { logits, hidden })
-    }
-
-    /// The layer table.
-    pub fn summary(&self) -> &[SummaryRow] {
-        &self.rows
+            Layer::named(
+                "dropout1",
+                LayerKind::Dropout {
+                    p: self.conv_dropout,
+                },
+            ),
+            Layer::named(
+                "lstm",
+                LayerKind::Recurrent(Recurrent {
+                    cell: Cell::Lstm,
+                    hidden: self.lstm_hidden,
+                    bidirectional: true,
+                    returns: Return::Sequence,
+                    gate_activation: self.gate_activation,
+                }),
+            ),
+            Layer::named(
+                "dropout2",
+                LayerKind::Dropout {
+                    p: self.lstm_dropout,
+                },
+            ),
+            Layer::named("flatten", LayerKind::Flatten {}),
+            Layer::named(
+                "hidden",
+                LayerKind::Dense(Dense::new(self.hidden, Activation::Relu)),
+            ),
+        ])
     }
 }

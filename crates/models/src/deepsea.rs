@@ -1,12 +1,13 @@
 //! DeepSEA (Zhou & Troyanskaya 2015) as released: three valid convolutions with ReLU,
-//! max pooling and dropout, one ReLU hidden layer, one output per target.
+//! max pooling and dropout, one ReLU hidden layer, one output per target. A compact form
+//! that expands into layers named as the checkpoints of earlier versions (`conv1..convN`,
+//! `hidden`; the output layer is always `output`).
 
-use candle_core::{Module, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv1d, dropout, linear, Conv1d, InitScheme, Linear, Mode};
-use crate::params::Vb;
-use crate::{ModelError, Output, SummaryRow};
+use crate::layers::InitScheme;
+use crate::spec::{Activation, Conv, Dense, Layer, LayerKind, Pool};
+use crate::ModelError;
 
 /// One convolution block: conv (valid) -> ReLU -> max pool -> dropout.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,117 +46,45 @@ fn torch() -> InitScheme {
     InitScheme::Torch
 }
 
-/// The DeepSEA network.
-pub struct DeepSea {
-    convs: Vec<(Conv1d, ConvBlock)>,
-    hidden: Linear,
-    output: Linear,
-    rows: Vec<SummaryRow>,
-}
-
-impl DeepSea {
-    /// Declares the layers `conv1..convN`, `hidden` and `output`.
-    pub fn new(
-        cfg: &DeepSeaConfig,
-        window: usize,
-        targets: usize,
-        vb: &Vb,
-    ) -> std::result::Result<DeepSea, ModelError> {
-        if cfg.conv.is_empty() {
+impl DeepSeaConfig {
+    /// The layers: `convI` (ReLU, max pool), `dropoutI`, then
+    /// `flatten` and `hidden` (ReLU).
+    pub fn layers(&self) -> Result<Vec<Layer>, ModelError> {
+        if self.conv.is_empty() {
             return Err(ModelError::Config(
                 "deepsea needs at least one conv block".into(),
             ));
         }
-        let mut convs = Vec::new();
-        let mut rows = Vec::new();
-        let (mut channels, mut len) = (4usize, window);
-        for (i, block) in cfg.conv.iter().enumerate() {
-            let name = format!("conv{}", i + 1);
-            if block.filters == 0
-                || block.width == 0
-                || block.pool == 0
-                || !(0.0..1.0).contains(&block.dropout)
-            {
+        let mut out = Vec::new();
+        for (i, block) in self.conv.iter().enumerate() {
+            let n = i + 1;
+            if block.pool == 0 {
                 return Err(ModelError::Config(format!(
-                    "{name}: filters, width and pool must be positive and dropout in [0, 1)"
+                    "conv{n}: pool must be at least 1"
                 )));
             }
-            if len < block.width || (len - block.width + 1) / block.pool == 0 {
-                return Err(ModelError::Window {
-                    window,
-                    layer: name,
-                    detail: format!(
-                        "length {len} left for width {} and pool {}",
-                        block.width, block.pool
-                    ),
-                });
-            }
-            let conv = conv1d(vb, &name, channels, block.filters, block.width, cfg.init)?;
-            len -= block.width - 1;
-            rows.push(SummaryRow::new(
-                &name,
-                vec![block.filters, len],
-                channels * block.width * block.filters + block.filters,
-                "ReLU",
+            let pool = (block.pool > 1).then_some(Pool::Max(block.pool));
+            out.push(Layer::named(
+                &format!("conv{n}"),
+                LayerKind::Conv(Conv::new(
+                    block.filters,
+                    block.width,
+                    Activation::Relu,
+                    pool,
+                )),
             ));
-            if block.pool > 1 {
-                len /= block.pool;
-                rows.push(SummaryRow::new(
-                    &format!("pool{}", i + 1),
-                    vec![block.filters, len],
-                    0,
-                    &format!("max {0}/{0}", block.pool),
-                ));
-            }
-            if block.dropout > 0.0 {
-                rows.push(SummaryRow::new(
-                    &format!("dropout{}", i + 1),
-                    vec![block.filters, len],
-                    0,
-                    &format!("p = {}", block.dropout),
-                ));
-            }
-            channels = block.filters;
-            convs.push((conv, block.clone()));
+            // Every block has its dropout layer, p = 0 included, so that each block keeps
+            // its dropout stream (the block's index) whatever the others do.
+            out.push(Layer::named(
+                &format!("dropout{n}"),
+                LayerKind::Dropout { p: block.dropout },
+            ));
         }
-        let flat = channels * len;
-        rows.push(SummaryRow::new("flatten", vec![flat], 0, ""));
-        let hidden = linear(vb, "hidden", flat, cfg.hidden, cfg.init)?;
-        rows.push(SummaryRow::new(
+        out.push(Layer::named("flatten", LayerKind::Flatten {}));
+        out.push(Layer::named(
             "hidden",
-            vec![cfg.hidden],
-            flat * cfg.hidden + cfg.hidden,
-            "ReLU",
+            LayerKind::Dense(Dense::new(self.hidden, Activation::Relu)),
         ));
-        let output = linear(vb, "output", cfg.hidden, targets, cfg.init)?;
-        rows.push(SummaryRow::new(
-            "output",
-            vec![targets],
-            cfg.hidden * targets + targets,
-            "logits (sigmoid in the loss)",
-        ));
-        Ok(DeepSea {
-            convs,
-            hidden,
-            output,
-            rows,
-        })
-    }
-
-    /// `[B, 4, L]` one-hot -> logits `[B, T]`.
-    pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Output> {
-        let mut h = x.clone();
-        for (i, (conv, block)) in self.convs.iter().enumerate() {
-            h = conv.forward_relu_pool(&h, block.pool)?;
-            h = dropout(&h, block.dropout, i as u64, mode)?;
-        }
-        let hidden = self.hidden.forward(&h.flatten_from(1)?)?.relu()?;
-        let logits = self.output.forward(&hidden)?;
-        Ok(Output { logits, hidden })
-    }
-
-    /// The layer table.
-    pub fn summary(&self) -> &[SummaryRow] {
-        &self.rows
+        Ok(out)
     }
 }

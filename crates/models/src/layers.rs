@@ -113,8 +113,8 @@ pub enum InitScheme {
 /// whose gradients are right. `tests/conv_gradients.rs` checks both against a direct sum.
 #[derive(Clone, Debug)]
 pub struct Conv1d {
-    weight: Tensor,
-    bias: Tensor,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
 }
 
 impl Module for Conv1d {
@@ -169,13 +169,30 @@ pub fn conv1d(
     width: usize,
     init: InitScheme,
 ) -> Result<Conv1d> {
+    conv1d_with_bias(vb, name, cin, cout, width, init, true)
+}
+
+/// [`conv1d`], or with `bias` false one without a bias parameter (zeros are added).
+pub fn conv1d_with_bias(
+    vb: &Vb,
+    name: &str,
+    cin: usize,
+    cout: usize,
+    width: usize,
+    init: InitScheme,
+    bias: bool,
+) -> Result<Conv1d> {
     let vb = vb.pp(name);
     let (w_init, b_init) = match init {
         InitScheme::Torch => (Init::torch(cin * width), Init::torch(cin * width)),
         InitScheme::Keras => (Init::glorot(cin * width, cout * width), Init::Zeros),
     };
     let w = vb.get_with_hints((cout, cin, width), "weight", w_init)?;
-    let b = vb.get_with_hints(cout, "bias", b_init)?;
+    let b = if bias {
+        vb.get_with_hints(cout, "bias", b_init)?
+    } else {
+        Tensor::zeros(cout, w.dtype(), w.device())?
+    };
     Ok(Conv1d { weight: w, bias: b })
 }
 
@@ -184,8 +201,8 @@ pub fn conv1d(
 /// (see `dense.rs`); elsewhere Candle's matmul.
 #[derive(Clone, Debug)]
 pub struct Linear {
-    weight: Tensor,
-    bias: Tensor,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
 }
 
 impl Module for Linear {
@@ -212,13 +229,29 @@ impl Linear {
 
 /// Declares a [`Linear`] layer `[B, in] -> [B, out]` under `name.weight`, `name.bias`.
 pub fn linear(vb: &Vb, name: &str, din: usize, dout: usize, init: InitScheme) -> Result<Linear> {
+    linear_with_bias(vb, name, din, dout, init, true)
+}
+
+/// [`linear`], or with `bias` false one without a bias parameter (zeros are added).
+pub fn linear_with_bias(
+    vb: &Vb,
+    name: &str,
+    din: usize,
+    dout: usize,
+    init: InitScheme,
+    bias: bool,
+) -> Result<Linear> {
     let vb = vb.pp(name);
     let (w_init, b_init) = match init {
         InitScheme::Torch => (Init::torch(din), Init::torch(din)),
         InitScheme::Keras => (Init::glorot(din, dout), Init::Zeros),
     };
     let w = vb.get_with_hints((dout, din), "weight", w_init)?;
-    let b = vb.get_with_hints(dout, "bias", b_init)?;
+    let b = if bias {
+        vb.get_with_hints(dout, "bias", b_init)?
+    } else {
+        Tensor::zeros(dout, w.dtype(), w.device())?
+    };
     Ok(Linear { weight: w, bias: b })
 }
 
@@ -235,12 +268,30 @@ pub enum GateActivation {
 }
 
 impl GateActivation {
-    fn apply(self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn apply(self, x: &Tensor) -> Result<Tensor> {
         match self {
             GateActivation::Sigmoid => candle_nn::ops::sigmoid(x),
             GateActivation::HardSigmoid => x.affine(0.2, 0.5)?.clamp(0f32, 1f32),
         }
     }
+}
+
+/// Declares one LSTM direction's `weight_ih [4H, I]` (Glorot), `weight_hh [4H, H]`
+/// (orthogonal blocks) and `bias [4H]` (forget gate one), Keras' initialisation.
+pub(crate) fn declare_lstm(
+    vb: &Vb,
+    input: usize,
+    hidden: usize,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    Ok((
+        vb.get_with_hints(
+            (4 * hidden, input),
+            "weight_ih",
+            Init::glorot(input, hidden),
+        )?,
+        vb.get_with_hints((4 * hidden, hidden), "weight_hh", Init::OrthogonalBlocks)?,
+        vb.get_with_hints(4 * hidden, "bias", Init::LstmBias)?,
+    ))
 }
 
 /// A bidirectional single-layer LSTM over `[B, T, I]` returning the whole sequence
@@ -275,18 +326,7 @@ impl BiLstm {
         gate: GateActivation,
     ) -> Result<BiLstm> {
         let vb = vb.pp(name);
-        let get = |dir: &str| -> Result<(Tensor, Tensor, Tensor)> {
-            let vb = vb.pp(dir);
-            Ok((
-                vb.get_with_hints(
-                    (4 * hidden, input),
-                    "weight_ih",
-                    Init::glorot(input, hidden),
-                )?,
-                vb.get_with_hints((4 * hidden, hidden), "weight_hh", Init::OrthogonalBlocks)?,
-                vb.get_with_hints(4 * hidden, "bias", Init::LstmBias)?,
-            ))
-        };
+        let get = |dir: &str| declare_lstm(&vb.pp(dir), input, hidden);
         let (f, b) = (get("forward")?, get("backward")?);
         Ok(BiLstm {
             w_ih: [f.0, b.0],

@@ -1,11 +1,13 @@
-//! The networks of ferrosea: DeepSEA, DanQ and DanQ-JASPAR in Candle.
+//! The networks of ferrosea, composed from layers in Candle.
 //!
-//! Each model is a config struct (serde, unknown keys rejected), a `new(cfg, window,
-//! targets, vb)` that declares its parameters under layer names (`conv1.weight`,
-//! `lstm.forward.weight_hh`, `hidden.bias`, ...; those are the checkpoint keys), and a
-//! forward pass taking a [`Mode`] (training with seeded dropout, or evaluation).
-//! Inputs are one-hot `[B, 4, L]` float tensors (channels A, C, G, T); outputs are logits.
-//! The train, evaluate and interpret stages all build models through [`Network`].
+//! A model is a list of layers ([`spec`]: conv, dense, batch-norm, dropout, flatten,
+//! activation, pool, residual, recurrent), from a recipe's `"arch": "layers"` or expanded
+//! from a compact preset form (`"arch": "deepsea"`, `"arch": "danq"`), then the output layer.
+//! [`Network::new`] infers the shapes, declares the parameters under the layers' names (the
+//! checkpoint keys: `conv1.weight`, `lstm.forward.weight_hh`, `hidden.bias`, ...) and runs
+//! a forward pass taking a [`Mode`] (training with seeded dropout, or evaluation). Inputs are
+//! `[B, C, L]` float tensors (one-hot DNA: C = 4, channels A, C, G, T); outputs are logits.
+//! The train, evaluate, interpret and analyze stages all build models through [`Network`].
 
 mod conv;
 mod danq;
@@ -16,16 +18,33 @@ mod gemm;
 pub mod layers;
 pub mod params;
 mod recurrence;
+mod rnn;
+pub mod sequential;
+pub mod spec;
 
 use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-pub use danq::{DanQ, DanQConfig};
-pub use deepsea::{ConvBlock, DeepSea, DeepSeaConfig};
+pub use danq::DanQConfig;
+pub use deepsea::{ConvBlock, DeepSeaConfig};
 pub use layers::{DropoutKey, GateActivation, InitScheme, Mode};
 pub use params::{Init, ParamStore, Vb};
+pub use sequential::Sequential;
+pub use spec::{Layer, LayerKind, Layers};
 
-/// Which network, with its settings. In JSON: `{"arch": "danq", "filters": 320, ...}`.
+/// A model composed from listed layers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayersConfig {
+    /// The layers, input first; the output layer follows them.
+    pub layers: Layers,
+    /// Weight initialisation.
+    #[serde(default)]
+    pub init: InitScheme,
+}
+
+/// Which network, with its settings. In JSON: `{"arch": "danq", "filters": 320, ...}` or
+/// `{"arch": "layers", "layers": [...]}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "arch", rename_all = "kebab-case")]
 pub enum ModelConfig {
@@ -33,6 +52,8 @@ pub enum ModelConfig {
     Deepsea(DeepSeaConfig),
     /// Convolution, BiLSTM, dense hidden layer (DanQ, DanQ-JASPAR).
     Danq(DanQConfig),
+    /// Any list of layers.
+    Layers(LayersConfig),
 }
 
 impl ModelConfig {
@@ -41,15 +62,30 @@ impl ModelConfig {
         match self {
             ModelConfig::Deepsea(_) => "deepsea",
             ModelConfig::Danq(_) => "danq",
+            ModelConfig::Layers(_) => "layers",
         }
     }
 
-    /// Name of the first convolution (whose filters `ferrosea-interpret` turns into motifs)
-    /// and its width.
-    pub fn first_conv(&self) -> (&'static str, usize) {
-        match self {
-            ModelConfig::Deepsea(c) => ("conv1", c.conv.first().map_or(0, |b| b.width)),
-            ModelConfig::Danq(c) => ("conv1", c.width),
+    /// The layers this configuration stands for, and their initialisation.
+    pub fn layers(&self) -> std::result::Result<(Layers, InitScheme), ModelError> {
+        Ok(match self {
+            ModelConfig::Deepsea(c) => (Layers(c.layers()?), c.init),
+            ModelConfig::Danq(c) => (Layers(c.layers()?), c.init),
+            ModelConfig::Layers(c) => (c.layers.clone(), c.init),
+        })
+    }
+
+    /// Name and width of the first layer when it is a convolution (whose filters
+    /// `ferrosea-interpret` turns into motifs); `None` for models that start otherwise.
+    pub fn first_conv(&self) -> Option<(String, usize)> {
+        let (layers, _) = self.layers().ok()?;
+        let first = layers.0.first()?;
+        match &first.kind {
+            LayerKind::Conv(c) => Some((
+                first.name.clone().unwrap_or_else(|| "conv1".into()),
+                c.width,
+            )),
+            _ => None,
         }
     }
 }
@@ -58,8 +94,8 @@ impl ModelConfig {
 pub struct Output {
     /// `[B, T]` logits.
     pub logits: Tensor,
-    /// `[B, hidden]` activations of the last hidden layer (after ReLU), for DeepSEA's L1
-    /// penalty.
+    /// `[B, hidden]`: the output layer's input (DeepSEA's last hidden layer after its ReLU),
+    /// for DeepSEA's L1 penalty.
     pub hidden: Tensor,
 }
 
@@ -94,7 +130,7 @@ pub enum ModelError {
     #[error("model configuration: {0}")]
     Config(String),
     /// The dataset's window is too short for the layers.
-    #[error("window of {window} bp is too short for layer {layer}: {detail}")]
+    #[error("window of {window} positions is too short for layer {layer}: {detail}")]
     Window {
         /// Window length.
         window: usize,
@@ -108,18 +144,27 @@ pub enum ModelError {
     Candle(#[from] candle_core::Error),
 }
 
-/// Any of the networks.
-pub enum Network {
-    /// DeepSEA.
-    DeepSea(DeepSea),
-    /// DanQ or DanQ-JASPAR.
-    DanQ(DanQ),
+/// A network built for a dataset: its layers, then the output layer.
+pub struct Network {
+    inner: Sequential,
 }
 
 impl Network {
-    /// Builds the network for a dataset of `window` bp and `targets` label columns.
+    /// Builds the network for one-hot DNA windows of `window` bp and `targets` label
+    /// columns.
     pub fn new(
         cfg: &ModelConfig,
+        window: usize,
+        targets: usize,
+        vb: &Vb,
+    ) -> std::result::Result<Network, ModelError> {
+        Network::with_channels(cfg, 4, window, targets, vb)
+    }
+
+    /// Builds the network for inputs of `channels` x `window` and `targets` outputs.
+    pub fn with_channels(
+        cfg: &ModelConfig,
+        channels: usize,
         window: usize,
         targets: usize,
         vb: &Vb,
@@ -127,26 +172,25 @@ impl Network {
         if targets == 0 {
             return Err(ModelError::Config("the dataset has no targets".into()));
         }
-        Ok(match cfg {
-            ModelConfig::Deepsea(c) => Network::DeepSea(DeepSea::new(c, window, targets, vb)?),
-            ModelConfig::Danq(c) => Network::DanQ(DanQ::new(c, window, targets, vb)?),
+        if channels == 0 || window == 0 {
+            return Err(ModelError::Config(
+                "the input has no channels or no positions".into(),
+            ));
+        }
+        let (layers, init) = cfg.layers()?;
+        Ok(Network {
+            inner: Sequential::new(&layers, init, channels, window, targets, vb)?,
         })
     }
 
-    /// `[B, 4, L]` -> logits `[B, T]` and the last hidden layer.
+    /// `[B, C, L]` -> logits `[B, T]` and the output layer's input.
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Output> {
-        match self {
-            Network::DeepSea(m) => m.forward(x, mode),
-            Network::DanQ(m) => m.forward(x, mode),
-        }
+        self.inner.forward(x, mode)
     }
 
     /// Each layer's output shape and parameter count.
     pub fn summary(&self) -> &[SummaryRow] {
-        match self {
-            Network::DeepSea(m) => m.summary(),
-            Network::DanQ(m) => m.summary(),
-        }
+        self.inner.summary()
     }
 }
 
@@ -172,13 +216,19 @@ pub fn format_summary(rows: &[SummaryRow]) -> String {
         }
         out
     };
+    let w = rows
+        .iter()
+        .map(|r| r.layer.len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
     let mut out = format!(
-        "{:<10} {:<14} {:>12}  {}\n",
+        "{:<w$} {:<14} {:>12}  {}\n",
         "layer", "output", "parameters", ""
     );
     for r in rows {
         out += &format!(
-            "{:<10} {:<14} {:>12}  {}\n",
+            "{:<w$} {:<14} {:>12}  {}\n",
             r.layer,
             shape(&r.shape),
             group(r.params),
@@ -186,7 +236,7 @@ pub fn format_summary(rows: &[SummaryRow]) -> String {
         );
     }
     let total: usize = rows.iter().map(|r| r.params).sum();
-    out += &format!("{:<10} {:<14} {:>12}\n", "total", "", group(total));
+    out += &format!("{:<w$} {:<14} {:>12}\n", "total", "", group(total));
     out
 }
 

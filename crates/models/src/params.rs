@@ -34,6 +34,10 @@ pub enum Init {
     /// Zeros except the second of four equal blocks, which is one: an LSTM bias in gate
     /// order (input, forget, cell, output) with Keras' `forget_bias_init = "one"`.
     LstmBias,
+    /// Not a parameter but a buffer (batch norm's running mean and variance), every value
+    /// the same: saved in checkpoints, never seen by the optimizer, the gradients or
+    /// max-norm.
+    Buffer(f32),
 }
 
 impl Init {
@@ -83,7 +87,7 @@ fn initial_values(init: &Init, shape: &Shape, rng: &mut ChaCha8Rng) -> Vec<f32> 
     let n = shape.elem_count();
     match init {
         Init::Zeros => vec![0.0; n],
-        Init::Const(v) => vec![*v; n],
+        Init::Const(v) | Init::Buffer(v) => vec![*v; n],
         Init::Uniform(b) => (0..n).map(|_| rng.random_range(-*b..*b)).collect(),
         Init::LstmBias => {
             let h = n / 4;
@@ -130,10 +134,11 @@ fn orthogonal(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
     q.into_iter().flatten().map(|v| v as f32).collect()
 }
 
-/// Named trainable parameters, in name order.
+/// Named trainable parameters, in name order, and the buffers beside them.
 #[derive(Clone)]
 pub struct ParamStore {
     vars: Arc<Mutex<BTreeMap<String, Var>>>,
+    buffers: Arc<Mutex<BTreeMap<String, Var>>>,
     seed: u64,
 }
 
@@ -142,11 +147,13 @@ impl ParamStore {
     pub fn new(seed: u64) -> ParamStore {
         ParamStore {
             vars: Arc::default(),
+            buffers: Arc::default(),
             seed,
         }
     }
 
-    /// A store holding the given tensors; a model built on it uses them instead of drawing.
+    /// A store holding the given tensors; a model built on it uses them instead of drawing
+    /// (those it declares as buffers become buffers).
     pub fn from_tensors(tensors: BTreeMap<String, Tensor>) -> candle_core::Result<ParamStore> {
         let vars = tensors
             .into_iter()
@@ -154,6 +161,7 @@ impl ParamStore {
             .collect::<candle_core::Result<_>>()?;
         Ok(ParamStore {
             vars: Arc::new(Mutex::new(vars)),
+            buffers: Arc::default(),
             seed: 0,
         })
     }
@@ -163,30 +171,45 @@ impl ParamStore {
         VarBuilderArgs::new_with_args(self.clone(), DType::F32, device)
     }
 
-    /// The parameters, in name order.
+    /// The trainable parameters, in name order (what the optimizer updates).
     pub fn vars(&self) -> Vec<(String, Var)> {
         let vars = self.vars.lock().expect("parameter store lock");
         vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
-    /// The current values, in name order.
+    /// The buffers, in name order.
+    pub fn buffers(&self) -> Vec<(String, Var)> {
+        let b = self.buffers.lock().expect("parameter store lock");
+        b.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// The current values of the parameters and the buffers, in name order: what a
+    /// checkpoint holds.
     pub fn tensors(&self) -> BTreeMap<String, Tensor> {
-        let vars = self.vars.lock().expect("parameter store lock");
-        vars.iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        self.vars()
+            .into_iter()
+            .chain(self.buffers())
+            .map(|(k, v)| (k, v.as_tensor().clone()))
             .collect()
     }
 
-    /// Total number of scalar parameters.
+    /// Total number of scalar parameters (buffers not counted).
     pub fn count(&self) -> usize {
         self.vars().iter().map(|(_, v)| v.elem_count()).sum()
     }
 
-    /// Overwrites one parameter's values (shape must match).
+    /// Overwrites one parameter's or buffer's values (shape must match).
     pub fn set(&self, name: &str, value: &Tensor) -> candle_core::Result<()> {
-        let vars = self.vars.lock().expect("parameter store lock");
-        let var = vars
+        let var = self
+            .vars
+            .lock()
+            .expect("parameter store lock")
             .get(name)
+            .cloned()
+            .or_else(|| {
+                let b = self.buffers.lock().expect("parameter store lock");
+                b.get(name).cloned()
+            })
             .ok_or_else(|| candle_core::Error::Msg(format!("no parameter named {name}")))?;
         var.set(value)
     }
@@ -203,7 +226,17 @@ impl Backend for ParamStore {
         dtype: DType,
         dev: &Device,
     ) -> candle_core::Result<Tensor> {
-        let mut vars = self.vars.lock().expect("parameter store lock");
+        let buffer = matches!(init, Init::Buffer(_));
+        let mut params = self.vars.lock().expect("parameter store lock");
+        let mut buffers = self.buffers.lock().expect("parameter store lock");
+        if buffer {
+            // A store made from tensors holds buffers among its parameters until a model
+            // declares them.
+            if let Some(var) = params.remove(name) {
+                buffers.insert(name.to_string(), var);
+            }
+        }
+        let vars = if buffer { &mut buffers } else { &mut params };
         if let Some(var) = vars.get(name) {
             if var.shape() != &shape {
                 return Err(candle_core::Error::Msg(format!(
@@ -233,17 +266,13 @@ impl Backend for ParamStore {
         _dtype: DType,
         _dev: &Device,
     ) -> candle_core::Result<Tensor> {
-        let vars = self.vars.lock().expect("parameter store lock");
-        vars.get(name)
-            .map(|v| v.as_tensor().clone())
+        self.tensors()
+            .remove(name)
             .ok_or_else(|| candle_core::Error::Msg(format!("no parameter named {name}")))
     }
 
     fn contains_tensor(&self, name: &str) -> bool {
-        self.vars
-            .lock()
-            .expect("parameter store lock")
-            .contains_key(name)
+        self.tensors().contains_key(name)
     }
 }
 

@@ -42,7 +42,7 @@ fn danq_summary_matches_the_paper() {
     let rows = net.summary();
     let row = |name: &str| rows.iter().find(|r| r.layer == name).unwrap();
     assert_eq!(row("conv1").params, 33_600);
-    assert_eq!(row("pool1").shape, vec![320, 75]);
+    assert_eq!(row("conv1.pool").shape, vec![320, 75]);
     assert_eq!(row("lstm").params, 1_640_960);
     assert_eq!(row("flatten").shape, vec![48_000]);
     assert!(row("lstm").note.contains("one bias per gate"));
@@ -100,7 +100,10 @@ fn unknown_keys_and_short_windows_are_refused() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("30 bp") && err.contains("conv1"), "{err}");
+    assert!(
+        err.contains("window of 30 positions") && err.contains("conv1"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -213,16 +213,18 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
     }
     write(&o.out.join("genome.fa"), &fa)?;
     write(&o.out.join("targets.tsv"), &manifest)?;
-    // A small convolutional network that learns planted motifs in a few CPU minutes: 20 bp
-    // filters hold whole JASPAR motifs (so that `compare` can name them), and a max-pool over
-    // the whole convolution (981 positions for 1000 bp windows) asks "is the motif anywhere in
-    // the window", which is what the broad peaks label. Measured: test ROC AUC at the ceiling
-    // that the planted motifs' own PWMs reach, by the third epoch.
+    // DeepBind's layout, which learns planted motifs in a few CPU minutes: 20 bp filters hold
+    // whole JASPAR motifs (so that `compare` can name them), and a global max pool asks "is
+    // the motif anywhere in the window", which is what the broad peaks label. Measured: test
+    // ROC AUC at the ceiling that the planted motifs' own PWMs reach, by the third epoch.
     write(
         &o.out.join("recipe.json"),
         r#"{
-  "_about": "one convolution (32 filters of 20 bp), max-pool over the whole window, a small dense layer: for simulations",
-  "model": {"arch": "deepsea", "conv": [{"filters": 32, "width": 20, "pool": 981, "dropout": 0.0}], "hidden": 32, "init": "torch"},
+  "_about": "DeepBind's layout (the deepbind preset) with 32 filters of 20 bp: one convolution, a global max pool, a small dense layer; for simulations",
+  "model": {"arch": "layers", "init": "torch", "layers": [
+    {"kind": "conv", "filters": 32, "width": 20, "activation": "relu", "pool": "global-max"},
+    {"kind": "dense", "units": 32, "activation": "relu"}
+  ]},
   "optimizer": {"kind": "adam", "lr": 0.003, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
   "batch_size": 32,
   "epochs": 4

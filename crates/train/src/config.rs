@@ -23,6 +23,20 @@ pub const PRESETS: &[(&str, &str)] = &[
         "danq-jaspar-tiny",
         include_str!("../presets/danq-jaspar-tiny.json"),
     ),
+    ("danq-maxtime", include_str!("../presets/danq-maxtime.json")),
+    (
+        "danq-maxtime-tiny",
+        include_str!("../presets/danq-maxtime-tiny.json"),
+    ),
+    ("deepbind", include_str!("../presets/deepbind.json")),
+    (
+        "deepbind-tiny",
+        include_str!("../presets/deepbind-tiny.json"),
+    ),
+    ("basset", include_str!("../presets/basset.json")),
+    ("basset-tiny", include_str!("../presets/basset-tiny.json")),
+    ("resnet", include_str!("../presets/resnet.json")),
+    ("resnet-tiny", include_str!("../presets/resnet-tiny.json")),
 ];
 
 /// A training recipe.
@@ -153,6 +167,35 @@ mod tests {
     fn every_preset_parses() {
         for name in preset_names() {
             TrainConfig::preset(name).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    /// Every preset builds for 1000 bp windows (Basset: its 600), and its summary's
+    /// parameter count is the number of values in its real variables.
+    #[test]
+    fn every_preset_builds_and_counts_its_variables() {
+        use candle_core::Device;
+        use ferrosea_models::{Network, ParamStore};
+        for name in preset_names() {
+            let cfg = TrainConfig::preset(name).unwrap();
+            let window = if name.starts_with("basset") {
+                600
+            } else {
+                1000
+            };
+            let store = ParamStore::new(1);
+            let net = Network::new(&cfg.model, window, 3, &store.builder(&Device::Cpu))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let rows = net.summary();
+            assert_eq!(
+                rows.iter().map(|r| r.params).sum::<usize>(),
+                store.count(),
+                "{name}"
+            );
+            if name == "basset" {
+                let flat = rows.iter().find(|r| r.layer == "flatten1").unwrap();
+                assert_eq!(flat.shape, vec![2000], "Basset flattens 200 x 10");
+            }
         }
     }
 

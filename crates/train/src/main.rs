@@ -26,7 +26,8 @@ struct Args {
     /// Output directory.
     #[arg(long, short, required_unless_present_any = ["summary", "list_presets"])]
     out: Option<PathBuf>,
-    /// Built-in recipe: deepsea, deepsea-tiny, danq, danq-tiny, danq-jaspar, danq-jaspar-tiny.
+    /// Built-in recipe: deepsea, danq, danq-jaspar, danq-maxtime, deepbind, basset, resnet,
+    /// each also as NAME-tiny (--list-presets says what each is).
     #[arg(long, conflicts_with = "config")]
     preset: Option<String>,
     /// Recipe file (JSON, the schema of the presets; see docs/TRAINING.md).
@@ -171,11 +172,16 @@ fn summary(args: &Args, cfg: &TrainConfig) -> anyhow::Result<()> {
         targets,
         &store.builder(&candle_core::Device::Cpu),
     )?;
+    let total = store.count();
+    let buffers: usize = store.buffers().iter().map(|(_, b)| b.elem_count()).sum();
     println!(
         "{} model for {window} bp windows and {targets} targets (input [4, {window}])",
         cfg.model.arch()
     );
     print!("{}", ferrosea_models::format_summary(net.summary()));
+    if buffers > 0 {
+        println!("(and {buffers} buffer values beside the {total} parameters: batch norm's running estimates)");
+    }
     Ok(())
 }
 

@@ -901,7 +901,8 @@ fn nccl_group(
 /// scaled down to it.
 fn max_norm(vars: &[Var], names: &[String], max: f64) -> Result<(), TrainError> {
     for (v, name) in vars.iter().zip(names) {
-        if !name.ends_with("weight") && !name.contains(".weight_") {
+        // Kernels only: batch norm's `weight` (its scale) is a vector, not rows of units.
+        if (!name.ends_with("weight") && !name.contains(".weight_")) || v.rank() < 2 {
             continue;
         }
         let w = v.as_tensor().detach();
@@ -1008,7 +1009,12 @@ pub fn init_filters(
     seed: u64,
 ) -> Result<usize, TrainError> {
     let motifs = ferrosea_motifs::read_meme(path).map_err(|e| TrainError::Data(e.to_string()))?;
-    let (conv, width) = model.first_conv();
+    let Some((conv, width)) = model.first_conv() else {
+        return Err(TrainError::Data(format!(
+            "{}: --init-filters needs a model whose first layer is a convolution",
+            path.display()
+        )));
+    };
     let wname = format!("{conv}.weight");
     let bname = format!("{conv}.bias");
     let tensors = store.tensors();
@@ -1016,7 +1022,13 @@ pub fn init_filters(
     let (filters, channels, k) = w.dims3()?;
     debug_assert_eq!(k, width);
     let mut wv = w.flatten_all()?.to_vec1::<f32>()?;
-    let mut bv = tensors[&bname].to_vec1::<f32>()?;
+    let Some(b) = tensors.get(&bname) else {
+        return Err(TrainError::Data(format!(
+            "{}: --init-filters needs the first convolution to have a bias ({conv} has \"bias\": false)",
+            path.display()
+        )));
+    };
+    let mut bv = b.to_vec1::<f32>()?;
     let mut too_wide = 0;
     let mut used = 0;
     let candidates = motifs
