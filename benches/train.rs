@@ -1,9 +1,10 @@
-//! Training and inference speed of DeepSEA and DanQ on CPU, against the same architectures
-//! in PyTorch, measured in the same run on the same kind of input.
+//! Training and inference speed of DeepSEA, DanQ, DeepBind and Basset on CPU, against the
+//! same architectures in PyTorch, measured in the same run on the same kind of input (all
+//! at 1000 bp, Basset too).
 //!
 //! `cargo bench -p ferrosea-benches --bench train` (threads: `BENCH_THREADS`, default 2;
 //! steps: `BENCH_STEPS`, default 5; runs of each side, best kept: `BENCH_REPEAT`, default 3;
-//! `BENCH_MODELS=deepsea` for one model; `BENCH_TORCH=0` to leave PyTorch out, e.g. under
+//! `BENCH_MODELS=deepsea` for one model (default `deepsea,danq,deepbind,basset`); `BENCH_TORCH=0` to leave PyTorch out, e.g. under
 //! `perf`; `BENCH_PHASES=1` prints where our training step's time goes). The PyTorch side runs `benches/python/torch_models.py`
 //! with `benches/.venv-torch/bin/python` when that exists (create it with
 //! `python3 -m venv benches/.venv-torch && benches/.venv-torch/bin/pip install torch numpy`).
@@ -187,9 +188,15 @@ fn main() {
         "train x",
         "infer x"
     );
-    let models = std::env::var("BENCH_MODELS").unwrap_or_else(|_| "deepsea,danq".into());
+    let models =
+        std::env::var("BENCH_MODELS").unwrap_or_else(|_| "deepsea,danq,deepbind,basset".into());
     let with_torch = std::env::var("BENCH_TORCH").map_or(true, |v| v != "0");
-    for (preset, model) in [("deepsea", "deepsea"), ("danq", "danq")] {
+    for (preset, model) in [
+        ("deepsea", "deepsea"),
+        ("danq", "danq"),
+        ("deepbind", "deepbind"),
+        ("basset", "basset"),
+    ] {
         if !models.split(',').any(|m| m == model) {
             continue;
         }

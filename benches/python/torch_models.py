@@ -1,8 +1,9 @@
-"""PyTorch (CPU) side of the ferrosea speed comparison: DeepSEA and DanQ.
+"""PyTorch (CPU) side of the ferrosea speed comparison: DeepSEA, DanQ, DeepBind, Basset.
 
-Builds the reference DeepSEA / DanQ architectures in PyTorch, then times
-training steps (forward, BCEWithLogits mean loss, backward, optimizer step:
-SGD lr 0.01 momentum 0.9 for DeepSEA, RMSprop lr 1e-3 for DanQ) and inference
+Builds the reference architectures in PyTorch (those of ferrosea's presets of the same
+names), then times training steps (forward, BCEWithLogits mean loss, backward, optimizer
+step: SGD lr 0.01 momentum 0.9 for DeepSEA, RMSprop lr 1e-3 for DanQ, Adam lr 1e-3 for
+DeepBind, RMSprop lr 2e-3 momentum 0.98 for Basset, as the presets) and inference
 batches (eval mode, torch.no_grad()) on random one-hot input with random binary
 labels.  The input and labels are generated once, before timing.
 
@@ -60,13 +61,42 @@ class DanQ(nn.Module):
         return self.classifier(self.drop(h))
 
 
+def deepbind(targets):
+    """16 filters of 24, ReLU, a global max pool, dense 32 with dropout 0.5."""
+    return nn.Sequential(
+        nn.Conv1d(4, 16, 24), nn.ReLU(), nn.AdaptiveMaxPool1d(1), nn.Flatten(),
+        nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, targets),
+    )
+
+
+def basset(targets, window):
+    """Kelley et al. 2016: three valid convolutions with batch norm, ReLU and max pools
+    3/4/4, two dense layers of 1000 with batch norm, ReLU and dropout 0.3."""
+    length = (((window - 18) // 3 - 10) // 4 - 6) // 4  # 10 for 600 bp, 18 for 1000
+    return nn.Sequential(
+        nn.Conv1d(4, 300, 19), nn.BatchNorm1d(300), nn.ReLU(), nn.MaxPool1d(3),
+        nn.Conv1d(300, 200, 11), nn.BatchNorm1d(200), nn.ReLU(), nn.MaxPool1d(4),
+        nn.Conv1d(200, 200, 7), nn.BatchNorm1d(200), nn.ReLU(), nn.MaxPool1d(4),
+        nn.Flatten(),
+        nn.Linear(200 * length, 1000), nn.BatchNorm1d(1000), nn.ReLU(), nn.Dropout(0.3),
+        nn.Linear(1000, 1000), nn.BatchNorm1d(1000), nn.ReLU(), nn.Dropout(0.3),
+        nn.Linear(1000, targets),
+    )
+
+
 def build(name, targets, window):
     if name == "deepsea":
         model = DeepSEA(targets, window)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    else:
+    elif name == "danq":
         model = DanQ(targets, window)
         opt = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+    elif name == "deepbind":
+        model = deepbind(targets)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    else:
+        model = basset(targets, window)
+        opt = torch.optim.RMSprop(model.parameters(), lr=2e-3, momentum=0.98)
     return model, opt
 
 
@@ -79,7 +109,7 @@ def random_batch(batch, window, targets, gen):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", choices=["deepsea", "danq"], required=True)
+    ap.add_argument("--model", choices=["deepsea", "danq", "deepbind", "basset"], required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--train-steps", type=int, default=5)

@@ -221,7 +221,7 @@ fn forward_rows<T: Send>(
 /// position of the window's maximum, or [`NO_GRADIENT`] when the output is not positive
 /// (0 or NaN). Branch-free: on real activations the comparisons are unpredictable, and a
 /// branch per comparison cost more than the arithmetic.
-fn pool_row(x: &[f32], k: usize, y: &mut [f32], at: &mut [u16]) {
+pub(crate) fn pool_row(x: &[f32], k: usize, y: &mut [f32], at: &mut [u16]) {
     for ((out, a), w) in y.iter_mut().zip(at).zip(x.chunks_exact(k)) {
         let (mut m, mut pos) = (w[0], 0);
         let mut nan = w[0].is_nan();
@@ -305,7 +305,7 @@ enum OutputGrad<'a> {
 }
 
 /// The window position meaning "no gradient" (the window's output was 0 or NaN).
-const NO_GRADIENT: u16 = u16::MAX;
+pub(crate) const NO_GRADIENT: u16 = u16::MAX;
 
 /// `(x [B, C, L], w [O, C, K], dy) -> [dW (O·C·K) | db (O) | dx (B·C·L, when input_grad)]`,
 /// flattened (a custom op has one output). Per sample: its output gradient (dense, or

@@ -16,6 +16,7 @@ mod dense;
 mod fastmath;
 mod gemm;
 pub mod layers;
+mod norm;
 pub mod params;
 mod recurrence;
 mod rnn;

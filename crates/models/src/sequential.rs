@@ -87,6 +87,8 @@ enum Op {
     Pool(Pool),
     Residual(Vec<Step>),
     Recurrent(RecurrentLayer),
+    /// An `activation` ReLU and the max `pool` after it, run as one op on the CPU.
+    ReluMaxPool(usize),
 }
 
 struct Step {
@@ -213,6 +215,26 @@ impl Builder<'_> {
             }
             let step = self.layer(&layer.kind, &name, &at, feat)?;
             feat = step.output;
+            // ReLU then max pooling of channels-first positions: one op.
+            if let (Op::Pool(Pool::Max(k)), Some(prev)) = (&step.op, steps.last()) {
+                if matches!(
+                    prev,
+                    Step {
+                        op: Op::Activation(Activation::Relu),
+                        input: Feat::Seq { .. },
+                        ..
+                    }
+                ) {
+                    let input = prev.input;
+                    steps.pop();
+                    steps.push(Step {
+                        op: Op::ReluMaxPool(*k),
+                        input,
+                        output: step.output,
+                    });
+                    continue;
+                }
+            }
             steps.push(step);
         }
         Ok((steps, feat))
@@ -526,6 +548,13 @@ fn apply(step: &Step, x: &Tensor, mode: Mode) -> Result<Tensor> {
             x + y
         }
         Op::Recurrent(r) => r.forward(&time_first(x, step.input)?),
+        Op::ReluMaxPool(k) => {
+            if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+                crate::norm::relu_max_pool_cpu(x, *k)
+            } else {
+                crate::layers::relu_max_pool1d(x, *k)
+            }
+        }
     }
 }
 
@@ -626,6 +655,16 @@ impl BatchNorm1d {
     /// statistics are used and the running estimates updated (with the unbiased variance, as
     /// PyTorch); in evaluation the running estimates.
     pub fn forward(&self, x: &Tensor, feat: Feat, mode: Mode) -> Result<Tensor> {
+        let cpu = x.device().is_cpu() && x.dtype() == candle_core::DType::F32;
+        if cpu && !matches!(feat, Feat::Time { .. }) {
+            return self.forward_cpu(x, mode);
+        }
+        self.forward_with_candle(x, feat, mode)
+    }
+
+    /// [`BatchNorm1d::forward`] from Candle's ops, as run on other devices (and for
+    /// time-first inputs). Public so that tests can compare both on the CPU.
+    pub fn forward_with_candle(&self, x: &Tensor, feat: Feat, mode: Mode) -> Result<Tensor> {
         let c = self.weight.elem_count();
         let (axes, shape): (Vec<usize>, Vec<usize>) = match feat {
             Feat::Seq { .. } => (vec![0, 2], vec![1, c, 1]),
@@ -647,14 +686,7 @@ impl BatchNorm1d {
                 let mean = x.mean_keepdim(axes.as_slice())?;
                 let centred = x.broadcast_sub(&mean)?;
                 let var = centred.sqr()?.mean_keepdim(axes.as_slice())?;
-                let m = self.momentum;
-                let update = |running: &Tensor, batch: &Tensor, scale: f64| -> Result<()> {
-                    let batch = batch.detach().flatten_all()?.affine(scale * m, 0.0)?;
-                    let new = (running.affine(1.0 - m, 0.0)? + batch)?;
-                    running.slice_set(&new, 0, 0)
-                };
-                update(&self.running_mean, &mean, 1.0)?;
-                update(&self.running_var, &var, n as f64 / (n - 1) as f64)?;
+                self.update(&mean.flatten_all()?, &var.flatten_all()?, n)?;
                 (mean, var)
             }
         };
@@ -663,5 +695,57 @@ impl BatchNorm1d {
             .broadcast_mul(&inv)?
             .broadcast_mul(&self.weight.reshape(shape.as_slice())?)?
             .broadcast_add(&self.bias.reshape(shape.as_slice())?)
+    }
+
+    /// Moves the running estimates towards a batch's mean and biased variance (over `n`
+    /// values per channel), PyTorch's way: the variance unbiased.
+    fn update(&self, mean: &Tensor, var: &Tensor, n: usize) -> Result<()> {
+        let m = self.momentum;
+        let step = |running: &Tensor, batch: &Tensor, scale: f64| -> Result<()> {
+            let batch = batch.detach().affine(scale * m, 0.0)?;
+            let new = (running.affine(1.0 - m, 0.0)? + batch)?;
+            running.slice_set(&new, 0, 0)
+        };
+        step(&self.running_mean, mean, 1.0)?;
+        step(&self.running_var, var, n as f64 / (n - 1) as f64)
+    }
+
+    /// The CPU op of `norm.rs` on `[B, C, L]` or `[B, F]` (as `[B, F, 1]`).
+    fn forward_cpu(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let x3 = if dims.len() == 2 {
+            x.unsqueeze(2)?
+        } else {
+            x.clone()
+        };
+        let (b, _, l) = x3.dims3()?;
+        let given = match mode {
+            Mode::Eval => Some(crate::norm::BatchStats {
+                mean: self.running_mean.to_vec1::<f32>()?,
+                var: self.running_var.to_vec1::<f32>()?,
+            }),
+            Mode::Train(_) => {
+                if b * l < 2 {
+                    candle_core::bail!(
+                        "batch norm in training needs more than one value per channel, got {} (a batch of one sample without positions)",
+                        b * l
+                    );
+                }
+                None
+            }
+        };
+        let training = given.is_none();
+        let (y, stats) =
+            crate::norm::batch_norm_cpu(&x3, &self.weight, &self.bias, self.eps, given)?;
+        if training {
+            let dev = x.device();
+            let c = stats.mean.len();
+            self.update(
+                &Tensor::from_vec(stats.mean, c, dev)?,
+                &Tensor::from_vec(stats.var, c, dev)?,
+                b * l,
+            )?;
+        }
+        y.reshape(dims)
     }
 }

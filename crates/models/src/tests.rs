@@ -449,3 +449,155 @@ fn bilstm_cpu_recurrence_matches_the_candle_one_with_gradients() {
         }
     }
 }
+
+#[test]
+fn batch_norm_op_matches_the_candle_ops_with_gradients() {
+    use crate::sequential::{BatchNorm1d, Feat};
+    let dev = Device::Cpu;
+    let store = ParamStore::new(4);
+    let vb = store.builder(&dev);
+    let spec = crate::spec::BatchNorm {
+        momentum: 0.2,
+        eps: 1e-3,
+    };
+    let bn = BatchNorm1d::new(&vb, "bn", 5, &spec).unwrap();
+    store
+        .set(
+            "bn.weight",
+            &Tensor::new(&[0.5f32, 1.5, -1.0, 2.0, 1.0], &dev).unwrap(),
+        )
+        .unwrap();
+    store
+        .set(
+            "bn.running_var",
+            &Tensor::new(&[0.5f32, 1.5, 1.0, 2.0, 0.7], &dev).unwrap(),
+        )
+        .unwrap();
+    let feat = Feat::Seq {
+        channels: 5,
+        len: 9,
+    };
+    let key = DropoutKey {
+        seed: 0,
+        step: 0,
+        first_sample: 0,
+    };
+    for mode in [Mode::Train(key), Mode::Eval] {
+        let x = Var::from_tensor(
+            &(one_hot(4, 45, 3)
+                .reshape((4, 4, 45))
+                .unwrap()
+                .narrow(1, 0, 1)
+                .unwrap()
+                .reshape((4, 5, 9))
+                .unwrap()
+                * 3.0)
+                .unwrap(),
+        )
+        .unwrap();
+        let r = one_hot(4, 45, 8)
+            .narrow(1, 1, 1)
+            .unwrap()
+            .reshape((4, 5, 9))
+            .unwrap();
+        let run = |cpu: bool| {
+            let before: std::collections::BTreeMap<String, Tensor> = store
+                .tensors()
+                .into_iter()
+                .map(|(k, t)| (k, t.copy().unwrap()))
+                .collect();
+            let y = if cpu {
+                bn.forward(x.as_tensor(), feat, mode).unwrap()
+            } else {
+                bn.forward_with_candle(x.as_tensor(), feat, mode).unwrap()
+            };
+            let after: std::collections::BTreeMap<String, Tensor> = store
+                .tensors()
+                .into_iter()
+                .map(|(k, t)| (k, t.copy().unwrap()))
+                .collect();
+            for k in ["bn.running_mean", "bn.running_var"] {
+                store.set(k, &before[k]).unwrap();
+            }
+            let g = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let grad = |t: &Tensor| {
+                g.get(t)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            };
+            let w = store.tensors();
+            (
+                y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                [
+                    grad(x.as_tensor()),
+                    grad(&w["bn.weight"]),
+                    grad(&w["bn.bias"]),
+                ],
+                [
+                    after["bn.running_mean"].to_vec1::<f32>().unwrap(),
+                    after["bn.running_var"].to_vec1::<f32>().unwrap(),
+                ],
+            )
+        };
+        let (a, b) = (run(true), run(false));
+        let near = |p: &[f32], q: &[f32], what: &str| {
+            for (i, (u, v)) in p.iter().zip(q).enumerate() {
+                assert!(
+                    (u - v).abs() < 1e-4 * (1.0 + v.abs()),
+                    "{mode:?} {what}[{i}]: {u} vs {v}"
+                );
+            }
+        };
+        near(&a.0, &b.0, "output");
+        for (i, (p, q)) in a.1.iter().zip(&b.1).enumerate() {
+            near(
+                p,
+                q,
+                ["input gradient", "weight gradient", "bias gradient"][i],
+            );
+        }
+        near(&a.2[0], &b.2[0], "running mean");
+        near(&a.2[1], &b.2[1], "running var");
+    }
+}
+
+#[test]
+fn relu_max_pool_op_gives_the_bits_of_the_candle_ops() {
+    let dev = Device::Cpu;
+    let mut rng = params::rng_for(5, &[]);
+    use rand::Rng;
+    let v: Vec<f32> = (0..3 * 4 * 23)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    let x = Var::from_tensor(&Tensor::from_vec(v, (3, 4, 23), &dev).unwrap()).unwrap();
+    let r = Tensor::from_vec(
+        (0..3 * 4 * 7)
+            .map(|i| (i % 5) as f32 - 2.0)
+            .collect::<Vec<_>>(),
+        (3, 4, 7),
+        &dev,
+    )
+    .unwrap();
+    let ours = crate::norm::relu_max_pool_cpu(x.as_tensor(), 3).unwrap();
+    let theirs = relu_max_pool1d(x.as_tensor(), 3).unwrap();
+    assert_eq!(
+        ours.to_vec3::<f32>().unwrap(),
+        theirs.to_vec3::<f32>().unwrap()
+    );
+    let g = |y: &Tensor| {
+        (y * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap()
+            .get(x.as_tensor())
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap()
+    };
+    assert_eq!(g(&ours), g(&theirs));
+}

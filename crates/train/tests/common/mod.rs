@@ -48,6 +48,11 @@ impl SpawnSafely for Command {
 /// in about a third of the rows), "GC" when its GC fraction exceeds one half, "noise" at
 /// random.
 pub fn dataset(path: &Path, rows: usize, seed: u64, targets: &[&str]) -> PathBuf {
+    dataset_of(path, rows, seed, targets, WINDOW)
+}
+
+/// [`dataset`] with windows of `window` bp.
+pub fn dataset_of(path: &Path, rows: usize, seed: u64, targets: &[&str], window: usize) -> PathBuf {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut next = || {
         s ^= s << 13;
@@ -56,7 +61,7 @@ pub fn dataset(path: &Path, rows: usize, seed: u64, targets: &[&str]) -> PathBuf
         s
     };
     let header = Header {
-        window: WINDOW,
+        window,
         targets: Targets {
             name: targets.iter().map(|t| t.to_string()).collect(),
             category: targets.iter().map(|_| "TF".to_string()).collect(),
@@ -68,15 +73,15 @@ pub fn dataset(path: &Path, rows: usize, seed: u64, targets: &[&str]) -> PathBuf
     };
     let mut block = Block::default();
     for r in 0..rows {
-        let mut seq: Vec<u8> = (0..WINDOW)
+        let mut seq: Vec<u8> = (0..window)
             .map(|_| b"ACGT"[(next() % 4) as usize])
             .collect();
         if next() % 3 == 0 {
-            let at = (next() % (WINDOW as u64 - 6)) as usize;
+            let at = (next() % (window as u64 - 6)) as usize;
             seq[at..at + 6].copy_from_slice(b"GATAAG");
         }
         let has = seq.windows(6).any(|w| w == b"GATAAG");
-        let gc = seq.iter().filter(|&&b| b == b'G' || b == b'C').count() as f64 / WINDOW as f64;
+        let gc = seq.iter().filter(|&&b| b == b'G' || b == b'C').count() as f64 / window as f64;
         for &b in &seq {
             let i = b"ACGT".iter().position(|&c| c == b).unwrap();
             let mut one = [0u8; 4];
@@ -91,7 +96,7 @@ pub fn dataset(path: &Path, rows: usize, seed: u64, targets: &[&str]) -> PathBuf
             });
         }
         block.chrom.push(0);
-        block.start.push((r * WINDOW) as i64);
+        block.start.push((r * window) as i64);
         block.strand.push(b'+');
     }
     let opts = WriterOptions {
