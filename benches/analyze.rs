@@ -195,7 +195,7 @@ fn ism_bed(path: &Path, n: usize) {
 fn main() {
     if let Ok(args) = std::env::var("FERROSEA_BENCH_CHILD") {
         // As the binaries do: keep glibc from returning Candle's buffers every batch.
-        ferrosea_train::process::keep_freed_memory();
+        ferrosea_runtime::process::keep_freed_memory();
         child(serde_json::from_str(&args).unwrap());
         return;
     }

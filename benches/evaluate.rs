@@ -224,7 +224,7 @@ fn child(args: Vec<String>) {
                 out: out.clone(),
                 rc_average: args[4] == "rc",
                 batch_size: 256,
-                device: ferrosea_train::DeviceSpec::Cpu,
+                device: ferrosea_runtime::DeviceSpec::Cpu,
                 compression_level: 0,
                 command_line: String::new(),
                 progress: false,
@@ -243,7 +243,7 @@ fn child(args: Vec<String>) {
 fn main() {
     if let Ok(args) = std::env::var("FERROSEA_BENCH_CHILD") {
         // As the binaries do: keep glibc from returning Candle's buffers every batch.
-        ferrosea_train::process::keep_freed_memory();
+        ferrosea_runtime::process::keep_freed_memory();
         child(serde_json::from_str(&args).unwrap());
         return;
     }

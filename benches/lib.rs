@@ -109,7 +109,7 @@ pub fn train_one_step(preset: &str, data: &Path, valid: &Path, out: &Path) {
         out: out.to_path_buf(),
         config: cfg,
         seed: 1,
-        devices: vec![ferrosea_train::DeviceSpec::Cpu],
+        devices: vec![ferrosea_runtime::DeviceSpec::Cpu],
         resume: false,
         force: true,
         checkpoint_every: None,

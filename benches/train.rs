@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use ferrosea_models::{DropoutKey, Mode, Network, ParamStore};
-use ferrosea_train::loss::bce_with_logits_sum;
+use ferrosea_runtime::loss::bce_with_logits_sum;
 use ferrosea_train::optim::Optimizer;
 use ferrosea_train::TrainConfig;
 use rand::Rng;
@@ -172,7 +172,7 @@ fn torch(model: &str, threads: usize, steps: usize) -> Option<(Figures, String)>
 
 fn main() {
     // The same allocator settings as ferrosea-train.
-    ferrosea_train::process::keep_freed_memory();
+    ferrosea_runtime::process::keep_freed_memory();
     let threads = ferrosea_benches::env_usize("BENCH_THREADS", 2);
     let steps = ferrosea_benches::env_usize("BENCH_STEPS", 5);
     let repeat = ferrosea_benches::env_usize("BENCH_REPEAT", 3);

@@ -55,7 +55,7 @@ pub enum AnalyzeError {
     Dataset(#[from] ferrosea_dataset::Error),
     /// The checkpoint cannot be loaded or the device opened.
     #[error(transparent)]
-    Train(#[from] ferrosea_train::TrainError),
+    Runtime(#[from] ferrosea_runtime::RuntimeError),
     /// A tensor operation failed.
     #[error("tensor operation: {0}")]
     Candle(#[from] candle_core::Error),

@@ -16,7 +16,7 @@ struct Args {
     #[command(subcommand)]
     command: Command,
     #[command(flatten)]
-    global: ferrosea_train::process::GlobalArgs,
+    global: ferrosea_runtime::process::GlobalArgs,
 }
 
 #[derive(Subcommand, Debug)]

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use ferrosea_train::checkpoint::{self, CheckpointMeta};
-use ferrosea_train::{DeviceSpec, TrainError};
+use ferrosea_runtime::checkpoint::{self, ModelCheckpoint};
+use ferrosea_runtime::{DeviceSpec, RuntimeError};
 
 use crate::AnalyzeError;
 
@@ -53,8 +53,8 @@ pub struct Model {
     device: Device,
     /// The checkpoint JSON (resolved from a run directory).
     pub json: PathBuf,
-    /// Its description (recipe, window, targets, training state).
-    pub meta: CheckpointMeta,
+    /// Its description (model, window, targets, step).
+    pub meta: ModelCheckpoint,
     /// Windows per forward pass.
     pub batch: usize,
     sha256: std::sync::OnceLock<String>,
@@ -69,7 +69,7 @@ impl Model {
                 "--batch-size must be at least 1".into(),
             ));
         }
-        let json = checkpoint::resolve(path).map_err(TrainError::from)?;
+        let json = checkpoint::resolve(path).map_err(RuntimeError::from)?;
         let device = device.open()?;
         let (net, meta) = checkpoint::load_network(&json, &device)?;
         Ok(Model {
@@ -142,7 +142,7 @@ impl Model {
     /// `eval_logits` runs (a multiple of 64, at least 128), so that no pass is padded more
     /// than it must be.
     pub fn pass_rows(&self) -> usize {
-        ferrosea_train::pass_rows(self.batch)
+        ferrosea_runtime::pass_rows(self.batch)
     }
 
     /// Logits `[n, T]` of `n` windows, in passes of [`pass_rows`](Self::pass_rows) windows.
@@ -152,7 +152,7 @@ impl Model {
         let pass = self.pass_rows();
         let mut out = Vec::with_capacity(x.len() / per * self.targets().len());
         for chunk in x.chunks(pass * per) {
-            let logits = ferrosea_train::eval_logits(
+            let logits = ferrosea_runtime::eval_logits(
                 &self.net,
                 &self.device,
                 chunk.to_vec(),

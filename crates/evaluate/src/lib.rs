@@ -35,7 +35,7 @@ pub enum EvalError {
     Mismatch(String),
     /// The checkpoint cannot be loaded.
     #[error(transparent)]
-    Train(#[from] ferrosea_train::TrainError),
+    Runtime(#[from] ferrosea_runtime::RuntimeError),
     /// A tensor operation failed.
     #[error("tensor operation: {0}")]
     Candle(#[from] candle_core::Error),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ferrosea_evaluate::{MetricsOptions, PredictOptions};
-use ferrosea_train::DeviceSpec;
+use ferrosea_runtime::DeviceSpec;
 
 /// Evaluate a network trained by ferrosea-train: `predict` writes its probabilities for a
 /// dataset, `metrics` scores them per target (ROC AUC, PR AUC) with summaries and plots.
@@ -15,7 +15,7 @@ struct Args {
     #[command(subcommand)]
     command: Command,
     #[command(flatten)]
-    global: ferrosea_train::process::GlobalArgs,
+    global: ferrosea_runtime::process::GlobalArgs,
 }
 
 #[derive(Subcommand, Debug)]

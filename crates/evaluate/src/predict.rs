@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ferrosea_dataset::{AttrValue, Header, PredictionsOptions, PredictionsWriter, Reader};
-use ferrosea_train::checkpoint;
-use ferrosea_train::data::{Loader, LoaderSpec};
-use ferrosea_train::{DeviceSpec, TrainError};
+use ferrosea_runtime::checkpoint;
+use ferrosea_runtime::data::{Loader, LoaderSpec};
+use ferrosea_runtime::{DeviceSpec, RuntimeError};
 
 use crate::{check_output, EvalError};
 
@@ -74,7 +74,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     if opts.batch_size == 0 {
         return Err(EvalError::Usage("--batch-size must be at least 1".into()));
     }
-    let json = checkpoint::resolve(&opts.checkpoint).map_err(TrainError::from)?;
+    let json = checkpoint::resolve(&opts.checkpoint).map_err(RuntimeError::from)?;
     // The resolved checkpoint JSON (the output was checked as a path at the start).
     ferrosea_dataset::ensure_not_input(&opts.out, &[("--checkpoint", &json)])
         .map_err(|e| EvalError::Usage(e.to_string()))?;
@@ -98,10 +98,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
             "checkpoint".into(),
             AttrValue::Str(json.display().to_string()),
         ),
-        (
-            "checkpoint_step".into(),
-            AttrValue::Int(meta.state.step as i64),
-        ),
+        ("checkpoint_step".into(), AttrValue::Int(meta.step as i64)),
         ("model".into(), AttrValue::Str(meta.model().arch().into())),
         (
             "data".into(),
@@ -234,7 +231,7 @@ fn probabilities(
     window: usize,
     batch: usize,
 ) -> Result<Vec<f32>, EvalError> {
-    let logits = ferrosea_train::eval_logits(net, device, x, window, batch)?;
+    let logits = ferrosea_runtime::eval_logits(net, device, x, window, batch)?;
     Ok(candle_nn::ops::sigmoid(&logits)?
         .flatten_all()?
         .to_vec1::<f32>()?)

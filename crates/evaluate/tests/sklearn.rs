@@ -136,7 +136,7 @@ fn a_real_prediction_file_matches_sklearn() {
         out: preds.clone(),
         rc_average: true,
         batch_size: 100,
-        device: ferrosea_train::DeviceSpec::Cpu,
+        device: ferrosea_runtime::DeviceSpec::Cpu,
         compression_level: 0,
         command_line: String::new(),
         progress: false,

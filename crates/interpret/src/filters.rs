@@ -16,9 +16,9 @@ use candle_core::{DType, Device, Tensor, D};
 use ferrosea_models::layers::Conv1d;
 use ferrosea_models::{Network, ParamStore};
 use ferrosea_motifs::{consensus, write_meme, Motif};
-use ferrosea_train::checkpoint;
-use ferrosea_train::data::{Loader, LoaderSpec};
-use ferrosea_train::DeviceSpec;
+use ferrosea_runtime::checkpoint;
+use ferrosea_runtime::data::{Loader, LoaderSpec};
+use ferrosea_runtime::DeviceSpec;
 use serde::Serialize;
 
 use crate::{logo, write_atomically, InterpretError};
@@ -117,7 +117,7 @@ struct Loaded {
 fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError> {
     let json =
         checkpoint::resolve(&opts.checkpoint).map_err(|e| InterpretError::Usage(e.to_string()))?;
-    let meta = checkpoint::read_meta(&json).map_err(|e| InterpretError::Usage(e.to_string()))?;
+    let meta = checkpoint::read_model(&json).map_err(|e| InterpretError::Usage(e.to_string()))?;
     let tensors = checkpoint::load_tensors(&json, &meta.weights_file, device)
         .map_err(|e| InterpretError::Usage(e.to_string()))?;
     let Some((conv, _)) = meta.model().first_conv() else {
@@ -518,7 +518,7 @@ fn influence(
     let predict = |net: &Network| -> Result<Vec<f32>, InterpretError> {
         let mut out = Vec::with_capacity(samples * m.targets);
         for chunk in xs.chunks(batch * 4 * window) {
-            let logits = ferrosea_train::eval_logits(net, device, chunk.to_vec(), window, batch)
+            let logits = ferrosea_runtime::eval_logits(net, device, chunk.to_vec(), window, batch)
                 .map_err(candle)?;
             let p = candle_nn::ops::sigmoid(&logits).map_err(candle)?;
             out.extend(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferrosea_interpret::{Background, CompareOptions, FiltersOptions, ReportOptions, Threshold};
 use ferrosea_motifs::tomtom::{Distance, Options};
-use ferrosea_train::DeviceSpec;
+use ferrosea_runtime::DeviceSpec;
 
 /// Interpret a network trained by ferrosea-train: `filters` turns its first-layer filters
 /// into motifs, `compare` matches motifs against a database (JASPAR 2024 by default) with
@@ -17,7 +17,7 @@ struct Args {
     #[command(subcommand)]
     command: Command,
     #[command(flatten)]
-    global: ferrosea_train::process::GlobalArgs,
+    global: ferrosea_runtime::process::GlobalArgs,
 }
 
 #[derive(Subcommand, Debug)]

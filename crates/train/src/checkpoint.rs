@@ -1,4 +1,5 @@
-//! Checkpoints: weights in safetensors, everything else in a JSON file.
+//! Writing checkpoints (weights in safetensors, everything else in a JSON file) and reading
+//! them back to resume; reading one to run its network is `ferrosea_runtime::checkpoint`.
 //!
 //! A checkpoint of kind `latest` or `best` is `<kind>.json` naming its weight file
 //! `<kind>-<step>.safetensors` (and, for `latest`, `<kind>-<step>.optimizer.safetensors`).
@@ -7,18 +8,19 @@
 //! leaves the previous checkpoint whole.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Tensor;
 use ferrosea_dataset::{tmp_path, write_atomically};
 use ferrosea_models::ModelConfig;
+pub use ferrosea_runtime::checkpoint::{
+    check_same_parameters, first_non_finite, load_tensors, non_finite_in, resolve, CheckpointError,
+    CHECKPOINT_FORMAT,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::schedule::Scheduler;
-
-/// Value of the `format` field.
-pub const CHECKPOINT_FORMAT: &str = "ferrosea-checkpoint";
 
 /// One epoch's line of `metrics.tsv`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,27 +116,6 @@ impl CheckpointMeta {
     pub fn model(&self) -> &ModelConfig {
         &self.config.model
     }
-}
-
-/// Errors reading or writing checkpoints.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckpointError {
-    /// File-system error.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// Not a checkpoint or damaged.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
@@ -268,37 +249,6 @@ pub fn remove_unreferenced(dir: &Path) -> Vec<String> {
     removed
 }
 
-/// The first non-finite value of any floating-point tensor: its name, flat index and value.
-pub fn first_non_finite(
-    tensors: &BTreeMap<String, Tensor>,
-) -> candle_core::Result<Option<(String, usize, f64)>> {
-    for (name, t) in tensors {
-        if let Some((i, v)) = non_finite_in(t)? {
-            return Ok(Some((name.clone(), i, v)));
-        }
-    }
-    Ok(None)
-}
-
-/// The first non-finite value of one tensor (integer tensors have none).
-pub fn non_finite_in(t: &Tensor) -> candle_core::Result<Option<(usize, f64)>> {
-    let flat = t.flatten_all()?;
-    let found = match t.dtype() {
-        DType::F64 => {
-            let v = flat.to_vec1::<f64>()?;
-            v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i]))
-        }
-        DType::F32 | DType::F16 | DType::BF16 => {
-            let v = flat.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-            v.iter()
-                .position(|x| !x.is_finite())
-                .map(|i| (i, f64::from(v[i])))
-        }
-        _ => None,
-    };
-    Ok(found)
-}
-
 /// Reads a checkpoint's JSON.
 pub fn read_meta(json: &Path) -> Result<CheckpointMeta, CheckpointError> {
     let text = std::fs::read_to_string(json).map_err(io(json))?;
@@ -307,137 +257,6 @@ pub fn read_meta(json: &Path) -> Result<CheckpointMeta, CheckpointError> {
             path: json.to_path_buf(),
             message: format!("not a ferrosea checkpoint: {e}"),
         })?;
-    if meta.format != CHECKPOINT_FORMAT || meta.format_version != 1 {
-        return Err(CheckpointError::Invalid {
-            path: json.to_path_buf(),
-            message: format!(
-                "format {} version {}, expected {CHECKPOINT_FORMAT} version 1",
-                meta.format, meta.format_version
-            ),
-        });
-    }
+    ferrosea_runtime::checkpoint::check_format(json, &meta.format, meta.format_version)?;
     Ok(meta)
-}
-
-/// Loads a safetensors file named by a checkpoint JSON.
-pub fn load_tensors(
-    json: &Path,
-    file: &str,
-    device: &Device,
-) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
-    let path = json.parent().unwrap_or(Path::new(".")).join(file);
-    let map =
-        candle_core::safetensors::load(&path, device).map_err(|e| CheckpointError::Invalid {
-            path: path.clone(),
-            message: format!("reading safetensors: {e}"),
-        })?;
-    let map: BTreeMap<String, Tensor> = map.into_iter().collect();
-    let bad = first_non_finite(&map).map_err(|e| CheckpointError::Invalid {
-        path: path.clone(),
-        message: format!("checking its values: {e}"),
-    })?;
-    if let Some((name, i, v)) = bad {
-        return Err(CheckpointError::Invalid {
-            path,
-            message: format!(
-                "tensor {name} holds {v} at index {i}: a checkpoint must hold finite values \
-                 (the file is damaged, or was written by a run that diverged)"
-            ),
-        });
-    }
-    Ok(map)
-}
-
-/// Checks that `tensors` are exactly the parameters of `expected` (names and shapes);
-/// the message names both sides.
-pub fn check_same_parameters(
-    origin: &Path,
-    tensors: &BTreeMap<String, Tensor>,
-    expected: &BTreeMap<String, Tensor>,
-    expected_what: &str,
-) -> Result<(), CheckpointError> {
-    let mut problems = Vec::new();
-    for (k, v) in expected {
-        match tensors.get(k) {
-            None => problems.push(format!("{k} missing")),
-            Some(t) if t.dims() != v.dims() => problems.push(format!(
-                "{k} is {:?} in the checkpoint, {:?} in {expected_what}",
-                t.dims(),
-                v.dims()
-            )),
-            _ => {}
-        }
-    }
-    for k in tensors.keys().filter(|k| !expected.contains_key(*k)) {
-        problems.push(format!("{k} unknown to {expected_what}"));
-    }
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let shown = problems
-        .iter()
-        .take(6)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
-    let more = if problems.len() > 6 {
-        format!(" (and {} more)", problems.len() - 6)
-    } else {
-        String::new()
-    };
-    Err(CheckpointError::Invalid {
-        path: origin.to_path_buf(),
-        message: format!("its weights do not fit {expected_what}: {shown}{more}"),
-    })
-}
-
-/// The checkpoint JSON a user means: the file itself, or in a run directory its `best.json`
-/// (else `latest.json`).
-pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
-    if path.is_dir() {
-        for kind in ["best", "latest"] {
-            let json = path.join(format!("{kind}.json"));
-            if json.is_file() {
-                return Ok(json);
-            }
-        }
-        return Err(CheckpointError::Invalid {
-            path: path.to_path_buf(),
-            message: "a directory without best.json or latest.json: not a ferrosea-train run"
-                .into(),
-        });
-    }
-    if !path.exists() {
-        return Err(CheckpointError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        });
-    }
-    Ok(path.to_path_buf())
-}
-
-/// Builds the network a checkpoint describes on `device` and loads its weights.
-pub fn load_network(
-    json: &Path,
-    device: &Device,
-) -> Result<(ferrosea_models::Network, CheckpointMeta), crate::TrainError> {
-    let meta = read_meta(json)?;
-    let weights = load_tensors(json, &meta.weights_file, device)?;
-    let store = ferrosea_models::ParamStore::new(meta.seed);
-    let net = ferrosea_models::Network::new(
-        meta.model(),
-        meta.window,
-        meta.targets.len(),
-        &store.builder(device),
-    )?;
-    check_same_parameters(
-        json,
-        &weights,
-        &store.tensors(),
-        &format!("the {} model", meta.model().arch()),
-    )?;
-    for (name, t) in &weights {
-        store.set(name, t)?;
-    }
-    Ok((net, meta))
 }

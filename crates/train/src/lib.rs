@@ -1,27 +1,23 @@
-//! The train stage: streams a ferrosea dataset through a DeepSEA/DanQ network.
+//! The train stage: streams a ferrosea dataset through a network of layers.
 //!
 //! [`run`] is the whole stage; the binary `ferrosea-train` is a thin command line over it.
-//! Modules: [`config`] (recipes and presets), [`data`] (shuffled streaming batches),
-//! [`optim`] and [`schedule`] (update rules, learning rates), [`loss`], [`checkpoint`],
-//! [`collective`] (gradient exchange for data-parallel replicas).
+//! Modules: [`config`] (recipes and presets), [`optim`] and [`schedule`] (update rules,
+//! learning rates), [`checkpoint`] (writing and resuming), [`collective`] (gradient exchange
+//! for data-parallel replicas). Running a trained network (devices, checkpoints, batched
+//! inference, the batch loader) is `ferrosea-runtime`, which the other stages use without
+//! this crate.
 
 pub mod checkpoint;
 pub mod collective;
 pub mod config;
-pub mod data;
-pub mod loss;
 pub mod optim;
-pub mod process;
 mod run;
 pub mod schedule;
 
 use std::path::PathBuf;
 
 pub use config::TrainConfig;
-pub use run::{
-    eval_logits, init_filters, pass_rows, predict, run, DeviceSpec, Options, Outcome, Report,
-    MIN_PASS_ROWS,
-};
+pub use run::{init_filters, run, Options, Outcome, Report};
 
 /// Why a run failed. Every message names the file or setting at fault.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +43,9 @@ pub enum TrainError {
     /// A checkpoint problem.
     #[error(transparent)]
     Checkpoint(#[from] checkpoint::CheckpointError),
+    /// Running the network (device, inference).
+    #[error(transparent)]
+    Runtime(#[from] ferrosea_runtime::RuntimeError),
     /// The loss is no longer finite.
     #[error("{0}")]
     Diverged(String),

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use ferrosea_runtime::DeviceSpec;
 use ferrosea_train::collective::Cluster;
 use ferrosea_train::config::{preset_names, TrainConfig};
-use ferrosea_train::{DeviceSpec, Options, Outcome};
+use ferrosea_train::{Options, Outcome};
 
 /// Train a DeepSEA, DanQ or DanQ-JASPAR network on datasets made by ferrosea-prep.
 ///
@@ -187,7 +188,7 @@ fn summary(args: &Args, cfg: &TrainConfig) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    ferrosea_train::process::init(args.quiet, args.threads);
+    ferrosea_runtime::process::init(args.quiet, args.threads);
     ferrosea_dataset::exit_code("ferrosea-train", main_result(args))
 }
 

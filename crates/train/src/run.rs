@@ -14,73 +14,12 @@ use rand::Rng;
 use crate::checkpoint::{self, CheckpointMeta, EpochMetrics, RunState, CHECKPOINT_FORMAT};
 use crate::collective::{Cluster, Collective, Single, ThreadGroup};
 use crate::config::TrainConfig;
-use crate::data::{epoch_order, Batch, Loader, LoaderSpec};
-use crate::loss::bce_with_logits_sum;
 use crate::optim::Optimizer;
 use crate::schedule::Scheduler;
 use crate::TrainError;
-
-/// A compute device named on the command line: `cpu` or `cuda:N`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DeviceSpec {
-    /// The host.
-    Cpu,
-    /// CUDA device N.
-    Cuda(usize),
-}
-
-impl std::str::FromStr for DeviceSpec {
-    type Err = String;
-    fn from_str(s: &str) -> Result<DeviceSpec, String> {
-        match s {
-            "cpu" => Ok(DeviceSpec::Cpu),
-            "cuda" => Ok(DeviceSpec::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(DeviceSpec::Cuda)
-                .ok_or_else(|| format!("'{s}' is not a device: expected cpu or cuda:N")),
-        }
-    }
-}
-
-impl DeviceSpec {
-    /// Opens the device.
-    pub fn open(&self) -> Result<Device, TrainError> {
-        match self {
-            DeviceSpec::Cpu => Ok(Device::Cpu),
-            DeviceSpec::Cuda(n) => {
-                if !candle_core::utils::cuda_is_available() {
-                    return Err(TrainError::Usage(without_cuda(
-                        crate::process::program_name().as_deref(),
-                        *n,
-                    )));
-                }
-                Device::new_cuda(*n).map_err(|e| TrainError::Usage(format!("cuda:{n}: {e}")))
-            }
-        }
-    }
-}
-
-/// What `--device cuda:N` gets from a build without CUDA, naming `program` (the running
-/// binary, when known) and the command that builds it with CUDA.
-pub fn without_cuda(program: Option<&str>, n: usize) -> String {
-    match program.filter(|p| p.starts_with("ferrosea-")) {
-        Some(p) => format!(
-            "--device cuda:{n}: this {p} was built without CUDA; rebuild it with \
-             `cargo build --release -p {p} --features cuda`{}",
-            if p == "ferrosea-train" {
-                " (--features nccl for several GPUs)"
-            } else {
-                ""
-            }
-        ),
-        _ => format!(
-            "--device cuda:{n}: this program was built without CUDA; rebuild it with \
-             `cargo build --release -p <its package> --features cuda`"
-        ),
-    }
-}
+use ferrosea_runtime::data::{epoch_order, Batch, Loader, LoaderSpec};
+use ferrosea_runtime::loss::bce_with_logits_sum;
+use ferrosea_runtime::{predict, DeviceSpec};
 
 /// Everything a training run needs.
 #[derive(Clone, Debug)]
@@ -388,7 +327,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
     let collective = collective_for(&devices, opts.cluster.as_ref())?;
 
     let rows = train.len();
-    let unit = crate::data::read_unit(&train);
+    let unit = ferrosea_runtime::data::read_unit(&train);
     let epoch_rows = opts
         .steps_per_epoch
         .map_or(rows, |s| (s * cfg.batch_size).min(rows));
@@ -928,77 +867,6 @@ fn validate(
     Ok((loss, ferrosea_metrics::mean_defined(&aucs)))
 }
 
-/// The fewest rows of an inference pass (see [`eval_logits`]).
-pub const MIN_PASS_ROWS: usize = 128;
-
-/// The rows of the passes [`eval_logits`] runs for at most `batch` windows: `batch` rounded
-/// up to a multiple of 64, at least [`MIN_PASS_ROWS`].
-pub fn pass_rows(batch: usize) -> usize {
-    batch.max(1).next_multiple_of(64).max(MIN_PASS_ROWS)
-}
-
-/// Logits `[rows, T]` of one-hot windows `x` (`[rows, 4, window]`, row-major, at most `batch`
-/// rows) in evaluation mode. Every pass is padded with empty windows to the same shape,
-/// `batch` rounded up to a multiple of 64 rows and at least [`MIN_PASS_ROWS`]: Candle's CPU
-/// matrix products split rows across threads and compute a partial block of rows
-/// differently, so ragged passes made predictions depend on the thread count; and the `gemm`
-/// crate sums products of at most 64 x 64 in other blocks than larger ones, so passes of 64
-/// rows gave other last bits than passes of 128 (the batch size changed the output).
-pub fn eval_logits(
-    net: &Network,
-    device: &Device,
-    mut x: Vec<f32>,
-    window: usize,
-    batch: usize,
-) -> candle_core::Result<Tensor> {
-    let rows = x.len() / (4 * window);
-    let padded = pass_rows(batch.max(rows));
-    x.resize(padded * 4 * window, 0.0);
-    let x = Tensor::from_vec(x, (padded, 4, window), device)?;
-    net.forward(&x, Mode::Eval)?.logits.narrow(0, 0, rows)
-}
-
-/// Probabilities `[rows, targets]` for a whole file, its labels, and the mean loss.
-pub fn predict(
-    net: &Network,
-    device: &Device,
-    path: &Path,
-    batch: usize,
-    targets: usize,
-) -> Result<(Vec<f32>, Vec<u8>, f64), TrainError> {
-    let loader = Loader::spawn(LoaderSpec {
-        path: path.to_path_buf(),
-        order: None,
-        start: 0,
-        batch,
-        reverse_complement: None,
-        prefetch: 4,
-    });
-    let mut scores = Vec::new();
-    let mut labels = Vec::new();
-    let mut loss_sum = 0.0;
-    let mut window = 0;
-    for b in loader {
-        let b = b.map_err(TrainError::Data)?;
-        if window == 0 {
-            window = b.x.len() / (4 * b.rows);
-        }
-        let y = Tensor::from_slice(&b.y, (b.rows, targets), device)?;
-        let logits = eval_logits(net, device, b.x, window, batch)?;
-        loss_sum += bce_with_logits_sum(&logits, &y)?
-            .to_dtype(DType::F64)?
-            .to_scalar::<f64>()?;
-        scores.extend(
-            candle_nn::ops::sigmoid(&logits)?
-                .flatten_all()?
-                .to_vec1::<f32>()?,
-        );
-        labels.extend(b.y.iter().map(|&v| v as u8));
-    }
-    let n = labels.len().max(1) as f64;
-    Ok((scores, labels, loss_sum / n))
-}
-
 /// Starts the first convolution's filters from motifs, DanQ-JASPAR's way: each motif and
 /// then its reverse complement, in file order, as many as there are filters; the filter
 /// gets PFM - 0.25 at a random offset inside the kernel and a bias drawn from U(-1, 0).
@@ -1167,36 +1035,4 @@ fn progress_bar(
     );
     bar.set_position(pos);
     Some(bar)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_cuda_message_names_the_running_program() {
-        let m = without_cuda(Some("ferrosea-evaluate"), 1);
-        assert!(
-            m.starts_with("--device cuda:1: this ferrosea-evaluate was built without CUDA")
-                && m.contains("`cargo build --release -p ferrosea-evaluate --features cuda`")
-                && !m.contains("ferrosea-train")
-                && !m.contains("nccl"),
-            "{m}"
-        );
-        let m = without_cuda(Some("ferrosea-train"), 0);
-        assert!(
-            m.contains("-p ferrosea-train --features cuda") && m.contains("--features nccl"),
-            "{m}"
-        );
-        // A binary of another name (a test harness, a renamed copy): a generic wording.
-        for other in [Some("cli-0123abcd"), None] {
-            let m = without_cuda(other, 0);
-            assert!(
-                m.contains("this program was built without CUDA")
-                    && m.contains("-p <its package> --features cuda")
-                    && !m.contains("ferrosea-train"),
-                "{m}"
-            );
-        }
-    }
 }

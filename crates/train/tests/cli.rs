@@ -349,11 +349,13 @@ fn checkpoints_with_non_finite_weights_are_refused() {
         "{err}"
     );
     // The loader evaluate and interpret use says the same.
-    let e =
-        ferrosea_train::checkpoint::load_network(&out.join("best.json"), &candle_core::Device::Cpu)
-            .map(|_| ())
-            .unwrap_err()
-            .to_string();
+    let e = ferrosea_runtime::checkpoint::load_network(
+        &out.join("best.json"),
+        &candle_core::Device::Cpu,
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
     let best = ferrosea_train::checkpoint::read_meta(&out.join("best.json")).unwrap();
     assert!(
         e.contains(&best.weights_file) && e.contains("conv1.weight") && e.contains("finite"),

@@ -8,7 +8,7 @@
 
 use candle_core::{Device, Tensor};
 use ferrosea_models::{DropoutKey, Mode, Network, ParamStore};
-use ferrosea_train::loss::bce_with_logits_sum;
+use ferrosea_runtime::loss::bce_with_logits_sum;
 use ferrosea_train::TrainConfig;
 
 /// Loss and every gradient's bits after one forward and backward pass.

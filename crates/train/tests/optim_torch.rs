@@ -5,7 +5,7 @@
 //! parameters after each of 5 steps.
 
 use candle_core::{Device, Tensor, Var};
-use ferrosea_train::loss::bce_with_logits_sum;
+use ferrosea_runtime::loss::bce_with_logits_sum;
 use ferrosea_train::optim::{Optimizer, OptimizerConfig};
 use ferrosea_train::schedule::{ScheduleConfig, Scheduler};
 use serde_json::Value;

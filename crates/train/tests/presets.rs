@@ -34,9 +34,9 @@ fn every_tiny_preset_trains_a_few_steps_and_reloads() {
         );
         let dev = candle_core::Device::Cpu;
         let (net, meta) =
-            ferrosea_train::checkpoint::load_network(&out.join("best.json"), &dev).unwrap();
+            ferrosea_runtime::checkpoint::load_network(&out.join("best.json"), &dev).unwrap();
         assert_eq!(meta.window, 1000);
-        let (scores, _, loss) = ferrosea_train::predict(&net, &dev, &valid, 64, 3).unwrap();
+        let (scores, _, loss) = ferrosea_runtime::predict(&net, &dev, &valid, 64, 3).unwrap();
         assert_eq!(scores.len(), 40 * 3, "{name}");
         assert!(
             scores.iter().all(|s| s.is_finite()) && loss.is_finite(),

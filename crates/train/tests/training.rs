@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use ferrosea_train::{run, DeviceSpec, Outcome};
+use ferrosea_runtime::DeviceSpec;
+use ferrosea_train::{run, Outcome};
 
 struct Data {
     _dir: tempfile::TempDir,
@@ -65,7 +66,7 @@ fn a_tiny_danq_learns_a_planted_motif() {
         &store.builder(&dev),
     )
     .unwrap();
-    let (scores, labels, _) = ferrosea_train::predict(&net, &dev, &d.valid, 64, 3).unwrap();
+    let (scores, labels, _) = ferrosea_runtime::predict(&net, &dev, &d.valid, 64, 3).unwrap();
     let aucs = ferrosea_metrics::per_target(&scores, &labels, 3, ferrosea_metrics::roc_auc);
     eprintln!("per-target validation ROC AUC: {aucs:?}");
     assert!(aucs[0].unwrap() > 0.8, "GATA: {aucs:?}");
@@ -212,7 +213,7 @@ fn a_diverging_run_stops_and_keeps_its_last_good_checkpoint() {
         "{err}"
     );
     // What is kept loads, so it is finite (loading refuses anything else).
-    ferrosea_train::checkpoint::load_network(&out.join("latest.json"), &candle_core::Device::Cpu)
+    ferrosea_runtime::checkpoint::load_network(&out.join("latest.json"), &candle_core::Device::Cpu)
         .unwrap();
     assert!(!out.join("best.json").exists() && !out.join("metrics.tsv").exists());
 }

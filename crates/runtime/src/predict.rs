@@ -1,0 +1,82 @@
+//! Batched inference: logits of one-hot windows in passes whose bits do not depend on the
+//! batch size or the thread count, and whole-file predictions.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use ferrosea_models::{Mode, Network};
+
+use crate::data::{Loader, LoaderSpec};
+use crate::loss::bce_with_logits_sum;
+use crate::RuntimeError;
+
+/// The fewest rows of an inference pass (see [`eval_logits`]).
+pub const MIN_PASS_ROWS: usize = 128;
+
+/// The rows of the passes [`eval_logits`] runs for at most `batch` windows: `batch` rounded
+/// up to a multiple of 64, at least [`MIN_PASS_ROWS`].
+pub fn pass_rows(batch: usize) -> usize {
+    batch.max(1).next_multiple_of(64).max(MIN_PASS_ROWS)
+}
+
+/// Logits `[rows, T]` of one-hot windows `x` (`[rows, 4, window]`, row-major, at most `batch`
+/// rows) in evaluation mode. Every pass is padded with empty windows to the same shape,
+/// `batch` rounded up to a multiple of 64 rows and at least [`MIN_PASS_ROWS`]: Candle's CPU
+/// matrix products split rows across threads and compute a partial block of rows
+/// differently, so ragged passes made predictions depend on the thread count; and the `gemm`
+/// crate sums products of at most 64 x 64 in other blocks than larger ones, so passes of 64
+/// rows gave other last bits than passes of 128 (the batch size changed the output).
+pub fn eval_logits(
+    net: &Network,
+    device: &Device,
+    mut x: Vec<f32>,
+    window: usize,
+    batch: usize,
+) -> candle_core::Result<Tensor> {
+    let rows = x.len() / (4 * window);
+    let padded = pass_rows(batch.max(rows));
+    x.resize(padded * 4 * window, 0.0);
+    let x = Tensor::from_vec(x, (padded, 4, window), device)?;
+    net.forward(&x, Mode::Eval)?.logits.narrow(0, 0, rows)
+}
+
+/// Probabilities `[rows, targets]` for a whole file, its labels, and the mean loss.
+pub fn predict(
+    net: &Network,
+    device: &Device,
+    path: &Path,
+    batch: usize,
+    targets: usize,
+) -> Result<(Vec<f32>, Vec<u8>, f64), RuntimeError> {
+    let loader = Loader::spawn(LoaderSpec {
+        path: path.to_path_buf(),
+        order: None,
+        start: 0,
+        batch,
+        reverse_complement: None,
+        prefetch: 4,
+    });
+    let mut scores = Vec::new();
+    let mut labels = Vec::new();
+    let mut loss_sum = 0.0;
+    let mut window = 0;
+    for b in loader {
+        let b = b.map_err(RuntimeError::Data)?;
+        if window == 0 {
+            window = b.x.len() / (4 * b.rows);
+        }
+        let y = Tensor::from_slice(&b.y, (b.rows, targets), device)?;
+        let logits = eval_logits(net, device, b.x, window, batch)?;
+        loss_sum += bce_with_logits_sum(&logits, &y)?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
+        scores.extend(
+            candle_nn::ops::sigmoid(&logits)?
+                .flatten_all()?
+                .to_vec1::<f32>()?,
+        );
+        labels.extend(b.y.iter().map(|&v| v as u8));
+    }
+    let n = labels.len().max(1) as f64;
+    Ok((scores, labels, loss_sum / n))
+}
