@@ -160,6 +160,29 @@ impl Conv1d {
     }
 }
 
+/// Declares `weight` of `shape` (its first dimension the outputs) and `bias` (zeros, not a
+/// parameter, when `bias` is false), initialised by `init` from the layer's fans.
+fn weight_and_bias(
+    vb: &Vb,
+    shape: candle_core::Shape,
+    (fan_in, fan_out): (usize, usize),
+    init: InitScheme,
+    bias: bool,
+) -> Result<(Tensor, Tensor)> {
+    let out = shape.dims()[0];
+    let (w_init, b_init) = match init {
+        InitScheme::Torch => (Init::torch(fan_in), Init::torch(fan_in)),
+        InitScheme::Keras => (Init::glorot(fan_in, fan_out), Init::Zeros),
+    };
+    let w = vb.get_with_hints(shape, "weight", w_init)?;
+    let b = if bias {
+        vb.get_with_hints(out, "bias", b_init)?
+    } else {
+        Tensor::zeros(out, w.dtype(), w.device())?
+    };
+    Ok((w, b))
+}
+
 /// Declares a [`Conv1d`] under `name.weight`, `name.bias`.
 pub fn conv1d(
     vb: &Vb,
@@ -182,17 +205,13 @@ pub fn conv1d_with_bias(
     init: InitScheme,
     bias: bool,
 ) -> Result<Conv1d> {
-    let vb = vb.pp(name);
-    let (w_init, b_init) = match init {
-        InitScheme::Torch => (Init::torch(cin * width), Init::torch(cin * width)),
-        InitScheme::Keras => (Init::glorot(cin * width, cout * width), Init::Zeros),
-    };
-    let w = vb.get_with_hints((cout, cin, width), "weight", w_init)?;
-    let b = if bias {
-        vb.get_with_hints(cout, "bias", b_init)?
-    } else {
-        Tensor::zeros(cout, w.dtype(), w.device())?
-    };
+    let (w, b) = weight_and_bias(
+        &vb.pp(name),
+        (cout, cin, width).into(),
+        (cin * width, cout * width),
+        init,
+        bias,
+    )?;
     Ok(Conv1d { weight: w, bias: b })
 }
 
@@ -241,17 +260,7 @@ pub fn linear_with_bias(
     init: InitScheme,
     bias: bool,
 ) -> Result<Linear> {
-    let vb = vb.pp(name);
-    let (w_init, b_init) = match init {
-        InitScheme::Torch => (Init::torch(din), Init::torch(din)),
-        InitScheme::Keras => (Init::glorot(din, dout), Init::Zeros),
-    };
-    let w = vb.get_with_hints((dout, din), "weight", w_init)?;
-    let b = if bias {
-        vb.get_with_hints(dout, "bias", b_init)?
-    } else {
-        Tensor::zeros(dout, w.dtype(), w.device())?
-    };
+    let (w, b) = weight_and_bias(&vb.pp(name), (dout, din).into(), (din, dout), init, bias)?;
     Ok(Linear { weight: w, bias: b })
 }
 

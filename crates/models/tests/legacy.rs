@@ -26,6 +26,16 @@ fn linear(store: &ParamStore, name: &str) -> Linear {
     )
 }
 
+/// The dense tail both had: flatten, `hidden` (ReLU), `output`.
+fn head(store: &ParamStore, h: &Tensor) -> Tensor {
+    let hidden = linear(store, "hidden")
+        .forward(&h.flatten_from(1).unwrap())
+        .unwrap()
+        .relu()
+        .unwrap();
+    linear(store, "output").forward(&hidden).unwrap()
+}
+
 /// DeepSea::forward as it was: per block conv + ReLU + max pool, dropout with the block's
 /// index as its stream; hidden (ReLU), output.
 fn old_deepsea(store: &ParamStore, cfg: &DeepSeaConfig, x: &Tensor, mode: Mode) -> Tensor {
@@ -36,12 +46,7 @@ fn old_deepsea(store: &ParamStore, cfg: &DeepSeaConfig, x: &Tensor, mode: Mode) 
             .unwrap();
         h = dropout(&h, block.dropout, i as u64, mode).unwrap();
     }
-    let hidden = linear(store, "hidden")
-        .forward(&h.flatten_from(1).unwrap())
-        .unwrap()
-        .relu()
-        .unwrap();
-    linear(store, "output").forward(&hidden).unwrap()
+    head(store, &h)
 }
 
 /// DanQ::forward as it was.
@@ -61,12 +66,7 @@ fn old_danq(store: &ParamStore, cfg: &DanQConfig, x: &Tensor, mode: Mode) -> Ten
         .forward(&h.transpose(1, 2).unwrap().contiguous().unwrap())
         .unwrap();
     let h = dropout(&h, cfg.lstm_dropout, 1, mode).unwrap();
-    let hidden = linear(store, "hidden")
-        .forward(&h.flatten_from(1).unwrap())
-        .unwrap()
-        .relu()
-        .unwrap();
-    linear(store, "output").forward(&hidden).unwrap()
+    head(store, &h)
 }
 
 fn one_hot(batch: usize, len: usize, seed: u64) -> Tensor {

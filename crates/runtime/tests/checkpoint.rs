@@ -44,28 +44,19 @@ fn a_checkpoint_loads_and_predicts_with_its_weights() {
     assert_eq!((meta.window, meta.step, meta.seed), (40, 7, 3));
     assert_eq!(meta.targets, ["a", "b"]);
     let (net, _) = load_network(&json, &Device::Cpu).unwrap();
-    let x = Tensor::ones((2, 4, 40), candle_core::DType::F32, &Device::Cpu).unwrap();
-    let a = ferrosea_runtime::eval_logits(
-        &net,
-        &Device::Cpu,
-        x.flatten_all().unwrap().to_vec1().unwrap(),
-        40,
-        2,
-    )
-    .unwrap();
+    let logits = |net: &Network| {
+        let x = vec![0.25f32; 2 * 4 * 40];
+        ferrosea_runtime::eval_logits(net, &Device::Cpu, x, 40, 2)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()
+    };
+    let a = logits(&net);
     // The same weights in a network built here give the same logits.
     let store = ParamStore::from_tensors(w.into_iter().collect()).unwrap();
     let cfg: ModelConfig = serde_json::from_str(MODEL).unwrap();
     let here = Network::new(&cfg, 40, 2, &store.builder(&Device::Cpu)).unwrap();
-    let b = ferrosea_runtime::eval_logits(
-        &here,
-        &Device::Cpu,
-        x.flatten_all().unwrap().to_vec1().unwrap(),
-        40,
-        2,
-    )
-    .unwrap();
-    assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap());
+    assert_eq!(a, logits(&here));
 }
 
 #[test]
