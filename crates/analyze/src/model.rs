@@ -72,6 +72,12 @@ impl Model {
         let json = checkpoint::resolve(path).map_err(RuntimeError::from)?;
         let device = device.open()?;
         let (net, meta) = checkpoint::load_network(&json, &device)?;
+        if meta.loss == ferrosea_runtime::loss::Loss::Mse {
+            return Err(AnalyzeError::Usage(format!(
+                "{}: the model was trained with \"loss\": \"mse\", so its outputs are values, not probabilities; analyze's scores (probability differences, log-odds, e-values) need a model trained with \"bce\" or \"softmax\"",
+                json.display()
+            )));
+        }
         Ok(Model {
             net,
             device,
@@ -164,23 +170,30 @@ impl Model {
         Ok(out)
     }
 
-    /// Sigmoid probabilities `[n, T]` of `n` windows; with `rc_average`, the mean of each
+    /// Probabilities `[n, T]` of `n` windows (the outputs' sigmoid, or their softmax for a
+    /// model trained with `"loss": "softmax"`); with `rc_average`, the mean of each
     /// window's and its reverse complement's probabilities (as `ferrosea-evaluate predict
     /// --rc-average`).
     pub fn probabilities(&self, x: &[f32], rc_average: bool) -> Result<Vec<f32>, AnalyzeError> {
-        let p = self.sigmoid(x)?;
+        let p = self.outputs(x)?;
         if !rc_average {
             return Ok(p);
         }
         let rc = ferrosea_genome::onehot::reverse_complements(x, self.window());
-        let q = self.sigmoid(&rc)?;
+        let q = self.outputs(&rc)?;
         Ok(p.iter().zip(&q).map(|(a, b)| (a + b) / 2.0).collect())
     }
 
-    fn sigmoid(&self, x: &[f32]) -> Result<Vec<f32>, AnalyzeError> {
+    fn outputs(&self, x: &[f32]) -> Result<Vec<f32>, AnalyzeError> {
         let logits = self.logits(x)?;
-        let n = logits.len();
-        let t = candle_core::Tensor::from_vec(logits, n, &Device::Cpu)?;
-        Ok(candle_nn::ops::sigmoid(&t)?.to_vec1::<f32>()?)
+        let t = self.targets().len().max(1);
+        let rows = logits.len() / t;
+        let logits = candle_core::Tensor::from_vec(logits, (rows, t), &Device::Cpu)?;
+        Ok(self
+            .meta
+            .loss
+            .outputs(&logits)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
     }
 }

@@ -100,6 +100,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         ),
         ("checkpoint_step".into(), AttrValue::Int(meta.step as i64)),
         ("model".into(), AttrValue::Str(meta.model().arch().into())),
+        ("loss".into(), AttrValue::Str(meta.loss.name().into())),
         (
             "data".into(),
             AttrValue::Str(opts.data.display().to_string()),
@@ -158,6 +159,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         batch: opts.batch_size,
         reverse_complement: None,
         prefetch: 4,
+        loss: meta.loss,
     });
     let (mut pred, mut labels) = (Vec::new(), Vec::new());
     let mut next_row = 0; // first row not yet predicted
@@ -172,7 +174,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
             let rc = ferrosea_genome::onehot::reverse_complements(&x, window);
             x.resize(half * 4 * window, 0.0);
             x.extend(rc);
-            let p = probabilities(&net, &device, x, window, 2 * half)?;
+            let p = probabilities(&net, &device, x, (window, 2 * half), meta.loss)?;
             let (fwd, rc) = p.split_at(half * t);
             fwd[..n * t]
                 .iter()
@@ -180,7 +182,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
                 .map(|(a, b)| (a + b) / 2.0)
                 .collect()
         } else {
-            probabilities(&net, &device, b.x, window, opts.batch_size)?
+            probabilities(&net, &device, b.x, (window, opts.batch_size), meta.loss)?
         };
         if let Some(i) = probs.iter().position(|p| !p.is_finite()) {
             let (row, target) = (next_row + i / t, i % t);
@@ -223,18 +225,17 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     })
 }
 
-/// Sigmoid probabilities `[rows, T]` of `[rows, 4, window]` windows, row-major.
+/// Probabilities `[rows, T]` of `[rows, 4, window]` windows, row-major: the outputs'
+/// sigmoid (or softmax, or the values themselves, as `loss` says).
 fn probabilities(
     net: &ferrosea_models::Network,
     device: &candle_core::Device,
     x: Vec<f32>,
-    window: usize,
-    batch: usize,
+    (window, batch): (usize, usize),
+    loss: ferrosea_runtime::loss::Loss,
 ) -> Result<Vec<f32>, EvalError> {
     let logits = ferrosea_runtime::eval_logits(net, device, x, window, batch)?;
-    Ok(candle_nn::ops::sigmoid(&logits)?
-        .flatten_all()?
-        .to_vec1::<f32>()?)
+    Ok(loss.outputs(&logits)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
 /// Writes the first `k` buffered rows with their coordinates.

@@ -112,6 +112,8 @@ struct Loaded {
     weights: PathBuf,
     /// The window length the network was built for.
     window: usize,
+    /// What the outputs were trained against (how logits become probabilities).
+    loss: ferrosea_runtime::loss::Loss,
 }
 
 fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError> {
@@ -162,6 +164,7 @@ fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError
             .join(&meta.weights_file),
         json,
         window: meta.window,
+        loss: meta.loss,
     })
 }
 
@@ -177,6 +180,7 @@ fn loader(opts: &FiltersOptions) -> Loader {
         batch: opts.batch_size.max(1),
         reverse_complement: None,
         prefetch: 2,
+        loss: ferrosea_runtime::loss::Loss::Bce,
     })
 }
 
@@ -520,7 +524,7 @@ fn influence(
         for chunk in xs.chunks(batch * 4 * window) {
             let logits = ferrosea_runtime::eval_logits(net, device, chunk.to_vec(), window, batch)
                 .map_err(candle)?;
-            let p = candle_nn::ops::sigmoid(&logits).map_err(candle)?;
+            let p = m.loss.outputs(&logits).map_err(candle)?;
             out.extend(
                 p.flatten_all()
                     .map_err(candle)?

@@ -523,6 +523,11 @@ fn apply(step: &Step, x: &Tensor, mode: Mode) -> Result<Tensor> {
                     // The fused convolution + ReLU + max pool of the CPU.
                     (Activation::Relu, None) => return conv.forward_relu_pool(&x, 1),
                     (Activation::Relu, Some(Pool::Max(k))) => return conv.forward_relu_pool(&x, k),
+                    // DeepBind's: a max pool as wide as the output (the fused op keeps
+                    // window positions in 16 bits).
+                    (Activation::Relu, Some(Pool::GlobalMax)) if *lout < u16::MAX as usize => {
+                        return conv.forward_relu_pool(&x, *lout)?.squeeze(2)
+                    }
                     _ => {}
                 }
                 let y = activate(&conv.forward(&x)?, spec.activation)?;

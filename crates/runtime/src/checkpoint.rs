@@ -58,6 +58,8 @@ pub struct ModelCheckpoint {
     pub step: u64,
     /// Weight file, relative to the JSON.
     pub weights_file: String,
+    /// What the outputs were trained against (their meaning: probabilities or values).
+    pub loss: crate::loss::Loss,
 }
 
 impl ModelCheckpoint {
@@ -82,6 +84,8 @@ struct Raw {
 #[derive(Deserialize)]
 struct RawRecipe {
     model: ModelConfig,
+    #[serde(default)]
+    loss: crate::loss::Loss,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +108,7 @@ pub fn read_model(json: &Path) -> Result<ModelCheckpoint, CheckpointError> {
         seed: raw.seed,
         step: raw.state.step,
         weights_file: raw.weights_file,
+        loss: raw.config.loss,
     })
 }
 

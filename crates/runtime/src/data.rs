@@ -88,6 +88,9 @@ pub struct LoaderSpec {
     pub reverse_complement: Option<(u64, u64)>,
     /// Batches read ahead.
     pub prefetch: usize,
+    /// The loss the labels are for: rows whose labels it cannot take are an error naming
+    /// the row (softmax: exactly one label set per row).
+    pub loss: crate::loss::Loss,
 }
 
 /// Batches produced by a background thread.
@@ -175,7 +178,7 @@ fn produce(
                 let range = u * unit..((u + 1) * unit).min(rows);
                 let xs = reader.read_x(range.clone()).map_err(|e| e.to_string())?;
                 let ys = reader.read_y(range.clone()).map_err(|e| e.to_string())?;
-                check_values(&spec.path, &reader, range.start, &xs, &ys)?;
+                check_values(&spec.path, &reader, range.start, &xs, &ys, spec.loss)?;
                 for (k, row) in range.enumerate() {
                     if !done[row] {
                         resident.insert(
@@ -216,14 +219,15 @@ fn produce(
     Ok(())
 }
 
-/// Checks that rows from `first` on hold only 0/1 bytes, one-hot `xs` and labels `ys`;
-/// the message names the file, the row (from 0), where in it, and the value.
+/// Checks that rows from `first` on hold only 0/1 bytes, one-hot `xs` and labels `ys` that
+/// `loss` can take; the message names the file, the row (from 0), where in it, and the value.
 fn check_values(
     path: &std::path::Path,
     reader: &Reader,
     first: usize,
     xs: &[u8],
     ys: &[u8],
+    loss: crate::loss::Loss,
 ) -> Result<(), String> {
     let row_x = reader.window() * 4;
     if let Some(k) = xs.iter().position(|&v| v > 1) {
@@ -247,6 +251,10 @@ fn check_values(
             t,
             targets.get(t).map_or("", String::as_str)
         ));
+    }
+    for (k, row) in ys.chunks(targets.len().max(1)).enumerate() {
+        loss.check_row(row)
+            .map_err(|m| format!("{}: /y row {}: {m}", path.display(), first + k))?;
     }
     Ok(())
 }

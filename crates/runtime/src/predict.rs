@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use ferrosea_models::{Mode, Network};
 
 use crate::data::{Loader, LoaderSpec};
-use crate::loss::bce_with_logits_sum;
+use crate::loss::Loss;
 use crate::RuntimeError;
 
 /// The fewest rows of an inference pass (see [`eval_logits`]).
@@ -40,13 +40,15 @@ pub fn eval_logits(
     net.forward(&x, Mode::Eval)?.logits.narrow(0, 0, rows)
 }
 
-/// Probabilities `[rows, targets]` for a whole file, its labels, and the mean loss.
+/// Outputs `[rows, targets]` for a whole file (probabilities, or values for MSE: see
+/// [`Loss::outputs`]), its labels, and the mean `loss`.
 pub fn predict(
     net: &Network,
     device: &Device,
     path: &Path,
     batch: usize,
     targets: usize,
+    loss: Loss,
 ) -> Result<(Vec<f32>, Vec<u8>, f64), RuntimeError> {
     let loader = Loader::spawn(LoaderSpec {
         path: path.to_path_buf(),
@@ -55,6 +57,7 @@ pub fn predict(
         batch,
         reverse_complement: None,
         prefetch: 4,
+        loss,
     });
     let mut scores = Vec::new();
     let mut labels = Vec::new();
@@ -67,16 +70,14 @@ pub fn predict(
         }
         let y = Tensor::from_slice(&b.y, (b.rows, targets), device)?;
         let logits = eval_logits(net, device, b.x, window, batch)?;
-        loss_sum += bce_with_logits_sum(&logits, &y)?
+        loss_sum += loss
+            .sum(&logits, &y)?
             .to_dtype(DType::F64)?
             .to_scalar::<f64>()?;
-        scores.extend(
-            candle_nn::ops::sigmoid(&logits)?
-                .flatten_all()?
-                .to_vec1::<f32>()?,
-        );
+        scores.extend(loss.outputs(&logits)?.flatten_all()?.to_vec1::<f32>()?);
         labels.extend(b.y.iter().map(|&v| v as u8));
     }
-    let n = labels.len().max(1) as f64;
+    let rows = labels.len() / targets.max(1);
+    let n = (rows * loss.terms_per_row(targets)).max(1) as f64;
     Ok((scores, labels, loss_sum / n))
 }

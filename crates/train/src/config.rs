@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use ferrosea_models::ModelConfig;
+use ferrosea_runtime::loss::Loss;
 use serde::{Deserialize, Serialize};
 
 use crate::optim::OptimizerConfig;
@@ -48,6 +49,10 @@ pub struct TrainConfig {
     pub about: Option<String>,
     /// The network.
     pub model: ModelConfig,
+    /// What the outputs are trained against: `bce` (independent 0/1 targets, the default),
+    /// `softmax` (one class per row) or `mse` (squared error).
+    #[serde(default, skip_serializing_if = "is_bce")]
+    pub loss: Loss,
     /// The update rule.
     pub optimizer: OptimizerConfig,
     /// Learning-rate schedule, applied per epoch.
@@ -74,6 +79,10 @@ pub struct TrainConfig {
     /// Rows in the shuffle buffer (memory: about `rows * (4 * window + targets)` bytes).
     #[serde(default = "default_buffer")]
     pub shuffle_buffer: usize,
+}
+
+fn is_bce(l: &Loss) -> bool {
+    *l == Loss::Bce
 }
 
 fn default_buffer() -> usize {

@@ -18,7 +18,6 @@ use crate::optim::Optimizer;
 use crate::schedule::Scheduler;
 use crate::TrainError;
 use ferrosea_runtime::data::{epoch_order, Batch, Loader, LoaderSpec};
-use ferrosea_runtime::loss::bce_with_logits_sum;
 use ferrosea_runtime::{predict, DeviceSpec};
 
 /// Everything a training run needs.
@@ -383,6 +382,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
             batch: cfg.batch_size,
             reverse_complement: cfg.reverse_complement.then_some((seed, epoch)),
             prefetch: 8,
+            loss: cfg.loss,
         });
         let bar = progress_bar(
             opts.progress,
@@ -446,8 +446,13 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         }
         let trained = (state.position - start_position) as f64;
         let seconds = started.elapsed().as_secs_f64();
-        let (valid_loss, auc) =
-            validate(&replicas[0], &opts.valid, opts.eval_batch, targets.len())?;
+        let (valid_loss, auc) = validate(
+            &replicas[0],
+            &opts.valid,
+            opts.eval_batch,
+            targets.len(),
+            cfg.loss,
+        )?;
         if !valid_loss.is_finite() {
             return Err(TrainError::Diverged(format!(
                 "training diverged: the validation loss is {valid_loss} after epoch {} (step {}); {}",
@@ -607,6 +612,7 @@ fn changed_settings(
         new.l1_hidden.to_string(),
     );
     differ("max_norm", "", json(&old.max_norm), json(&new.max_norm));
+    differ("loss", "", old.loss.name().into(), new.loss.name().into());
     differ(
         "the seed",
         " (--seed)",
@@ -700,7 +706,7 @@ fn train_step(
     let world = collective.world();
     let first_rank = collective.first_rank();
     let n = batch.rows;
-    let scale = 1.0 / (n * targets) as f64;
+    let scale = 1.0 / (n * cfg.loss.terms_per_row(targets)) as f64;
     let shard = |r: usize| (r * n / world, (r + 1) * n / world);
     let one = |rank: usize, rep: &mut Replica| -> Result<f64, TrainError> {
         let (lo, hi) = shard(first_rank + rank);
@@ -724,7 +730,7 @@ fn train_step(
                 first_sample: (batch.first + lo) as u64,
             };
             let out = rep.net.forward(&x, Mode::Train(key))?;
-            let bce = (bce_with_logits_sum(&out.logits, &y)? * scale)?;
+            let bce = (cfg.loss.sum(&out.logits, &y)? * scale)?;
             let loss = if cfg.l1_hidden > 0.0 {
                 (&bce + (out.hidden.abs()?.sum_all()? * cfg.l1_hidden)?)?
             } else {
@@ -861,8 +867,9 @@ fn validate(
     path: &Path,
     batch: usize,
     targets: usize,
+    loss: ferrosea_runtime::loss::Loss,
 ) -> Result<(f64, Option<(f64, usize)>), TrainError> {
-    let (scores, labels, loss) = predict(&rep.net, &rep.device, path, batch, targets)?;
+    let (scores, labels, loss) = predict(&rep.net, &rep.device, path, batch, targets, loss)?;
     let aucs = ferrosea_metrics::per_target(&scores, &labels, targets, ferrosea_metrics::roc_auc);
     Ok((loss, ferrosea_metrics::mean_defined(&aucs)))
 }

@@ -36,7 +36,8 @@ fn every_tiny_preset_trains_a_few_steps_and_reloads() {
         let (net, meta) =
             ferrosea_runtime::checkpoint::load_network(&out.join("best.json"), &dev).unwrap();
         assert_eq!(meta.window, 1000);
-        let (scores, _, loss) = ferrosea_runtime::predict(&net, &dev, &valid, 64, 3).unwrap();
+        let (scores, _, loss) =
+            ferrosea_runtime::predict(&net, &dev, &valid, 64, 3, meta.loss).unwrap();
         assert_eq!(scores.len(), 40 * 3, "{name}");
         assert!(
             scores.iter().all(|s| s.is_finite()) && loss.is_finite(),

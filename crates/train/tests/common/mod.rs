@@ -111,6 +111,60 @@ pub fn dataset_of(path: &Path, rows: usize, seed: u64, targets: &[&str], window:
 
 pub const TARGETS: &[&str] = &["GATA", "GC", "noise"];
 
+/// The classes of [`classes_dataset`]: which motif a row holds.
+pub const CLASSES: &[&str] = &["GATAAG", "CCCGGG", "TTTAAA"];
+
+/// Writes `rows` random windows of [`WINDOW`] bp, each with exactly one of [`CLASSES`]
+/// planted; its labels are one-hot: the class of the planted motif.
+pub fn classes_dataset(path: &Path, rows: usize, seed: u64) -> PathBuf {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let header = Header {
+        window: WINDOW,
+        targets: Targets {
+            name: CLASSES.iter().map(|t| t.to_string()).collect(),
+            category: CLASSES.iter().map(|_| "motif".to_string()).collect(),
+            cell: None,
+            treatment: None,
+        },
+        chrom_names: vec!["chrS".into()],
+        attrs: vec![],
+    };
+    let mut block = Block::default();
+    for r in 0..rows {
+        let mut seq: Vec<u8> = (0..WINDOW)
+            .map(|_| b"ACGT"[(next() % 4) as usize])
+            .collect();
+        let class = (next() % CLASSES.len() as u64) as usize;
+        let at = (next() % (WINDOW as u64 - 6)) as usize;
+        seq[at..at + 6].copy_from_slice(CLASSES[class].as_bytes());
+        for &b in &seq {
+            let mut one = [0u8; 4];
+            one[b"ACGT".iter().position(|&c| c == b).unwrap()] = 1;
+            block.x.extend(one);
+        }
+        block
+            .y
+            .extend((0..CLASSES.len()).map(|c| (c == class) as u8));
+        block.chrom.push(0);
+        block.start.push((r * WINDOW) as i64);
+        block.strand.push(b'+');
+    }
+    let opts = WriterOptions {
+        chunk_rows: 32,
+        ..WriterOptions::default()
+    };
+    let _guard = write_or_spawn();
+    let mut w = Writer::create(path, &header, rows, opts).unwrap();
+    w.write_block(0, &block).unwrap();
+    w.finish().unwrap()
+}
+
 /// A small DanQ with every source of randomness switched on.
 pub fn tiny_danq(epochs: usize) -> TrainConfig {
     TrainConfig::parse(
