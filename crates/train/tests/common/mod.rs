@@ -53,8 +53,37 @@ pub fn dataset(path: &Path, rows: usize, seed: u64, targets: &[&str]) -> PathBuf
 
 /// [`dataset`] with windows of `window` bp.
 pub fn dataset_of(path: &Path, rows: usize, seed: u64, targets: &[&str], window: usize) -> PathBuf {
+    write_windows(path, rows, seed, targets, "TF", window, |next, seq| {
+        if next() % 3 == 0 {
+            let at = (next() % (window as u64 - 6)) as usize;
+            seq[at..at + 6].copy_from_slice(b"GATAAG");
+        }
+        let has = seq.windows(6).any(|w| w == b"GATAAG");
+        let gc = seq.iter().filter(|&&b| b == b'G' || b == b'C').count() as f64 / window as f64;
+        targets
+            .iter()
+            .map(|t| match *t {
+                "GATA" => has as u8,
+                "GC" => (gc > 0.5) as u8,
+                _ => (next() % 10 == 0) as u8,
+            })
+            .collect()
+    })
+}
+
+/// Writes `rows` random windows of `window` bp with the given targets (all of `category`):
+/// `plant` may edit each sequence, drawing from the seeded generator, and returns its labels.
+fn write_windows(
+    path: &Path,
+    rows: usize,
+    seed: u64,
+    targets: &[&str],
+    category: &str,
+    window: usize,
+    mut plant: impl FnMut(&mut dyn FnMut() -> u64, &mut Vec<u8>) -> Vec<u8>,
+) -> PathBuf {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut next = || {
+    let mut next = move || {
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
@@ -64,7 +93,7 @@ pub fn dataset_of(path: &Path, rows: usize, seed: u64, targets: &[&str], window:
         window,
         targets: Targets {
             name: targets.iter().map(|t| t.to_string()).collect(),
-            category: targets.iter().map(|_| "TF".to_string()).collect(),
+            category: targets.iter().map(|_| category.to_string()).collect(),
             cell: None,
             treatment: None,
         },
@@ -76,25 +105,13 @@ pub fn dataset_of(path: &Path, rows: usize, seed: u64, targets: &[&str], window:
         let mut seq: Vec<u8> = (0..window)
             .map(|_| b"ACGT"[(next() % 4) as usize])
             .collect();
-        if next() % 3 == 0 {
-            let at = (next() % (window as u64 - 6)) as usize;
-            seq[at..at + 6].copy_from_slice(b"GATAAG");
-        }
-        let has = seq.windows(6).any(|w| w == b"GATAAG");
-        let gc = seq.iter().filter(|&&b| b == b'G' || b == b'C').count() as f64 / window as f64;
+        let labels = plant(&mut next, &mut seq);
         for &b in &seq {
-            let i = b"ACGT".iter().position(|&c| c == b).unwrap();
             let mut one = [0u8; 4];
-            one[i] = 1;
+            one[b"ACGT".iter().position(|&c| c == b).unwrap()] = 1;
             block.x.extend(one);
         }
-        for t in targets {
-            block.y.push(match *t {
-                "GATA" => has as u8,
-                "GC" => (gc > 0.5) as u8,
-                _ => (next() % 10 == 0) as u8,
-            });
-        }
+        block.y.extend(labels);
         block.chrom.push(0);
         block.start.push((r * window) as i64);
         block.strand.push(b'+');
@@ -117,52 +134,12 @@ pub const CLASSES: &[&str] = &["GATAAG", "CCCGGG", "TTTAAA"];
 /// Writes `rows` random windows of [`WINDOW`] bp, each with exactly one of [`CLASSES`]
 /// planted; its labels are one-hot: the class of the planted motif.
 pub fn classes_dataset(path: &Path, rows: usize, seed: u64) -> PathBuf {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
-    let header = Header {
-        window: WINDOW,
-        targets: Targets {
-            name: CLASSES.iter().map(|t| t.to_string()).collect(),
-            category: CLASSES.iter().map(|_| "motif".to_string()).collect(),
-            cell: None,
-            treatment: None,
-        },
-        chrom_names: vec!["chrS".into()],
-        attrs: vec![],
-    };
-    let mut block = Block::default();
-    for r in 0..rows {
-        let mut seq: Vec<u8> = (0..WINDOW)
-            .map(|_| b"ACGT"[(next() % 4) as usize])
-            .collect();
+    write_windows(path, rows, seed, CLASSES, "motif", WINDOW, |next, seq| {
         let class = (next() % CLASSES.len() as u64) as usize;
         let at = (next() % (WINDOW as u64 - 6)) as usize;
         seq[at..at + 6].copy_from_slice(CLASSES[class].as_bytes());
-        for &b in &seq {
-            let mut one = [0u8; 4];
-            one[b"ACGT".iter().position(|&c| c == b).unwrap()] = 1;
-            block.x.extend(one);
-        }
-        block
-            .y
-            .extend((0..CLASSES.len()).map(|c| (c == class) as u8));
-        block.chrom.push(0);
-        block.start.push((r * WINDOW) as i64);
-        block.strand.push(b'+');
-    }
-    let opts = WriterOptions {
-        chunk_rows: 32,
-        ..WriterOptions::default()
-    };
-    let _guard = write_or_spawn();
-    let mut w = Writer::create(path, &header, rows, opts).unwrap();
-    w.write_block(0, &block).unwrap();
-    w.finish().unwrap()
+        (0..CLASSES.len()).map(|c| (c == class) as u8).collect()
+    })
 }
 
 /// A small DanQ with every source of randomness switched on.
