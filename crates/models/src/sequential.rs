@@ -402,8 +402,8 @@ impl Builder<'_> {
                 if body.0.is_empty() {
                     return Err(config("a residual block needs a body of layers".into()));
                 }
-                let first = self.rows.len();
-                self.row(name, input, 0, "h + body(h)".into());
+                let note = format!("h + body(h), the {} layers below", body.0.len());
+                self.row(name, input, 0, note);
                 let (steps, out) = self.list(body, name, input)?;
                 let same = match (input.positions(), out.positions()) {
                     (Some(a), Some(b)) => a == b,
@@ -416,7 +416,6 @@ impl Builder<'_> {
                         out.dims()
                     )));
                 }
-                self.rows[first].note = format!("h + body(h), the {} layers below", body.0.len());
                 (Op::Residual(steps), input)
             }
             LayerKind::Recurrent(r) => {
