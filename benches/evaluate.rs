@@ -53,7 +53,10 @@ fn synthetic_predictions(path: &Path, rows: usize) {
             })
             .collect();
         let pred: Vec<f32> = parts.iter().flat_map(|(p, _)| p.iter().copied()).collect();
-        let y: Vec<u8> = parts.iter().flat_map(|(_, y)| y.iter().copied()).collect();
+        let y: Vec<f32> = parts
+            .iter()
+            .flat_map(|(_, y)| y.iter().map(|&v| f32::from(v)))
+            .collect();
         let start: Vec<i64> = (first..first + k).map(|r| 200 * r as i64).collect();
         w.append(&pred, &y, &vec![0; k], &start, &vec![b'+'; k])
             .unwrap();

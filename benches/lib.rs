@@ -67,6 +67,7 @@ pub fn header(t: usize, window: usize) -> ferrosea_dataset::Header {
         },
         chrom_names: vec!["chr8".into()],
         attrs: vec![],
+        ..Default::default()
     }
 }
 

@@ -72,6 +72,14 @@ impl Model {
         let json = checkpoint::resolve(path).map_err(RuntimeError::from)?;
         let device = device.open()?;
         let (net, meta) = checkpoint::load_network(&json, &device)?;
+        if !meta.alphabet.is_dna() {
+            return Err(AnalyzeError::Usage(format!(
+                "{}: the model reads sequences over {}; analyze reads genomes, VCFs and FASTA, \
+                 and needs a model trained on one-hot A, C, G, T",
+                json.display(),
+                meta.alphabet
+            )));
+        }
         if meta.loss == ferrosea_runtime::loss::Loss::Mse {
             return Err(AnalyzeError::Usage(format!(
                 "{}: the model was trained with \"loss\": \"mse\", so its outputs are values, not probabilities; analyze's scores (probability differences, log-odds, e-values) need a model trained with \"bce\" or \"softmax\"",

@@ -8,7 +8,7 @@ use hdf5::types::VarLenUnicode;
 use ndarray::s;
 
 use crate::writer::{attr, group, strings};
-use crate::{AttrValue, CoordColumns, Error, Header, Targets};
+use crate::{Alphabet, AttrValue, CoordColumns, Encoding, Error, Header, LabelKind, Targets};
 
 fn h5(path: &Path, what: &str) -> impl FnOnce(hdf5::Error) -> Error {
     let (path, what) = (path.to_path_buf(), what.to_string());
@@ -21,6 +21,43 @@ pub(crate) fn format(file: &hdf5::File) -> Option<String> {
         .ok()
         .and_then(|a| a.read_scalar::<VarLenUnicode>().ok())
         .map(|s| s.to_string())
+}
+
+/// A string attribute of `loc`, if it has one.
+fn str_attr(loc: &hdf5::Location, name: &str) -> Option<String> {
+    loc.attr(name)
+        .ok()
+        .and_then(|a| a.read_scalar::<VarLenUnicode>().ok())
+        .map(|s| s.to_string())
+}
+
+/// The file's `labels` attribute (absent: binary).
+pub(crate) fn read_label_kind(file: &hdf5::File, path: &Path) -> Result<LabelKind, Error> {
+    match str_attr(file, "labels") {
+        None => Ok(LabelKind::Binary),
+        Some(s) => LabelKind::parse(&s).ok_or_else(|| Error::Format {
+            path: path.to_path_buf(),
+            message: format!("attribute labels is '{s}': expected binary, class or real"),
+        }),
+    }
+}
+
+/// The `alphabet` and `encoding` attributes of `/x` (absent: one-hot A, C, G, T).
+pub(crate) fn read_alphabet(x: &hdf5::Dataset, path: &Path) -> Result<Alphabet, Error> {
+    let bad = |message: String| Error::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    let symbols = str_attr(x, "alphabet").unwrap_or_else(|| "ACGT".into());
+    let encoding = match str_attr(x, "encoding") {
+        None => Encoding::OneHot,
+        Some(e) => Encoding::parse(&e).ok_or_else(|| {
+            bad(format!(
+                "attribute encoding of /x is '{e}': expected one-hot or index"
+            ))
+        })?,
+    };
+    Alphabet::new(&symbols, encoding).map_err(|m| bad(format!("/x: {m}")))
 }
 
 /// A 1-D string dataset.
@@ -37,11 +74,12 @@ pub(crate) fn read_strings(
     Ok(v.into_iter().map(|s| s.to_string()).collect())
 }
 
-/// `/targets/*`, checked to name `columns` label (or prediction) columns of `what`.
+/// `/targets/*`, checked to name `columns` label (or prediction) columns of `what` (`None`:
+/// any number, as class labels name their classes there).
 pub(crate) fn read_targets(
     file: &hdf5::File,
     path: &Path,
-    columns: usize,
+    columns: Option<usize>,
     what: &str,
 ) -> Result<Targets, Error> {
     let read = |name: &str| read_strings(file, path, name);
@@ -51,6 +89,9 @@ pub(crate) fn read_targets(
         category: read("targets/category")?,
         cell: optional("targets/cell")?,
         treatment: optional("targets/treatment")?,
+    };
+    let Some(columns) = columns else {
+        return Ok(targets);
     };
     if targets.len() != columns {
         return Err(Error::Format {
@@ -93,6 +134,9 @@ pub(crate) fn write_attrs(
     attr(file, "format", &AttrValue::Str(format.into()))?;
     attr(file, "format_version", &AttrValue::Int(version.into()))?;
     attr(file, "window", &AttrValue::Int(h.window as i64))?;
+    if h.labels != LabelKind::Binary {
+        attr(file, "labels", &AttrValue::Str(h.labels.name().into()))?;
+    }
     for (k, v) in &h.attrs {
         attr(file, k, v)?;
     }

@@ -5,6 +5,7 @@
 //! ```text
 //! /x                  uint8 [N, window, 4]  one-hot, columns A,C,G,T (attr alphabet="ACGT")
 //! /y                  uint8 [N, T]          0/1 labels, column t = target t
+//!                     (attr `labels`: class indices uint8 [N], or real values float32 [N, T])
 //! /targets/name       str [T]               target names, in label-column order
 //! /targets/category   str [T]               TF, DNase, Histone, ...
 //! /targets/cell       str [T]               (when the manifest has it)
@@ -19,6 +20,7 @@
 //! file attributes and the layout rules. [`Writer`] streams rows to disk under a temporary
 //! name and renames the file when it is complete; [`Reader`] reads it back.
 
+mod alphabet;
 mod guard;
 mod layout;
 mod predictions;
@@ -28,6 +30,7 @@ mod writer;
 
 use std::path::PathBuf;
 
+pub use alphabet::{real_label_bytes, Alphabet, Encoding, LabelKind};
 pub use guard::{
     clip, command_line, ensure_not_input, ensure_output_dir, ensure_output_file, ensure_writable,
     same_file, sha256_file, OutputIsInput, MESSAGE_VALUE_CHARS,
@@ -89,8 +92,10 @@ pub fn write_atomically(path: &std::path::Path, contents: &[u8]) -> std::io::Res
 /// Raw coordinate columns of some rows: chromosome indices, window starts, strand bytes.
 pub type CoordColumns = (Vec<u32>, Vec<i64>, Vec<u8>);
 
-/// Version of the layout described above, stored as the `format_version` attribute.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the layout described above, stored as the `format_version` attribute: files
+/// over A, C, G, T with binary labels are version 1, as before other alphabets and labels
+/// existed; files that use them are version 2, so that a reader of version 1 refuses them.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Value of the `format` file attribute.
 pub const FORMAT_NAME: &str = "ferrosea-dataset";
@@ -140,6 +145,36 @@ pub struct Header {
     pub chrom_names: Vec<String>,
     /// File attributes written besides `format`, `format_version` and `window`.
     pub attrs: Vec<(String, AttrValue)>,
+    /// The symbols of `/x` (default: one-hot A, C, G, T).
+    pub alphabet: Alphabet,
+    /// What `/y` holds (default: 0/1 per target).
+    pub labels: LabelKind,
+}
+
+impl Header {
+    /// The `format_version` a file of this header gets: 1 for one-hot ACGT with binary
+    /// labels, [`FORMAT_VERSION`] otherwise.
+    pub fn format_version(&self) -> u32 {
+        if self.alphabet.is_dna() && self.labels == LabelKind::Binary {
+            1
+        } else {
+            FORMAT_VERSION
+        }
+    }
+
+    /// Bytes of `/y` per row.
+    pub fn label_row_bytes(&self) -> usize {
+        label_row_bytes(self.labels, self.targets.len())
+    }
+}
+
+/// Bytes of `/y` per row for `targets` targets.
+pub(crate) fn label_row_bytes(kind: LabelKind, targets: usize) -> usize {
+    match kind {
+        LabelKind::Binary => targets,
+        LabelKind::Class => 1,
+        LabelKind::Real => 4 * targets,
+    }
 }
 
 /// Errors reading or writing a dataset file; each names the file.

@@ -4,6 +4,7 @@
 //! ```text
 //! /pred               float32 [N, T]  sigmoid probabilities, column t = target t
 //! /y                  uint8 [N, T]    the labels of the dataset file the rows came from
+//!                                     (class labels one-hot; float32 for real labels)
 //! /targets/...        as in a dataset file
 //! /coords/...         as in a dataset file
 //! ```
@@ -55,6 +56,7 @@ pub struct PredictionsWriter {
     next: usize,
     targets: usize,
     n_chroms: usize,
+    labels: crate::LabelKind,
     pred: hdf5::Dataset,
     y: hdf5::Dataset,
     chrom: hdf5::Dataset,
@@ -90,8 +92,12 @@ impl PredictionsWriter {
             pred
         };
         let pred = pred.create("pred").map_err(h5("creating pred"))?;
-        let y = file
-            .new_dataset::<u8>()
+        let y = if header.labels == crate::LabelKind::Real {
+            file.new_dataset::<f32>()
+        } else {
+            file.new_dataset::<u8>()
+        };
+        let y = y
             .shape([rows, t])
             .chunk(tile)
             .deflate(4)
@@ -113,6 +119,7 @@ impl PredictionsWriter {
             next: 0,
             targets: t,
             n_chroms: header.chrom_names.len(),
+            labels: header.labels,
             pred,
             y,
             chrom,
@@ -126,12 +133,13 @@ impl PredictionsWriter {
         self.next
     }
 
-    /// Appends rows: `pred` and `y` are `[k, T]` row-major, the coordinates one per row.
-    /// Blocks of a multiple of `chunk_rows` rows write whole tiles, the fastest way.
+    /// Appends rows: `pred` and `y` are `[k, T]` row-major (`y` as
+    /// [`Reader::read_labels`](crate::Reader::read_labels) gives it), the coordinates one per
+    /// row. Blocks of a multiple of `chunk_rows` rows write whole tiles, the fastest way.
     pub fn append(
         &mut self,
         pred: &[f32],
-        y: &[u8],
+        y: &[f32],
         chrom: &[u32],
         start: &[i64],
         strand: &[u8],
@@ -170,10 +178,23 @@ impl PredictionsWriter {
         self.pred
             .write_slice(p, s![rows.clone(), ..])
             .map_err(h5("pred"))?;
-        let yv = ArrayView2::from_shape((k, t), y).map_err(shape_err)?;
-        self.y
-            .write_slice(yv, s![rows.clone(), ..])
-            .map_err(h5("y"))?;
+        if self.labels == crate::LabelKind::Real {
+            let yv = ArrayView2::from_shape((k, t), y).map_err(shape_err)?;
+            self.y.write_slice(yv, s![rows.clone(), ..])
+        } else {
+            if let Some(i) = y.iter().position(|&v| v != 0.0 && v != 1.0) {
+                return Err(bad(format!(
+                    "row {}: label {} for target {}: expected 0 or 1",
+                    self.next + i / t.max(1),
+                    y[i],
+                    i % t.max(1)
+                )));
+            }
+            let bytes: Vec<u8> = y.iter().map(|&v| v as u8).collect();
+            let yv = ArrayView2::from_shape((k, t), &bytes[..]).map_err(shape_err)?;
+            self.y.write_slice(yv, s![rows.clone(), ..])
+        }
+        .map_err(h5("y"))?;
         self.chrom
             .write_slice(ArrayView1::from(chrom), s![rows.clone()])
             .map_err(h5("coords/chrom"))?;
@@ -233,7 +254,12 @@ fn coord_column<T: hdf5::H5Type>(
 }
 
 fn write_header(file: &hdf5::File, coords: &hdf5::Group, h: &Header) -> hdf5::Result<()> {
-    layout::write_attrs(file, PREDICTIONS_FORMAT, 1, h)?;
+    let version = if h.labels == crate::LabelKind::Binary {
+        1
+    } else {
+        2
+    };
+    layout::write_attrs(file, PREDICTIONS_FORMAT, version, h)?;
     layout::write_names(file, coords, h)
 }
 
@@ -246,6 +272,7 @@ pub struct Predictions {
     len: usize,
     targets: Targets,
     chrom_names: Vec<String>,
+    labels: crate::LabelKind,
 }
 
 impl Predictions {
@@ -278,9 +305,11 @@ impl Predictions {
                 message: format!("pred has shape {ps:?} and y {ys:?}: expected both [N, T]"),
             });
         }
-        let targets = layout::read_targets(&file, &path, ps[1], "prediction")?;
+        let targets = layout::read_targets(&file, &path, Some(ps[1]), "prediction")?;
         let chrom_names = layout::read_strings(&file, &path, "coords/chrom_names")?;
+        let labels = layout::read_label_kind(&file, &path)?;
         Ok(Predictions {
+            labels,
             len: ps[0],
             path,
             file,
@@ -361,11 +390,40 @@ impl Predictions {
         layout::read_coord_columns(&self.file, &self.path, rows)
     }
 
-    /// Labels of rows `rows` and targets `cols`, row-major `[rows, cols]`.
+    /// What the labels are: 0/1 per target (binary), one class per row (class, stored
+    /// one-hot) or real values.
+    pub fn labels(&self) -> crate::LabelKind {
+        self.labels
+    }
+
+    /// Labels of rows `rows` and targets `cols`, row-major `[rows, cols]`: 0/1 bytes of
+    /// binary or class labels (real labels: [`read_labels`](Self::read_labels)).
     pub fn read_y(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Vec<u8>, Error> {
+        if self.labels == crate::LabelKind::Real {
+            return Err(Error::Format {
+                path: self.path.clone(),
+                message: "the labels are real values, not bytes".into(),
+            });
+        }
         let a = self
             .y
             .read_slice::<u8, _, ndarray::Ix2>(s![rows, cols])
+            .map_err(self.h5("reading y"))?;
+        Ok(a.into_iter().collect())
+    }
+
+    /// Labels of rows `rows` and targets `cols` as numbers, whatever their kind.
+    pub fn read_labels(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Vec<f32>, Error> {
+        if self.labels != crate::LabelKind::Real {
+            return Ok(self
+                .read_y(rows, cols)?
+                .into_iter()
+                .map(f32::from)
+                .collect());
+        }
+        let a = self
+            .y
+            .read_slice::<f32, _, ndarray::Ix2>(s![rows, cols])
             .map_err(self.h5("reading y"))?;
         Ok(a.into_iter().collect())
     }

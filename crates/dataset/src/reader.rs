@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use hdf5::types::VarLenUnicode;
 use ndarray::s;
 
-use crate::{layout, Error, Targets, FORMAT_NAME};
+use crate::{layout, Alphabet, Error, LabelKind, Targets, FORMAT_NAME, FORMAT_VERSION};
 
 /// An open dataset file.
 ///
@@ -20,6 +20,8 @@ pub struct Reader {
     window: usize,
     targets: Targets,
     chrom_names: Vec<String>,
+    alphabet: Alphabet,
+    labels: LabelKind,
 }
 
 impl Reader {
@@ -37,18 +39,56 @@ impl Reader {
                 message: format!("not a {FORMAT_NAME} file (no 'format' attribute saying so)"),
             });
         }
-        let x = file.dataset("x").map_err(h5("opening x"))?;
-        let y = file.dataset("y").map_err(h5("opening y"))?;
-        let (xs, ys) = (x.shape(), y.shape());
-        if xs.len() != 3 || xs[2] != 4 || ys.len() != 2 || ys[0] != xs[0] {
+        let version = file
+            .attr("format_version")
+            .and_then(|a| a.read_scalar::<i64>())
+            .unwrap_or(1);
+        if version > FORMAT_VERSION as i64 {
             return Err(Error::Format {
                 path,
                 message: format!(
-                    "x has shape {xs:?} and y {ys:?}: expected [N, window, 4] and [N, T]"
+                    "format_version {version} is newer than this ferrosea reads \
+                     ({FORMAT_VERSION}): update ferrosea"
                 ),
             });
         }
-        let targets = layout::read_targets(&file, &path, ys[1], "label")?;
+        let x = file.dataset("x").map_err(h5("opening x"))?;
+        let y = file.dataset("y").map_err(h5("opening y"))?;
+        let alphabet = layout::read_alphabet(&x, &path)?;
+        let labels = layout::read_label_kind(&file, &path)?;
+        let (xs, ys) = (x.shape(), y.shape());
+        let c = alphabet.channels();
+        let (y_rank, y_type) = match labels {
+            LabelKind::Binary => (2, "uint8 [N, T]"),
+            LabelKind::Class => (1, "uint8 [N]"),
+            LabelKind::Real => (2, "float32 [N, T]"),
+        };
+        let y_size = y.dtype().map(|t| t.size()).unwrap_or(0);
+        let y_ok = ys.len() == y_rank && y_size == if labels == LabelKind::Real { 4 } else { 1 };
+        if xs.len() != 3 || xs[2] != c || !y_ok || ys.first() != xs.first() {
+            return Err(Error::Format {
+                path,
+                message: format!(
+                    "x has shape {xs:?} and y {ys:?} ({y_size}-byte values): expected x \
+                     [N, window, {c}] (alphabet {alphabet}) and y {y_type} ({} labels)",
+                    labels.name()
+                ),
+            });
+        }
+        let columns = match labels {
+            LabelKind::Class => None,
+            _ => Some(ys[1]),
+        };
+        let targets = layout::read_targets(&file, &path, columns, "label")?;
+        if labels == LabelKind::Class && targets.len() < 2 {
+            return Err(Error::Format {
+                path,
+                message: format!(
+                    "class labels with {} class names in /targets/name: expected at least two",
+                    targets.len()
+                ),
+            });
+        }
         let chrom_names = layout::read_strings(&file, &path, "coords/chrom_names")?;
         Ok(Reader {
             len: xs[0],
@@ -59,7 +99,19 @@ impl Reader {
             y,
             targets,
             chrom_names,
+            alphabet,
+            labels,
         })
+    }
+
+    /// The symbols of `/x` and their encoding.
+    pub fn alphabet(&self) -> &Alphabet {
+        &self.alphabet
+    }
+
+    /// What `/y` holds.
+    pub fn labels(&self) -> LabelKind {
+        self.labels
     }
 
     /// Number of rows.
@@ -125,7 +177,7 @@ impl Reader {
         }
     }
 
-    /// One-hot rows `rows`, `rows.len() * window * 4` bytes.
+    /// Rows `rows` of `/x`, `rows.len() * window * channels` bytes.
     pub fn read_x(&self, rows: Range<usize>) -> Result<Vec<u8>, Error> {
         let a = self
             .x
@@ -134,13 +186,52 @@ impl Reader {
         Ok(a.into_iter().collect())
     }
 
-    /// Label rows `rows`, `rows.len() * T` bytes.
+    /// Label rows `rows` as stored: `rows.len() * T` bytes of 0/1 (binary) or `rows.len()`
+    /// class indices (class). Real labels are read with [`read_labels`](Self::read_labels).
     pub fn read_y(&self, rows: Range<usize>) -> Result<Vec<u8>, Error> {
-        let a = self
-            .y
-            .read_slice::<u8, _, ndarray::Ix2>(s![rows, ..])
-            .map_err(self.h5("reading y"))?;
-        Ok(a.into_iter().collect())
+        let v = match self.labels {
+            LabelKind::Binary => self
+                .y
+                .read_slice::<u8, _, ndarray::Ix2>(s![rows, ..])
+                .map(|a| a.into_iter().collect()),
+            LabelKind::Class => self
+                .y
+                .read_slice_1d::<u8, _>(s![rows])
+                .map(|a| a.into_iter().collect()),
+            LabelKind::Real => {
+                return Err(Error::Format {
+                    path: self.path.clone(),
+                    message: "the labels are real values, not bytes (read_labels reads them)"
+                        .into(),
+                })
+            }
+        };
+        v.map_err(self.h5("reading y"))
+    }
+
+    /// Label rows `rows` as `[rows.len(), T]` numbers, whatever the kind: 0/1 per target for
+    /// binary labels, the one-hot row of the class for class labels, the values for real
+    /// ones.
+    pub fn read_labels(&self, rows: Range<usize>) -> Result<Vec<f32>, Error> {
+        let t = self.targets.len();
+        match self.labels {
+            LabelKind::Binary => Ok(self.read_y(rows)?.into_iter().map(f32::from).collect()),
+            LabelKind::Class => {
+                let idx = self.read_y(rows)?;
+                let mut out = vec![0f32; idx.len() * t];
+                for (i, &c) in idx.iter().enumerate() {
+                    if let Some(o) = out.get_mut(i * t + c as usize).filter(|_| (c as usize) < t) {
+                        *o = 1.0;
+                    }
+                }
+                Ok(out)
+            }
+            LabelKind::Real => self
+                .y
+                .read_slice::<f32, _, ndarray::Ix2>(s![rows, ..])
+                .map(|a| a.into_iter().collect())
+                .map_err(self.h5("reading y")),
+        }
     }
 
     /// The chromosome names that `coords/chrom` indexes.

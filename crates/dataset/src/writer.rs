@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use hdf5::types::VarLenUnicode;
 
 use self::column::Column;
-use crate::{AttrValue, Error, Header, FORMAT_NAME, FORMAT_VERSION};
+use crate::{AttrValue, Error, Header, LabelKind, FORMAT_NAME};
 
 /// Tuning of a [`Writer`].
 #[derive(Clone, Copy, Debug)]
@@ -40,9 +40,11 @@ impl Default for WriterOptions {
 /// Rows to write: `len` rows starting anywhere.
 #[derive(Clone, Debug, Default)]
 pub struct Block {
-    /// One-hot windows, `len * window * 4` bytes.
+    /// Windows, `len * window * channels` bytes (4 channels, one-hot A, C, G, T, unless the
+    /// header says another [`crate::Alphabet`]).
     pub x: Vec<u8>,
-    /// Labels, `len * T` bytes.
+    /// Labels as `/y` stores them: `len * T` bytes of 0/1 (binary), `len` class indices
+    /// (class), or `len * T` little-endian float32 ([`crate::real_label_bytes`]; real).
     pub y: Vec<u8>,
     /// Index into the chromosome names, one per row.
     pub chrom: Vec<u32>,
@@ -79,7 +81,7 @@ impl Block {
 ///     window: 2,
 ///     targets: Targets { name: vec!["CTCF".into()], category: vec!["TF".into()], ..Default::default() },
 ///     chrom_names: vec!["chr1".into()],
-///     attrs: vec![],
+///     ..Default::default()
 /// };
 /// let mut w = Writer::create(&path, &header, 1, WriterOptions::default())?;
 /// let block = Block { x: vec![1, 0, 0, 0, 0, 0, 0, 1], y: vec![1], chrom: vec![0], start: vec![10], strand: vec![b'+'] };
@@ -98,6 +100,8 @@ pub struct Writer {
     window: usize,
     n_targets: usize,
     n_chroms: usize,
+    alphabet: crate::Alphabet,
+    labels: crate::LabelKind,
     x: Column,
     y: Column,
     chrom: Column,
@@ -124,10 +128,27 @@ impl Writer {
         let (w, t) = (header.window, header.targets.len());
         let c = opts.chunk_rows.max(1);
         let cc = opts.coord_chunk_rows.max(1);
-        let x = Column::create::<u8>(&file, "x", rows, &[w, 4], c, opts.level)
-            .map_err(h5("creating x"))?;
-        let y = Column::create::<u8>(&file, "y", rows, &[t], c, opts.level)
-            .map_err(h5("creating y"))?;
+        let x = Column::create::<u8>(
+            &file,
+            "x",
+            rows,
+            &[w, header.alphabet.channels()],
+            c,
+            opts.level,
+        )
+        .map_err(h5("creating x"))?;
+        let y = match header.labels {
+            LabelKind::Binary => Column::create::<u8>(&file, "y", rows, &[t], c, opts.level),
+            LabelKind::Class => Column::create::<u8>(&file, "y", rows, &[], c, opts.level),
+            LabelKind::Real => Column::create::<f32>(&file, "y", rows, &[t], c, opts.level),
+        }
+        .map_err(h5("creating y"))?;
+        if header.labels == LabelKind::Class && !(2..=256).contains(&t) {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                message: format!("class labels need 2 to 256 classes (targets), not {t}"),
+            });
+        }
         let coords = group(&file, "coords").map_err(h5("creating coords"))?;
         let chrom = Column::create::<u32>(&coords, "chrom", rows, &[], cc, opts.level)
             .map_err(h5("creating coords/chrom"))?;
@@ -144,6 +165,8 @@ impl Writer {
             window: w,
             n_targets: t,
             n_chroms: header.chrom_names.len(),
+            alphabet: header.alphabet.clone(),
+            labels: header.labels,
             x,
             y,
             chrom,
@@ -171,8 +194,8 @@ impl Writer {
                 self.rows
             )));
         }
-        if block.x.len() != k * self.window * 4
-            || block.y.len() != k * self.n_targets
+        if block.x.len() != k * self.window * self.alphabet.channels()
+            || block.y.len() != k * crate::label_row_bytes(self.labels, self.n_targets)
             || block.start.len() != k
             || block.strand.len() != k
         {
@@ -183,6 +206,55 @@ impl Writer {
                 "chromosome index {c} out of range ({} names)",
                 self.n_chroms
             )));
+        }
+        let row_x = self.window * self.alphabet.channels();
+        for (i, row) in block.x.chunks_exact(row_x.max(1)).enumerate() {
+            if let Some((pos, ch, v)) = self.alphabet.first_bad_value(row) {
+                return Err(bad(format!(
+                    "row {}: /x holds {v} at position {pos}, channel {ch}, which alphabet {} \
+                     cannot hold",
+                    first_row + i,
+                    self.alphabet
+                )));
+            }
+        }
+        let bad_label = match self.labels {
+            LabelKind::Binary => block.y.iter().position(|&v| v > 1).map(|k| {
+                let t = self.n_targets.max(1);
+                format!(
+                    "row {}: label {} for target {}: expected 0 or 1",
+                    first_row + k / t,
+                    block.y[k],
+                    k % t
+                )
+            }),
+            LabelKind::Class => block
+                .y
+                .iter()
+                .position(|&v| v as usize >= self.n_targets)
+                .map(|k| {
+                    format!(
+                        "row {}: class {} past the last of {} classes",
+                        first_row + k,
+                        block.y[k],
+                        self.n_targets
+                    )
+                }),
+            LabelKind::Real => block
+                .y
+                .chunks_exact(4)
+                .position(|b| !f32::from_le_bytes(b.try_into().expect("4 bytes")).is_finite())
+                .map(|k| {
+                    let t = self.n_targets.max(1);
+                    format!(
+                        "row {}: label for target {} is not a finite number",
+                        first_row + k / t,
+                        k % t
+                    )
+                }),
+        };
+        if let Some(m) = bad_label {
+            return Err(bad(m));
         }
         let h5 = |what: &'static str| {
             let path = self.path.clone();
@@ -327,8 +399,15 @@ pub(crate) fn attr(loc: &hdf5::Location, name: &str, value: &AttrValue) -> hdf5:
 }
 
 fn write_header(file: &hdf5::File, coords: &hdf5::Group, h: &Header) -> hdf5::Result<()> {
-    crate::layout::write_attrs(file, FORMAT_NAME, FORMAT_VERSION, h)?;
+    crate::layout::write_attrs(file, FORMAT_NAME, h.format_version(), h)?;
     let x = file.dataset("x")?;
-    attr(&x, "alphabet", &AttrValue::Str("ACGT".into()))?;
+    attr(&x, "alphabet", &AttrValue::Str(h.alphabet.symbols().into()))?;
+    if !h.alphabet.is_dna() {
+        attr(
+            &x,
+            "encoding",
+            &AttrValue::Str(h.alphabet.encoding().name().into()),
+        )?;
+    }
     crate::layout::write_names(file, coords, h)
 }

@@ -1,6 +1,9 @@
 //! Writing and reading back dataset files.
 
-use ferrosea_dataset::{AttrValue, Block, Header, Reader, Targets, Writer, WriterOptions};
+use ferrosea_dataset::{
+    real_label_bytes, Alphabet, AttrValue, Block, Encoding, Header, LabelKind, Reader, Targets,
+    Writer, WriterOptions,
+};
 
 const W: usize = 5;
 
@@ -18,14 +21,20 @@ fn header() -> Header {
             ("bin_size".into(), AttrValue::Int(200)),
             ("keep".into(), AttrValue::Str("positive".into())),
         ],
+        ..Default::default()
     }
 }
 
-/// Row `i` of a synthetic dataset: distinct bytes everywhere.
+/// Row `i` of a synthetic dataset: one-hot rows that differ from row to row (with an N,
+/// an all-zero position, in every third row).
 fn block(rows: std::ops::Range<usize>) -> Block {
     let mut b = Block::default();
     for i in rows {
-        b.x.extend((0..W * 4).map(|j| ((i * 7 + j) % 251) as u8));
+        for p in 0..W {
+            let base = (i * 7 + p * 3) % 4;
+            let n = i % 3 == 0 && p == i % W;
+            b.x.extend((0..4).map(|c| (c == base && !n) as u8));
+        }
         b.y.extend([(i % 2) as u8, (i % 3 == 0) as u8, 1]);
         b.chrom.push((i % 2) as u32);
         b.start.push(i as i64 * 200 - 400);
@@ -153,4 +162,89 @@ fn not_a_dataset() {
     hdf5::File::create(&path).unwrap();
     let e = Reader::open(&path).err().unwrap().to_string();
     assert!(e.contains("not a ferrosea-dataset file"), "{e}");
+}
+
+/// A file over {0, 1} in the index encoding with class labels, and one with real labels.
+#[test]
+fn other_alphabets_and_labels_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = Alphabet::new("01", Encoding::Index).unwrap();
+    let h = Header {
+        alphabet: binary.clone(),
+        labels: LabelKind::Class,
+        ..header()
+    };
+    let path = dir.path().join("classes.h5");
+    let mut w = Writer::create(&path, &h, 4, opts()).unwrap();
+    let blk = Block {
+        x: (0..4 * W).map(|j| (j % 3 == 0) as u8).collect(),
+        y: vec![0, 2, 1, 2],
+        chrom: vec![0; 4],
+        start: vec![0, 5, 10, 15],
+        strand: vec![b'+'; 4],
+    };
+    w.write_block(0, &blk).unwrap();
+    w.finish().unwrap();
+    let r = Reader::open(&path).unwrap();
+    assert_eq!((r.alphabet(), r.labels()), (&binary, LabelKind::Class));
+    assert_eq!(r.attr_int("format_version").unwrap(), 2);
+    assert_eq!(r.read_x(0..4).unwrap(), blk.x);
+    assert_eq!(r.read_y(0..4).unwrap(), blk.y);
+    let one_hot = r.read_labels(1..3).unwrap();
+    assert_eq!(one_hot, vec![0., 0., 1., 0., 1., 0.]);
+    // h5py sees a 1-channel x and a 1-D y.
+    let f = hdf5::File::open(&path).unwrap();
+    assert_eq!(f.dataset("x").unwrap().shape(), vec![4, W, 1]);
+    assert_eq!(f.dataset("y").unwrap().shape(), vec![4]);
+
+    let h = Header {
+        labels: LabelKind::Real,
+        ..header()
+    };
+    let path = dir.path().join("real.h5");
+    let mut w = Writer::create(&path, &h, 2, opts()).unwrap();
+    let values = [0.5f32, -1.25, 3.0, 1e-3, 0.0, 7.5];
+    let mut blk = block(0..2);
+    blk.y = real_label_bytes(&values);
+    w.write_block(0, &blk).unwrap();
+    w.finish().unwrap();
+    let r = Reader::open(&path).unwrap();
+    assert_eq!(r.read_labels(0..2).unwrap(), values);
+    assert!(r.read_y(0..2).is_err());
+}
+
+/// Values the alphabet or the labels cannot hold are refused, naming the row.
+#[test]
+fn values_outside_the_alphabet_or_classes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = Writer::create(&dir.path().join("a.h5"), &header(), 2, opts()).unwrap();
+    let mut blk = block(0..2);
+    blk.x[W * 4 + 2] = 3;
+    let e = w.write_block(0, &blk).unwrap_err().to_string();
+    assert!(
+        e.contains("row 1: /x holds 3 at position 0, channel 2"),
+        "{e}"
+    );
+
+    let h = Header {
+        labels: LabelKind::Class,
+        ..header()
+    };
+    let mut w = Writer::create(&dir.path().join("b.h5"), &h, 2, opts()).unwrap();
+    let mut blk = block(0..2);
+    blk.y = vec![1, 3];
+    let e = w.write_block(0, &blk).unwrap_err().to_string();
+    assert!(
+        e.contains("row 1: class 3 past the last of 3 classes"),
+        "{e}"
+    );
+
+    let mut w = Writer::create(&dir.path().join("c.h5"), &header(), 2, opts()).unwrap();
+    let mut blk = block(0..2);
+    blk.y[4] = 2;
+    let e = w.write_block(0, &blk).unwrap_err().to_string();
+    assert!(
+        e.contains("row 1: label 2 for target 1: expected 0 or 1"),
+        "{e}"
+    );
 }

@@ -3,7 +3,8 @@
 //! [`predict()`] streams a dataset file through a trained network into a prediction file
 //! (`pred` probabilities, with the dataset's labels, targets and coordinates);
 //! [`metrics()`] scores a prediction file per target (ROC AUC, PR AUC with the one
-//! implementation in `ferrosea-metrics`), summarises per category with polars, joins
+//! implementation in `ferrosea-metrics`; accuracy for class labels; Pearson, Spearman and
+//! MSE for real-valued labels), summarises per category with polars, joins
 //! published per-target figures ([`reference`]) and draws the curves ([`plots`]). The binary
 //! `ferrosea-evaluate` is a thin command line over both.
 
@@ -12,6 +13,7 @@ mod metrics;
 pub mod plots;
 mod predict;
 pub mod reference;
+mod regression;
 
 use std::path::PathBuf;
 

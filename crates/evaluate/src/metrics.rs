@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use ferrosea_dataset::Predictions;
+use ferrosea_dataset::{LabelKind, Predictions};
 use ferrosea_metrics::Ranked;
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -40,7 +40,7 @@ pub struct MetricsOptions {
 }
 
 /// One target's line of `per_target.tsv`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct TargetRow {
     /// Target name.
     pub name: String,
@@ -60,10 +60,22 @@ pub struct TargetRow {
     /// The reference's PR AUC, with `--reference`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_pr_auc: Option<f64>,
+    /// Class labels: the fraction of this class's rows whose most probable class is it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// Real labels: Pearson's correlation of predictions and labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pearson: Option<f64>,
+    /// Real labels: Spearman's rank correlation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spearman: Option<f64>,
+    /// Real labels: mean squared error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mse: Option<f64>,
 }
 
 /// One line of `summary.tsv`: a category, or `all`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct SummaryRow {
     /// Category, or `all`.
     pub category: String,
@@ -85,6 +97,19 @@ pub struct SummaryRow {
     /// Mean reference PR AUC over the same targets, with `--reference`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_reference_pr_auc: Option<f64>,
+    /// Class labels: the fraction of the rows whose most probable class is theirs (`all`),
+    /// or the mean per-class accuracy of a category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// Real labels: mean Pearson correlation over the targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_pearson: Option<f64>,
+    /// Real labels: mean Spearman correlation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_spearman: Option<f64>,
+    /// Real labels: mean of the targets' mean squared errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_mse: Option<f64>,
 }
 
 /// What `metrics` found and wrote.
@@ -132,6 +157,10 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
     }
     let reference = opts.reference.as_deref().map(reference::read).transpose()?;
     let mut notes = Vec::new();
+    let kind = p.labels();
+    if kind == LabelKind::Real {
+        return crate::regression::metrics(opts, &p, started, json_path);
+    }
     let labels = match &opts.labels {
         None => labels::from_predictions(&p)?,
         Some(path) => {
@@ -157,9 +186,22 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
                 pr_auc: scored.then_some(r.pr_auc).flatten(),
                 reference_roc_auc: None,
                 reference_pr_auc: None,
+                accuracy: None,
+                pearson: None,
+                spearman: None,
+                mse: None,
             }
         })
         .collect();
+    let overall_accuracy = if kind == LabelKind::Class {
+        let (overall, per_class) = class_accuracy(&p, &labels)?;
+        for (r, a) in rows.iter_mut().zip(per_class) {
+            r.accuracy = a;
+        }
+        Some(overall)
+    } else {
+        None
+    };
     let na: Vec<&str> = rows
         .iter()
         .filter(|r| r.roc_auc.is_none())
@@ -176,19 +218,33 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
     if let Some(r) = &reference {
         join_reference(&mut rows, r, &mut notes)?;
     }
-    let summary = summarise(&rows, reference.is_some())?;
+    let mut summary = summarise(&rows, reference.is_some())?;
+    if let Some(overall) = overall_accuracy {
+        for s in summary.iter_mut() {
+            s.accuracy = if s.category == "all" {
+                overall
+            } else {
+                let a: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r.category == s.category)
+                    .filter_map(|r| r.accuracy)
+                    .collect();
+                (!a.is_empty()).then(|| a.iter().sum::<f64>() / a.len() as f64)
+            };
+        }
+    }
 
     let mut files = Vec::new();
     let per_target = opts.out.join("per_target.tsv");
     write_atomically(
         &per_target,
-        per_target_tsv(&rows, reference.is_some()).as_bytes(),
+        per_target_tsv(&rows, reference.is_some(), overall_accuracy.is_some()).as_bytes(),
     )?;
     files.push(per_target);
     let summary_path = opts.out.join("summary.tsv");
     write_atomically(
         &summary_path,
-        summary_tsv(&summary, reference.is_some()).as_bytes(),
+        summary_tsv(&summary, reference.is_some(), overall_accuracy.is_some()).as_bytes(),
     )?;
     files.push(summary_path);
     if !opts.no_plots {
@@ -209,6 +265,7 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
         "labels": opts.labels.as_ref().map(|l| l.display().to_string()),
         "reference": opts.reference.as_ref().map(|l| l.display().to_string()),
         "min_positives": opts.min_positives.max(1),
+        "label_kind": kind.name(),
         "rows": report.rows,
         "summary": report.summary,
         "targets": report.targets,
@@ -221,6 +278,39 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
     Ok(report)
 }
 
+/// Class labels: the fraction of rows whose most probable class (the first of ties) is
+/// their class, and per class the fraction of its rows predicted as it (`None` for a class
+/// without rows).
+fn class_accuracy(
+    p: &Predictions,
+    labels: &LabelColumns,
+) -> Result<(Option<f64>, Vec<Option<f64>>), EvalError> {
+    let (n, t) = (p.len(), p.targets().len());
+    let (mut right, mut seen) = (vec![0u64; t], vec![0u64; t]);
+    let block = BLOCK_ROWS.next_multiple_of(p.chunk_rows());
+    for first in (0..n).step_by(block) {
+        let end = (first + block).min(n);
+        let pred = p.read_pred(first..end, 0..t)?;
+        for (i, row) in pred.chunks_exact(t).enumerate() {
+            let Some(class) = (0..t).find(|&c| labels.get(first + i, c)) else {
+                continue;
+            };
+            seen[class] += 1;
+            if ferrosea_metrics::argmax(row) == Some(class) {
+                right[class] += 1;
+            }
+        }
+    }
+    let total: u64 = seen.iter().sum();
+    let overall = (total > 0).then(|| right.iter().sum::<u64>() as f64 / total as f64);
+    let per_class = right
+        .iter()
+        .zip(&seen)
+        .map(|(&r, &s)| (s > 0).then(|| r as f64 / s as f64))
+        .collect();
+    Ok((overall, per_class))
+}
+
 /// Counts and metrics of one target.
 #[derive(Clone, Copy, Debug, Default)]
 struct Scored {
@@ -231,7 +321,7 @@ struct Scored {
 }
 
 /// Rows read at a time within a band.
-const BLOCK_ROWS: usize = 16384;
+pub(crate) const BLOCK_ROWS: usize = 16384;
 
 /// The columns of targets `cols` over all rows (one `Vec` per target).
 fn read_band(p: &Predictions, cols: std::ops::Range<usize>) -> Result<Vec<Vec<f32>>, EvalError> {
@@ -457,6 +547,10 @@ fn summarise(rows: &[TargetRow], with_reference: bool) -> Result<Vec<SummaryRow>
                 .then(|| lookup(&mean, "reference_pr_auc_mean", cat))
                 .transpose()?
                 .flatten(),
+            accuracy: None,
+            mean_pearson: None,
+            mean_spearman: None,
+            mean_mse: None,
         });
     }
     let col =
@@ -478,16 +572,23 @@ fn summarise(rows: &[TargetRow], with_reference: bool) -> Result<Vec<SummaryRow>
             .then(|| col("reference_pr_auc"))
             .transpose()?
             .and_then(|c| c.mean()),
+        accuracy: None,
+        mean_pearson: None,
+        mean_spearman: None,
+        mean_mse: None,
     });
     Ok(out)
 }
 
-fn fmt(v: Option<f64>) -> String {
+pub(crate) fn fmt(v: Option<f64>) -> String {
     v.map_or_else(|| "NA".into(), |x| x.to_string())
 }
 
-fn per_target_tsv(rows: &[TargetRow], with_reference: bool) -> String {
+fn per_target_tsv(rows: &[TargetRow], with_reference: bool, classes: bool) -> String {
     let mut s = String::from("name\tcategory\tn_pos\tn_neg\troc_auc\tpr_auc");
+    if classes {
+        s.push_str("\taccuracy");
+    }
     if with_reference {
         s.push_str("\treference_roc_auc\treference_pr_auc\tdelta_roc_auc\tdelta_pr_auc");
     }
@@ -502,6 +603,9 @@ fn per_target_tsv(rows: &[TargetRow], with_reference: bool) -> String {
             fmt(r.roc_auc),
             fmt(r.pr_auc)
         ));
+        if classes {
+            s.push_str(&format!("\t{}", fmt(r.accuracy)));
+        }
         if with_reference {
             let delta = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a - b);
             s.push_str(&format!(
@@ -517,10 +621,13 @@ fn per_target_tsv(rows: &[TargetRow], with_reference: bool) -> String {
     s
 }
 
-fn summary_tsv(rows: &[SummaryRow], with_reference: bool) -> String {
+fn summary_tsv(rows: &[SummaryRow], with_reference: bool, classes: bool) -> String {
     let mut s = String::from(
         "category\ttargets\ttargets_na\tmean_roc_auc\tmedian_roc_auc\tmean_pr_auc\tmedian_pr_auc",
     );
+    if classes {
+        s.push_str("\taccuracy");
+    }
     if with_reference {
         s.push_str("\tmean_reference_roc_auc\tmean_reference_pr_auc");
     }
@@ -536,6 +643,9 @@ fn summary_tsv(rows: &[SummaryRow], with_reference: bool) -> String {
             fmt(r.mean_pr_auc),
             fmt(r.median_pr_auc)
         ));
+        if classes {
+            s.push_str(&format!("\t{}", fmt(r.accuracy)));
+        }
         if with_reference {
             s.push_str(&format!(
                 "\t{}\t{}",
@@ -721,8 +831,7 @@ mod tests {
             n_neg: 1,
             roc_auc: Some(0.5),
             pr_auc: Some(0.5),
-            reference_roc_auc: None,
-            reference_pr_auc: None,
+            ..Default::default()
         };
         let mut rows = vec![
             row("K562|CTCF|None"),

@@ -89,6 +89,22 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
             opts.data.display()
         )));
     }
+    if meta.alphabet != *reader.alphabet() {
+        return Err(EvalError::Mismatch(format!(
+            "{} was trained on sequences over {}, {} holds {}",
+            json.display(),
+            meta.alphabet,
+            opts.data.display(),
+            reader.alphabet()
+        )));
+    }
+    if opts.rc_average && !reader.alphabet().is_dna() {
+        return Err(EvalError::Usage(format!(
+            "--rc-average needs one-hot A, C, G, T; {} holds {}",
+            opts.data.display(),
+            reader.alphabet()
+        )));
+    }
     let targets = reader.targets();
     check_same_targets(&meta.targets, &targets.name, &json, &opts.data)?;
     let t = targets.len();
@@ -128,6 +144,8 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         targets: targets.clone(),
         chrom_names: reader.chrom_names().to_vec(),
         attrs,
+        labels: reader.labels(),
+        ..Default::default()
     };
     let rows = reader.len();
     let mut writer = PredictionsWriter::create(
@@ -197,7 +215,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
             )));
         }
         pred.extend(probs);
-        labels.extend(b.y.iter().map(|&v| v as u8));
+        labels.extend(b.y);
         next_row += n;
         bar.set_position(next_row as u64);
         let done = writer.rows_written();
@@ -243,7 +261,7 @@ fn flush(
     writer: &mut PredictionsWriter,
     reader: &Reader,
     pred: &mut Vec<f32>,
-    labels: &mut Vec<u8>,
+    labels: &mut Vec<f32>,
     k: usize,
     t: usize,
 ) -> Result<(), EvalError> {

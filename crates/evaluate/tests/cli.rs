@@ -68,6 +68,7 @@ fn permuted_copy(src: &Path, dst: &Path, order: &[usize]) {
         targets,
         chrom_names: r.chrom_names().to_vec(),
         attrs: vec![],
+        ..Default::default()
     };
     let t = order.len();
     let y = r.read_y(0..n).unwrap();
@@ -381,6 +382,7 @@ fn bad_input_gets_a_clear_error() {
         targets: r.targets().clone(),
         chrom_names: r.chrom_names().to_vec(),
         attrs: vec![],
+        ..Default::default()
     };
     Writer::create(&empty, &header, 0, WriterOptions::default())
         .unwrap()

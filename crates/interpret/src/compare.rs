@@ -7,9 +7,7 @@ use ferrosea_motifs::{read_motifs, read_motifs_and_background, Motif};
 
 use crate::{write_atomically, InterpretError};
 
-/// JASPAR 2024 CORE vertebrates (879 motifs, CC BY 4.0; data/motifs), the default database.
-pub const JASPAR2024: &[u8] =
-    include_bytes!("../../../data/motifs/JASPAR2024_CORE_vertebrates_latest.meme.gz");
+pub use ferrosea_motifs::JASPAR2024;
 
 /// Which matches are reported.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -52,13 +50,7 @@ pub struct Row {
 
 /// The embedded JASPAR 2024 motifs.
 pub(crate) fn embedded_jaspar() -> Result<Vec<Motif>, InterpretError> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(JASPAR2024), &mut text)
-        .map_err(|e| InterpretError::Io("embedded JASPAR 2024".into(), e))?;
-    Ok(ferrosea_motifs::parse_meme(
-        std::io::Cursor::new(text.as_bytes()),
-        std::path::Path::new("JASPAR2024_CORE_vertebrates_latest.meme.gz (embedded)"),
-    )?)
+    Ok(ferrosea_motifs::embedded_jaspar()?)
 }
 
 fn load_db(opts: &CompareOptions) -> Result<(Vec<Motif>, String), InterpretError> {

@@ -13,9 +13,10 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, D};
+use ferrosea_dataset::{Alphabet, Encoding};
 use ferrosea_models::layers::Conv1d;
 use ferrosea_models::{Network, ParamStore};
-use ferrosea_motifs::{consensus, write_meme, Motif};
+use ferrosea_motifs::{consensus, consensus_of, write_meme, write_meme_alphabet, Motif};
 use ferrosea_runtime::checkpoint;
 use ferrosea_runtime::data::{Loader, LoaderSpec};
 use ferrosea_runtime::DeviceSpec;
@@ -114,6 +115,8 @@ struct Loaded {
     window: usize,
     /// What the outputs were trained against (how logits become probabilities).
     loss: ferrosea_runtime::loss::Loss,
+    /// The input's symbols.
+    alphabet: Alphabet,
 }
 
 fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError> {
@@ -136,16 +139,19 @@ fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError
         )));
     };
     let (weight, bias) = (weight.clone(), bias.clone());
-    if weight.dims().len() != 3 || weight.dims()[1] != 4 {
+    let c = meta.alphabet.channels();
+    if weight.dims().len() != 3 || weight.dims()[1] != c {
         return Err(InterpretError::Usage(format!(
-            "{}: {wname} has shape {:?}, not [filters, 4, width]",
+            "{}: {wname} has shape {:?}, not [filters, {c}, width] (alphabet {})",
             json.display(),
-            weight.dims()
+            weight.dims(),
+            meta.alphabet
         )));
     }
     let store = ParamStore::from_tensors(tensors).map_err(candle)?;
-    let net = Network::new(
+    let net = Network::with_channels(
         meta.model(),
+        c,
         meta.window,
         meta.targets.len(),
         &store.builder(device),
@@ -165,6 +171,7 @@ fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError
         json,
         window: meta.window,
         loss: meta.loss,
+        alphabet: meta.alphabet,
     })
 }
 
@@ -180,7 +187,8 @@ fn loader(opts: &FiltersOptions) -> Loader {
         batch: opts.batch_size.max(1),
         reverse_complement: None,
         prefetch: 2,
-        loss: ferrosea_runtime::loss::Loss::Bce,
+        // The labels only select sequences (--only-positive): any kind will do.
+        loss: ferrosea_runtime::loss::Loss::Mse,
     })
 }
 
@@ -208,14 +216,14 @@ fn best_activations(conv: &Conv1d, x: &Tensor) -> Result<(Vec<f32>, Vec<u32>), I
 }
 
 /// Runs the first convolution over the first `n_rows` sequences and calls `visit` with each
-/// kept sequence (one-hot `[4, window]`) and its filters' best activations and their
+/// kept sequence (`[channels, window]`) and its filters' best activations and their
 /// positions.
 fn each_sequence(
     opts: &FiltersOptions,
     n_rows: usize,
     conv: &Conv1d,
     device: &Device,
-    window: usize,
+    (window, c): (usize, usize),
     keep: &dyn Fn(&[f32], usize) -> bool,
     mut visit: impl FnMut(&[f32], &[f32], &[u32]),
 ) -> Result<(), InterpretError> {
@@ -223,13 +231,13 @@ fn each_sequence(
     for b in loader(opts) {
         let b = b.map_err(InterpretError::Usage)?;
         let rows = b.rows.min(n_rows - seen);
-        let x = Tensor::from_slice(&b.x[..rows * 4 * window], (rows, 4, window), device)
+        let x = Tensor::from_slice(&b.x[..rows * c * window], (rows, c, window), device)
             .map_err(candle)?;
         let (max, arg) = best_activations(conv, &x)?;
         let nf = max.len() / rows.max(1);
         for i in (0..rows).filter(|&i| keep(&b.y, i)) {
             visit(
-                &b.x[i * 4 * window..(i + 1) * 4 * window],
+                &b.x[i * c * window..(i + 1) * c * window],
                 &max[i * nf..(i + 1) * nf],
                 &arg[i * nf..(i + 1) * nf],
             );
@@ -240,6 +248,23 @@ fn each_sequence(
         }
     }
     Ok(())
+}
+
+/// Adds the symbol at position `p` of `seq` (`[channels, window]`) to `out` (one count per
+/// symbol): a one-hot column as it is (an unknown base adds nothing), an index as one count.
+fn add_symbol(seq: &[f32], window: usize, alphabet: &Alphabet, p: usize, out: &mut [f64]) {
+    match alphabet.encoding() {
+        Encoding::OneHot => {
+            for (c, o) in out.iter_mut().enumerate() {
+                *o += seq[c * window + p] as f64;
+            }
+        }
+        Encoding::Index => {
+            if let Some(o) = out.get_mut(seq[p] as usize) {
+                *o += 1.0;
+            }
+        }
+    }
 }
 
 /// Runs the method and writes `filters.meme`, `filters.tsv`, `counts.tsv` and `logos/`.
@@ -259,6 +284,20 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
         .open()
         .map_err(|e| InterpretError::Usage(e.to_string()))?;
     let m = load(opts, &device)?;
+    let alphabet = reader.alphabet().clone();
+    if alphabet != m.alphabet {
+        return Err(InterpretError::Usage(format!(
+            "{} holds sequences over {alphabet}, but the checkpoint {} was trained on {}",
+            opts.data.display(),
+            m.json.display(),
+            m.alphabet
+        )));
+    }
+    let dna = alphabet.is_dna();
+    let (na, channels) = (alphabet.len(), alphabet.channels());
+    if opts.logos && !dna {
+        tracing::warn!("logos are drawn for DNA motifs only; the alphabet is {alphabet}");
+    }
     let (nf, _, k) = m.weight.dims3().map_err(candle)?;
     let w = opts.window.unwrap_or(k);
     if w == 0 || w > window {
@@ -286,7 +325,7 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
         .iter()
         .map(|f| opts.out.join(f))
         .collect();
-    if opts.logos {
+    if opts.logos && dna {
         for f in 0..nf {
             for ext in ["svg", "png", "tmp.svg", "tmp.png"] {
                 outputs.push(opts.out.join("logos").join(format!("filter{f}.{ext}")));
@@ -313,35 +352,32 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
 
     // Pass 1: each filter's maximum; base frequencies.
     let mut global = vec![f32::NEG_INFINITY; nf];
-    let mut bases = [0f64; 4];
+    let mut bases = vec![0f64; na];
     each_sequence(
         opts,
         n_rows,
         &conv,
         &device,
-        window,
+        (window, channels),
         &keep,
         |seq, max, _| {
             for (g, &v) in global.iter_mut().zip(max) {
                 *g = g.max(v);
             }
-            for (c, base) in bases.iter_mut().enumerate() {
-                *base += seq[c * window..(c + 1) * window]
-                    .iter()
-                    .map(|&v| v as f64)
-                    .sum::<f64>();
+            for p in 0..window {
+                add_symbol(seq, window, &alphabet, p, &mut bases);
             }
         },
     )?;
     // Pass 2: the windows.
-    let mut counts = vec![[0f64; 4]; nf * w];
+    let mut counts = vec![vec![0f64; na]; nf * w];
     let mut sites = vec![0usize; nf];
     each_sequence(
         opts,
         n_rows,
         &conv,
         &device,
-        window,
+        (window, channels),
         &keep,
         |seq, max, arg| {
             for f in 0..nf {
@@ -354,19 +390,22 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
                 }
                 sites[f] += 1;
                 for p in 0..w {
-                    let col = &mut counts[f * w + p];
-                    for (c, cv) in col.iter_mut().enumerate() {
-                        *cv += seq[c * window + start as usize + p] as f64;
-                    }
+                    add_symbol(
+                        seq,
+                        window,
+                        &alphabet,
+                        start as usize + p,
+                        &mut counts[f * w + p],
+                    );
                 }
             }
         },
     )?;
 
     let total: f64 = bases.iter().sum();
-    let bg = match opts.background {
-        Background::Data if total > 0.0 => bases.map(|v| v / total),
-        _ => [0.25; 4],
+    let bg: Vec<f64> = match opts.background {
+        Background::Data if total > 0.0 => bases.iter().map(|v| v / total).collect(),
+        _ => vec![1.0 / na as f64; na],
     };
     let influence = match opts.influence {
         Some(samples) => Some(influence(opts, &m, &device, samples.min(n_rows), window)?),
@@ -374,43 +413,57 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
     };
     let mut summaries = Vec::with_capacity(nf);
     let mut motifs = Vec::new();
+    let mut matrices = Vec::new();
     for f in 0..nf {
-        let pfm: Vec<[f64; 4]> = counts[f * w..(f + 1) * w]
+        let pfm: Vec<Vec<f64>> = counts[f * w..(f + 1) * w]
             .iter()
             .map(|c| {
                 let s: f64 = c.iter().sum();
                 if s > 0.0 {
-                    c.map(|v| v / s)
+                    c.iter().map(|v| v / s).collect()
                 } else {
-                    bg
+                    bg.clone()
                 }
             })
             .collect();
         let ic: f64 = pfm
             .iter()
             .map(|c| {
-                (0..4)
-                    .filter(|&j| c[j] > 0.0)
+                (0..na)
+                    .filter(|&j| c[j] > 0.0 && bg[j] > 0.0)
                     .map(|j| c[j] * (c[j] / bg[j]).log2())
                     .sum::<f64>()
             })
             .sum();
         let id = format!("filter{f}");
         let written = sites[f] >= opts.min_sites.max(1);
+        let dna_pfm: Vec<[f64; 4]> = if dna {
+            pfm.iter().map(|c| [c[0], c[1], c[2], c[3]]).collect()
+        } else {
+            Vec::new()
+        };
         if written {
-            motifs.push(Motif {
-                id: id.clone(),
-                name: None,
-                pfm: pfm.clone(),
-                nsites: Some(sites[f] as f64),
-            });
+            if dna {
+                motifs.push(Motif {
+                    id: id.clone(),
+                    name: None,
+                    pfm: dna_pfm.clone(),
+                    nsites: Some(sites[f] as f64),
+                });
+            } else {
+                matrices.push((id.clone(), pfm.clone(), sites[f] as f64));
+            }
         }
         summaries.push(FilterSummary {
             id,
             sites: sites[f],
             max_activation: global[f] as f64,
             information_content: ic,
-            consensus: consensus(&pfm),
+            consensus: if dna {
+                consensus(&dna_pfm)
+            } else {
+                consensus_of(alphabet.symbols(), &pfm)
+            },
             written,
             influence: influence.as_ref().map(|v| v[f].0),
             influence_abs: influence.as_ref().map(|v| v[f].1),
@@ -438,7 +491,12 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
 
     let mut files = Vec::new();
     let meme = opts.out.join("filters.meme");
-    write_atomically(&meme, write_meme(&motifs, bg).as_bytes())?;
+    let meme_text = if dna {
+        write_meme(&motifs, [bg[0], bg[1], bg[2], bg[3]])
+    } else {
+        write_meme_alphabet(alphabet.symbols(), &matrices, &bg)
+    };
+    write_atomically(&meme, meme_text.as_bytes())?;
     files.push(meme);
     let mut tsv = String::from(
         "filter\tsites\tmax_activation\tinformation_content\tconsensus\twritten\tinfluence\tinfluence_abs\n",
@@ -460,24 +518,25 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
     let tsv_path = opts.out.join("filters.tsv");
     write_atomically(&tsv_path, tsv.as_bytes())?;
     files.push(tsv_path);
-    let mut c = String::from("filter\tposition\tA\tC\tG\tT\n");
+    let mut c = String::from("filter\tposition");
+    for sym in alphabet.symbols().chars() {
+        c.push_str(&format!("\t{sym}"));
+    }
+    c.push('\n');
     for f in 0..nf {
         for p in 0..w {
-            let v = counts[f * w + p];
-            c.push_str(&format!(
-                "filter{f}\t{}\t{}\t{}\t{}\t{}\n",
-                p + 1,
-                v[0],
-                v[1],
-                v[2],
-                v[3]
-            ));
+            c.push_str(&format!("filter{f}\t{}", p + 1));
+            for v in &counts[f * w + p] {
+                c.push_str(&format!("\t{v}"));
+            }
+            c.push('\n');
         }
     }
     let counts_path = opts.out.join("counts.tsv");
     write_atomically(&counts_path, c.as_bytes())?;
     files.push(counts_path);
-    if opts.logos {
+    if opts.logos && dna {
+        let bg = [bg[0], bg[1], bg[2], bg[3]];
         let dir = opts.out.join("logos");
         std::fs::create_dir_all(&dir).map_err(|e| InterpretError::Io(dir.clone(), e))?;
         for (mo, s) in motifs.iter().zip(summaries.iter().filter(|s| s.written)) {
@@ -513,15 +572,15 @@ fn influence(
     for b in loader(opts) {
         let b = b.map_err(InterpretError::Usage)?;
         xs.extend_from_slice(&b.x);
-        if xs.len() >= samples * 4 * window {
+        if xs.len() >= samples * m.net.channels() * window {
             break;
         }
     }
-    xs.truncate(samples * 4 * window);
+    xs.truncate(samples * m.net.channels() * window);
     let batch = opts.batch_size.max(1);
     let predict = |net: &Network| -> Result<Vec<f32>, InterpretError> {
         let mut out = Vec::with_capacity(samples * m.targets);
-        for chunk in xs.chunks(batch * 4 * window) {
+        for chunk in xs.chunks(batch * m.net.channels() * window) {
             let logits = ferrosea_runtime::eval_logits(net, device, chunk.to_vec(), window, batch)
                 .map_err(candle)?;
             let p = m.loss.outputs(&logits).map_err(candle)?;

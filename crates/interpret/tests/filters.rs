@@ -69,6 +69,7 @@ fn dataset(path: &Path, rows: usize) -> PathBuf {
         },
         chrom_names: vec!["chr1".into()],
         attrs: vec![],
+        ..Default::default()
     };
     let mut w = Writer::create(path, &header, rows, WriterOptions::default()).unwrap();
     w.write_block(
@@ -347,6 +348,7 @@ fn dataset_of(path: &Path, rows: usize, window: usize) -> PathBuf {
         },
         chrom_names: vec!["chr1".into()],
         attrs: vec![],
+        ..Default::default()
     };
     let mut x = vec![0u8; rows * window * 4];
     for p in 0..rows * window {

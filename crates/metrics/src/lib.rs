@@ -1,4 +1,6 @@
-//! Per-target classification metrics shared by the train and evaluate stages.
+//! Per-target metrics shared by the train and evaluate stages: ROC AUC and PR AUC for 0/1
+//! labels, accuracy for classes, Pearson and Spearman correlation and mean squared error for
+//! real-valued labels.
 //!
 //! There is one implementation of each metric in ferrosea, here: training reports the same
 //! validation ROC AUC that `ferrosea-evaluate` later reports for the test set.
@@ -203,6 +205,78 @@ pub fn mean_defined(values: &[Option<f64>]) -> Option<(f64, usize)> {
     })
 }
 
+/// Pearson's correlation of `x` and `y` (sums in f64); `None` for fewer than two values or
+/// a constant side, as scipy's `pearsonr` returns NaN there.
+pub fn pearson(x: &[f32], y: &[f32]) -> Option<f64> {
+    assert_eq!(x.len(), y.len(), "paired values");
+    let n = x.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = |v: &[f32]| v.iter().map(|&a| a as f64).sum::<f64>() / n as f64;
+    let (mx, my) = (mean(x), mean(y));
+    let (mut sxy, mut sxx, mut syy) = (0f64, 0f64, 0f64);
+    for (&a, &b) in x.iter().zip(y) {
+        let (dx, dy) = (a as f64 - mx, b as f64 - my);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0))
+}
+
+/// Ranks from 1, tied values sharing their mean rank (scipy's `rankdata`, method average).
+pub fn average_ranks(v: &[f32]) -> Vec<f32> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut ranks = vec![0f32; v.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i + 1;
+        while j < order.len() && v[order[j]] == v[order[i]] {
+            j += 1;
+        }
+        // Ranks i + 1 ..= j share their mean.
+        let r = (i + 1 + j) as f64 / 2.0;
+        for &k in &order[i..j] {
+            ranks[k] = r as f32;
+        }
+        i = j;
+    }
+    ranks
+}
+
+/// Spearman's rank correlation: Pearson's of the average ranks (scipy's `spearmanr`).
+pub fn spearman(x: &[f32], y: &[f32]) -> Option<f64> {
+    pearson(&average_ranks(x), &average_ranks(y))
+}
+
+/// Mean of `(x - y)^2`; `None` when empty.
+pub fn mean_squared_error(x: &[f32], y: &[f32]) -> Option<f64> {
+    assert_eq!(x.len(), y.len(), "paired values");
+    (!x.is_empty()).then(|| {
+        x.iter()
+            .zip(y)
+            .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+            .sum::<f64>()
+            / x.len() as f64
+    })
+}
+
+/// Index of the largest value (the first of ties); `None` when empty or with a NaN.
+pub fn argmax(v: &[f32]) -> Option<usize> {
+    if v.iter().any(|x| x.is_nan()) {
+        return None;
+    }
+    let mut best: Option<usize> = None;
+    for (i, &x) in v.iter().enumerate() {
+        if best.is_none_or(|b| x > v[b]) {
+            best = Some(i);
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +364,20 @@ mod tests {
         assert_eq!(aucs, vec![Some(1.0), None]);
         assert_eq!(mean_defined(&aucs), Some((1.0, 1)));
         assert_eq!(mean_defined(&[None]), None);
+    }
+
+    #[test]
+    fn correlations_match_scipy() {
+        // scipy.stats.pearsonr / spearmanr of these (scipy 1.x).
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 5.0];
+        let y = [2.0, 1.0, 4.0, 3.0, 7.0, 5.0];
+        let p = pearson(&x, &y).unwrap();
+        assert!((p - 0.831_521_840_620_299_8).abs() < 1e-6, "{p}");
+        let s = spearman(&x, &y).unwrap();
+        assert!((s - 0.869_656_553_478_672_7).abs() < 1e-6, "{s}");
+        assert_eq!(average_ranks(&x), vec![1.0, 2.0, 3.0, 4.0, 5.5, 5.5]);
+        assert_eq!(pearson(&[1.0, 1.0], &[1.0, 2.0]), None);
+        assert_eq!(mean_squared_error(&[1.0, 2.0], &[2.0, 4.0]), Some(2.5));
+        assert_eq!(argmax(&[0.1, 0.7, 0.7, 0.2]), Some(1));
     }
 }

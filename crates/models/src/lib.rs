@@ -42,6 +42,15 @@ pub struct LayersConfig {
     /// Weight initialisation.
     #[serde(default)]
     pub init: InitScheme,
+    /// An activation applied to the output layer (default linear: the loss applies the
+    /// sigmoid or softmax). Only with `"loss": "mse"`: the course's sigmoid output trained
+    /// with squared error.
+    #[serde(default, skip_serializing_if = "is_linear")]
+    pub output_activation: spec::Activation,
+}
+
+fn is_linear(a: &spec::Activation) -> bool {
+    *a == spec::Activation::Linear
 }
 
 /// Which network, with its settings. In JSON: `{"arch": "danq", "filters": 320, ...}` or
@@ -74,6 +83,14 @@ impl ModelConfig {
             ModelConfig::Danq(c) => (Layers(c.layers()?), c.init),
             ModelConfig::Layers(c) => (c.layers.clone(), c.init),
         })
+    }
+
+    /// The activation of the output layer (linear unless a layer list says otherwise).
+    pub fn output_activation(&self) -> spec::Activation {
+        match self {
+            ModelConfig::Layers(c) => c.output_activation,
+            _ => spec::Activation::Linear,
+        }
     }
 
     /// Name and width of the first layer when it is a convolution (whose filters
@@ -148,6 +165,7 @@ pub enum ModelError {
 /// A network built for a dataset: its layers, then the output layer.
 pub struct Network {
     inner: Sequential,
+    channels: usize,
 }
 
 impl Network {
@@ -180,8 +198,21 @@ impl Network {
         }
         let (layers, init) = cfg.layers()?;
         Ok(Network {
-            inner: Sequential::new(&layers, init, channels, window, targets, vb)?,
+            inner: Sequential::new(
+                &layers,
+                (init, cfg.output_activation()),
+                channels,
+                window,
+                targets,
+                vb,
+            )?,
+            channels,
         })
+    }
+
+    /// Input channels per position (4 for one-hot DNA).
+    pub fn channels(&self) -> usize {
+        self.channels
     }
 
     /// `[B, C, L]` -> logits `[B, T]` and the output layer's input.

@@ -101,6 +101,7 @@ struct Step {
 pub struct Sequential {
     steps: Vec<Step>,
     output: Linear,
+    output_activation: Activation,
     rows: Vec<SummaryRow>,
 }
 
@@ -124,7 +125,7 @@ impl Sequential {
     /// logits.
     pub fn new(
         layers: &Layers,
-        init: InitScheme,
+        (init, output_activation): (InitScheme, Activation),
         channels: usize,
         window: usize,
         targets: usize,
@@ -162,11 +163,15 @@ impl Sequential {
             "output",
             vec![targets],
             declared(&[&output.weight, &output.bias]),
-            "logits (the loss applies the sigmoid or softmax)",
+            &match output_activation {
+                Activation::Linear => "logits (the loss applies the sigmoid or softmax)".into(),
+                a => format!("{} outputs", a.name()),
+            },
         ));
         Ok(Sequential {
             steps,
             output,
+            output_activation,
             rows: b.rows,
         })
     }
@@ -174,7 +179,7 @@ impl Sequential {
     /// `[B, C, L]` -> logits `[B, T]` and the input of the output layer.
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Output> {
         let hidden = run(&self.steps, x, mode)?;
-        let logits = self.output.forward(&hidden)?;
+        let logits = activate(&self.output.forward(&hidden)?, self.output_activation)?;
         Ok(Output { logits, hidden })
     }
 

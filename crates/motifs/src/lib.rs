@@ -312,6 +312,78 @@ pub fn write_meme(motifs: &[Motif], background: [f64; 4]) -> String {
     s
 }
 
+/// JASPAR 2024 CORE vertebrates (879 motifs, CC BY 4.0; data/motifs), gzipped: the default
+/// database of `ferrosea-interpret compare` and the motifs of `ferrosea-prep
+/// simulate-examples`.
+pub const JASPAR2024: &[u8] =
+    include_bytes!("../../../data/motifs/JASPAR2024_CORE_vertebrates_latest.meme.gz");
+
+/// The motifs of [`JASPAR2024`].
+pub fn embedded_jaspar() -> Result<Vec<Motif>, MotifError> {
+    let path = Path::new("JASPAR2024_CORE_vertebrates_latest.meme.gz (embedded)");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(JASPAR2024), &mut text)
+        .map_err(|source| MotifError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    parse_meme(std::io::Cursor::new(text.as_bytes()), path)
+}
+
+/// A MEME file (version 5, with its custom-alphabet block) of matrices over any `symbols`:
+/// `(id, rows of probabilities in symbol order, sites)` each. For alphabets other than DNA
+/// (the course's {0, 1} sequences); [`write_meme`] writes DNA motifs.
+pub fn write_meme_alphabet(
+    symbols: &str,
+    motifs: &[(String, Vec<Vec<f64>>, f64)],
+    background: &[f64],
+) -> String {
+    let mut s = String::from("MEME version 5\n\nALPHABET \"ferrosea\"\n");
+    for c in symbols.chars() {
+        s.push_str(&format!("{c}\n"));
+    }
+    s.push_str("END ALPHABET\n\nBackground letter frequencies\n");
+    let bg: Vec<String> = symbols
+        .chars()
+        .zip(background)
+        .map(|(c, f)| format!("{c} {f:.4}"))
+        .collect();
+    s.push_str(&bg.join(" "));
+    s.push('\n');
+    for (id, pfm, sites) in motifs {
+        s.push_str(&format!(
+            "\nMOTIF {id}\nletter-probability matrix: alength= {} w= {} nsites= {sites} E= 0\n",
+            symbols.chars().count(),
+            pfm.len()
+        ));
+        for r in pfm {
+            let row: Vec<String> = r.iter().map(|v| format!("{v:.6}")).collect();
+            s.push_str(&row.join(" "));
+            s.push('\n');
+        }
+    }
+    s
+}
+
+/// Consensus of a matrix over any `symbols`: a position's symbol when it has at least half
+/// the probability and twice the next, else `.` (DNA: [`consensus`], with IUPAC codes).
+pub fn consensus_of(symbols: &str, pfm: &[Vec<f64>]) -> String {
+    let chars: Vec<char> = symbols.chars().collect();
+    pfm.iter()
+        .map(|col| {
+            let mut order: Vec<usize> = (0..col.len()).collect();
+            order.sort_by(|&a, &b| col[b].total_cmp(&col[a]));
+            let (a, b) = (order[0], order.get(1).copied());
+            let next = b.map_or(0.0, |b| col[b]);
+            if col[a] >= 0.5 && col[a] > 2.0 * next {
+                chars[a]
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
 /// IUPAC consensus of a matrix: a base when it has at least half the probability and twice
 /// the next; a two-base code when two bases have more than three quarters together; else N.
 pub fn consensus(pfm: &[[f64; 4]]) -> String {

@@ -337,6 +337,7 @@ fn import_split(
                 AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
             ),
         ],
+        ..Default::default()
     };
     let out = opts.out.join(format!("{split}.h5"));
     let mut w = Writer::create(

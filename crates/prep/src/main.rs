@@ -122,6 +122,21 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Write the datasets and recipes of the course's prototype examples (docs/EXAMPLES.md):
+    /// OUT/motif-detection, OUT/next-character and OUT/motif-classes, each with train.h5,
+    /// valid.h5, test.h5 and recipes for ferrosea-train --config.
+    SimulateExamples {
+        /// Output directory.
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: PathBuf,
+        /// Motif database holding the ten JASPAR 2024 motifs of motif-classes [default: the
+        /// embedded JASPAR 2024].
+        #[arg(long, value_name = "FILE")]
+        motifs: Option<PathBuf>,
+        /// Seed of every random choice.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Convert DeepSEA's training bundle (deepsea_train: train.mat, valid.mat, test.mat) into
     /// ferrosea dataset files OUT/{train,valid,test}.h5, plus OUT/import.json.
     ///
@@ -190,6 +205,23 @@ fn options(a: Args) -> anyhow::Result<Options> {
 }
 
 fn subcommand(c: Command) -> anyhow::Result<()> {
+    if let Command::SimulateExamples { out, motifs, seed } = c {
+        let files = ferrosea_prep::examples::simulate_examples(
+            &ferrosea_prep::examples::ExamplesOptions {
+                out: out.clone(),
+                motifs,
+                seed,
+                command_line: ferrosea_dataset::command_line(),
+            },
+        )?;
+        tracing::info!(
+            "{}: {} files written (motif-detection, next-character, motif-classes); \
+             docs/EXAMPLES.md shows how to train them",
+            out.display(),
+            files.len()
+        );
+        return Ok(());
+    }
     if let Command::Simulate {
         motifs,
         ids,
@@ -241,7 +273,7 @@ fn subcommand(c: Command) -> anyhow::Result<()> {
         ..
     } = c
     else {
-        unreachable!("simulate is handled above")
+        unreachable!("simulate and simulate-examples are handled above")
     };
     if threads > 0 {
         rayon::ThreadPoolBuilder::new()

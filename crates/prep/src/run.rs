@@ -568,6 +568,7 @@ fn dataset_header(opts: &Options, targets: &[Target], genome: &Genome, genome_sh
                 AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
             ),
         ],
+        ..Default::default()
     }
 }
 

@@ -60,6 +60,39 @@ pub struct ModelCheckpoint {
     pub weights_file: String,
     /// What the outputs were trained against (their meaning: probabilities or values).
     pub loss: crate::loss::Loss,
+    /// The input's symbols (one-hot A, C, G, T unless the checkpoint says otherwise).
+    pub alphabet: ferrosea_dataset::Alphabet,
+}
+
+/// A checkpoint's `alphabet` field: the symbols of the training data and their encoding
+/// (absent for one-hot A, C, G, T).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct AlphabetRecord {
+    /// The symbols, in channel or value order.
+    pub symbols: String,
+    /// `one-hot` or `index`.
+    pub encoding: String,
+}
+
+impl AlphabetRecord {
+    /// The record of `a`; `None` for one-hot A, C, G, T.
+    pub fn of(a: &ferrosea_dataset::Alphabet) -> Option<AlphabetRecord> {
+        (!a.is_dna()).then(|| AlphabetRecord {
+            symbols: a.symbols().into(),
+            encoding: a.encoding().name().into(),
+        })
+    }
+
+    /// The alphabet it records.
+    pub fn alphabet(&self) -> Result<ferrosea_dataset::Alphabet, String> {
+        let enc = ferrosea_dataset::Encoding::parse(&self.encoding).ok_or_else(|| {
+            format!(
+                "alphabet encoding '{}': expected one-hot or index",
+                self.encoding
+            )
+        })?;
+        ferrosea_dataset::Alphabet::new(&self.symbols, enc)
+    }
 }
 
 impl ModelCheckpoint {
@@ -79,6 +112,8 @@ struct Raw {
     seed: u64,
     state: RawState,
     weights_file: String,
+    #[serde(default)]
+    alphabet: Option<AlphabetRecord>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +144,13 @@ pub fn read_model(json: &Path) -> Result<ModelCheckpoint, CheckpointError> {
         step: raw.state.step,
         weights_file: raw.weights_file,
         loss: raw.config.loss,
+        alphabet: match &raw.alphabet {
+            None => ferrosea_dataset::Alphabet::dna(),
+            Some(a) => a.alphabet().map_err(|message| CheckpointError::Invalid {
+                path: json.to_path_buf(),
+                message,
+            })?,
+        },
     })
 }
 
@@ -135,8 +177,9 @@ pub fn load_network(
     let meta = read_model(json)?;
     let weights = load_tensors(json, &meta.weights_file, device)?;
     let store = ParamStore::new(meta.seed);
-    let net = Network::new(
+    let net = Network::with_channels(
         meta.model(),
+        meta.alphabet.channels(),
         meta.window,
         meta.targets.len(),
         &store.builder(device),

@@ -67,9 +67,10 @@ pub struct Batch {
     pub first: usize,
     /// Number of samples.
     pub rows: usize,
-    /// One-hot `[rows, 4, window]`, channels A, C, G, T.
+    /// Windows `[rows, C, window]`: one-hot channels (A, C, G, T for DNA), or the symbol
+    /// indices in one channel (see [`ferrosea_dataset::Encoding`]).
     pub x: Vec<f32>,
-    /// Labels `[rows, targets]`.
+    /// Labels `[rows, targets]` (class labels one-hot, real labels as they are).
     pub y: Vec<f32>,
 }
 
@@ -145,6 +146,17 @@ fn produce(
     let reader = Reader::open(&spec.path).map_err(|e| e.to_string())?;
     let rows = reader.len();
     let (window, targets) = (reader.window(), reader.targets().len());
+    let alphabet = reader.alphabet().clone();
+    let channels = alphabet.channels();
+    spec.loss
+        .check_kind(reader.labels())
+        .map_err(|m| format!("{}: {m}", spec.path.display()))?;
+    if spec.reverse_complement.is_some() && !alphabet.is_dna() {
+        return Err(format!(
+            "{}: reverse complements need one-hot A, C, G, T; the file's alphabet is {alphabet}",
+            spec.path.display()
+        ));
+    }
     let unit = read_unit(&reader);
     let order = |p: usize| -> usize { spec.order.as_ref().map_or(p, |o| o[p] as usize) };
     if let Some(o) = &spec.order {
@@ -162,8 +174,8 @@ fn produce(
         done[order(p)] = true;
     }
     let mut loaded = vec![false; rows.div_ceil(unit)];
-    let mut resident: HashMap<usize, (Vec<u8>, Vec<u8>)> = HashMap::new();
-    let row_x = window * 4;
+    let mut resident: HashMap<usize, (Vec<u8>, Vec<f32>)> = HashMap::new();
+    let row_x = window * channels;
     let mut first = spec.start;
     while first < rows {
         let n = spec.batch.min(rows - first);
@@ -177,7 +189,9 @@ fn produce(
                 loaded[u] = true;
                 let range = u * unit..((u + 1) * unit).min(rows);
                 let xs = reader.read_x(range.clone()).map_err(|e| e.to_string())?;
-                let ys = reader.read_y(range.clone()).map_err(|e| e.to_string())?;
+                let ys = reader
+                    .read_labels(range.clone())
+                    .map_err(|e| e.to_string())?;
                 check_values(&spec.path, &reader, range.start, &xs, &ys, spec.loss)?;
                 for (k, row) in range.enumerate() {
                     if !done[row] {
@@ -201,10 +215,13 @@ fn produce(
             let flip = spec
                 .reverse_complement
                 .is_some_and(|(seed, epoch)| flip_at(seed, epoch, p));
-            encode(&rx, window, flip, &mut x[i * row_x..(i + 1) * row_x]);
-            for (o, &v) in y[i * targets..(i + 1) * targets].iter_mut().zip(&ry) {
-                *o = v as f32;
-            }
+            encode(
+                &rx,
+                (window, channels),
+                flip,
+                &mut x[i * row_x..(i + 1) * row_x],
+            );
+            y[i * targets..(i + 1) * targets].copy_from_slice(&ry);
         }
         if !send(Ok(Batch {
             first,
@@ -219,58 +236,76 @@ fn produce(
     Ok(())
 }
 
-/// Checks that rows from `first` on hold only 0/1 bytes, one-hot `xs` and labels `ys` that
-/// `loss` can take; the message names the file, the row (from 0), where in it, and the value.
+/// Checks that rows from `first` on hold values the file's alphabet can hold in `xs`, and
+/// labels `ys` (`[rows, T]` numbers) that `loss` can take; the message names the file, the
+/// row (from 0), where in it, and the value.
 fn check_values(
     path: &std::path::Path,
     reader: &Reader,
     first: usize,
     xs: &[u8],
-    ys: &[u8],
+    ys: &[f32],
     loss: crate::loss::Loss,
 ) -> Result<(), String> {
-    let row_x = reader.window() * 4;
-    if let Some(k) = xs.iter().position(|&v| v > 1) {
-        return Err(format!(
-            "{}: /x row {} holds {} at position {}, channel {}; expected one-hot 0/1 values",
-            path.display(),
-            first + k / row_x,
-            xs[k],
-            k % row_x / 4,
-            ["A", "C", "G", "T"][k % 4]
-        ));
+    let alphabet = reader.alphabet();
+    let row_x = reader.window() * alphabet.channels();
+    for (k, row) in xs.chunks_exact(row_x.max(1)).enumerate() {
+        if let Some((pos, ch, v)) = alphabet.first_bad_value(row) {
+            let channel = match alphabet.encoding() {
+                ferrosea_dataset::Encoding::OneHot => alphabet.symbols()[ch..ch + 1].to_string(),
+                ferrosea_dataset::Encoding::Index => ch.to_string(),
+            };
+            let expected = match alphabet.encoding() {
+                ferrosea_dataset::Encoding::OneHot => "one-hot 0/1 values".to_string(),
+                ferrosea_dataset::Encoding::Index => {
+                    format!("symbol indices 0 to {}", alphabet.len() - 1)
+                }
+            };
+            return Err(format!(
+                "{}: /x row {} holds {v} at position {pos}, channel {channel}; expected {expected}",
+                path.display(),
+                first + k,
+            ));
+        }
     }
     let targets = &reader.targets().name;
-    if let Some(k) = ys.iter().position(|&v| v > 1) {
-        let t = k % targets.len().max(1);
-        return Err(format!(
-            "{}: /y row {} holds {} for target {} ('{}'); labels must be 0 or 1",
-            path.display(),
-            first + k / targets.len().max(1),
-            ys[k],
-            t,
-            targets.get(t).map_or("", String::as_str)
-        ));
-    }
     for (k, row) in ys.chunks(targets.len().max(1)).enumerate() {
+        if let Some(t) = row.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "{}: /y row {} holds {} for target {t} ('{}'); labels must be finite numbers",
+                path.display(),
+                first + k,
+                row[t],
+                targets.get(t).map_or("", String::as_str)
+            ));
+        }
         loss.check_row(row)
             .map_err(|m| format!("{}: /y row {}: {m}", path.display(), first + k))?;
     }
     Ok(())
 }
 
-/// `[window, 4]` bytes to `[4, window]` floats, optionally reverse-complemented (with
-/// channels A, C, G, T the complement of channel c is 3 - c).
-pub fn encode(row: &[u8], window: usize, reverse_complement: bool, out: &mut [f32]) {
+/// `[window, C]` bytes to `[C, window]` floats, optionally reverse-complemented (only for
+/// one-hot A, C, G, T, where the complement of channel c is 3 - c).
+pub fn encode(
+    row: &[u8],
+    (window, channels): (usize, usize),
+    reverse_complement: bool,
+    out: &mut [f32],
+) {
     for p in 0..window {
         let src = if reverse_complement {
             window - 1 - p
         } else {
             p
         };
-        for c in 0..4 {
-            let sc = if reverse_complement { 3 - c } else { c };
-            out[c * window + p] = row[src * 4 + sc] as f32;
+        for c in 0..channels {
+            let sc = if reverse_complement {
+                channels - 1 - c
+            } else {
+                c
+            };
+            out[c * window + p] = row[src * channels + sc] as f32;
         }
     }
 }
@@ -298,9 +333,9 @@ mod tests {
         // ACG T window of 3: A, C, G.
         let row = [1u8, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0];
         let mut out = [0f32; 12];
-        encode(&row, 3, false, &mut out);
+        encode(&row, (3, 4), false, &mut out);
         assert_eq!(out, [1., 0., 0., 0., 1., 0., 0., 0., 1., 0., 0., 0.]);
-        encode(&row, 3, true, &mut out);
+        encode(&row, (3, 4), true, &mut out);
         // Reverse complement of ACG is CGT.
         assert_eq!(out, [0., 0., 0., 1., 0., 0., 0., 1., 0., 0., 0., 1.]);
     }

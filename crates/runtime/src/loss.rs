@@ -60,13 +60,36 @@ impl Loss {
         }
     }
 
-    /// Whether one row's 0/1 labels fit: softmax needs exactly one 1 (one class per row).
-    /// `Err` says what the row holds.
-    pub fn check_row(self, labels: &[u8]) -> std::result::Result<(), String> {
+    /// Whether a file's kind of labels fits: BCE and softmax need 0/1 labels or classes,
+    /// MSE takes any. `Err` says what to use instead.
+    pub fn check_kind(self, kind: ferrosea_dataset::LabelKind) -> std::result::Result<(), String> {
+        use ferrosea_dataset::LabelKind;
+        match (self, kind) {
+            (Loss::Bce | Loss::Softmax, LabelKind::Real) => Err(format!(
+                "the labels are real values, which \"loss\": \"{}\" cannot take: use \"loss\": \"mse\"",
+                self.name()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether one row's labels fit: BCE and softmax need 0/1 values, softmax exactly one 1
+    /// (one class per row). `Err` says what the row holds.
+    pub fn check_row(self, labels: &[f32]) -> std::result::Result<(), String> {
+        if self == Loss::Mse {
+            return Ok(());
+        }
+        if let Some(t) = labels.iter().position(|&v| v != 0.0 && v != 1.0) {
+            return Err(format!(
+                "label {} for target {t}: \"loss\": \"{}\" needs labels 0 or 1",
+                labels[t],
+                self.name()
+            ));
+        }
         if self != Loss::Softmax {
             return Ok(());
         }
-        let ones = labels.iter().filter(|&&v| v == 1).count();
+        let ones = labels.iter().filter(|&&v| v == 1.0).count();
         if ones == 1 {
             return Ok(());
         }
@@ -159,14 +182,22 @@ mod tests {
 
     #[test]
     fn softmax_needs_one_class_per_row() {
-        assert!(Loss::Softmax.check_row(&[0, 1, 0]).is_ok());
-        let e = Loss::Softmax.check_row(&[0, 1, 1]).unwrap_err();
+        assert!(Loss::Softmax.check_row(&[0., 1., 0.]).is_ok());
+        let e = Loss::Softmax.check_row(&[0., 1., 1.]).unwrap_err();
         assert!(
             e.contains("2 labels set") && e.contains("exactly one"),
             "{e}"
         );
-        assert!(Loss::Softmax.check_row(&[0, 0, 0]).is_err());
-        assert!(Loss::Bce.check_row(&[1, 1, 1]).is_ok());
+        assert!(Loss::Softmax.check_row(&[0., 0., 0.]).is_err());
+        assert!(Loss::Bce.check_row(&[1., 1., 1.]).is_ok());
+        assert!(Loss::Bce
+            .check_row(&[0.5])
+            .unwrap_err()
+            .contains("labels 0 or 1"));
+        assert!(Loss::Mse.check_row(&[0.5, -2.0]).is_ok());
+        let real = ferrosea_dataset::LabelKind::Real;
+        assert!(Loss::Bce.check_kind(real).unwrap_err().contains("\"mse\""));
+        assert!(Loss::Mse.check_kind(real).is_ok());
         let l: Loss = serde_json::from_str("\"softmax\"").unwrap();
         assert_eq!(l, Loss::Softmax);
         assert!(serde_json::from_str::<Loss>("\"hinge\"")

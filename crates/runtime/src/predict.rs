@@ -19,8 +19,8 @@ pub fn pass_rows(batch: usize) -> usize {
     batch.max(1).next_multiple_of(64).max(MIN_PASS_ROWS)
 }
 
-/// Logits `[rows, T]` of one-hot windows `x` (`[rows, 4, window]`, row-major, at most `batch`
-/// rows) in evaluation mode. Every pass is padded with empty windows to the same shape,
+/// Logits `[rows, T]` of windows `x` (`[rows, C, window]` with the network's C channels,
+/// row-major, at most `batch` rows) in evaluation mode. Every pass is padded with empty windows to the same shape,
 /// `batch` rounded up to a multiple of 64 rows and at least [`MIN_PASS_ROWS`]: Candle's CPU
 /// matrix products split rows across threads and compute a partial block of rows
 /// differently, so ragged passes made predictions depend on the thread count; and the `gemm`
@@ -33,15 +33,16 @@ pub fn eval_logits(
     window: usize,
     batch: usize,
 ) -> candle_core::Result<Tensor> {
-    let rows = x.len() / (4 * window);
+    let c = net.channels();
+    let rows = x.len() / (c * window);
     let padded = pass_rows(batch.max(rows));
-    x.resize(padded * 4 * window, 0.0);
-    let x = Tensor::from_vec(x, (padded, 4, window), device)?;
+    x.resize(padded * c * window, 0.0);
+    let x = Tensor::from_vec(x, (padded, c, window), device)?;
     net.forward(&x, Mode::Eval)?.logits.narrow(0, 0, rows)
 }
 
 /// Outputs `[rows, targets]` for a whole file (probabilities, or values for MSE: see
-/// [`Loss::outputs`]), its labels, and the mean `loss`.
+/// [`Loss::outputs`]), its labels (as numbers, class labels one-hot), and the mean `loss`.
 pub fn predict(
     net: &Network,
     device: &Device,
@@ -49,7 +50,7 @@ pub fn predict(
     batch: usize,
     targets: usize,
     loss: Loss,
-) -> Result<(Vec<f32>, Vec<u8>, f64), RuntimeError> {
+) -> Result<(Vec<f32>, Vec<f32>, f64), RuntimeError> {
     let loader = Loader::spawn(LoaderSpec {
         path: path.to_path_buf(),
         order: None,
@@ -66,7 +67,7 @@ pub fn predict(
     for b in loader {
         let b = b.map_err(RuntimeError::Data)?;
         if window == 0 {
-            window = b.x.len() / (4 * b.rows);
+            window = b.x.len() / (net.channels() * b.rows);
         }
         let y = Tensor::from_slice(&b.y, (b.rows, targets), device)?;
         let logits = eval_logits(net, device, b.x, window, batch)?;
@@ -75,7 +76,7 @@ pub fn predict(
             .to_dtype(DType::F64)?
             .to_scalar::<f64>()?;
         scores.extend(loss.outputs(&logits)?.flatten_all()?.to_vec1::<f32>()?);
-        labels.extend(b.y.iter().map(|&v| v as u8));
+        labels.extend(b.y);
     }
     let rows = labels.len() / targets.max(1);
     let n = (rows * loss.terms_per_row(targets)).max(1) as f64;

@@ -97,6 +97,9 @@ pub struct CheckpointMeta {
     /// before it was recorded; such runs are resumed without these checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<RunStart>,
+    /// The training data's symbols, when not one-hot A, C, G, T.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alphabet: Option<ferrosea_runtime::checkpoint::AlphabetRecord>,
 }
 
 /// Settings a run records when it starts, so that `--resume` can refuse to continue it

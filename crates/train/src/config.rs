@@ -154,6 +154,16 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return Err("batch_size must be at least 1".into());
         }
+        let out = self.model.output_activation();
+        if out != ferrosea_models::spec::Activation::Linear
+            && self.loss != ferrosea_runtime::loss::Loss::Mse
+        {
+            return Err(format!(
+                "\"output_activation\": \"{}\" needs \"loss\": \"mse\" (\"{}\" applies its own sigmoid or softmax to the logits)",
+                out.name(),
+                self.loss.name()
+            ));
+        }
         if self.epochs == 0 {
             return Err("epochs must be at least 1".into());
         }

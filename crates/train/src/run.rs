@@ -148,6 +148,11 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
     }
     let window = train.window();
     let targets = train.targets().name.clone();
+    let alphabet = train.alphabet().clone();
+    let channels = alphabet.channels();
+    cfg.loss
+        .check_kind(train.labels())
+        .map_err(|m| TrainError::Mismatch(format!("{}: {m}", opts.train.display())))?;
     let devices = opts
         .devices
         .iter()
@@ -191,6 +196,22 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         None
     };
     if let Some(meta) = &resumed {
+        let old =
+            meta.alphabet
+                .clone()
+                .unwrap_or_else(|| ferrosea_runtime::checkpoint::AlphabetRecord {
+                    symbols: "ACGT".into(),
+                    encoding: "one-hot".into(),
+                });
+        if ferrosea_runtime::checkpoint::AlphabetRecord::of(&alphabet) != meta.alphabet {
+            return Err(TrainError::Mismatch(format!(
+                "{} was trained on sequences over {} ({}), but {} holds {alphabet}",
+                latest_json.display(),
+                old.symbols,
+                old.encoding,
+                opts.train.display(),
+            )));
+        }
         if meta.targets != targets || meta.window != window {
             return Err(TrainError::Mismatch(format!(
                 "{} was trained on {} targets of {} bp windows, but {} has {} targets of {} bp{}",
@@ -243,7 +264,13 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
     let mut replicas = Vec::new();
     for device in &devices {
         let store = ParamStore::new(seed);
-        let net = Network::new(&cfg.model, window, targets.len(), &store.builder(device))?;
+        let net = Network::with_channels(
+            &cfg.model,
+            channels,
+            window,
+            targets.len(),
+            &store.builder(device),
+        )?;
         let (names, vars): (Vec<String>, Vec<Var>) = store.vars().into_iter().unzip();
         let optimizer = Optimizer::new(cfg.optimizer.clone(), vars.len());
         replicas.push(Replica {
@@ -344,6 +371,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         weights_file: String::new(),
         optimizer_file: None,
         start: Some(start),
+        alphabet: ferrosea_runtime::checkpoint::AlphabetRecord::of(&alphabet),
     };
     let save = |kind: &str,
                 state: &RunState,
@@ -714,9 +742,10 @@ fn train_step(
         let mut grads: Vec<Tensor>;
         let bce_value: Tensor;
         if rows > 0 {
+            let channels = rep.net.channels();
             let x = Tensor::from_slice(
-                &batch.x[lo * 4 * window..hi * 4 * window],
-                (rows, 4, window),
+                &batch.x[lo * channels * window..hi * channels * window],
+                (rows, channels, window),
                 &rep.device,
             )?;
             let y = Tensor::from_slice(
@@ -870,6 +899,12 @@ fn validate(
     loss: ferrosea_runtime::loss::Loss,
 ) -> Result<(f64, Option<(f64, usize)>), TrainError> {
     let (scores, labels, loss) = predict(&rep.net, &rep.device, path, batch, targets, loss)?;
+    // Real-valued labels have no ROC AUC (0/1 labels under MSE do: the course's
+    // next-character task).
+    if labels.iter().any(|&v| v != 0.0 && v != 1.0) {
+        return Ok((loss, None));
+    }
+    let labels: Vec<u8> = labels.iter().map(|&v| v as u8).collect();
     let aucs = ferrosea_metrics::per_target(&scores, &labels, targets, ferrosea_metrics::roc_auc);
     Ok((loss, ferrosea_metrics::mean_defined(&aucs)))
 }
@@ -960,6 +995,17 @@ fn check_compatible(tp: &Path, t: &Reader, vp: &Path, v: &Reader) -> Result<(), 
             t.window(),
             vp.display(),
             v.window()
+        )));
+    }
+    if t.alphabet() != v.alphabet() || t.labels() != v.labels() {
+        return Err(TrainError::Mismatch(format!(
+            "{} holds sequences over {} with {} labels and {} over {} with {} labels",
+            tp.display(),
+            t.alphabet(),
+            t.labels(),
+            vp.display(),
+            v.alphabet(),
+            v.labels()
         )));
     }
     if t.targets().name != v.targets().name {

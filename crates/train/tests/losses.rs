@@ -46,7 +46,7 @@ fn softmax_learns_which_motif_a_window_holds() {
     for (row, y) in p.chunks(3).zip(labels.chunks(3)) {
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{row:?}");
         let best = (0..3).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
-        right += (y[best] == 1) as usize;
+        right += (y[best] == 1.0) as usize;
     }
     let accuracy = right as f64 / 150.0;
     eprintln!(

@@ -68,6 +68,7 @@ fn a_tiny_danq_learns_a_planted_motif() {
     .unwrap();
     let (scores, labels, _) =
         ferrosea_runtime::predict(&net, &dev, &d.valid, 64, 3, Default::default()).unwrap();
+    let labels: Vec<u8> = labels.iter().map(|&v| v as u8).collect();
     let aucs = ferrosea_metrics::per_target(&scores, &labels, 3, ferrosea_metrics::roc_auc);
     eprintln!("per-target validation ROC AUC: {aucs:?}");
     assert!(aucs[0].unwrap() > 0.8, "GATA: {aucs:?}");

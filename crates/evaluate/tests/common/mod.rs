@@ -91,10 +91,12 @@ pub fn predictions(
         },
         chrom_names: vec!["chr1".into()],
         attrs: vec![],
+        ..Default::default()
     };
     let mut w = PredictionsWriter::create(path, &header, rows, opts).unwrap();
     let start: Vec<i64> = (0..rows as i64).map(|r| r * 200).collect();
-    w.append(pred, y, &vec![0; rows], &start, &vec![b'+'; rows])
+    let y: Vec<f32> = y.iter().map(|&v| f32::from(v)).collect();
+    w.append(pred, &y, &vec![0; rows], &start, &vec![b'+'; rows])
         .unwrap();
     w.finish().unwrap()
 }

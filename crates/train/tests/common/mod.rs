@@ -99,6 +99,7 @@ fn write_windows(
         },
         chrom_names: vec!["chrS".into()],
         attrs: vec![],
+        ..Default::default()
     };
     let mut block = Block::default();
     for r in 0..rows {

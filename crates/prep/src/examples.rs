@@ -1,0 +1,412 @@
+//! `ferrosea-prep simulate-examples`: the datasets and recipes of the course's prototype
+//! examples (docs/EXAMPLES.md), each in its own directory with train, valid and test files.
+//!
+//! - `motif-detection/`: binary sequences of length 10 over {0, 1} (one channel holding the
+//!   digit), label 1 when `111` occurs; 1000 training, 200 validation and 40 test sequences;
+//!   recipes `rnn.json` (SimpleRNN of 2 units returning the sequence, flatten, sigmoid
+//!   output, plain SGD) and `conv.json` (2 filters of 3, ReLU, flatten, sigmoid output).
+//! - `next-character/`: sequences of 1000 symbols made of blocks `0^n 1^n` (n uniform in
+//!   1..=19); a sample is the 100 symbols before a position whose previous symbol is a 1 (the
+//!   deterministic part: the count of 1s must match the count of 0s before them), labelled
+//!   with the symbol there. Recipes `rnn.json` and `lstm.json`: one unit, dropout 0.2,
+//!   flatten, sigmoid output trained with squared error and Adam.
+//! - `motif-classes/`: 100 bp DNA sequences, uniform bases, each holding one instance of one
+//!   of ten JASPAR motifs drawn from its probabilities (forward strand, random place), plus
+//!   an eleventh class without motif; balanced; class labels. Recipe `danq.json`: a small
+//!   DanQ with max over time and softmax cross-entropy.
+//!
+//! Every random choice comes from ChaCha8 streams of `--seed`, so the files are the same
+//! bytes on every run.
+
+use std::path::{Path, PathBuf};
+
+use ferrosea_dataset::{Alphabet, Block, Encoding, Header, LabelKind, Targets, Writer};
+use ferrosea_motifs::{read_motifs, Motif};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::simulate::SimulateError;
+
+/// What to write.
+#[derive(Clone, Debug)]
+pub struct ExamplesOptions {
+    /// Output directory (one subdirectory per example).
+    pub out: PathBuf,
+    /// JASPAR motifs for `motif-classes` (MEME or JASPAR format); `None`: the embedded
+    /// JASPAR 2024.
+    pub motifs: Option<PathBuf>,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Recorded in the files.
+    pub command_line: String,
+}
+
+/// The ten motifs of `motif-classes`: distinct families (zinc finger, GATA, C2H2, bZIP,
+/// p53, ETS, nuclear receptors, TBP, forkhead).
+pub const CLASS_MOTIFS: [&str; 10] = [
+    "MA0139.2", "MA0035.5", "MA0079.5", "MA0102.5", "MA0106.3", "MA0098.4", "MA0113.4", "MA0108.3",
+    "MA0114.5", "MA0148.5",
+];
+
+/// Rows of each split: (train, valid, test).
+const DETECTION_ROWS: (usize, usize, usize) = (1000, 200, 40);
+/// Sequences of 1000 symbols per split of `next-character`.
+const NEXT_SEQUENCES: (usize, usize, usize) = (8, 2, 2);
+/// Sequences per class and split of `motif-classes`.
+const CLASS_ROWS: (usize, usize, usize) = (800, 100, 100);
+
+fn rng(seed: u64, example: u64, split: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ (example << 32) ^ (split << 48) ^ 0xe8a3)
+}
+
+/// One split's rows: windows (`[rows, window, channels]` bytes) and labels as `/y` stores
+/// them.
+struct Rows {
+    x: Vec<u8>,
+    y: Vec<u8>,
+    n: usize,
+}
+
+fn write_split(
+    dir: &Path,
+    split: &str,
+    header: &Header,
+    rows: &Rows,
+    files: &mut Vec<PathBuf>,
+) -> Result<(), SimulateError> {
+    let path = dir.join(format!("{split}.h5"));
+    let mut h = header.clone();
+    h.attrs.push((
+        "split".into(),
+        ferrosea_dataset::AttrValue::Str(split.into()),
+    ));
+    let ds = |e: ferrosea_dataset::Error| SimulateError::Invalid(e.to_string());
+    let mut w = Writer::create(&path, &h, rows.n, Default::default()).map_err(ds)?;
+    let block = Block {
+        x: rows.x.clone(),
+        y: rows.y.clone(),
+        chrom: vec![0; rows.n],
+        start: (0..rows.n as i64)
+            .map(|r| r * header.window as i64)
+            .collect(),
+        strand: vec![b'+'; rows.n],
+    };
+    w.write_block(0, &block).map_err(ds)?;
+    files.push(w.finish().map_err(ds)?);
+    Ok(())
+}
+
+fn header(
+    window: usize,
+    names: &[String],
+    category: &str,
+    alphabet: Alphabet,
+    labels: LabelKind,
+    o: &ExamplesOptions,
+    source: &str,
+) -> Header {
+    use ferrosea_dataset::AttrValue;
+    Header {
+        window,
+        targets: Targets {
+            name: names.to_vec(),
+            category: vec![category.into(); names.len()],
+            ..Default::default()
+        },
+        chrom_names: vec!["simulated".into()],
+        attrs: vec![
+            ("source".into(), AttrValue::Str(source.into())),
+            ("seed".into(), AttrValue::Int(o.seed as i64)),
+            (
+                "command_line".into(),
+                AttrValue::Str(o.command_line.clone()),
+            ),
+            (
+                "ferrosea_version".into(),
+                AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
+            ),
+        ],
+        alphabet,
+        labels,
+    }
+}
+
+fn write(path: &Path, text: &str, files: &mut Vec<PathBuf>) -> Result<(), SimulateError> {
+    ferrosea_dataset::write_atomically(path, text.as_bytes())
+        .map_err(|e| SimulateError::Io(path.to_path_buf(), e))?;
+    files.push(path.to_path_buf());
+    Ok(())
+}
+
+fn mkdir(dir: &Path) -> Result<(), SimulateError> {
+    std::fs::create_dir_all(dir).map_err(|e| SimulateError::Io(dir.to_path_buf(), e))
+}
+
+/// Example 1: does `111` occur in 10 random bits?
+fn motif_detection(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), SimulateError> {
+    let dir = o.out.join("motif-detection");
+    mkdir(&dir)?;
+    let binary = Alphabet::new("01", Encoding::Index).expect("valid");
+    let h = header(
+        10,
+        &["has-111".into()],
+        "motif",
+        binary,
+        LabelKind::Binary,
+        o,
+        "course example 1: motif detection",
+    );
+    let (a, b, c) = DETECTION_ROWS;
+    for (k, (split, n)) in [("train", a), ("valid", b), ("test", c)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut r = rng(o.seed, 1, k as u64);
+        let mut rows = Rows {
+            x: Vec::new(),
+            y: Vec::new(),
+            n,
+        };
+        for _ in 0..n {
+            let bits: Vec<u8> = (0..10).map(|_| r.random_range(0..2u8)).collect();
+            rows.y.push(bits.windows(3).any(|w| w == [1, 1, 1]) as u8);
+            rows.x.extend(bits);
+        }
+        write_split(&dir, split, &h, &rows, files)?;
+    }
+    write(&dir.join("rnn.json"), RNN_DETECTION, files)?;
+    write(&dir.join("conv.json"), CONV_DETECTION, files)
+}
+
+/// Example 3: the next symbol of `0^n 1^n` blocks, from the 100 before it.
+fn next_character(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), SimulateError> {
+    const LEN: usize = 1000;
+    const WINDOW: usize = 100;
+    let dir = o.out.join("next-character");
+    mkdir(&dir)?;
+    let binary = Alphabet::new("01", Encoding::Index).expect("valid");
+    let h = header(
+        WINDOW,
+        &["next".into()],
+        "symbol",
+        binary,
+        LabelKind::Binary,
+        o,
+        "course example 3: vanishing gradients (blocks 0^n 1^n)",
+    );
+    let (a, b, c) = NEXT_SEQUENCES;
+    for (k, (split, n)) in [("train", a), ("valid", b), ("test", c)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut r = rng(o.seed, 3, k as u64);
+        let mut rows = Rows {
+            x: Vec::new(),
+            y: Vec::new(),
+            n: 0,
+        };
+        for _ in 0..n {
+            let mut s: Vec<u8> = Vec::with_capacity(LEN + 40);
+            while s.len() < LEN {
+                let m = r.random_range(1..=19usize);
+                s.extend(std::iter::repeat_n(0u8, m));
+                s.extend(std::iter::repeat_n(1u8, m));
+            }
+            s.truncate(LEN);
+            for i in WINDOW..LEN {
+                if s[i - 1] == 1 {
+                    rows.x.extend_from_slice(&s[i - WINDOW..i]);
+                    rows.y.push(s[i]);
+                    rows.n += 1;
+                }
+            }
+        }
+        write_split(&dir, split, &h, &rows, files)?;
+    }
+    write(&dir.join("rnn.json"), RNN_NEXT, files)?;
+    write(&dir.join("lstm.json"), LSTM_NEXT, files)
+}
+
+fn pick(r: &mut ChaCha8Rng, p: &[f64; 4]) -> usize {
+    let u: f64 = r.random();
+    let mut acc = 0.0;
+    for (k, &v) in p.iter().enumerate() {
+        acc += v;
+        if u < acc {
+            return k;
+        }
+    }
+    3
+}
+
+/// Example 4: which of ten motifs (or none) a 100 bp sequence holds.
+fn motif_classes(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), SimulateError> {
+    const WINDOW: usize = 100;
+    let (all, origin) = match &o.motifs {
+        Some(p) => (read_motifs(p)?, p.display().to_string()),
+        None => (
+            ferrosea_motifs::embedded_jaspar()?,
+            "the embedded JASPAR 2024".to_string(),
+        ),
+    };
+    let motifs: Vec<&Motif> = CLASS_MOTIFS
+        .iter()
+        .map(|id| {
+            all.iter().find(|m| m.id == *id).ok_or_else(|| {
+                SimulateError::Invalid(format!(
+                    "{origin}: no motif {id} (motif-classes plants {}, from JASPAR 2024)",
+                    CLASS_MOTIFS.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let dir = o.out.join("motif-classes");
+    mkdir(&dir)?;
+    let mut names: Vec<String> = motifs
+        .iter()
+        .map(|m| match &m.name {
+            Some(n) => format!("{}|{n}", m.id),
+            None => m.id.clone(),
+        })
+        .collect();
+    names.push("none".into());
+    let h = header(
+        WINDOW,
+        &names,
+        "class",
+        Alphabet::dna(),
+        LabelKind::Class,
+        o,
+        "course example 4: ten JASPAR motifs and a class without motif",
+    );
+    let classes = names.len();
+    let (a, b, c) = CLASS_ROWS;
+    for (k, (split, per_class)) in [("train", a), ("valid", b), ("test", c)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut r = rng(o.seed, 4, k as u64);
+        let n = per_class * classes;
+        let mut rows = Rows {
+            x: vec![0; n * WINDOW * 4],
+            y: Vec::with_capacity(n),
+            n,
+        };
+        // Classes interleaved: row i is of class i % classes.
+        for i in 0..n {
+            let class = i % classes;
+            let mut seq: Vec<usize> = (0..WINDOW).map(|_| r.random_range(0..4usize)).collect();
+            if let Some(m) = motifs.get(class) {
+                let at = r.random_range(0..=WINDOW - m.width());
+                for (p, col) in m.pfm.iter().enumerate() {
+                    seq[at + p] = pick(&mut r, col);
+                }
+            }
+            for (p, &base) in seq.iter().enumerate() {
+                rows.x[(i * WINDOW + p) * 4 + base] = 1;
+            }
+            rows.y.push(class as u8);
+        }
+        write_split(&dir, split, &h, &rows, files)?;
+    }
+    write(&dir.join("danq.json"), DANQ_CLASSES, files)
+}
+
+/// Writes the three examples; returns the files written.
+pub fn simulate_examples(o: &ExamplesOptions) -> Result<Vec<PathBuf>, SimulateError> {
+    let mut files = Vec::new();
+    motif_detection(o, &mut files)?;
+    next_character(o, &mut files)?;
+    motif_classes(o, &mut files)?;
+    Ok(files)
+}
+
+const RNN_DETECTION: &str = r#"{
+  "_about": "course example 1: a SimpleRNN of 2 units returning the sequence, flatten, a sigmoid output; plain SGD",
+  "model": {
+    "arch": "layers",
+    "init": "keras",
+    "layers": [
+      {"kind": "recurrent", "cell": "simple", "hidden": 2, "return": "sequence"},
+      {"kind": "flatten"}
+    ]
+  },
+  "optimizer": {"kind": "sgd", "lr": 0.1},
+  "batch_size": 32,
+  "epochs": 200
+}
+"#;
+
+const CONV_DETECTION: &str = r#"{
+  "_about": "course example 1: 2 filters of width 3 with ReLU, flatten, a sigmoid output; plain SGD",
+  "model": {
+    "arch": "layers",
+    "init": "keras",
+    "layers": [
+      {"kind": "conv", "filters": 2, "width": 3, "activation": "relu"},
+      {"kind": "flatten"}
+    ]
+  },
+  "optimizer": {"kind": "sgd", "lr": 0.1},
+  "batch_size": 32,
+  "epochs": 200
+}
+"#;
+
+const RNN_NEXT: &str = r#"{
+  "_about": "course example 3: one SimpleRNN unit, dropout 0.2, flatten, a sigmoid output trained with squared error and Adam",
+  "model": {
+    "arch": "layers",
+    "init": "keras",
+    "output_activation": "sigmoid",
+    "layers": [
+      {"kind": "recurrent", "cell": "simple", "hidden": 1, "return": "sequence"},
+      {"kind": "dropout", "p": 0.2},
+      {"kind": "flatten"}
+    ]
+  },
+  "loss": "mse",
+  "optimizer": {"kind": "adam", "lr": 0.001},
+  "batch_size": 32,
+  "epochs": 100
+}
+"#;
+
+const LSTM_NEXT: &str = r#"{
+  "_about": "course example 3: one LSTM unit, dropout 0.2, flatten, a sigmoid output trained with squared error and Adam",
+  "model": {
+    "arch": "layers",
+    "init": "keras",
+    "output_activation": "sigmoid",
+    "layers": [
+      {"kind": "recurrent", "cell": "lstm", "hidden": 1, "return": "sequence"},
+      {"kind": "dropout", "p": 0.2},
+      {"kind": "flatten"}
+    ]
+  },
+  "loss": "mse",
+  "optimizer": {"kind": "adam", "lr": 0.001},
+  "batch_size": 32,
+  "epochs": 100
+}
+"#;
+
+const DANQ_CLASSES: &str = r#"{
+  "_about": "course example 4: a small DanQ (32 filters of 19, max pool 4, BiLSTM of 16 with max over time) with softmax cross-entropy over 11 classes",
+  "model": {
+    "arch": "layers",
+    "init": "keras",
+    "layers": [
+      {"kind": "conv", "filters": 32, "width": 19, "activation": "relu", "pool": {"max": 4}},
+      {"kind": "dropout", "p": 0.2},
+      {"kind": "recurrent", "cell": "lstm", "hidden": 16, "bidirectional": true, "return": "max"},
+      {"kind": "dropout", "p": 0.5}
+    ]
+  },
+  "loss": "softmax",
+  "optimizer": {"kind": "adam", "lr": 0.003},
+  "batch_size": 64,
+  "epochs": 15,
+  "patience": 5
+}
+"#;
