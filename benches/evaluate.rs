@@ -216,6 +216,7 @@ fn child(args: Vec<String>) {
                 reference: None,
                 plot_targets: None,
                 no_plots: args[3] == "no-plots",
+                threshold: None,
             })
             .unwrap();
         }

@@ -71,6 +71,10 @@ enum Command {
         /// Draw no plots.
         #[arg(long)]
         no_plots: bool,
+        /// Also report each target's accuracy, calling probabilities of at least P positive
+        /// (0/1 labels; class labels always get accuracy).
+        #[arg(long, value_name = "P")]
+        threshold: Option<f64>,
     },
 }
 
@@ -121,6 +125,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             reference,
             plot_targets,
             no_plots,
+            threshold,
         } => {
             let r = ferrosea_evaluate::metrics(&MetricsOptions {
                 predictions,
@@ -130,14 +135,29 @@ fn run(args: Args) -> anyhow::Result<()> {
                 reference,
                 plot_targets,
                 no_plots,
+                threshold,
             })?;
             for n in &r.notes {
                 tracing::warn!("{n}");
             }
             for s in &r.summary {
                 let f = |v: Option<f64>| v.map_or_else(|| "NA".into(), |x| format!("{x:.4}"));
+                if s.mean_pearson.is_some() || s.mean_mse.is_some() {
+                    tracing::info!(
+                        "{:<10} {:>5} targets  Pearson mean {}  Spearman mean {}  MSE mean {}",
+                        s.category,
+                        s.targets,
+                        f(s.mean_pearson),
+                        f(s.mean_spearman),
+                        f(s.mean_mse)
+                    );
+                    continue;
+                }
+                let accuracy = s
+                    .accuracy
+                    .map_or_else(String::new, |a| format!("  accuracy {a:.4}"));
                 tracing::info!(
-                    "{:<10} {:>5} targets  ROC AUC mean {} median {}  PR AUC mean {} median {}",
+                    "{:<10} {:>5} targets  ROC AUC mean {} median {}  PR AUC mean {} median {}{accuracy}",
                     s.category,
                     s.targets,
                     f(s.mean_roc_auc),

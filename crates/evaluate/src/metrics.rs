@@ -37,6 +37,9 @@ pub struct MetricsOptions {
     pub plot_targets: Option<Vec<String>>,
     /// Draw no plots.
     pub no_plots: bool,
+    /// 0/1 labels: also each target's accuracy when probabilities of at least this are
+    /// called positive (class labels always get accuracy, from the most probable class).
+    pub threshold: Option<f64>,
 }
 
 /// One target's line of `per_target.tsv`.
@@ -169,7 +172,15 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
             l
         }
     };
-    let counts = score_all(&p, &labels)?;
+    if let Some(th) = opts.threshold {
+        if !(0.0..=1.0).contains(&th) {
+            return Err(EvalError::Usage(format!(
+                "--threshold {th}: expected a probability from 0 to 1"
+            )));
+        }
+    }
+    let threshold = opts.threshold.filter(|_| kind == LabelKind::Binary);
+    let counts = score_all(&p, &labels, threshold)?;
     let scoring_seconds = started.elapsed().as_secs_f64();
     let targets = p.targets();
     let mut rows: Vec<TargetRow> = counts
@@ -186,7 +197,7 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
                 pr_auc: scored.then_some(r.pr_auc).flatten(),
                 reference_roc_auc: None,
                 reference_pr_auc: None,
-                accuracy: None,
+                accuracy: r.accuracy,
                 pearson: None,
                 spearman: None,
                 mse: None,
@@ -219,14 +230,14 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
         join_reference(&mut rows, r, &mut notes)?;
     }
     let mut summary = summarise(&rows, reference.is_some())?;
-    if let Some(overall) = overall_accuracy {
+    if overall_accuracy.is_some() || threshold.is_some() {
         for s in summary.iter_mut() {
-            s.accuracy = if s.category == "all" {
-                overall
+            s.accuracy = if s.category == "all" && overall_accuracy.is_some() {
+                overall_accuracy.flatten()
             } else {
                 let a: Vec<f64> = rows
                     .iter()
-                    .filter(|r| r.category == s.category)
+                    .filter(|r| s.category == "all" || r.category == s.category)
                     .filter_map(|r| r.accuracy)
                     .collect();
                 (!a.is_empty()).then(|| a.iter().sum::<f64>() / a.len() as f64)
@@ -238,13 +249,23 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
     let per_target = opts.out.join("per_target.tsv");
     write_atomically(
         &per_target,
-        per_target_tsv(&rows, reference.is_some(), overall_accuracy.is_some()).as_bytes(),
+        per_target_tsv(
+            &rows,
+            reference.is_some(),
+            overall_accuracy.is_some() || threshold.is_some(),
+        )
+        .as_bytes(),
     )?;
     files.push(per_target);
     let summary_path = opts.out.join("summary.tsv");
     write_atomically(
         &summary_path,
-        summary_tsv(&summary, reference.is_some(), overall_accuracy.is_some()).as_bytes(),
+        summary_tsv(
+            &summary,
+            reference.is_some(),
+            overall_accuracy.is_some() || threshold.is_some(),
+        )
+        .as_bytes(),
     )?;
     files.push(summary_path);
     if !opts.no_plots {
@@ -259,23 +280,50 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
         scoring_seconds,
     };
     let json = serde_json::json!({
-        "format": "ferrosea-metrics",
-        "format_version": 1,
         "predictions": opts.predictions.display().to_string(),
         "labels": opts.labels.as_ref().map(|l| l.display().to_string()),
         "reference": opts.reference.as_ref().map(|l| l.display().to_string()),
         "min_positives": opts.min_positives.max(1),
+        "threshold": threshold,
         "label_kind": kind.name(),
-        "rows": report.rows,
-        "summary": report.summary,
-        "targets": report.targets,
-        "notes": report.notes,
-        "ferrosea_version": env!("CARGO_PKG_VERSION"),
     });
+    write_report_json(&mut report, json, json_path)?;
+    Ok(report)
+}
+
+/// Writes `metrics.json` last: the format fields, `inputs` (what was scored and how), the
+/// tables and the notes of `report`; adds it to the report's files.
+pub(crate) fn write_report_json(
+    report: &mut MetricsReport,
+    inputs: serde_json::Value,
+    json_path: PathBuf,
+) -> Result<(), EvalError> {
+    let mut json = serde_json::json!({
+        "format": "ferrosea-metrics",
+        "format_version": 1,
+    });
+    let map = json.as_object_mut().expect("an object");
+    if let serde_json::Value::Object(inputs) = inputs {
+        map.extend(inputs);
+    }
+    map.insert("rows".into(), report.rows.into());
+    map.insert(
+        "summary".into(),
+        serde_json::to_value(&report.summary).expect("serialisable"),
+    );
+    map.insert(
+        "targets".into(),
+        serde_json::to_value(&report.targets).expect("serialisable"),
+    );
+    map.insert(
+        "notes".into(),
+        serde_json::to_value(&report.notes).expect("serialisable"),
+    );
+    map.insert("ferrosea_version".into(), env!("CARGO_PKG_VERSION").into());
     let text = serde_json::to_string_pretty(&json).expect("serialisable") + "\n";
     write_atomically(&json_path, text.as_bytes())?;
     report.files.push(json_path);
-    Ok(report)
+    Ok(())
 }
 
 /// Class labels: the fraction of rows whose most probable class (the first of ties) is
@@ -318,6 +366,7 @@ struct Scored {
     neg: u64,
     roc_auc: Option<f64>,
     pr_auc: Option<f64>,
+    accuracy: Option<f64>,
 }
 
 /// Rows read at a time within a band.
@@ -342,7 +391,11 @@ fn read_band(p: &Predictions, cols: std::ops::Range<usize>) -> Result<Vec<Vec<f3
 
 /// Ranks every target: one thread reads bands of targets while the previous band is ranked
 /// on the rayon pool.
-fn score_all(p: &Predictions, labels: &LabelColumns) -> Result<Vec<Scored>, EvalError> {
+fn score_all(
+    p: &Predictions,
+    labels: &LabelColumns,
+    threshold: Option<f64>,
+) -> Result<Vec<Scored>, EvalError> {
     let t = p.targets().len();
     let band = p.band();
     let path = p.path().to_path_buf();
@@ -370,7 +423,7 @@ fn score_all(p: &Predictions, labels: &LabelColumns) -> Result<Vec<Scored>, Eval
             let results: Vec<Result<Scored, EvalError>> = cols
                 .par_iter()
                 .enumerate()
-                .map(|(j, col)| score_one(p, col, labels, c0 + j))
+                .map(|(j, col)| score_one(p, col, labels, c0 + j, threshold))
                 .collect();
             for (j, r) in results.into_iter().enumerate() {
                 scored[c0 + j] = r?;
@@ -387,6 +440,7 @@ fn score_one(
     col: &[f32],
     labels: &LabelColumns,
     t: usize,
+    threshold: Option<f64>,
 ) -> Result<Scored, EvalError> {
     if let Some(row) = col.iter().position(|v| !v.is_finite()) {
         return Err(EvalError::Data(format!(
@@ -403,6 +457,14 @@ fn score_one(
         neg: r.negatives(),
         roc_auc: r.roc_auc(),
         pr_auc: r.average_precision(),
+        accuracy: threshold.filter(|_| !col.is_empty()).map(|th| {
+            let right = col
+                .iter()
+                .enumerate()
+                .filter(|&(i, &s)| (s as f64 >= th) == labels.get(i, t))
+                .count();
+            right as f64 / col.len() as f64
+        }),
     })
 }
 

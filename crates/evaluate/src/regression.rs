@@ -126,20 +126,11 @@ pub(crate) fn metrics(
         rows: n,
         scoring_seconds,
     };
-    let json = serde_json::json!({
-        "format": "ferrosea-metrics",
-        "format_version": 1,
+    let inputs = serde_json::json!({
         "predictions": opts.predictions.display().to_string(),
         "label_kind": "real",
-        "rows": report.rows,
-        "summary": report.summary,
-        "targets": report.targets,
-        "notes": report.notes,
-        "ferrosea_version": env!("CARGO_PKG_VERSION"),
     });
-    let text = serde_json::to_string_pretty(&json).expect("serialisable") + "\n";
-    write_atomically(&json_path, text.as_bytes())?;
-    report.files.push(json_path);
+    crate::metrics::write_report_json(&mut report, inputs, json_path)?;
     Ok(report)
 }
 

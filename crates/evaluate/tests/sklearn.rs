@@ -21,9 +21,39 @@ fn score(
         reference: None,
         plot_targets: None,
         no_plots: true,
+        threshold: None,
     })
     .unwrap();
     read_per_target(&out.join("per_target.tsv"))
+}
+
+/// `metrics` of a prediction file's own labels, without plots.
+fn metrics_of(
+    preds: &std::path::Path,
+    out: &std::path::Path,
+    threshold: Option<f64>,
+) -> ferrosea_evaluate::MetricsReport {
+    metrics(&MetricsOptions {
+        predictions: preds.to_path_buf(),
+        labels: None,
+        out: out.to_path_buf(),
+        min_positives: 1,
+        reference: None,
+        plot_targets: None,
+        no_plots: true,
+        threshold,
+    })
+    .unwrap()
+}
+
+/// A seeded xorshift stream of uniform values in [0, 1).
+fn uniform(mut s: u64) -> impl FnMut() -> f64 {
+    move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
 
 #[test]
@@ -31,13 +61,7 @@ fn edge_cases_match_sklearn() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let rows = 2000;
-    let mut s = 0x1234_5678_9abc_def0u64;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next = uniform(0x1234_5678_9abc_def0u64);
     // Each target is one case, as (name, scores, labels).
     let mut cases: Vec<(String, Vec<f32>, Vec<u8>)> = Vec::new();
     for k in 0..6 {
@@ -150,4 +174,135 @@ fn a_real_prediction_file_matches_sklearn() {
     let with_labels = score(&preds, Some(&test), &f.dir.join("sk-report-labels"));
     assert_eq!(with_labels, ours);
     assert_same(&with_labels, &sklearn(&preds, Some(&test)));
+}
+
+/// Real-valued labels: Pearson, Spearman (ties included) and MSE equal scipy's.
+#[test]
+fn real_labels_match_scipy() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 500;
+    let mut next = uniform(0x9e37_79b9_7f4a_7c15u64);
+    let names: Vec<String> = ["linear", "ties", "noise", "constant"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let (mut pred, mut y) = (Vec::new(), Vec::new());
+    for _ in 0..rows {
+        let a = next() * 4.0 - 2.0;
+        let (n1, n2) = (next(), next());
+        // linear with noise; tied labels (5 levels); independent noise; constant labels.
+        pred.extend([a as f32, (a + n1) as f32, n1 as f32, a as f32]);
+        y.extend([
+            (2.0 * a + 0.5 * n2) as f32,
+            ((a + 2.0) as i32) as f32,
+            n2 as f32,
+            1.5,
+        ]);
+    }
+    let preds = predictions_of(
+        &dir.path().join("p.h5"),
+        &names,
+        &pred,
+        &y,
+        ferrosea_dataset::LabelKind::Real,
+        PredictionsOptions::default(),
+    );
+    let out = dir.path().join("report");
+    let report = metrics_of(&preds, &out, None);
+    let oracle = dir.path().join("scipy.tsv");
+    let status = std::process::Command::new(python())
+        .arg(root().join("tests/python/scipy_regression.py"))
+        .arg(&preds)
+        .arg(&oracle)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&oracle).unwrap();
+    let num = |v: &str| (v != "NA").then(|| v.parse::<f64>().unwrap());
+    for (line, ours) in text.lines().skip(1).zip(&report.targets) {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f[0], ours.name);
+        for (want, got, what) in [
+            (num(f[1]), ours.pearson, "pearson"),
+            (num(f[2]), ours.spearman, "spearman"),
+            (num(f[3]), ours.mse, "mse"),
+        ] {
+            match (want, got) {
+                (None, None) => {}
+                (Some(w), Some(g)) => {
+                    assert!((w - g).abs() < 1e-6, "{} {what}: {g} vs scipy {w}", f[0])
+                }
+                _ => panic!("{} {what}: {got:?} vs scipy {want:?}", f[0]),
+            }
+        }
+    }
+    let tsv = std::fs::read_to_string(out.join("per_target.tsv")).unwrap();
+    assert!(
+        tsv.starts_with("name\tcategory\tn\tpearson\tspearman\tmse\n"),
+        "{tsv}"
+    );
+    let all = report.summary.last().unwrap();
+    assert_eq!(
+        (all.category.as_str(), all.targets, all.targets_na),
+        ("all", 3, 1)
+    );
+}
+
+/// Class labels: per-class and overall accuracy beside the per-class AUCs.
+#[test]
+fn class_labels_get_accuracy() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    // Rows of classes a, a, b, b, c, c; predicted a, b, b, b, a, c.
+    let classes = [0usize, 0, 1, 1, 2, 2];
+    let predicted = [0usize, 1, 1, 1, 0, 2];
+    let (mut pred, mut y) = (Vec::new(), Vec::new());
+    for (&c, &p) in classes.iter().zip(&predicted) {
+        for k in 0..3 {
+            y.push((k == c) as u8 as f32);
+            pred.push(if k == p { 0.6 } else { 0.2 });
+        }
+    }
+    let preds = predictions_of(
+        &dir.path().join("p.h5"),
+        &names,
+        &pred,
+        &y,
+        ferrosea_dataset::LabelKind::Class,
+        PredictionsOptions::default(),
+    );
+    let out = dir.path().join("report");
+    let report = metrics_of(&preds, &out, None);
+    let acc: Vec<Option<f64>> = report.targets.iter().map(|r| r.accuracy).collect();
+    assert_eq!(acc, vec![Some(0.5), Some(1.0), Some(0.5)]);
+    let all = report.summary.iter().find(|s| s.category == "all").unwrap();
+    assert_eq!(all.accuracy, Some(4.0 / 6.0));
+    assert!(report.targets.iter().all(|r| r.roc_auc.is_some()));
+    let tsv = std::fs::read_to_string(out.join("summary.tsv")).unwrap();
+    assert!(tsv.lines().next().unwrap().ends_with("\taccuracy"), "{tsv}");
+}
+
+/// 0/1 labels with `--threshold`: each target's accuracy at that probability.
+#[test]
+fn a_threshold_gives_binary_accuracy() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+    // a: 0.9/1, 0.6/0, 0.5/1, 0.1/0 -> 3 of 4 right at 0.5; b: all wrong.
+    let pred = [0.9f32, 0.2, 0.6, 0.8, 0.5, 0.1, 0.1, 0.7];
+    let y = [1u8, 1, 0, 0, 1, 1, 0, 0];
+    let preds = predictions(
+        &dir.path().join("p.h5"),
+        &names,
+        &pred,
+        &y,
+        PredictionsOptions::default(),
+    );
+    let report = metrics_of(&preds, &dir.path().join("report"), Some(0.5));
+    let acc: Vec<Option<f64>> = report.targets.iter().map(|r| r.accuracy).collect();
+    assert_eq!(acc, vec![Some(0.75), Some(0.0)]);
+    let all = report.summary.iter().find(|s| s.category == "all").unwrap();
+    assert_eq!(all.accuracy, Some(0.375));
 }

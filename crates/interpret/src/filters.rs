@@ -296,7 +296,7 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
     let dna = alphabet.is_dna();
     let (na, channels) = (alphabet.len(), alphabet.channels());
     if opts.logos && !dna {
-        tracing::warn!("logos are drawn for DNA motifs only; the alphabet is {alphabet}");
+        tracing::info!("logos are drawn for DNA motifs only; the alphabet is {alphabet}");
     }
     let (nf, _, k) = m.weight.dims3().map_err(candle)?;
     let w = opts.window.unwrap_or(k);

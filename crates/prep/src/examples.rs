@@ -13,7 +13,7 @@
 //! - `motif-classes/`: 100 bp DNA sequences, uniform bases, each holding one instance of one
 //!   of ten JASPAR motifs drawn from its probabilities (forward strand, random place), plus
 //!   an eleventh class without motif; balanced; class labels. Recipe `danq.json`: a small
-//!   DanQ with max over time and softmax cross-entropy.
+//!   DanQ (64 filters, BiLSTM of 32) with max over time and softmax cross-entropy.
 //!
 //! Every random choice comes from ChaCha8 streams of `--seed`, so the files are the same
 //! bytes on every run.
@@ -227,18 +227,6 @@ fn next_character(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), S
     write(&dir.join("lstm.json"), LSTM_NEXT, files)
 }
 
-fn pick(r: &mut ChaCha8Rng, p: &[f64; 4]) -> usize {
-    let u: f64 = r.random();
-    let mut acc = 0.0;
-    for (k, &v) in p.iter().enumerate() {
-        acc += v;
-        if u < acc {
-            return k;
-        }
-    }
-    3
-}
-
 /// Example 4: which of ten motifs (or none) a 100 bp sequence holds.
 fn motif_classes(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), SimulateError> {
     const WINDOW: usize = 100;
@@ -299,7 +287,7 @@ fn motif_classes(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), Si
             if let Some(m) = motifs.get(class) {
                 let at = r.random_range(0..=WINDOW - m.width());
                 for (p, col) in m.pfm.iter().enumerate() {
-                    seq[at + p] = pick(&mut r, col);
+                    seq[at + p] = crate::simulate::pick_index(&mut r, col);
                 }
             }
             for (p, &base) in seq.iter().enumerate() {
@@ -331,7 +319,7 @@ const RNN_DETECTION: &str = r#"{
       {"kind": "flatten"}
     ]
   },
-  "optimizer": {"kind": "sgd", "lr": 0.1},
+  "optimizer": {"kind": "sgd", "lr": 0.05},
   "batch_size": 32,
   "epochs": 200
 }
@@ -347,7 +335,7 @@ const CONV_DETECTION: &str = r#"{
       {"kind": "flatten"}
     ]
   },
-  "optimizer": {"kind": "sgd", "lr": 0.1},
+  "optimizer": {"kind": "sgd", "lr": 0.05},
   "batch_size": 32,
   "epochs": 200
 }
@@ -392,21 +380,21 @@ const LSTM_NEXT: &str = r#"{
 "#;
 
 const DANQ_CLASSES: &str = r#"{
-  "_about": "course example 4: a small DanQ (32 filters of 19, max pool 4, BiLSTM of 16 with max over time) with softmax cross-entropy over 11 classes",
+  "_about": "course example 4: a small DanQ (64 filters of 19, max pool 4, BiLSTM of 32 with max over time) with softmax cross-entropy over 11 classes",
   "model": {
     "arch": "layers",
     "init": "keras",
     "layers": [
-      {"kind": "conv", "filters": 32, "width": 19, "activation": "relu", "pool": {"max": 4}},
+      {"kind": "conv", "filters": 64, "width": 19, "activation": "relu", "pool": {"max": 4}},
       {"kind": "dropout", "p": 0.2},
-      {"kind": "recurrent", "cell": "lstm", "hidden": 16, "bidirectional": true, "return": "max"},
+      {"kind": "recurrent", "cell": "lstm", "hidden": 32, "bidirectional": true, "return": "max"},
       {"kind": "dropout", "p": 0.5}
     ]
   },
   "loss": "softmax",
   "optimizer": {"kind": "adam", "lr": 0.003},
   "batch_size": 64,
-  "epochs": 15,
-  "patience": 5
+  "epochs": 80,
+  "patience": 10
 }
 "#;

@@ -61,16 +61,21 @@ fn write(path: &Path, text: &str) -> Result<(), SimulateError> {
         .map_err(|e| SimulateError::Io(path.to_path_buf(), e))
 }
 
-fn pick(rng: &mut ChaCha8Rng, p: &[f64; 4]) -> u8 {
+/// A base index (A, C, G, T = 0..4) drawn from the probabilities `p`.
+pub(crate) fn pick_index(rng: &mut ChaCha8Rng, p: &[f64; 4]) -> usize {
     let u: f64 = rng.random();
     let mut acc = 0.0;
     for (k, &v) in p.iter().enumerate() {
         acc += v;
         if u < acc {
-            return b"ACGT"[k];
+            return k;
         }
     }
-    b'T'
+    3
+}
+
+fn pick(rng: &mut ChaCha8Rng, p: &[f64; 4]) -> u8 {
+    b"ACGT"[pick_index(rng, p)]
 }
 
 /// Writes `genome.fa`, `peaks/<id>.narrowPeak`, `truth/<id>.bed`, `targets.tsv` and

@@ -78,6 +78,27 @@ pub fn predictions(
     y: &[u8],
     opts: PredictionsOptions,
 ) -> PathBuf {
+    let y: Vec<f32> = y.iter().map(|&v| f32::from(v)).collect();
+    predictions_of(
+        path,
+        names,
+        pred,
+        &y,
+        ferrosea_dataset::LabelKind::Binary,
+        opts,
+    )
+}
+
+/// Writes a prediction file of `[rows, targets]` values with labels of `kind` (`y` as
+/// numbers, class labels one-hot).
+pub fn predictions_of(
+    path: &Path,
+    names: &[String],
+    pred: &[f32],
+    y: &[f32],
+    kind: ferrosea_dataset::LabelKind,
+    opts: PredictionsOptions,
+) -> PathBuf {
     let t = names.len();
     let rows = pred.len() / t;
     let header = Header {
@@ -91,12 +112,12 @@ pub fn predictions(
         },
         chrom_names: vec!["chr1".into()],
         attrs: vec![],
+        labels: kind,
         ..Default::default()
     };
     let mut w = PredictionsWriter::create(path, &header, rows, opts).unwrap();
     let start: Vec<i64> = (0..rows as i64).map(|r| r * 200).collect();
-    let y: Vec<f32> = y.iter().map(|&v| f32::from(v)).collect();
-    w.append(pred, &y, &vec![0; rows], &start, &vec![b'+'; rows])
+    w.append(pred, y, &vec![0; rows], &start, &vec![b'+'; rows])
         .unwrap();
     w.finish().unwrap()
 }
