@@ -107,6 +107,12 @@ pub fn from_dataset(
     path: &Path,
 ) -> Result<(LabelColumns, Option<String>), EvalError> {
     let r = Reader::open(path)?;
+    if r.labels() == ferrosea_dataset::LabelKind::Real {
+        return Err(EvalError::Usage(format!(
+            "--labels: {} has real-valued labels; --labels replaces 0/1 or class labels",
+            path.display()
+        )));
+    }
     let n = p.len();
     if r.len() != n {
         return Err(EvalError::Mismatch(format!(
@@ -162,7 +168,18 @@ pub fn from_dataset(
     let pred_chroms = p.chrom_names();
     for first in (0..n).step_by(block) {
         let end = (first + block).min(n);
-        let y = r.read_y(first..end)?;
+        // Class labels come one-hot, like a prediction file's.
+        let y: Vec<u8> = r
+            .read_labels(first..end)?
+            .into_iter()
+            .map(|v| {
+                if v == 0.0 || v == 1.0 {
+                    v as u8
+                } else {
+                    u8::MAX
+                }
+            })
+            .collect();
         labels.fill(first, &y, width, &map, path, theirs)?;
         // The windows must be the same, not only their number.
         let (lc, ls, ld) = r.read_coord_columns(first..end)?;

@@ -306,3 +306,63 @@ fn a_threshold_gives_binary_accuracy() {
     let all = report.summary.iter().find(|s| s.category == "all").unwrap();
     assert_eq!(all.accuracy, Some(0.375));
 }
+
+/// A softmax model on class-labelled data (the course's ten motifs): predict keeps the class
+/// labels one-hot, and metrics scores them from the prediction file or from the dataset.
+#[test]
+fn class_labelled_data_is_predicted_and_scored() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    ferrosea_prep::examples::simulate_examples(&ferrosea_prep::examples::ExamplesOptions {
+        out: dir.path().to_path_buf(),
+        motifs: None,
+        seed: 1,
+        command_line: "test".into(),
+    })
+    .unwrap();
+    let d = dir.path().join("motif-classes");
+    let mut cfg = ferrosea_train::TrainConfig::preset("deepbind-tiny").unwrap();
+    cfg.loss = ferrosea_runtime::loss::Loss::Softmax;
+    cfg.epochs = 1;
+    let run = dir.path().join("run");
+    ferrosea_train::run(&ferrosea_train::Options {
+        steps_per_epoch: Some(4),
+        ..ferrosea_train::Options::new(d.join("valid.h5"), d.join("valid.h5"), &run, cfg)
+    })
+    .unwrap();
+    let preds = dir.path().join("p.h5");
+    predict(&PredictOptions {
+        checkpoint: run.clone(),
+        data: d.join("test.h5"),
+        out: preds.clone(),
+        rc_average: false,
+        batch_size: 128,
+        device: ferrosea_runtime::DeviceSpec::Cpu,
+        compression_level: 0,
+        command_line: String::new(),
+        progress: false,
+    })
+    .unwrap();
+    let p = ferrosea_dataset::Predictions::open(&preds).unwrap();
+    assert_eq!(p.labels(), ferrosea_dataset::LabelKind::Class);
+    let y = p.read_y(0..p.len(), 0..11).unwrap();
+    assert!(y.chunks(11).all(|r| r.iter().sum::<u8>() == 1));
+    let own = metrics_of(&preds, &dir.path().join("own"), None);
+    let from_data = metrics(&MetricsOptions {
+        predictions: preds.clone(),
+        labels: Some(d.join("test.h5")),
+        out: dir.path().join("data"),
+        min_positives: 1,
+        reference: None,
+        plot_targets: None,
+        no_plots: true,
+        threshold: None,
+    })
+    .unwrap();
+    assert_eq!(own.targets, from_data.targets);
+    assert_eq!(own.targets.len(), 11);
+    assert!(own
+        .targets
+        .iter()
+        .all(|r| r.accuracy.is_some() && r.n_pos == 100));
+}
