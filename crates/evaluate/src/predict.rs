@@ -170,15 +170,11 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         indicatif::ProgressBar::hidden()
     };
 
-    let loader = Loader::spawn(LoaderSpec {
-        path: opts.data.clone(),
-        order: None,
-        start: 0,
-        batch: opts.batch_size,
-        reverse_complement: None,
-        prefetch: 4,
-        loss: meta.loss,
-    });
+    let loader = Loader::spawn(LoaderSpec::in_file_order(
+        opts.data.clone(),
+        opts.batch_size,
+        meta.loss,
+    ));
     let (mut pred, mut labels) = (Vec::new(), Vec::new());
     let mut next_row = 0; // first row not yet predicted
     for batch in loader {

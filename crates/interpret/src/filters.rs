@@ -180,16 +180,12 @@ fn candle(e: candle_core::Error) -> InterpretError {
 }
 
 fn loader(opts: &FiltersOptions) -> Loader {
-    Loader::spawn(LoaderSpec {
-        path: opts.data.clone(),
-        order: None,
-        start: 0,
-        batch: opts.batch_size.max(1),
-        reverse_complement: None,
-        prefetch: 2,
-        // The labels only select sequences (--only-positive): any kind will do.
-        loss: ferrosea_runtime::loss::Loss::Mse,
-    })
+    // The labels only select sequences (--only-positive): any kind will do.
+    Loader::spawn(LoaderSpec::in_file_order(
+        opts.data.clone(),
+        opts.batch_size.max(1),
+        ferrosea_runtime::loss::Loss::Mse,
+    ))
 }
 
 /// Per batch: the best activation of every (sequence, filter) and its position.

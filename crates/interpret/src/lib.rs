@@ -4,14 +4,20 @@
 //! argmax-window method), with logos and, optionally, each filter's influence on the
 //! predictions; [`compare()`] matches motifs (those, or any MEME/JASPAR file) against a motif
 //! database with the Tomtom method (`ferrosea_motifs::tomtom`) and writes tomtom's table;
-//! [`report()`] puts both on one self-contained HTML page. The binary `ferrosea-interpret`
+//! [`report()`] puts both on one self-contained HTML page; [`attribute()`] scores each base's
+//! contribution to chosen outputs (saliency, gradient x input, integrated gradients). The binary `ferrosea-interpret`
 //! is a thin command line over the three.
 
+mod attribute;
 mod compare;
 mod filters;
 mod logo;
 mod report;
 
+pub use attribute::{
+    attribute, hypothetical, AttributeOptions, AttributeReport, Method, ATTRIBUTIONS_FORMAT,
+    MAX_DEFAULT_TARGETS,
+};
 pub use compare::{compare, CompareOptions, Threshold, JASPAR2024};
 pub use filters::{filters, Background, FilterSummary, FiltersOptions, FiltersReport};
 pub use report::{report, ReportOptions};

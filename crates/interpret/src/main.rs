@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferrosea_interpret::{Background, CompareOptions, FiltersOptions, ReportOptions, Threshold};
+use ferrosea_interpret::{
+    AttributeOptions, Background, CompareOptions, FiltersOptions, Method, ReportOptions, Threshold,
+};
 use ferrosea_motifs::tomtom::{Distance, Options};
 use ferrosea_runtime::DeviceSpec;
 
@@ -22,6 +24,42 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Per-base contributions of chosen outputs for the sequences of a dataset file
+    /// (saliency, gradient x input, integrated gradients from the all-zero reference):
+    /// writes OUT, an HDF5 file with each row's sequence, hypothetical contributions and
+    /// contributions [window, channels, targets] (docs/INTERPRETATION.md).
+    Attribute {
+        /// Checkpoint JSON or a ferrosea-train output directory.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Dataset file.
+        #[arg(long)]
+        data: PathBuf,
+        /// Attribution file to write (HDF5).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Targets to attribute, comma-separated [default: all, when there are at most 16].
+        #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+        targets: Vec<String>,
+        /// Only rows with a positive label for this target.
+        #[arg(long, value_name = "TARGET")]
+        positives: Option<String>,
+        /// At most N rows (the first chosen).
+        #[arg(long, value_name = "N")]
+        rows: Option<usize>,
+        /// Method.
+        #[arg(long, value_enum, default_value_t = Method::IntegratedGradients)]
+        method: Method,
+        /// Integration points of integrated gradients.
+        #[arg(long, default_value_t = 50)]
+        steps: usize,
+        /// Rows per pass through the network.
+        #[arg(long, default_value_t = 128)]
+        batch_size: usize,
+        /// Device: cpu or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
+    },
     /// Turn the first convolution's filters into motifs: for each filter and sequence, the
     /// window at the filter's best activation, kept when that activation reaches --threshold
     /// x the filter's maximum over the data. Writes OUT/filters.meme, filters.tsv,
@@ -129,6 +167,39 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let command_line = ferrosea_dataset::command_line();
     match args.command {
+        Command::Attribute {
+            checkpoint,
+            data,
+            out,
+            targets,
+            positives,
+            rows,
+            method,
+            steps,
+            batch_size,
+            device,
+        } => {
+            let r = ferrosea_interpret::attribute(&AttributeOptions {
+                checkpoint,
+                data,
+                out,
+                targets,
+                positives,
+                max_rows: rows,
+                method,
+                steps,
+                batch_size,
+                device,
+                command_line,
+            })?;
+            tracing::info!(
+                "{}: {} sequences x {} targets ({:.1} sequences/s)",
+                r.out.display(),
+                r.rows,
+                r.targets.len(),
+                r.sequences_per_s
+            );
+        }
         Command::Filters {
             checkpoint,
             data,

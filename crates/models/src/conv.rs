@@ -287,6 +287,7 @@ impl CustomOp3 for Forward {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let op = Grads {
             input_grad: self.input_grad,
+            weight_grad: w.track_op(),
             dy: OutputGrad::Dense,
         };
         let flat = x.apply_op3_no_bwd(w, &grad.contiguous()?, &op)?;
@@ -315,6 +316,8 @@ pub(crate) const NO_GRADIENT: u16 = u16::MAX;
 /// on the number of threads.
 struct Grads<'a> {
     input_grad: bool,
+    /// Whether the weight and bias need gradients (not for constant weights: attributions).
+    weight_grad: bool,
     dy: OutputGrad<'a>,
 }
 
@@ -396,7 +399,9 @@ impl CustomOp3 for Grads<'_> {
                         fill(s0 + s, s, wide, &mut dy);
                     }
                     let (dy, xg) = (&dy[..o * wide], &x[s0 * c * l..(s0 + g) * c * l]);
-                    param_grads_group(z, xg, dy, g, &mut col, &mut dw, &mut db, s0 == first);
+                    if self.weight_grad {
+                        param_grads_group(z, xg, dy, g, &mut col, &mut dw, &mut db, s0 == first);
+                    }
                     if self.input_grad {
                         let dx = &mut dxg[(s0 - first) * c * l..][..g * c * l];
                         input_grad_group(z, dy, g, w, &mut col, dx);
@@ -422,14 +427,20 @@ fn split_grads(
     input_grad: bool,
 ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
     let (nw, o) = (w.elem_count(), w.dim(0)?);
-    let dw = flat.narrow(0, 0, nw)?.reshape(w.shape())?;
-    let db = flat.narrow(0, nw, o)?;
+    let (dw, db) = if w.track_op() {
+        (
+            Some(flat.narrow(0, 0, nw)?.reshape(w.shape())?),
+            Some(flat.narrow(0, nw, o)?),
+        )
+    } else {
+        (None, None)
+    };
     let dx = if input_grad {
         Some(flat.narrow(0, nw + o, x.elem_count())?.reshape(x.shape())?)
     } else {
         None
     };
-    Ok((dx, Some(dw), Some(db)))
+    Ok((dx, dw, db))
 }
 
 /// `max_pool1d(relu(conv1d(x, w) + bias), pool)`: each sample's convolution output lives
@@ -491,6 +502,7 @@ impl CustomOp3 for PooledForward {
         };
         let op = Grads {
             input_grad: self.input_grad,
+            weight_grad: w.track_op(),
             dy: OutputGrad::Pooled {
                 pool: self.pool,
                 argmax,

@@ -74,6 +74,10 @@ impl CustomOp3 for Dense {
         } else {
             None
         };
+        // Constant weights (a frozen store: attributions) need no gradient.
+        if !w.track_op() {
+            return Ok((dx, None, None));
+        }
         let dw = grad.t()?.matmul(x)?;
         let db = grad.apply_op1_no_bwd(&ColumnSums)?;
         Ok((dx, Some(dw), Some(db)))

@@ -140,6 +140,7 @@ pub struct ParamStore {
     vars: Arc<Mutex<BTreeMap<String, Var>>>,
     buffers: Arc<Mutex<BTreeMap<String, Var>>>,
     seed: u64,
+    frozen: bool,
 }
 
 impl ParamStore {
@@ -149,7 +150,17 @@ impl ParamStore {
             vars: Arc::default(),
             buffers: Arc::default(),
             seed,
+            frozen: false,
         }
+    }
+
+    /// The same store, whose models get their parameters as constants (detached from the
+    /// variables, sharing their storage): backward passes through such a model compute the
+    /// gradients of its inputs only, not of every weight (what attributions need). Setting
+    /// a variable of the store still changes the model.
+    pub fn frozen(mut self) -> ParamStore {
+        self.frozen = true;
+        self
     }
 
     /// A store holding the given tensors; a model built on it uses them instead of drawing
@@ -163,6 +174,7 @@ impl ParamStore {
             vars: Arc::new(Mutex::new(vars)),
             buffers: Arc::default(),
             seed: 0,
+            frozen: false,
         })
     }
 
@@ -246,18 +258,19 @@ impl Backend for ParamStore {
                 )));
             }
             let t = var.as_tensor();
-            return if t.device().same_device(dev) {
-                Ok(t.clone())
+            let t = if t.device().same_device(dev) {
+                t.clone()
             } else {
-                t.to_device(dev)
+                t.to_device(dev)?
             };
+            return Ok(if self.frozen { t.detach() } else { t });
         }
         let mut rng = rng_for(self.seed, &[name_key(name)]);
         let values = initial_values(&init, &shape, &mut rng);
         let var = Var::from_tensor(&Tensor::from_vec(values, shape, dev)?.to_dtype(dtype)?)?;
         let t = var.as_tensor().clone();
         vars.insert(name.to_string(), var);
-        Ok(t)
+        Ok(if self.frozen { t.detach() } else { t })
     }
 
     fn get_unchecked(

@@ -168,7 +168,7 @@ pub fn check_format(json: &Path, format: &str, version: u32) -> Result<(), Check
 }
 
 /// Builds the network a checkpoint describes on `device` and loads its weights (and
-/// buffers); weights that do not fit the model are an error naming the missing and the
+/// buffers) as constants, for inference and input gradients; weights that do not fit the model are an error naming the missing and the
 /// unexpected keys.
 pub fn load_network(
     json: &Path,
@@ -176,7 +176,9 @@ pub fn load_network(
 ) -> Result<(Network, ModelCheckpoint), RuntimeError> {
     let meta = read_model(json)?;
     let weights = load_tensors(json, &meta.weights_file, device)?;
-    let store = ParamStore::new(meta.seed);
+    // Inference only: the weights are constants, so a backward pass (attributions) computes
+    // the input's gradient and not every weight's.
+    let store = ParamStore::new(meta.seed).frozen();
     let net = Network::with_channels(
         meta.model(),
         meta.alphabet.channels(),

@@ -94,6 +94,22 @@ pub struct LoaderSpec {
     pub loss: crate::loss::Loss,
 }
 
+impl LoaderSpec {
+    /// Every row once, in file order, without reverse complements, four batches read ahead:
+    /// what inference and interpretation read.
+    pub fn in_file_order(path: PathBuf, batch: usize, loss: crate::loss::Loss) -> LoaderSpec {
+        LoaderSpec {
+            path,
+            order: None,
+            start: 0,
+            batch,
+            reverse_complement: None,
+            prefetch: 4,
+            loss,
+        }
+    }
+}
+
 /// Batches produced by a background thread.
 pub struct Loader {
     rx: Receiver<Result<Batch, String>>,

@@ -51,15 +51,7 @@ pub fn predict(
     targets: usize,
     loss: Loss,
 ) -> Result<(Vec<f32>, Vec<f32>, f64), RuntimeError> {
-    let loader = Loader::spawn(LoaderSpec {
-        path: path.to_path_buf(),
-        order: None,
-        start: 0,
-        batch,
-        reverse_complement: None,
-        prefetch: 4,
-        loss,
-    });
+    let loader = Loader::spawn(LoaderSpec::in_file_order(path.to_path_buf(), batch, loss));
     let mut scores = Vec::new();
     let mut labels = Vec::new();
     let mut loss_sum = 0.0;

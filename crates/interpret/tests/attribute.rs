@@ -1,0 +1,256 @@
+//! Attributions: the input gradients of our CPU ops equal finite differences, integrated
+//! gradients are complete (they sum to the output's change from the reference), and bad
+//! choices are named.
+
+use std::path::{Path, PathBuf};
+
+use ferrosea_dataset::ResultsReader;
+use ferrosea_interpret::{attribute, AttributeOptions, Method, ATTRIBUTIONS_FORMAT};
+
+/// The course's ten-motif classes (100 bp DNA) and a network of `preset` trained a few steps
+/// on them.
+fn trained(dir: &Path, preset: &str) -> (PathBuf, PathBuf) {
+    ferrosea_prep::examples::simulate_examples(&ferrosea_prep::examples::ExamplesOptions {
+        out: dir.to_path_buf(),
+        motifs: None,
+        seed: 1,
+        command_line: "test".into(),
+    })
+    .unwrap();
+    let data = dir.join("motif-classes/valid.h5");
+    let mut cfg = ferrosea_train::TrainConfig::preset(preset).unwrap();
+    cfg.epochs = 1;
+    let run = dir.join(preset);
+    ferrosea_train::run(&ferrosea_train::Options {
+        steps_per_epoch: Some(5),
+        eval_batch: 64,
+        ..ferrosea_train::Options::new(&data, &data, &run, cfg)
+    })
+    .unwrap();
+    (run.join("best.json"), data)
+}
+
+fn options(checkpoint: &Path, data: &Path, out: &Path, method: Method) -> AttributeOptions {
+    AttributeOptions {
+        checkpoint: checkpoint.to_path_buf(),
+        data: data.to_path_buf(),
+        out: out.to_path_buf(),
+        targets: vec!["MA0139.2|CTCF".into()],
+        positives: None,
+        max_rows: Some(3),
+        method,
+        steps: 64,
+        batch_size: 64,
+        device: ferrosea_runtime::DeviceSpec::Cpu,
+        command_line: String::new(),
+    }
+}
+
+/// Logit 0 (CTCF) of each `[4, L]` input, through the inference path.
+fn logits(json: &Path, xs: &[Vec<f32>]) -> Vec<f32> {
+    let dev = candle_core::Device::Cpu;
+    let (net, _) = ferrosea_runtime::checkpoint::load_network(json, &dev).unwrap();
+    let window = xs[0].len() / 4;
+    let flat: Vec<f32> = xs.iter().flatten().copied().collect();
+    let l = ferrosea_runtime::eval_logits(&net, &dev, flat, window, xs.len()).unwrap();
+    let v = l.to_vec2::<f32>().unwrap();
+    v.iter().map(|r| r[0]).collect()
+}
+
+/// Attributions of row `i` as `[L, 4]` of target 0, and the sequence as `[4, L]`.
+fn read(path: &Path, name: &str, i: usize) -> Vec<f32> {
+    let r = ResultsReader::open(path, ATTRIBUTIONS_FORMAT).unwrap();
+    r.array(name, i..i + 1).unwrap()
+}
+
+fn channels_first(x_lc: &[f32]) -> Vec<f32> {
+    let l = x_lc.len() / 4;
+    let mut out = vec![0f32; x_lc.len()];
+    for p in 0..l {
+        for c in 0..4 {
+            out[c * l + p] = x_lc[p * 4 + c];
+        }
+    }
+    out
+}
+
+#[test]
+fn input_gradients_of_our_ops_equal_finite_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    // deepbind-tiny: conv + ReLU + global max (fused op), dense op; danq-tiny: conv + ReLU +
+    // max pool op, the BiLSTM op, dense.
+    for preset in ["deepbind-tiny", "danq-tiny"] {
+        let (json, data) = trained(dir.path(), preset);
+        let out = dir.path().join(format!("{preset}.h5"));
+        attribute(&options(&json, &data, &out, Method::GradXInput)).unwrap();
+        let (mut checked, mut agree, mut nonzero) = (0, 0, 0);
+        for i in 0..3 {
+            let x = channels_first(&read(&out, "x", i));
+            let g = read(&out, "hypothetical", i);
+            let l = x.len() / 4;
+            let eps = 1e-2f32;
+            let mut probes = Vec::new();
+            let mut at = Vec::new();
+            for p in (3..l).step_by(7) {
+                let c = (p * 5 + i) % 4;
+                let (mut up, mut down) = (x.clone(), x.clone());
+                up[c * l + p] += eps;
+                down[c * l + p] -= eps;
+                probes.push(up);
+                probes.push(down);
+                at.push((p, c));
+            }
+            let f = logits(&json, &probes);
+            for (j, &(p, c)) in at.iter().enumerate() {
+                let fd = (f[2 * j] - f[2 * j + 1]) / (2.0 * eps);
+                let ours = g[p * 4 + c];
+                checked += 1;
+                nonzero += (ours.abs() > 1e-3) as usize;
+                if (fd - ours).abs() <= 2e-3 + 0.02 * ours.abs().max(fd.abs()) {
+                    agree += 1;
+                } else {
+                    eprintln!("{preset} row {i} position {p} channel {c}: {ours} vs {fd}");
+                }
+            }
+        }
+        eprintln!(
+            "{preset}: {agree} of {checked} input gradients ({nonzero} non-zero) equal finite differences"
+        );
+        assert!(
+            nonzero >= 5,
+            "{preset}: only {nonzero} non-zero gradients probed"
+        );
+        // A perturbation may cross a ReLU or pooling kink; almost all must agree.
+        assert!(
+            agree * 100 >= checked * 95,
+            "{preset}: {agree} of {checked} gradients agree"
+        );
+    }
+}
+
+#[test]
+fn integrated_gradients_are_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, data) = trained(dir.path(), "deepbind-tiny");
+    let out = dir.path().join("ig.h5");
+    attribute(&options(&json, &data, &out, Method::IntegratedGradients)).unwrap();
+    for i in 0..3 {
+        let x = channels_first(&read(&out, "x", i));
+        let total: f32 = read(&out, "contributions", i).iter().sum();
+        let f = logits(&json, &[x.clone(), vec![0.0; x.len()]]);
+        let change = f[0] - f[1];
+        assert!(
+            (total - change).abs() <= 0.02 * change.abs() + 1e-3,
+            "row {i}: contributions sum to {total}, the logit changed by {change}"
+        );
+    }
+    // Contributions sit on the sequence's bases: zero where the one-hot is zero.
+    let x = read(&out, "x", 0);
+    let c = read(&out, "contributions", 0);
+    assert!(x.iter().zip(&c).all(|(x, c)| *x != 0.0 || *c == 0.0));
+    let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
+    assert_eq!(r.rows(), 3);
+    assert_eq!(
+        r.attr_str("method").as_deref(),
+        Some("integrated-gradients")
+    );
+    assert_eq!(r.array_shape("contributions"), Some(vec![3, 100, 4, 1]));
+}
+
+#[test]
+fn unknown_targets_and_empty_choices_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, data) = trained(dir.path(), "deepbind-tiny");
+    let out = dir.path().join("a.h5");
+    let e = attribute(&AttributeOptions {
+        targets: vec!["CTCF".into()],
+        ..options(&json, &data, &out, Method::Saliency)
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("--targets") && e.contains("no target named 'CTCF'"),
+        "{e}"
+    );
+    assert!(!out.exists());
+    let e = attribute(&AttributeOptions {
+        positives: Some("nothing".into()),
+        ..options(&json, &data, &out, Method::Saliency)
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("--positives") && e.contains("'nothing'"), "{e}");
+    // Positives of one class: only its rows, and saliency is never negative.
+    attribute(&AttributeOptions {
+        positives: Some("none".into()),
+        max_rows: Some(5),
+        ..options(&json, &data, &out, Method::Saliency)
+    })
+    .unwrap();
+    let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
+    let rows = r.ints("row", 0..r.rows()).unwrap();
+    assert_eq!(rows, vec![10, 21, 32, 43, 54]);
+    assert!(r
+        .array("hypothetical", 0..5)
+        .unwrap()
+        .iter()
+        .all(|v| *v >= 0.0));
+}
+
+/// Saliency and integrated gradients equal Captum's on the same network with the same
+/// weights, to 1e-4 relative. Needs PyTorch and Captum in `benches/.venv-torch`
+/// (`benches/.venv-torch/bin/pip install torch captum safetensors h5py numpy`), so it is
+/// left out of the default run: `cargo test -p ferrosea-interpret --test attribute -- --ignored`.
+#[test]
+#[ignore = "needs PyTorch and Captum in benches/.venv-torch"]
+fn attributions_equal_captums() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join("benches/.venv-torch/bin/python");
+    assert!(python.exists(), "{} is missing", python.display());
+    let dir = tempfile::tempdir().unwrap();
+    let (json, data) = trained(dir.path(), "deepbind-tiny");
+    let meta = ferrosea_runtime::checkpoint::read_model(&json).unwrap();
+    let weights = json.parent().unwrap().join(&meta.weights_file);
+    for (method, file, array) in [
+        (Method::Saliency, "saliency.txt", "hypothetical"),
+        (Method::IntegratedGradients, "ig.txt", "contributions"),
+    ] {
+        let out = dir.path().join(format!("{}.h5", method.name()));
+        attribute(&AttributeOptions {
+            max_rows: Some(8),
+            ..options(&json, &data, &out, method)
+        })
+        .unwrap();
+        let status = std::process::Command::new(&python)
+            .arg(root.join("crates/interpret/tests/python/captum_attributions.py"))
+            .arg(&out)
+            .arg(&weights)
+            .arg("0")
+            .arg("64")
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let want: Vec<f64> = std::fs::read_to_string(dir.path().join(file))
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
+        let ours = r.array(array, 0..8).unwrap();
+        assert_eq!(ours.len(), want.len());
+        let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+        let worst = ours
+            .iter()
+            .zip(&want)
+            .map(|(&a, &b)| (a as f64 - b).abs() / scale)
+            .fold(0f64, f64::max);
+        eprintln!(
+            "{}: largest difference {worst:.2e} of the largest value",
+            method.name()
+        );
+        assert!(worst < 1e-4, "{}: {worst}", method.name());
+    }
+}
