@@ -47,6 +47,7 @@ fn ours(preset: &str, sequences: usize) -> f64 {
             (4, WINDOW),
             0,
             (Method::IntegratedGradients, STEPS, PASS),
+            None,
         )
         .unwrap()
     };

@@ -18,6 +18,7 @@
 pub mod fasta;
 pub mod onehot;
 pub mod region;
+pub mod shuffle;
 
 pub use fasta::{Fetcher, Genome, SequenceInfo};
 pub use region::Region;

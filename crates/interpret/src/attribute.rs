@@ -10,10 +10,12 @@
 //!   hypothetical x one-hot.
 //! - `grad-x-input`: hypothetical `∂y/∂x`, contributions `x ⊙ ∂y/∂x` (Captum's
 //!   `InputXGradient`).
-//! - `integrated-gradients`: from the all-zero reference, the mean gradient over `steps`
-//!   points `x · (k + ½) / steps` (Captum's `riemann_middle` rule): hypothetical
-//!   contributions the mean gradient, contributions `x ⊙` it. They sum to
-//!   `y(x) - y(0)` up to the integration error (completeness).
+//! - `integrated-gradients`: the mean gradient `g` over `steps` points
+//!   `r + (x - r)(k + ½) / steps` (Captum's `riemann_middle` rule) from a reference `r`: the
+//!   all-zero sequence, or each of `references` dinucleotide shuffles of the sequence, the
+//!   results averaged. The hypothetical contribution of base b at a position is
+//!   `g_b - Σ_c r_c g_c` (zero reference: `g_b`), and the contributions, that times the
+//!   one-hot input, sum to `y(x) - mean y(r)` up to the integration error (completeness).
 //!
 //! The output is a result file (`ferrosea_dataset::ResultsWriter`, format
 //! `ferrosea-attributions`): per row the dataset row, its coordinates, the sequence and both
@@ -75,12 +77,29 @@ pub struct AttributeOptions {
     pub method: Method,
     /// Integration points of integrated gradients.
     pub steps: usize,
+    /// Where integrated gradients start.
+    pub reference: Reference,
     /// Rows per pass through the network.
     pub batch_size: usize,
     /// Where the network runs.
     pub device: DeviceSpec,
     /// Recorded in the file.
     pub command_line: String,
+}
+
+/// What integrated gradients start from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// The all-zero input.
+    Zero,
+    /// `count` dinucleotide shuffles of each sequence (Altschul–Erickson, seeded by `seed`
+    /// and the row).
+    Shuffled {
+        /// Shuffles per sequence.
+        count: usize,
+        /// Seed of the shuffles.
+        seed: u64,
+    },
 }
 
 /// Targets attributed when none are named: a model with more needs `--targets`.
@@ -147,7 +166,9 @@ fn gradients(
 
 /// Hypothetical contributions `[rows, C, L]` of output `t` by `method` for the inputs `x`
 /// (`[rows, C, L]`, row-major), in passes of `pass` rows through `net` (`steps` integration
-/// points per row for integrated gradients). Contributions are these times the inputs.
+/// points per row for integrated gradients, from the zero input or from `references`: `R`
+/// references `[C, L]` per row, `[rows, R, C, L]`). Contributions are these times the
+/// inputs.
 pub fn hypothetical(
     net: &Network,
     device: &Device,
@@ -155,6 +176,7 @@ pub fn hypothetical(
     dims: (usize, usize),
     t: usize,
     (method, steps, pass): (Method, usize, usize),
+    references: Option<&[f32]>,
 ) -> Result<Vec<f32>, InterpretError> {
     match method {
         Method::Saliency => Ok(gradients(net, device, x, dims, t, pass)?
@@ -163,30 +185,94 @@ pub fn hypothetical(
             .collect()),
         Method::GradXInput => gradients(net, device, x, dims, t, pass),
         Method::IntegratedGradients => {
-            let row = dims.0 * dims.1;
+            let (c, l) = dims;
+            let row = c * l;
             let rows = x.len() / row;
-            // Every sequence's points side by side: row i * steps + k is x_i (k + ½) / steps.
-            let mut points = Vec::with_capacity(x.len() * steps);
-            for i in 0..rows {
-                for k in 0..steps {
-                    let a = (k as f32 + 0.5) / steps as f32;
-                    points.extend(x[i * row..(i + 1) * row].iter().map(|v| v * a));
+            let zero = vec![0f32; row];
+            let per = references
+                .map_or(1, |r| r.len() / (rows * row).max(1))
+                .max(1);
+            let reference = |i: usize, j: usize| -> &[f32] {
+                match references {
+                    Some(r) => &r[(i * per + j) * row..(i * per + j + 1) * row],
+                    None => &zero,
                 }
-            }
-            let g = gradients(net, device, &points, dims, t, pass)?;
-            let mut mean = vec![0f32; x.len()];
+            };
+            // Row (i, j, k) of the points: r_ij + (x_i - r_ij)(k + ½) / steps.
+            let mut points = Vec::with_capacity(x.len() * per * steps);
             for i in 0..rows {
-                for k in 0..steps {
-                    let src = &g[(i * steps + k) * row..(i * steps + k + 1) * row];
-                    for (m, v) in mean[i * row..(i + 1) * row].iter_mut().zip(src) {
-                        *m += v;
+                let xi = &x[i * row..(i + 1) * row];
+                for j in 0..per {
+                    let r = reference(i, j);
+                    for k in 0..steps {
+                        let a = (k as f32 + 0.5) / steps as f32;
+                        points.extend(xi.iter().zip(r).map(|(x, r)| r + (x - r) * a));
                     }
                 }
             }
-            mean.iter_mut().for_each(|m| *m /= steps as f32);
-            Ok(mean)
+            let g = gradients(net, device, &points, dims, t, pass)?;
+            let mut out = vec![0f32; x.len()];
+            let mut mean = vec![0f32; row];
+            for i in 0..rows {
+                for j in 0..per {
+                    mean.fill(0.0);
+                    for k in 0..steps {
+                        let at = ((i * per + j) * steps + k) * row;
+                        for (m, v) in mean.iter_mut().zip(&g[at..at + row]) {
+                            *m += v;
+                        }
+                    }
+                    mean.iter_mut().for_each(|m| *m /= steps as f32);
+                    // g_b - Σ_c r_c g_c at each position.
+                    let r = reference(i, j);
+                    for p in 0..l {
+                        let rg: f32 = (0..c).map(|ch| r[ch * l + p] * mean[ch * l + p]).sum();
+                        for ch in 0..c {
+                            out[i * row + ch * l + p] += (mean[ch * l + p] - rg) / per as f32;
+                        }
+                    }
+                }
+            }
+            Ok(out)
         }
     }
+}
+
+/// `count` dinucleotide shuffles `[count, C, L]` of the sequence `x` (`[C, L]`), seeded by
+/// `seed` and `row`; an unknown symbol (an all-zero one-hot column) is shuffled as one more
+/// symbol and stays all zero.
+fn shuffled_references(
+    x: &[f32],
+    alphabet: &ferrosea_dataset::Alphabet,
+    window: usize,
+    (count, seed, row): (usize, u64, usize),
+) -> Vec<f32> {
+    let c = alphabet.channels();
+    let n = alphabet.len();
+    let symbols: Vec<u8> = (0..window)
+        .map(|p| match alphabet.encoding() {
+            ferrosea_dataset::Encoding::OneHot => {
+                (0..c).find(|&ch| x[ch * window + p] > 0.5).unwrap_or(n) as u8
+            }
+            ferrosea_dataset::Encoding::Index => x[p] as u8,
+        })
+        .collect();
+    let mut out = vec![0f32; count * c * window];
+    for j in 0..count {
+        let mut rng = ferrosea_models::params::rng_for(seed, &[0xd1_5e7f, row as u64, j as u64]);
+        let s = ferrosea_genome::shuffle::dinucleotide_shuffle(&symbols, n + 1, &mut rng);
+        let r = &mut out[j * c * window..(j + 1) * c * window];
+        for (p, &v) in s.iter().enumerate() {
+            match alphabet.encoding() {
+                ferrosea_dataset::Encoding::OneHot if (v as usize) < n => {
+                    r[v as usize * window + p] = 1.0
+                }
+                ferrosea_dataset::Encoding::OneHot => {}
+                ferrosea_dataset::Encoding::Index => r[p] = v as f32,
+            }
+        }
+    }
+    out
 }
 
 /// Runs the method over the chosen rows and writes the attribution file.
@@ -195,6 +281,17 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
     let usage = |e: String| InterpretError::Usage(e);
     if opts.batch_size == 0 || opts.steps == 0 {
         return Err(usage("--batch-size and --steps must be at least 1".into()));
+    }
+    if let Reference::Shuffled { count, .. } = opts.reference {
+        if opts.method != Method::IntegratedGradients {
+            return Err(usage(format!(
+                "--reference shuffle applies to integrated-gradients, not {}",
+                opts.method.name()
+            )));
+        }
+        if count == 0 {
+            return Err(usage("--references must be at least 1".into()));
+        }
     }
     let reader = Reader::open(&opts.data).map_err(|e| usage(e.to_string()))?;
     let json = checkpoint::resolve(&opts.checkpoint).map_err(|e| usage(e.to_string()))?;
@@ -277,7 +374,15 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
         attrs: vec![
             ("method".into(), AttrValue::Str(opts.method.name().into())),
             ("steps".into(), AttrValue::Int(opts.steps as i64)),
-            ("reference".into(), AttrValue::Str("zero".into())),
+            (
+                "reference".into(),
+                AttrValue::Str(match opts.reference {
+                    Reference::Zero => "zero".into(),
+                    Reference::Shuffled { count, seed } => {
+                        format!("{count} dinucleotide shuffles, seed {seed}")
+                    }
+                }),
+            ),
             ("output".into(), AttrValue::Str("logit".into())),
             (
                 "checkpoint".into(),
@@ -346,6 +451,22 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
             .flat_map(|&i| b.x[i * row..(i + 1) * row].iter().copied())
             .collect();
         let n = keep.len();
+        let refs: Option<Vec<f32>> = match opts.reference {
+            Reference::Zero => None,
+            Reference::Shuffled { count, seed } => Some(
+                keep.iter()
+                    .enumerate()
+                    .flat_map(|(j, &i)| {
+                        shuffled_references(
+                            &x[j * row..(j + 1) * row],
+                            reader.alphabet(),
+                            window,
+                            (count, seed, b.first + i),
+                        )
+                    })
+                    .collect(),
+            ),
+        };
         // [rows, C, L] per target -> [rows, L, C, K].
         let mut hyp = vec![0f32; n * row * k];
         for (j, &t) in targets.iter().enumerate() {
@@ -356,6 +477,7 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
                 (channels, window),
                 t,
                 (opts.method, opts.steps, pass),
+                refs.as_deref(),
             )?;
             for i in 0..n {
                 for c in 0..channels {

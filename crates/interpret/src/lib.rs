@@ -15,8 +15,8 @@ mod logo;
 mod report;
 
 pub use attribute::{
-    attribute, hypothetical, AttributeOptions, AttributeReport, Method, ATTRIBUTIONS_FORMAT,
-    MAX_DEFAULT_TARGETS,
+    attribute, hypothetical, AttributeOptions, AttributeReport, Method, Reference,
+    ATTRIBUTIONS_FORMAT, MAX_DEFAULT_TARGETS,
 };
 pub use compare::{compare, CompareOptions, Threshold, JASPAR2024};
 pub use filters::{filters, Background, FilterSummary, FiltersOptions, FiltersReport};

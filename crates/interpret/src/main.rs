@@ -53,6 +53,16 @@ enum Command {
         /// Integration points of integrated gradients.
         #[arg(long, default_value_t = 50)]
         steps: usize,
+        /// Reference of integrated gradients: zero (the all-zero input) or shuffle
+        /// (dinucleotide shuffles of each sequence, the results averaged).
+        #[arg(long, value_parser = ["zero", "shuffle"], default_value = "zero")]
+        reference: String,
+        /// Shuffles per sequence with --reference shuffle.
+        #[arg(long, default_value_t = 20)]
+        references: usize,
+        /// Seed of the shuffles.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         /// Rows per pass through the network.
         #[arg(long, default_value_t = 128)]
         batch_size: usize,
@@ -176,9 +186,20 @@ fn run(args: Args) -> anyhow::Result<()> {
             rows,
             method,
             steps,
+            reference,
+            references,
+            seed,
             batch_size,
             device,
         } => {
+            let reference = if reference == "shuffle" {
+                ferrosea_interpret::Reference::Shuffled {
+                    count: references,
+                    seed,
+                }
+            } else {
+                ferrosea_interpret::Reference::Zero
+            };
             let r = ferrosea_interpret::attribute(&AttributeOptions {
                 checkpoint,
                 data,
@@ -188,6 +209,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 max_rows: rows,
                 method,
                 steps,
+                reference,
                 batch_size,
                 device,
                 command_line,

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use ferrosea_dataset::ResultsReader;
-use ferrosea_interpret::{attribute, AttributeOptions, Method, ATTRIBUTIONS_FORMAT};
+use ferrosea_interpret::{attribute, AttributeOptions, Method, Reference, ATTRIBUTIONS_FORMAT};
 
 /// The course's ten-motif classes (100 bp DNA) and a network of `preset` trained a few steps
 /// on them.
@@ -40,6 +40,7 @@ fn options(checkpoint: &Path, data: &Path, out: &Path, method: Method) -> Attrib
         max_rows: Some(3),
         method,
         steps: 64,
+        reference: Reference::Zero,
         batch_size: 64,
         device: ferrosea_runtime::DeviceSpec::Cpu,
         command_line: String::new(),
@@ -253,4 +254,64 @@ fn attributions_equal_captums() {
         );
         assert!(worst < 1e-4, "{}: {worst}", method.name());
     }
+}
+
+/// Integrated gradients from dinucleotide shuffles: the contributions sum to the output's
+/// change from the references' mean, and the references keep each sequence's dinucleotides.
+#[test]
+fn integrated_gradients_from_shuffled_references_are_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, data) = trained(dir.path(), "deepbind-tiny");
+    let out = dir.path().join("ig-shuffled.h5");
+    let (count, seed) = (4, 3);
+    attribute(&AttributeOptions {
+        reference: Reference::Shuffled { count, seed },
+        max_rows: Some(2),
+        ..options(&json, &data, &out, Method::IntegratedGradients)
+    })
+    .unwrap();
+    let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
+    assert_eq!(
+        r.attr_str("reference").as_deref(),
+        Some("4 dinucleotide shuffles, seed 3")
+    );
+    for i in 0..2 {
+        let x = channels_first(&read(&out, "x", i));
+        let l = x.len() / 4;
+        let symbols: Vec<u8> = (0..l)
+            .map(|p| (0..4).find(|&c| x[c * l + p] > 0.5).unwrap_or(4) as u8)
+            .collect();
+        // The references as the stage draws them.
+        let refs: Vec<Vec<f32>> = (0..count)
+            .map(|j| {
+                let mut rng =
+                    ferrosea_models::params::rng_for(seed, &[0xd15e7f, i as u64, j as u64]);
+                let s = ferrosea_genome::shuffle::dinucleotide_shuffle(&symbols, 5, &mut rng);
+                let mut r = vec![0f32; 4 * l];
+                for (p, &v) in s.iter().enumerate() {
+                    if v < 4 {
+                        r[v as usize * l + p] = 1.0;
+                    }
+                }
+                r
+            })
+            .collect();
+        let mut inputs = vec![x.clone()];
+        inputs.extend(refs.iter().cloned());
+        let f = logits(&json, &inputs);
+        let change = f[0] - f[1..].iter().sum::<f32>() / count as f32;
+        let total: f32 = read(&out, "contributions", i).iter().sum();
+        assert!(
+            (total - change).abs() <= 0.03 * change.abs() + 2e-3,
+            "row {i}: contributions sum to {total}, the logit changed by {change} from the references"
+        );
+    }
+    let e = attribute(&AttributeOptions {
+        reference: Reference::Shuffled { count: 2, seed: 1 },
+        ..options(&json, &data, &dir.path().join("x.h5"), Method::Saliency)
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("applies to integrated-gradients"), "{e}");
 }
