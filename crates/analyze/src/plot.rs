@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ferrosea_plot::{draw_letter, DrawResult, Figure, WriteError, FONT};
+use ferrosea_plot::{DrawResult, Figure, WriteError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -119,39 +119,12 @@ impl Figure for Mutagenesis<'_> {
             })
         }))?;
         let imp = importance(self.seq, self.effect);
-        let lo = imp.iter().fold(0.0f64, |m, &v| m.min(v));
-        let hi = imp.iter().fold(0.0f64, |m, &v| m.max(v));
-        let pad = ((hi - lo) * 0.05).max(1e-6);
-        let mut logo = ChartBuilder::on(&bottom)
-            .margin(8)
-            .x_label_area_size(32)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..l as f64, lo - pad..hi + pad)?;
-        logo.configure_mesh()
-            .disable_mesh()
-            .x_labels(10)
-            .x_label_formatter(&|x| format!("{}", x.round() as i64))
-            .x_desc("position")
-            .y_desc("-mean effect")
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 12))
-            .draw()?;
-        for (i, &h) in imp.iter().enumerate() {
-            if h.abs() < 1e-9 {
-                continue;
-            }
-            let (x0, w) = (i as f64 + 0.05, 0.9);
-            match code(self.seq[i]) {
-                4 => {
-                    logo.draw_series(std::iter::once(Rectangle::new(
-                        [(x0, 0.0), (x0 + w, h)],
-                        RGBColor(150, 150, 150).filled(),
-                    )))?;
-                }
-                // The letter fills [0, h] (below the axis when h < 0, still upright).
-                k => draw_letter(&mut logo, k, (x0, x0 + w), 0.0, h)?,
-            }
-        }
+        let letters: Vec<Option<usize>> = self
+            .seq
+            .iter()
+            .map(|&b| Some(code(b)).filter(|&k| k < 4))
+            .collect();
+        ferrosea_plot::importance_logo(&bottom, &letters, &imp, "-mean effect")?;
         Ok(())
     }
 }

@@ -83,6 +83,8 @@ pub struct AttributeOptions {
     pub batch_size: usize,
     /// Where the network runs.
     pub device: DeviceSpec,
+    /// Draw each row's contribution logo per target into this directory (DNA only).
+    pub plot: Option<PathBuf>,
     /// Recorded in the file.
     pub command_line: String,
 }
@@ -116,6 +118,8 @@ pub struct AttributeReport {
     pub sequences_per_s: f64,
     /// The file.
     pub out: PathBuf,
+    /// The logos drawn (SVG and PNG), with `plot`.
+    pub plots: Vec<PathBuf>,
 }
 
 fn candle(e: candle_core::Error) -> InterpretError {
@@ -422,6 +426,18 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
         chunk_rows: 64,
         level: 4,
     };
+    let dna = reader.alphabet().is_dna();
+    if let Some(dir) = &opts.plot {
+        if !dna {
+            return Err(usage(format!(
+                "--plot draws DNA letters; {} holds sequences over {}",
+                opts.data.display(),
+                reader.alphabet()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| InterpretError::Io(dir.clone(), e))?;
+    }
+    let mut plots = Vec::new();
     let mut writer = ResultsWriter::create(&opts.out, &spec).map_err(|e| usage(e.to_string()))?;
     let pass = ferrosea_runtime::pass_rows(opts.batch_size);
     // The labels only choose rows: any kind will do.
@@ -510,6 +526,36 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
             starts.push(s);
             strands.push((d as char).to_string());
         }
+        if let Some(dir) = &opts.plot {
+            for i in 0..n {
+                let letters: Vec<Option<usize>> = (0..window)
+                    .map(|p| (0..channels).find(|&c| xs[(i * window + p) * channels + c] > 0.5))
+                    .collect();
+                for (j, name) in names.iter().enumerate() {
+                    let heights: Vec<f64> = (0..window)
+                        .map(|p| {
+                            (0..channels)
+                                .map(|c| {
+                                    contributions[((i * window + p) * channels + c) * k + j] as f64
+                                })
+                                .sum()
+                        })
+                        .collect();
+                    let title = format!(
+                        "row {} ({}:{} {}), {name}, {}",
+                        rows[i],
+                        chroms[i],
+                        starts[i],
+                        strands[i],
+                        opts.method.name()
+                    );
+                    let stem = dir.join(format!("row{}.target{}", rows[i], targets[j]));
+                    plots.extend(crate::logo::draw_contributions(
+                        &stem, &title, &letters, &heights,
+                    )?);
+                }
+            }
+        }
         let rows: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
         writer
             .append(
@@ -539,5 +585,6 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
         targets: names,
         sequences_per_s: done as f64 / seconds.max(1e-9),
         out,
+        plots,
     })
 }

@@ -99,6 +99,48 @@ pub fn svg_string(
     Ok(s)
 }
 
+/// A contribution logo: each position's base as high as its contribution.
+struct Contributions<'a> {
+    title: &'a str,
+    letters: &'a [Option<usize>],
+    heights: &'a [f64],
+}
+
+impl Figure for Contributions<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let root = root.titled(self.title, (FONT, 16))?;
+        ferrosea_plot::importance_logo(&root, self.letters, self.heights, "contribution")
+    }
+}
+
+/// Draws `<stem>.svg` and `<stem>.png` of a contribution logo (attributions): the base at
+/// each position (`None`: unknown, a grey bar) as high as `heights` (below the axis when
+/// negative). Each under a temporary name until complete.
+pub fn draw_contributions(
+    stem: &Path,
+    title: &str,
+    letters: &[Option<usize>],
+    heights: &[f64],
+) -> Result<Vec<PathBuf>, InterpretError> {
+    register_font();
+    let fig = Contributions {
+        title,
+        letters,
+        heights,
+    };
+    let size = ((120 + 4 * heights.len()).clamp(600, 4200) as u32, 260u32);
+    ferrosea_plot::svg_and_png(stem, size, &fig).map_err(|e| match e {
+        WriteError::Draw(p, e) => {
+            InterpretError::Usage(format!("{}: drawing the logo: {e}", p.display()))
+        }
+        WriteError::Rename(p, e) => InterpretError::Io(p, e),
+    })
+}
+
 /// Draws `<stem>.svg` and `<stem>.png` (each under a temporary name until complete).
 pub fn draw(
     stem: &Path,

@@ -57,6 +57,9 @@ enum Command {
         /// (dinucleotide shuffles of each sequence, the results averaged).
         #[arg(long, value_parser = ["zero", "shuffle"], default_value = "zero")]
         reference: String,
+        /// Draw each row's contribution logo per target (SVG and PNG) into DIR.
+        #[arg(long, value_name = "DIR")]
+        plot: Option<PathBuf>,
         /// Shuffles per sequence with --reference shuffle.
         #[arg(long, default_value_t = 20)]
         references: usize,
@@ -189,6 +192,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             reference,
             references,
             seed,
+            plot,
             batch_size,
             device,
         } => {
@@ -212,6 +216,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 reference,
                 batch_size,
                 device,
+                plot,
                 command_line,
             })?;
             tracing::info!(

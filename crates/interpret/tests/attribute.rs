@@ -43,6 +43,7 @@ fn options(checkpoint: &Path, data: &Path, out: &Path, method: Method) -> Attrib
         reference: Reference::Zero,
         batch_size: 64,
         device: ferrosea_runtime::DeviceSpec::Cpu,
+        plot: None,
         command_line: String::new(),
     }
 }
@@ -151,6 +152,32 @@ fn integrated_gradients_are_complete() {
     assert!(x.iter().zip(&c).all(|(x, c)| *x != 0.0 || *c == 0.0));
     let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
     assert_eq!(r.rows(), 3);
+    // Logos: one SVG and one PNG per row and target.
+    let plots = dir.path().join("logos");
+    let report = attribute(&AttributeOptions {
+        plot: Some(plots.clone()),
+        max_rows: Some(2),
+        ..options(
+            &json,
+            &data,
+            &dir.path().join("ig2.h5"),
+            Method::IntegratedGradients,
+        )
+    })
+    .unwrap();
+    assert_eq!(report.plots.len(), 4);
+    let svg = std::fs::read_to_string(plots.join("row0.target0.svg")).unwrap();
+    assert!(
+        svg.contains("MA0139.2|CTCF") && svg.contains("<polygon"),
+        "{}",
+        &svg[..200]
+    );
+    assert!(
+        std::fs::metadata(plots.join("row1.target0.png"))
+            .unwrap()
+            .len()
+            > 1000
+    );
     assert_eq!(
         r.attr_str("method").as_deref(),
         Some("integrated-gradients")

@@ -129,6 +129,56 @@ pub fn draw_letter<DB: DrawingBackend>(
     Ok(())
 }
 
+/// An importance logo on `area`: at position i, letter `letters[i]` (0..4 for A, C, G, T;
+/// `None`: a grey bar, an unknown base) as high as `heights[i]`, above the axis when
+/// positive and below it (still upright) when negative, with `y_desc` on the y axis. Saturation
+/// mutagenesis shows its importance this way, attributions their contributions.
+pub fn importance_logo<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    letters: &[Option<usize>],
+    heights: &[f64],
+    y_desc: &str,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let l = heights.len();
+    let lo = heights.iter().fold(0.0f64, |m, &v| m.min(v));
+    let hi = heights.iter().fold(0.0f64, |m, &v| m.max(v));
+    let pad = ((hi - lo) * 0.05).max(1e-6);
+    let mut logo = ChartBuilder::on(area)
+        .margin(8)
+        .x_label_area_size(32)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..l as f64, lo - pad..hi + pad)?;
+    logo.configure_mesh()
+        .disable_mesh()
+        .x_labels(10)
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .x_desc("position")
+        .y_desc(y_desc)
+        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 12))
+        .draw()?;
+    for (i, &h) in heights.iter().enumerate() {
+        if h.abs() < 1e-9 {
+            continue;
+        }
+        let (x0, w) = (i as f64 + 0.05, 0.9);
+        match letters.get(i).copied().flatten() {
+            None => {
+                logo.draw_series(std::iter::once(Rectangle::new(
+                    [(x0, 0.0), (x0 + w, h)],
+                    RGBColor(150, 150, 150).filled(),
+                )))?;
+            }
+            // The letter fills [0, h] (below the axis when h < 0, still upright).
+            Some(k) => draw_letter(&mut logo, k, (x0, x0 + w), 0.0, h)?,
+        }
+    }
+    Ok(())
+}
+
 /// The result of drawing a figure.
 pub type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
