@@ -161,11 +161,6 @@ impl Header {
             FORMAT_VERSION
         }
     }
-
-    /// Bytes of `/y` per row.
-    pub fn label_row_bytes(&self) -> usize {
-        label_row_bytes(self.labels, self.targets.len())
-    }
 }
 
 /// Bytes of `/y` per row for `targets` targets.

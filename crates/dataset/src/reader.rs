@@ -217,12 +217,20 @@ impl Reader {
         match self.labels {
             LabelKind::Binary => Ok(self.read_y(rows)?.into_iter().map(f32::from).collect()),
             LabelKind::Class => {
+                let first = rows.start;
                 let idx = self.read_y(rows)?;
                 let mut out = vec![0f32; idx.len() * t];
                 for (i, &c) in idx.iter().enumerate() {
-                    if let Some(o) = out.get_mut(i * t + c as usize).filter(|_| (c as usize) < t) {
-                        *o = 1.0;
+                    if c as usize >= t {
+                        return Err(Error::Format {
+                            path: self.path.clone(),
+                            message: format!(
+                                "/y row {}: class {c} past the last of {t} classes",
+                                first + i
+                            ),
+                        });
                     }
+                    out[i * t + c as usize] = 1.0;
                 }
                 Ok(out)
             }

@@ -196,6 +196,21 @@ fn other_alphabets_and_labels_round_trip() {
     let f = hdf5::File::open(&path).unwrap();
     assert_eq!(f.dataset("x").unwrap().shape(), vec![4, W, 1]);
     assert_eq!(f.dataset("y").unwrap().shape(), vec![4]);
+    drop((f, r));
+    // A class index past the classes, written by another tool, is named on reading.
+    {
+        let f = hdf5::File::open_rw(&path).unwrap();
+        f.dataset("y")
+            .unwrap()
+            .write_slice(&[9u8], ndarray::s![2..3])
+            .unwrap();
+    }
+    let r = Reader::open(&path).unwrap();
+    let e = r.read_labels(0..4).unwrap_err().to_string();
+    assert!(
+        e.contains("/y row 2: class 9 past the last of 3 classes"),
+        "{e}"
+    );
 
     let h = Header {
         labels: LabelKind::Real,

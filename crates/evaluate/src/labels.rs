@@ -168,17 +168,12 @@ pub fn from_dataset(
     let pred_chroms = p.chrom_names();
     for first in (0..n).step_by(block) {
         let end = (first + block).min(n);
-        // Class labels come one-hot, like a prediction file's.
+        // Class labels come one-hot, like a prediction file's; real labels were refused, so
+        // every value is a whole byte (`fill` names any other than 0 or 1).
         let y: Vec<u8> = r
             .read_labels(first..end)?
             .into_iter()
-            .map(|v| {
-                if v == 0.0 || v == 1.0 {
-                    v as u8
-                } else {
-                    u8::MAX
-                }
-            })
+            .map(|v| v as u8)
             .collect();
         labels.fill(first, &y, width, &map, path, theirs)?;
         // The windows must be the same, not only their number.

@@ -514,17 +514,18 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
         }
         let contributions: Vec<f32> = hyp.iter().enumerate().map(|(e, h)| h * xs[e / k]).collect();
         let rows: Vec<usize> = keep.iter().map(|&i| b.first + i).collect();
+        // The batch's coordinates in one read; the kept rows' picked from them.
+        let coords = reader
+            .read_coords(b.first..b.first + b.rows)
+            .map_err(|e| usage(e.to_string()))?;
         let mut chroms = Vec::with_capacity(n);
         let mut starts = Vec::with_capacity(n);
         let mut strands = Vec::with_capacity(n);
-        for &r in &rows {
-            let (c, s, d) = reader
-                .read_coords(r..r + 1)
-                .map_err(|e| usage(e.to_string()))?
-                .remove(0);
-            chroms.push(c);
-            starts.push(s);
-            strands.push((d as char).to_string());
+        for &i in &keep {
+            let (c, s, d) = &coords[i];
+            chroms.push(c.clone());
+            starts.push(*s);
+            strands.push((*d as char).to_string());
         }
         if let Some(dir) = &opts.plot {
             for i in 0..n {

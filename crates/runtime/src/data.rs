@@ -295,20 +295,20 @@ fn check_values(
                 targets.get(t).map_or("", String::as_str)
             ));
         }
-        if loss != crate::loss::Loss::Mse {
-            if let Some(t) = row.iter().position(|&v| v != 0.0 && v != 1.0) {
-                return Err(format!(
-                    "{}: /y row {} holds {} for target {t} ('{}'); labels must be 0 or 1 for \"loss\": \"{}\" (real values need \"mse\")",
-                    path.display(),
-                    first + k,
-                    row[t],
-                    targets.get(t).map_or("", String::as_str),
-                    loss.name()
-                ));
-            }
-        }
-        loss.check_row(row)
-            .map_err(|m| format!("{}: /y row {}: {m}", path.display(), first + k))?;
+        loss.check_row(row).map_err(|e| match e {
+            crate::loss::RowError::NotBinary {
+                loss,
+                target,
+                value,
+            } => format!(
+                "{}: /y row {} holds {value} for target {target} ('{}'); labels must be 0 or 1 for \"loss\": \"{}\" (real values need \"mse\")",
+                path.display(),
+                first + k,
+                targets.get(target).map_or("", String::as_str),
+                loss.name()
+            ),
+            e => format!("{}: /y row {}: {e}", path.display(), first + k),
+        })?;
     }
     Ok(())
 }

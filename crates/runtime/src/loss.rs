@@ -75,16 +75,16 @@ impl Loss {
 
     /// Whether one row's labels fit: BCE and softmax need 0/1 values, softmax exactly one 1
     /// (one class per row). `Err` says what the row holds.
-    pub fn check_row(self, labels: &[f32]) -> std::result::Result<(), String> {
+    pub fn check_row(self, labels: &[f32]) -> std::result::Result<(), RowError> {
         if self == Loss::Mse {
             return Ok(());
         }
-        if let Some(t) = labels.iter().position(|&v| v != 0.0 && v != 1.0) {
-            return Err(format!(
-                "label {} for target {t}: \"loss\": \"{}\" needs labels 0 or 1",
-                labels[t],
-                self.name()
-            ));
+        if let Some(target) = labels.iter().position(|&v| v != 0.0 && v != 1.0) {
+            return Err(RowError::NotBinary {
+                loss: self,
+                target,
+                value: labels[target],
+            });
         }
         if self != Loss::Softmax {
             return Ok(());
@@ -93,9 +93,46 @@ impl Loss {
         if ones == 1 {
             return Ok(());
         }
-        Err(format!(
-            "{ones} labels set where \"loss\": \"softmax\" needs exactly one (one class per row, the targets mutually exclusive); use \"loss\": \"bce\" for targets that may hold together"
-        ))
+        Err(RowError::NotOneClass { ones })
+    }
+}
+
+/// Why a row's labels do not fit a loss ([`Loss::check_row`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RowError {
+    /// A label other than 0 or 1 under BCE or softmax.
+    NotBinary {
+        /// The loss.
+        loss: Loss,
+        /// The target (label column).
+        target: usize,
+        /// Its value.
+        value: f32,
+    },
+    /// Softmax with other than one label set.
+    NotOneClass {
+        /// Labels set.
+        ones: usize,
+    },
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowError::NotBinary {
+                loss,
+                target,
+                value,
+            } => write!(
+                f,
+                "label {value} for target {target}: \"loss\": \"{}\" needs labels 0 or 1",
+                loss.name()
+            ),
+            RowError::NotOneClass { ones } => write!(
+                f,
+                "{ones} labels set where \"loss\": \"softmax\" needs exactly one (one class per row, the targets mutually exclusive); use \"loss\": \"bce\" for targets that may hold together"
+            ),
+        }
     }
 }
 
@@ -183,7 +220,10 @@ mod tests {
     #[test]
     fn softmax_needs_one_class_per_row() {
         assert!(Loss::Softmax.check_row(&[0., 1., 0.]).is_ok());
-        let e = Loss::Softmax.check_row(&[0., 1., 1.]).unwrap_err();
+        let e = Loss::Softmax
+            .check_row(&[0., 1., 1.])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("2 labels set") && e.contains("exactly one"),
             "{e}"
@@ -193,6 +233,7 @@ mod tests {
         assert!(Loss::Bce
             .check_row(&[0.5])
             .unwrap_err()
+            .to_string()
             .contains("labels 0 or 1"));
         assert!(Loss::Mse.check_row(&[0.5, -2.0]).is_ok());
         let real = ferrosea_dataset::LabelKind::Real;
