@@ -294,6 +294,55 @@ impl ResultsWriter {
         Ok(())
     }
 
+    /// Writes a whole float32 array of `shape` that is not one of the row arrays (a table of
+    /// its own), at `name` (groups in the path are created), deflated like the row arrays.
+    pub fn put(&mut self, name: &str, shape: &[usize], data: &[f32]) -> Result<(), Error> {
+        if shape.iter().product::<usize>() != data.len() {
+            return Err(Error::Format {
+                path: self.path.clone(),
+                message: format!("{name}: {} values for shape {shape:?}", data.len()),
+            });
+        }
+        let ds = self.fixed::<f32>(name, shape)?;
+        let view = ndarray::ArrayViewD::from_shape(shape, data).expect("length checked");
+        ds.write(&view)
+            .map_err(h5err(&self.path, format!("writing {name}")))
+    }
+
+    /// Writes a whole int64 vector at `name` (as [`put`](Self::put)).
+    pub fn put_ints(&mut self, name: &str, data: &[i64]) -> Result<(), Error> {
+        let ds = self.fixed::<i64>(name, &[data.len()])?;
+        ds.write(data)
+            .map_err(h5err(&self.path, format!("writing {name}")))
+    }
+
+    fn fixed<T: hdf5::H5Type>(&self, name: &str, shape: &[usize]) -> Result<hdf5::Dataset, Error> {
+        let mut g = self
+            .file
+            .group("/")
+            .map_err(h5err(&self.path, "opening /"))?;
+        let parts: Vec<&str> = name.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            g = match g.group(part) {
+                Ok(x) => x,
+                Err(_) => g
+                    .create_group(part)
+                    .map_err(h5err(&self.path, format!("creating {part}")))?,
+            };
+        }
+        let b = g.new_dataset::<T>().shape(shape.to_vec());
+        // Chunks (and deflate) only where there is something to compress.
+        let b = if shape.iter().all(|&d| d > 0) && shape.iter().product::<usize>() > 1024 {
+            let mut chunk = shape.to_vec();
+            chunk[0] = chunk[0].min(64);
+            b.chunk(chunk).shuffle().deflate(4)
+        } else {
+            b
+        };
+        b.create(parts[parts.len() - 1])
+            .map_err(h5err(&self.path, format!("creating {name}")))
+    }
+
     /// Writes the buffered rows, closes the file and renames it into place.
     pub fn finish(mut self) -> Result<PathBuf, Error> {
         if self.buffered > 0 {
@@ -435,6 +484,16 @@ impl ResultsReader {
         Ok(a.iter().copied().collect())
     }
 
+    /// The whole int64 vector at `name` (written by [`ResultsWriter::put_ints`]).
+    pub fn ints_at(&self, name: &str) -> Result<Vec<i64>, Error> {
+        let ds = self
+            .file
+            .dataset(name)
+            .map_err(h5err(&self.path, format!("opening {name}")))?;
+        ds.read_raw::<i64>()
+            .map_err(h5err(&self.path, format!("reading {name}")))
+    }
+
     fn column(&self, name: &str) -> Result<hdf5::Dataset, Error> {
         self.file
             .dataset(&format!("rows/{name}"))
@@ -484,6 +543,11 @@ mod tests {
         );
         assert!(err.unwrap_err().to_string().contains("column 0"));
         assert_eq!(w.rows(), 6);
+        let table: Vec<f32> = (0..6).map(|i| i as f32).collect();
+        w.put("extra/table", &[2, 3], &table).unwrap();
+        w.put_ints("extra/rows", &[4, 9]).unwrap();
+        w.put("extra/empty", &[0, 3], &[]).unwrap();
+        assert!(w.put("bad", &[2, 2], &[1.0]).is_err());
         w.finish().unwrap();
         let r = ResultsReader::open(&path, "ferrosea-test").unwrap();
         assert_eq!(r.rows(), 6);
@@ -493,6 +557,9 @@ mod tests {
         assert_eq!(r.array_shape("cube").unwrap(), vec![6, 2, 3]);
         assert_eq!(r.attr_int("seed"), Some(7));
         assert_eq!(r.targets().unwrap(), vec!["a", "b"]);
+        assert_eq!(r.array("extra/table", 1..2).unwrap(), vec![3.0, 4.0, 5.0]);
+        assert_eq!(r.ints_at("extra/rows").unwrap(), vec![4, 9]);
+        assert_eq!(r.array_shape("extra/empty").unwrap(), vec![0, 3]);
         assert!(ResultsReader::open(&path, "ferrosea-other")
             .err()
             .unwrap()

@@ -15,10 +15,11 @@ mod logo;
 mod report;
 
 pub use attribute::{
-    attribute, hypothetical, AttributeOptions, AttributeReport, Method, Reference,
-    ATTRIBUTIONS_FORMAT, MAX_DEFAULT_TARGETS,
+    attribute, hypothetical, ism_hypothetical, AttributeOptions, AttributeReport, Attribution,
+    Input, Method, Reference, Settings, ATTRIBUTIONS_FORMAT, MAX_DEFAULT_TARGETS,
 };
 pub use compare::{compare, CompareOptions, Threshold, JASPAR2024};
+pub use ferrosea_models::deeplift::RecurrentRule;
 pub use filters::{filters, Background, FilterSummary, FiltersOptions, FiltersReport};
 pub use report::{report, ReportOptions};
 

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ferrosea_analyze::sequences::{SequenceArgs, Source};
 use ferrosea_interpret::{
-    AttributeOptions, Background, CompareOptions, FiltersOptions, Method, ReportOptions, Threshold,
+    AttributeOptions, Background, CompareOptions, FiltersOptions, Input, Method, RecurrentRule,
+    Reference, ReportOptions, Threshold,
 };
 use ferrosea_motifs::tomtom::{Distance, Options};
 use ferrosea_runtime::DeviceSpec;
@@ -24,27 +26,32 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Per-base contributions of chosen outputs for the sequences of a dataset file
-    /// (saliency, gradient x input, integrated gradients from the all-zero reference):
-    /// writes OUT, an HDF5 file with each row's sequence, hypothetical contributions and
-    /// contributions [window, channels, targets] (docs/INTERPRETATION.md).
+    /// Per-base contributions of chosen outputs (saliency, gradient x input, integrated
+    /// gradients, DeepLIFT/SHAP, saturation mutagenesis) for the rows of a dataset file, FASTA
+    /// records or BED intervals of a genome: writes OUT, an HDF5 file with each row's
+    /// sequence, hypothetical contributions and contributions [window, channels, targets], and
+    /// the null of shuffled sequences that `seqlets` takes its threshold from
+    /// (docs/INTERPRETATION.md).
     Attribute {
         /// Checkpoint JSON or a ferrosea-train output directory.
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Dataset file.
+        /// Dataset file (or give --fasta, or --genome with --regions).
         #[arg(long)]
-        data: PathBuf,
+        data: Option<PathBuf>,
+        /// Sequences from FASTA records or BED intervals, as `ferrosea-analyze` reads them.
+        #[command(flatten)]
+        sequences: SequenceArgs,
         /// Attribution file to write (HDF5).
         #[arg(short, long)]
         out: PathBuf,
         /// Targets to attribute, comma-separated [default: all, when there are at most 16].
         #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
         targets: Vec<String>,
-        /// Only rows with a positive label for this target.
+        /// Only dataset rows with a positive label for this target.
         #[arg(long, value_name = "TARGET")]
         positives: Option<String>,
-        /// At most N rows (the first chosen).
+        /// At most N sequences (the first chosen).
         #[arg(long, value_name = "N")]
         rows: Option<usize>,
         /// Method.
@@ -53,19 +60,28 @@ enum Command {
         /// Integration points of integrated gradients.
         #[arg(long, default_value_t = 50)]
         steps: usize,
-        /// Reference of integrated gradients: zero (the all-zero input) or shuffle
-        /// (dinucleotide shuffles of each sequence, the results averaged).
-        #[arg(long, value_parser = ["zero", "shuffle"], default_value = "zero")]
-        reference: String,
-        /// Draw each row's contribution logo per target (SVG and PNG) into DIR.
-        #[arg(long, value_name = "DIR")]
-        plot: Option<PathBuf>,
+        /// Reference of integrated gradients and DeepLIFT: zero (the all-zero input) or
+        /// shuffle (dinucleotide shuffles of each sequence, the results averaged) [default:
+        /// zero for integrated-gradients, shuffle for deeplift-shap].
+        #[arg(long, value_parser = ["zero", "shuffle"])]
+        reference: Option<String>,
         /// Shuffles per sequence with --reference shuffle.
         #[arg(long, default_value_t = 20)]
         references: usize,
-        /// Seed of the shuffles.
+        /// Seed of the shuffles (references and the null).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// DeepLIFT at a recurrent layer (which it has no rule for): refuse, or let each
+        /// half's gradient pass through it, as Captum does with nn.LSTM.
+        #[arg(long, value_parser = ["refuse", "gradient"], default_value = "refuse")]
+        recurrent_rule: String,
+        /// Attribute one dinucleotide shuffle of each of the first N sequences too: the null
+        /// of `seqlets` (0: none).
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        null_rows: usize,
+        /// Draw each row's contribution logo per target (SVG and PNG) into DIR.
+        #[arg(long, value_name = "DIR")]
+        plot: Option<PathBuf>,
         /// Rows per pass through the network.
         #[arg(long, default_value_t = 128)]
         batch_size: usize,
@@ -171,6 +187,45 @@ enum Command {
     },
 }
 
+/// The sequences `attribute` reads: a dataset file, or the analyze stage's sources.
+fn attribute_input(
+    data: Option<PathBuf>,
+    positives: Option<String>,
+    sequences: &SequenceArgs,
+) -> anyhow::Result<Input> {
+    let given =
+        sequences.fasta.is_some() || sequences.genome.is_some() || sequences.regions.is_some();
+    match data {
+        Some(_) if given => {
+            anyhow::bail!("give either --data, or --fasta, or --genome with --regions: one source")
+        }
+        Some(path) => Ok(Input::Dataset { path, positives }),
+        None => {
+            if positives.is_some() {
+                anyhow::bail!("--positives chooses rows of a dataset file (--data)");
+            }
+            if !given {
+                anyhow::bail!(
+                    "no sequences: give --data FILE, --fasta FILE, or --genome FILE with --regions BED"
+                );
+            }
+            if sequences.center && sequences.fasta.is_none() {
+                anyhow::bail!(
+                    "--center applies to --fasta records (BED intervals are always centred)"
+                );
+            }
+            Ok(Input::Sequences(Source::from_flags(
+                sequences.fasta.as_deref(),
+                sequences.genome.as_deref(),
+                sequences.regions.as_deref(),
+                None,
+                1,
+                sequences.center,
+            )?))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     args.global.init();
@@ -183,6 +238,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Attribute {
             checkpoint,
             data,
+            sequences,
             out,
             targets,
             positives,
@@ -192,39 +248,54 @@ fn run(args: Args) -> anyhow::Result<()> {
             reference,
             references,
             seed,
+            recurrent_rule,
+            null_rows,
             plot,
             batch_size,
             device,
         } => {
-            let reference = if reference == "shuffle" {
-                ferrosea_interpret::Reference::Shuffled {
+            let shuffled = match reference.as_deref() {
+                Some(r) => r == "shuffle",
+                None => method == Method::DeepliftShap,
+            };
+            let reference = if shuffled {
+                Reference::Shuffled {
                     count: references,
                     seed,
                 }
             } else {
-                ferrosea_interpret::Reference::Zero
+                Reference::Zero
             };
             let r = ferrosea_interpret::attribute(&AttributeOptions {
                 checkpoint,
-                data,
+                input: attribute_input(data, positives, &sequences)?,
                 out,
                 targets,
-                positives,
                 max_rows: rows,
                 method,
                 steps,
                 reference,
+                recurrent: match recurrent_rule.as_str() {
+                    "gradient" => RecurrentRule::Gradient,
+                    _ => RecurrentRule::Refuse,
+                },
+                null_rows,
+                seed,
                 batch_size,
                 device,
                 plot,
                 command_line,
             })?;
             tracing::info!(
-                "{}: {} sequences x {} targets ({:.1} sequences/s)",
+                "{}: {} sequences x {} targets, and {} shuffled for the null ({:.1} sequences/s){}",
                 r.out.display(),
                 r.rows,
                 r.targets.len(),
-                r.sequences_per_s
+                r.null_rows,
+                r.sequences_per_s,
+                r.max_delta.map_or(String::new(), |d| format!(
+                    "; largest convergence delta {d:.2e}"
+                ))
             );
         }
         Command::Filters {

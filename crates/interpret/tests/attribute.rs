@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use ferrosea_dataset::ResultsReader;
-use ferrosea_interpret::{attribute, AttributeOptions, Method, Reference, ATTRIBUTIONS_FORMAT};
+use ferrosea_interpret::{
+    attribute, AttributeOptions, Input, Method, RecurrentRule, Reference, ATTRIBUTIONS_FORMAT,
+};
 
 /// The course's ten-motif classes (100 bp DNA) and a network of `preset` trained a few steps
 /// on them.
@@ -18,7 +20,32 @@ fn trained(dir: &Path, preset: &str) -> (PathBuf, PathBuf) {
     })
     .unwrap();
     let data = dir.join("motif-classes/valid.h5");
-    let mut cfg = ferrosea_train::TrainConfig::preset(preset).unwrap();
+    let mut cfg = match preset {
+        // Every kind of layer DeepLIFT has a rule for, in 100 bp: fused conv + ReLU + max
+        // pool, batch norm, ReLU then max pool, tanh and sigmoid, a residual block.
+        "mixed" => {
+            let mut cfg = ferrosea_train::TrainConfig::preset("deepbind-tiny").unwrap();
+            cfg.model = serde_json::from_str(
+                r#"{"arch": "layers", "init": "torch", "layers": [
+                    {"kind": "conv", "filters": 8, "width": 7, "activation": "relu", "pool": {"max": 3}},
+                    {"kind": "batch-norm"},
+                    {"kind": "conv", "filters": 8, "width": 5},
+                    {"kind": "activation", "activation": "relu"},
+                    {"kind": "pool", "pool": {"max": 2}},
+                    {"kind": "conv", "filters": 6, "width": 3, "activation": "tanh", "padding": "same"},
+                    {"kind": "residual", "body": [
+                        {"kind": "conv", "filters": 6, "width": 3, "padding": "same", "activation": "relu"}
+                    ]},
+                    {"kind": "flatten"},
+                    {"kind": "dense", "units": 16, "activation": "sigmoid"},
+                    {"kind": "dense", "units": 8, "activation": "relu"}
+                ]}"#,
+            )
+            .unwrap();
+            cfg
+        }
+        _ => ferrosea_train::TrainConfig::preset(preset).unwrap(),
+    };
     cfg.epochs = 1;
     let run = dir.join(preset);
     ferrosea_train::run(&ferrosea_train::Options {
@@ -33,14 +60,19 @@ fn trained(dir: &Path, preset: &str) -> (PathBuf, PathBuf) {
 fn options(checkpoint: &Path, data: &Path, out: &Path, method: Method) -> AttributeOptions {
     AttributeOptions {
         checkpoint: checkpoint.to_path_buf(),
-        data: data.to_path_buf(),
+        input: Input::Dataset {
+            path: data.to_path_buf(),
+            positives: None,
+        },
         out: out.to_path_buf(),
         targets: vec!["MA0139.2|CTCF".into()],
-        positives: None,
         max_rows: Some(3),
         method,
         steps: 64,
         reference: Reference::Zero,
+        recurrent: RecurrentRule::Refuse,
+        null_rows: 0,
+        seed: 1,
         batch_size: 64,
         device: ferrosea_runtime::DeviceSpec::Cpu,
         plot: None,
@@ -203,7 +235,10 @@ fn unknown_targets_and_empty_choices_are_named() {
     );
     assert!(!out.exists());
     let e = attribute(&AttributeOptions {
-        positives: Some("nothing".into()),
+        input: Input::Dataset {
+            path: data.clone(),
+            positives: Some("nothing".into()),
+        },
         ..options(&json, &data, &out, Method::Saliency)
     })
     .err()
@@ -212,7 +247,10 @@ fn unknown_targets_and_empty_choices_are_named() {
     assert!(e.contains("--positives") && e.contains("'nothing'"), "{e}");
     // Positives of one class: only its rows, and saliency is never negative.
     attribute(&AttributeOptions {
-        positives: Some("none".into()),
+        input: Input::Dataset {
+            path: data.clone(),
+            positives: Some("none".into()),
+        },
         max_rows: Some(5),
         ..options(&json, &data, &out, Method::Saliency)
     })
@@ -227,10 +265,11 @@ fn unknown_targets_and_empty_choices_are_named() {
         .all(|v| *v >= 0.0));
 }
 
-/// Saliency and integrated gradients equal Captum's on the same network with the same
-/// weights, to 1e-4 relative. Needs PyTorch and Captum in `benches/.venv-torch`
-/// (`benches/.venv-torch/bin/pip install torch captum safetensors h5py numpy`), so it is
-/// left out of the default run: `cargo test -p ferrosea-interpret --test attribute -- --ignored`.
+/// Saliency, integrated gradients and DeepLIFT/SHAP equal Captum's on the same network with
+/// the same weights (and, for DeepLiftShap, the same references), to 1e-4 relative. Needs
+/// PyTorch and Captum in `benches/.venv-torch` (`benches/.venv-torch/bin/pip install torch
+/// captum safetensors h5py numpy`), so it is left out of the default run: `cargo test -p
+/// ferrosea-interpret --test attribute -- --ignored`.
 #[test]
 #[ignore = "needs PyTorch and Captum in benches/.venv-torch"]
 fn attributions_equal_captums() {
@@ -241,16 +280,34 @@ fn attributions_equal_captums() {
     let (json, data) = trained(dir.path(), "deepbind-tiny");
     let meta = ferrosea_runtime::checkpoint::read_model(&json).unwrap();
     let weights = json.parent().unwrap().join(&meta.weights_file);
+    let (count, seed, rows) = (4, 5, 8);
     for (method, file, array) in [
         (Method::Saliency, "saliency.txt", "hypothetical"),
         (Method::IntegratedGradients, "ig.txt", "contributions"),
+        (Method::DeepliftShap, "deeplift_shap.txt", "contributions"),
     ] {
         let out = dir.path().join(format!("{}.h5", method.name()));
         attribute(&AttributeOptions {
-            max_rows: Some(8),
+            max_rows: Some(rows),
+            reference: if method == Method::DeepliftShap {
+                Reference::Shuffled { count, seed }
+            } else {
+                Reference::Zero
+            },
             ..options(&json, &data, &out, method)
         })
         .unwrap();
+        // The references as the stage draws them, for Captum's DeepLiftShap.
+        let refs = dir.path().join("refs.txt");
+        let mut text = String::new();
+        for i in 0..rows {
+            for r in shuffled_references(&channels_first(&read(&out, "x", i)), i, (count, seed)) {
+                for v in r {
+                    text += &format!("{v}\n");
+                }
+            }
+        }
+        std::fs::write(&refs, text).unwrap();
         let status = std::process::Command::new(&python)
             .arg(root.join("crates/interpret/tests/python/captum_attributions.py"))
             .arg(&out)
@@ -258,6 +315,8 @@ fn attributions_equal_captums() {
             .arg("0")
             .arg("64")
             .arg(dir.path())
+            .arg(&refs)
+            .arg(count.to_string())
             .status()
             .unwrap();
         assert!(status.success());
@@ -267,7 +326,11 @@ fn attributions_equal_captums() {
             .map(|l| l.parse().unwrap())
             .collect();
         let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
-        let ours = r.array(array, 0..8).unwrap();
+        let mut ours = r.array(array, 0..rows).unwrap();
+        if method == Method::DeepliftShap {
+            // Captum's per channel, summed: ours sit on the sequence's base.
+            ours = ours.chunks(4).map(|c| c.iter().sum()).collect();
+        }
         assert_eq!(ours.len(), want.len());
         let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
         let worst = ours
@@ -281,6 +344,28 @@ fn attributions_equal_captums() {
         );
         assert!(worst < 1e-4, "{}: {worst}", method.name());
     }
+}
+
+/// The `count` shuffled references `[4, L]` of row `i` (`x` as `[4, L]`), drawn as the stage
+/// draws them.
+fn shuffled_references(x: &[f32], i: usize, (count, seed): (usize, u64)) -> Vec<Vec<f32>> {
+    let l = x.len() / 4;
+    let symbols: Vec<u8> = (0..l)
+        .map(|p| (0..4).find(|&c| x[c * l + p] > 0.5).unwrap_or(4) as u8)
+        .collect();
+    (0..count)
+        .map(|j| {
+            let mut rng = ferrosea_models::params::rng_for(seed, &[0xd15e7f, i as u64, j as u64]);
+            let s = ferrosea_genome::shuffle::dinucleotide_shuffle(&symbols, 5, &mut rng);
+            let mut r = vec![0f32; 4 * l];
+            for (p, &v) in s.iter().enumerate() {
+                if v < 4 {
+                    r[v as usize * l + p] = 1.0;
+                }
+            }
+            r
+        })
+        .collect()
 }
 
 /// Integrated gradients from dinucleotide shuffles: the contributions sum to the output's
@@ -303,31 +388,7 @@ fn integrated_gradients_from_shuffled_references_are_complete() {
         Some("4 dinucleotide shuffles, seed 3")
     );
     for i in 0..2 {
-        let x = channels_first(&read(&out, "x", i));
-        let l = x.len() / 4;
-        let symbols: Vec<u8> = (0..l)
-            .map(|p| (0..4).find(|&c| x[c * l + p] > 0.5).unwrap_or(4) as u8)
-            .collect();
-        // The references as the stage draws them.
-        let refs: Vec<Vec<f32>> = (0..count)
-            .map(|j| {
-                let mut rng =
-                    ferrosea_models::params::rng_for(seed, &[0xd15e7f, i as u64, j as u64]);
-                let s = ferrosea_genome::shuffle::dinucleotide_shuffle(&symbols, 5, &mut rng);
-                let mut r = vec![0f32; 4 * l];
-                for (p, &v) in s.iter().enumerate() {
-                    if v < 4 {
-                        r[v as usize * l + p] = 1.0;
-                    }
-                }
-                r
-            })
-            .collect();
-        let mut inputs = vec![x.clone()];
-        inputs.extend(refs.iter().cloned());
-        let f = logits(&json, &inputs);
-        let change = f[0] - f[1..].iter().sum::<f32>() / count as f32;
-        let total: f32 = read(&out, "contributions", i).iter().sum();
+        let (total, change) = sums_and_changes(&json, &out, i, (count, seed));
         assert!(
             (total - change).abs() <= 0.03 * change.abs() + 2e-3,
             "row {i}: contributions sum to {total}, the logit changed by {change} from the references"
@@ -341,4 +402,234 @@ fn integrated_gradients_from_shuffled_references_are_complete() {
     .unwrap()
     .to_string();
     assert!(e.contains("applies to integrated-gradients"), "{e}");
+}
+
+/// Sum of row `i`'s contributions and the logit's change from the mean of its `count`
+/// shuffled references.
+fn sums_and_changes(json: &Path, out: &Path, i: usize, (count, seed): (usize, u64)) -> (f32, f32) {
+    let x = channels_first(&read(out, "x", i));
+    let mut inputs = vec![x.clone()];
+    inputs.extend(shuffled_references(&x, i, (count, seed)));
+    let f = logits(json, &inputs);
+    let change = f[0] - f[1..].iter().sum::<f32>() / count as f32;
+    (read(out, "contributions", i).iter().sum(), change)
+}
+
+/// DeepLIFT's rules keep the summation to delta exactly: through conv + ReLU + global max and
+/// dense layers (deepbind-tiny), and through fused conv + ReLU + max pool, batch norm, ReLU
+/// then max pool, tanh, a residual block and sigmoid ("mixed"), the contributions of each
+/// row sum to the logit's change from its references' mean, and the recorded deltas are
+/// about zero.
+#[test]
+fn deeplift_shap_sums_to_the_change_from_the_references() {
+    let dir = tempfile::tempdir().unwrap();
+    for preset in ["deepbind-tiny", "mixed"] {
+        let (json, data) = trained(dir.path(), preset);
+        let out = dir.path().join(format!("{preset}-dls.h5"));
+        let (count, seed) = (3, 2);
+        let report = attribute(&AttributeOptions {
+            reference: Reference::Shuffled { count, seed },
+            max_rows: Some(3),
+            ..options(&json, &data, &out, Method::DeepliftShap)
+        })
+        .unwrap();
+        let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
+        assert_eq!(r.attr_str("method").as_deref(), Some("deeplift-shap"));
+        let deltas = r.array("delta", 0..3).unwrap();
+        for (i, delta) in deltas.iter().enumerate() {
+            let (total, change) = sums_and_changes(&json, &out, i, (count, seed));
+            eprintln!("{preset} row {i}: contributions {total}, change {change}, delta {delta}");
+            assert!(
+                (total - change).abs() <= 1e-3 * change.abs().max(1.0),
+                "{preset} row {i}: contributions sum to {total}, the logit changed by {change}"
+            );
+            assert!(
+                delta.abs() <= 1e-3 * change.abs().max(1.0),
+                "{preset}: delta {delta}"
+            );
+        }
+        assert!(report.max_delta.unwrap() <= 1e-2);
+    }
+}
+
+/// A recurrent layer has no DeepLIFT rule: refused, naming the layer, unless the gradient
+/// is let through (Captum's behaviour), which is then recorded with the deltas.
+#[test]
+fn deeplift_on_a_recurrent_layer_is_refused_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, data) = trained(dir.path(), "danq-tiny");
+    let out = dir.path().join("danq.h5");
+    let e = attribute(&options(&json, &data, &out, Method::DeepliftShap))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("recurrent layer, lstm (") && e.contains("--recurrent-rule gradient"),
+        "{e}"
+    );
+    assert!(!out.exists());
+    attribute(&AttributeOptions {
+        recurrent: RecurrentRule::Gradient,
+        reference: Reference::Shuffled { count: 2, seed: 1 },
+        ..options(&json, &data, &out, Method::DeepliftShap)
+    })
+    .unwrap();
+    let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
+    assert_eq!(r.attr_str("recurrent_rule").as_deref(), Some("gradient"));
+    assert_eq!(r.array_shape("delta"), Some(vec![3, 1]));
+    let e = attribute(&AttributeOptions {
+        recurrent: RecurrentRule::Gradient,
+        ..options(
+            &json,
+            &data,
+            &dir.path().join("x.h5"),
+            Method::IntegratedGradients,
+        )
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("--recurrent-rule applies to deeplift-shap"),
+        "{e}"
+    );
+}
+
+/// ISM attributions are the analyze stage's mutation effects, centred per position: the
+/// difference of two bases' hypothetical contributions is the logit's change between them.
+#[test]
+fn ism_attributions_are_centred_mutation_effects() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, data) = trained(dir.path(), "deepbind-tiny");
+    let out = dir.path().join("ism.h5");
+    attribute(&AttributeOptions {
+        max_rows: Some(1),
+        ..options(&json, &data, &out, Method::Ism)
+    })
+    .unwrap();
+    let x = channels_first(&read(&out, "x", 0));
+    let h = read(&out, "hypothetical", 0);
+    let l = x.len() / 4;
+    let mut probes = vec![x.clone()];
+    let mut at = Vec::new();
+    for p in (0..l).step_by(9) {
+        let r = (0..4).find(|&c| x[c * l + p] > 0.5).unwrap();
+        let b = (r + 1 + p % 3) % 4;
+        let mut m = x.clone();
+        m[r * l + p] = 0.0;
+        m[b * l + p] = 1.0;
+        probes.push(m);
+        at.push((p, r, b));
+        // Centred: the four values at a position sum to zero.
+        let s: f32 = (0..4).map(|c| h[p * 4 + c]).sum();
+        assert!(s.abs() < 1e-5, "position {p}: {s}");
+    }
+    let f = logits(&json, &probes);
+    for (j, &(p, r, b)) in at.iter().enumerate() {
+        let want = f[j + 1] - f[0];
+        let got = h[p * 4 + b] - h[p * 4 + r];
+        assert!(
+            (want - got).abs() < 1e-4,
+            "position {p}, {r} -> {b}: {got} vs {want}"
+        );
+    }
+    let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
+    assert_eq!(r.attr_str("method").as_deref(), Some("ism"));
+}
+
+/// Sequences from FASTA records and from BED intervals of a genome (the analyze stage's
+/// sources), with their names and window starts; a record of the wrong length is named;
+/// the null holds the first rows' shuffles.
+#[test]
+fn fasta_records_and_bed_intervals_are_attributed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, data) = trained(dir.path(), "deepbind-tiny");
+    let seq = |i: usize| -> String {
+        let x = channels_first(&read(&data_attr(&json, &data, dir.path()), "x", i));
+        let l = x.len() / 4;
+        (0..l)
+            .map(|p| {
+                (0..4)
+                    .find(|&c| x[c * l + p] > 0.5)
+                    .map_or('N', |c| "ACGT".as_bytes()[c] as char)
+            })
+            .collect()
+    };
+    let (a, b) = (seq(0), seq(1));
+    let fasta = dir.path().join("seqs.fa");
+    std::fs::write(&fasta, format!(">first\n{a}\n>second\n{b}\n")).unwrap();
+    let fasta_options = |out: &Path| AttributeOptions {
+        input: Input::Sequences(
+            ferrosea_analyze::sequences::Source::from_flags(
+                Some(&fasta),
+                None,
+                None,
+                None,
+                1,
+                false,
+            )
+            .unwrap(),
+        ),
+        null_rows: 1,
+        max_rows: None,
+        ..options(&json, &data, out, Method::GradXInput)
+    };
+    let out = dir.path().join("fasta.h5");
+    let report = attribute(&fasta_options(&out)).unwrap();
+    assert_eq!((report.rows, report.null_rows), (2, 1));
+    let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
+    assert_eq!(r.strings("name", 0..2).unwrap(), vec!["first", "second"]);
+    assert_eq!(r.ints("start", 0..2).unwrap(), vec![0, 0]);
+    assert_eq!(r.array_shape("null/scores"), Some(vec![1, 100, 1]));
+    assert_eq!(r.ints_at("null/rows").unwrap(), vec![0]);
+    // The same sequences from a dataset give the same gradients.
+    let direct = read(&data_attr(&json, &data, dir.path()), "hypothetical", 1);
+    assert_eq!(read(&out, "hypothetical", 1), direct);
+    // A record of the wrong length.
+    std::fs::write(&fasta, format!(">first\n{a}\n>short\n{}\n", &b[..99])).unwrap();
+    let e = attribute(&fasta_options(&dir.path().join("bad.h5")))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("short") && e.contains("99"), "{e}");
+    assert!(!dir.path().join("bad.h5").exists());
+    // BED intervals of a genome: the window centred on each.
+    let genome = dir.path().join("genome.fa");
+    std::fs::write(&genome, format!(">chrA\n{a}{b}{a}\n")).unwrap();
+    let bed = dir.path().join("r.bed");
+    std::fs::write(&bed, "chrA\t100\t200\tone\nchrA\t140\t160\ttwo\n").unwrap();
+    let out = dir.path().join("bed.h5");
+    attribute(&AttributeOptions {
+        input: Input::Sequences(
+            ferrosea_analyze::sequences::Source::from_flags(
+                None,
+                Some(&genome),
+                Some(&bed),
+                None,
+                1,
+                false,
+            )
+            .unwrap(),
+        ),
+        ..fasta_options(&out)
+    })
+    .unwrap();
+    let r = ResultsReader::open(&out, ATTRIBUTIONS_FORMAT).unwrap();
+    assert_eq!(r.strings("chrom", 0..2).unwrap(), vec!["chrA", "chrA"]);
+    assert_eq!(r.ints("start", 0..2).unwrap(), vec![100, 100]);
+    assert_eq!(r.strings("name", 0..2).unwrap(), vec!["one", "two"]);
+    assert_eq!(read(&out, "hypothetical", 0), direct);
+}
+
+/// Gradient x input of the first two dataset rows (written once per directory).
+fn data_attr(json: &Path, data: &Path, dir: &Path) -> PathBuf {
+    let out = dir.join("direct.h5");
+    if !out.exists() {
+        attribute(&AttributeOptions {
+            max_rows: Some(2),
+            ..options(json, data, &out, Method::GradXInput)
+        })
+        .unwrap();
+    }
+    out
 }

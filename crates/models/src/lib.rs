@@ -11,6 +11,7 @@
 
 mod conv;
 mod danq;
+pub mod deeplift;
 mod deepsea;
 mod dense;
 mod fastmath;
@@ -223,6 +224,21 @@ impl Network {
     /// Each layer's output shape and parameter count.
     pub fn summary(&self) -> &[SummaryRow] {
         self.inner.summary()
+    }
+
+    /// Logits `[2B, T]` of a DeepLIFT batch (inputs, then their references), whose backward
+    /// pass gives DeepLIFT's multipliers ([`deeplift`], [`Sequential::forward_deeplift`]).
+    pub fn forward_deeplift(
+        &self,
+        xr: &Tensor,
+        recurrent: deeplift::RecurrentRule,
+    ) -> Result<Tensor> {
+        self.inner.forward_deeplift(xr, recurrent)
+    }
+
+    /// The recurrent layers, by name and description (DeepLIFT has no rule for them).
+    pub fn recurrent_layers(&self) -> Vec<(String, String)> {
+        self.inner.recurrent_layers()
     }
 }
 

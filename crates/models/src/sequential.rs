@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use candle_core::{Module, Result, Tensor, D};
 
+use crate::deeplift::{self, RecurrentRule};
 use crate::layers::{
     conv1d_with_bias, dropout, linear_with_bias, max_pool1d, Conv1d, InitScheme, Linear, Mode,
 };
@@ -95,6 +96,8 @@ struct Step {
     op: Op,
     input: Feat,
     output: Feat,
+    /// The layer's name (its checkpoint key prefix).
+    name: String,
 }
 
 /// A network built from layers, ending in the output layer.
@@ -187,6 +190,45 @@ impl Sequential {
     pub fn summary(&self) -> &[SummaryRow] {
         &self.rows
     }
+
+    /// The recurrent layers (name and description), which DeepLIFT has no rule for.
+    pub fn recurrent_layers(&self) -> Vec<(String, String)> {
+        fn walk(steps: &[Step], out: &mut Vec<(String, String)>) {
+            for s in steps {
+                match &s.op {
+                    Op::Recurrent(r) => out.push((s.name.clone(), r.note())),
+                    Op::Residual(body) => walk(body, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.steps, &mut out);
+        out
+    }
+
+    /// Logits `[2B, T]` of a DeepLIFT batch `[x; r]` (`[2B, C, L]`: inputs, then their
+    /// references), in evaluation mode, with DeepLIFT's rules as the backward passes of the
+    /// non-linear layers ([`crate::deeplift`]). A recurrent layer is an error naming it,
+    /// unless `recurrent` lets gradients pass through it.
+    pub fn forward_deeplift(&self, xr: &Tensor, recurrent: RecurrentRule) -> Result<Tensor> {
+        if recurrent == RecurrentRule::Refuse {
+            if let Some((name, note)) = self.recurrent_layers().into_iter().next() {
+                candle_core::bail!(
+                    "DeepLIFT has no rule for layer {name} ({note}): a recurrent layer runs \
+                     as one op, and the gates of an LSTM or GRU multiply signals, which the \
+                     rescale rule does not cover; attribute with integrated gradients, or let \
+                     the layer's gradient pass through it as Captum does with nn.LSTM \
+                     (--recurrent-rule gradient)"
+                );
+            }
+        }
+        let mut h = xr.clone();
+        for step in &self.steps {
+            h = apply_deeplift(step, &h)?;
+        }
+        deeplift::rescale(&self.output.forward(&h)?, self.output_activation)
+    }
 }
 
 impl Builder<'_> {
@@ -230,12 +272,13 @@ impl Builder<'_> {
                         ..
                     }
                 ) {
-                    let input = prev.input;
+                    let (input, name) = (prev.input, prev.name.clone());
                     steps.pop();
                     steps.push(Step {
                         op: Op::ReluMaxPool(*k),
                         input,
                         output: step.output,
+                        name,
                     });
                     continue;
                 }
@@ -444,7 +487,12 @@ impl Builder<'_> {
                 (Op::Recurrent(layer), out)
             }
         };
-        Ok(Step { op, input, output })
+        Ok(Step {
+            op,
+            input,
+            output,
+            name: name.to_string(),
+        })
     }
 
     fn pooled(&self, name: &str, pool: Pool, feat: Feat) -> std::result::Result<Feat, ModelError> {
@@ -564,6 +612,62 @@ fn apply(step: &Step, x: &Tensor, mode: Mode) -> Result<Tensor> {
                 crate::layers::relu_max_pool1d(x, *k)
             }
         }
+    }
+}
+
+/// One step of a DeepLIFT pass: linear parts as in [`apply`], non-linear ones by the rules.
+fn apply_deeplift(step: &Step, x: &Tensor) -> Result<Tensor> {
+    let pool_rule = |y: &Tensor, p: Option<Pool>| -> Result<Tensor> {
+        match p {
+            Some(Pool::Max(k)) => deeplift::max_pool(y, k),
+            Some(Pool::GlobalMax) => {
+                let l = y.dim(2)?;
+                deeplift::max_pool(y, l)?.squeeze(2)
+            }
+            other => pool(y, other),
+        }
+    };
+    match &step.op {
+        Op::Conv {
+            conv,
+            spec,
+            pad,
+            lout,
+        } => {
+            let x = channels_first(x, step.input)?;
+            let x = if pad.0 + pad.1 > 0 {
+                x.pad_with_zeros(2, pad.0, pad.1)?
+            } else {
+                x
+            };
+            let y = if spec.stride == 1 && spec.dilation == 1 {
+                conv.forward(&x)?
+            } else {
+                conv_by_taps(conv, &x, spec.stride, spec.dilation, *lout)?
+            };
+            pool_rule(&deeplift::rescale(&y, spec.activation)?, spec.pool)
+        }
+        Op::Dense { linear, activation } => deeplift::rescale(&linear.forward(x)?, *activation),
+        Op::BatchNorm(bn) => bn.forward(x, step.input, Mode::Eval),
+        Op::Dropout { .. } => Ok(x.clone()),
+        Op::Flatten => x.flatten_from(1),
+        Op::Activation(a) => deeplift::rescale(x, *a),
+        Op::Pool(p) => pool_rule(&channels_first(x, step.input)?, Some(*p)),
+        Op::Residual(body) => {
+            let mut y = x.clone();
+            for s in body {
+                y = apply_deeplift(s, &y)?;
+            }
+            let last = body.last().map_or(step.input, |s| s.output);
+            let y = match (step.input, last) {
+                (Feat::Seq { .. }, Feat::Time { .. }) => channels_first(&y, last)?,
+                (Feat::Time { .. }, Feat::Seq { .. }) => time_first(&y, last)?,
+                _ => y,
+            };
+            x + y
+        }
+        Op::Recurrent(r) => r.forward(&time_first(x, step.input)?),
+        Op::ReluMaxPool(k) => deeplift::max_pool(&deeplift::rescale(x, Activation::Relu)?, *k),
     }
 }
 
