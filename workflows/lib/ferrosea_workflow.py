@@ -168,3 +168,27 @@ def background_file(config):
 def flag_of_input(flag, name):
     """A rule parameter: `flag <the input name>` when the rule has that input, else nothing."""
     return lambda wildcards, input: f"{flag} {input[name]}" if input.get(name) else ""
+
+
+def attribution_targets(config):
+    """The attribution section's targets, by their file-safe names (the {target} wildcard of
+    rules/attribution.smk): {file-safe name: target name}; two names that become the same
+    are an error."""
+    out = {}
+    for name in config["attribution"]["targets"]:
+        safe = file_safe(name)
+        if safe in out:
+            raise ValueError(
+                f"attribution.targets: '{out[safe]}' and '{name}' both become '{safe}' in file names"
+            )
+        out[safe] = name
+    return out
+
+
+def attribution_files(config, name):
+    """The files `name` (e.g. motifs/report.html) of every attributed target."""
+    if not config.get("attribution"):
+        return []
+    return [
+        f"{config['out']}/attributions/{t}/{name}" for t in attribution_targets(config)
+    ]

@@ -316,7 +316,14 @@ impl ResultsWriter {
             .map_err(h5err(&self.path, format!("writing {name}")))
     }
 
-    fn fixed<T: hdf5::H5Type>(&self, name: &str, shape: &[usize]) -> Result<hdf5::Dataset, Error> {
+    /// Writes a whole vector of UTF-8 strings at `name` (as [`put`](Self::put)).
+    pub fn put_strings(&mut self, name: &str, data: &[String]) -> Result<(), Error> {
+        let (g, leaf) = self.parent(name)?;
+        strings(&g, leaf, data).map_err(h5err(&self.path, format!("writing {name}")))
+    }
+
+    /// The group holding `name` (created as needed) and the last part of the name.
+    fn parent<'n>(&self, name: &'n str) -> Result<(hdf5::Group, &'n str), Error> {
         let mut g = self
             .file
             .group("/")
@@ -330,6 +337,11 @@ impl ResultsWriter {
                     .map_err(h5err(&self.path, format!("creating {part}")))?,
             };
         }
+        Ok((g, parts[parts.len() - 1]))
+    }
+
+    fn fixed<T: hdf5::H5Type>(&self, name: &str, shape: &[usize]) -> Result<hdf5::Dataset, Error> {
+        let (g, leaf) = self.parent(name)?;
         let b = g.new_dataset::<T>().shape(shape.to_vec());
         // Chunks (and deflate) only where there is something to compress.
         let b = if shape.iter().all(|&d| d > 0) && shape.iter().product::<usize>() > 1024 {
@@ -339,7 +351,7 @@ impl ResultsWriter {
         } else {
             b
         };
-        b.create(parts[parts.len() - 1])
+        b.create(leaf)
             .map_err(h5err(&self.path, format!("creating {name}")))
     }
 
@@ -484,6 +496,11 @@ impl ResultsReader {
         Ok(a.iter().copied().collect())
     }
 
+    /// The whole string vector at `name` (written by [`ResultsWriter::put_strings`]).
+    pub fn strings_at(&self, name: &str) -> Result<Vec<String>, Error> {
+        crate::layout::read_strings(&self.file, &self.path, name)
+    }
+
     /// The whole int64 vector at `name` (written by [`ResultsWriter::put_ints`]).
     pub fn ints_at(&self, name: &str) -> Result<Vec<i64>, Error> {
         let ds = self
@@ -546,6 +563,8 @@ mod tests {
         let table: Vec<f32> = (0..6).map(|i| i as f32).collect();
         w.put("extra/table", &[2, 3], &table).unwrap();
         w.put_ints("extra/rows", &[4, 9]).unwrap();
+        w.put_strings("extra/names", &["x".into(), "yz".into()])
+            .unwrap();
         w.put("extra/empty", &[0, 3], &[]).unwrap();
         assert!(w.put("bad", &[2, 2], &[1.0]).is_err());
         w.finish().unwrap();
@@ -559,6 +578,7 @@ mod tests {
         assert_eq!(r.targets().unwrap(), vec!["a", "b"]);
         assert_eq!(r.array("extra/table", 1..2).unwrap(), vec![3.0, 4.0, 5.0]);
         assert_eq!(r.ints_at("extra/rows").unwrap(), vec![4, 9]);
+        assert_eq!(r.strings_at("extra/names").unwrap(), vec!["x", "yz"]);
         assert_eq!(r.array_shape("extra/empty").unwrap(), vec![0, 3]);
         assert!(ResultsReader::open(&path, "ferrosea-other")
             .err()

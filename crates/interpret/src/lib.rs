@@ -5,23 +5,32 @@
 //! predictions; [`compare()`] matches motifs (those, or any MEME/JASPAR file) against a motif
 //! database with the Tomtom method (`ferrosea_motifs::tomtom`) and writes tomtom's table;
 //! [`report()`] puts both on one self-contained HTML page; [`attribute()`] scores each base's
-//! contribution to chosen outputs (saliency, gradient x input, integrated gradients). The binary `ferrosea-interpret`
-//! is a thin command line over the three.
+//! contribution to chosen outputs (saliency, gradient x input, integrated gradients,
+//! DeepLIFT/SHAP, mutagenesis); [`seqlets()`] finds the windows of high contribution in
+//! them, against the null of shuffled sequences; [`motifs()`] clusters those into motifs.
+//! The binary `ferrosea-interpret` is a thin command line over these.
 
 mod attribute;
 mod compare;
+mod discover;
 mod filters;
 mod logo;
 mod report;
+mod seqlets;
 
 pub use attribute::{
     attribute, hypothetical, ism_hypothetical, AttributeOptions, AttributeReport, Attribution,
     Input, Method, Reference, Settings, ATTRIBUTIONS_FORMAT, MAX_DEFAULT_TARGETS,
 };
 pub use compare::{compare, CompareOptions, Threshold, JASPAR2024};
+pub use discover::{motifs, MotifSummary, MotifsOptions, MotifsReport, MOTIFS_FORMAT};
 pub use ferrosea_models::deeplift::RecurrentRule;
 pub use filters::{filters, Background, FilterSummary, FiltersOptions, FiltersReport};
 pub use report::{report, ReportOptions};
+pub use seqlets::{
+    find_seqlets, read_seqlets, seqlets, Provenance, Seqlet, SeqletsOptions, SeqletsReport,
+    Threshold as SeqletThreshold,
+};
 
 use std::path::PathBuf;
 

@@ -99,6 +99,98 @@ pub fn svg_string(
     Ok(s)
 }
 
+/// A contribution-weight matrix's logo: at each position the four letters as high as their
+/// mean contributions, stacked above the axis (positive ones, the largest on top) and below
+/// it (negative ones).
+struct Cwm<'a> {
+    title: &'a str,
+    cwm: &'a [[f64; 4]],
+}
+
+impl Figure for Cwm<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let w = self.cwm.len();
+        let up = |c: &[f64; 4]| c.iter().filter(|v| **v > 0.0).sum::<f64>();
+        let down = |c: &[f64; 4]| c.iter().filter(|v| **v < 0.0).sum::<f64>();
+        let hi = self.cwm.iter().map(up).fold(0.0, f64::max);
+        let lo = self.cwm.iter().map(down).fold(0.0, f64::min);
+        let pad = ((hi - lo) * 0.05).max(1e-9);
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.5..w as f64 + 0.5, lo - pad..hi + pad)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(w.min(30))
+            .x_label_formatter(&|x| format!("{}", x.round() as i64))
+            .x_desc("position")
+            .y_desc("contribution")
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15))
+            .draw()?;
+        for (p, col) in self.cwm.iter().enumerate() {
+            let mut order = [0usize, 1, 2, 3];
+            order.sort_by(|&a, &b| col[a].abs().total_cmp(&col[b].abs()));
+            let (mut above, mut below) = (0.0, 0.0);
+            let x = (p as f64 + 0.55, p as f64 + 1.45);
+            for &k in &order {
+                let h = col[k];
+                if h.abs() <= 1e-9 * (hi - lo).max(1e-12) {
+                    continue;
+                }
+                if h > 0.0 {
+                    draw_letter(&mut chart, k, x, above, h)?;
+                    above += h;
+                } else {
+                    draw_letter(&mut chart, k, x, below, h)?;
+                    below += h;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The CWM logo as an SVG document in a string (for pages that embed it).
+pub fn cwm_svg_string(title: &str, cwm: &[[f64; 4]]) -> Result<String, InterpretError> {
+    register_font();
+    let size = ((60 + 34 * cwm.len()) as u32, 300u32);
+    let mut s = String::new();
+    {
+        let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
+        Cwm { title, cwm }
+            .draw(&root)
+            .map_err(|e| InterpretError::Usage(format!("drawing the logo of {title}: {e}")))?;
+        root.present()
+            .map_err(|e| InterpretError::Usage(format!("drawing the logo of {title}: {e}")))?;
+    }
+    Ok(s)
+}
+
+/// Draws `<stem>.svg` and `<stem>.png` of a CWM logo (each under a temporary name until
+/// complete).
+pub fn draw_cwm(
+    stem: &Path,
+    title: &str,
+    cwm: &[[f64; 4]],
+) -> Result<Vec<PathBuf>, InterpretError> {
+    register_font();
+    let size = ((60 + 34 * cwm.len()) as u32, 300u32);
+    ferrosea_plot::svg_and_png(stem, size, &Cwm { title, cwm }).map_err(|e| match e {
+        WriteError::Draw(p, e) => {
+            InterpretError::Usage(format!("{}: drawing the logo: {e}", p.display()))
+        }
+        WriteError::Rename(p, e) => InterpretError::Io(p, e),
+    })
+}
+
 /// A contribution logo: each position's base as high as its contribution.
 struct Contributions<'a> {
     title: &'a str,

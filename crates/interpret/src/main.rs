@@ -1,4 +1,4 @@
-//! `ferrosea-interpret`: what a trained network's first layer learned.
+//! `ferrosea-interpret`: what a trained network learned (filters, attributions, motifs).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferrosea_analyze::sequences::{SequenceArgs, Source};
 use ferrosea_interpret::{
-    AttributeOptions, Background, CompareOptions, FiltersOptions, Input, Method, RecurrentRule,
-    Reference, ReportOptions, Threshold,
+    AttributeOptions, Background, CompareOptions, FiltersOptions, Input, Method, MotifsOptions,
+    RecurrentRule, Reference, ReportOptions, SeqletsOptions, Threshold,
 };
+use ferrosea_motifs::discovery::Options as Discovery;
 use ferrosea_motifs::tomtom::{Distance, Options};
 use ferrosea_runtime::DeviceSpec;
 
@@ -48,9 +49,9 @@ enum Command {
         /// Targets to attribute, comma-separated [default: all, when there are at most 16].
         #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
         targets: Vec<String>,
-        /// Only dataset rows with a positive label for this target.
-        #[arg(long, value_name = "TARGET")]
-        positives: Option<String>,
+        /// Only dataset rows with a positive label for one of these targets (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "TARGET,...")]
+        positives: Vec<String>,
         /// At most N sequences (the first chosen).
         #[arg(long, value_name = "N")]
         rows: Option<usize>,
@@ -88,6 +89,67 @@ enum Command {
         /// Device: cpu or cuda:N.
         #[arg(long, default_value = "cpu")]
         device: DeviceSpec,
+    },
+    /// Windows of high contribution in an attribution file ("seqlets"): per target, the
+    /// windows whose summed contribution passes a threshold set from the null of shuffled
+    /// sequences (an estimated false discovery rate), picked greedily without overlaps;
+    /// writes a BED-like table (sequence, start, end, strand, score, target, row, offset,
+    /// sign).
+    Seqlets {
+        /// Attribution file (from `attribute`).
+        #[arg(long)]
+        attributions: PathBuf,
+        /// Table to write (TSV).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Window width.
+        #[arg(long, default_value_t = 21)]
+        window: usize,
+        /// False discovery rate the threshold keeps to, against the null.
+        #[arg(long, default_value_t = 0.05)]
+        fdr: f64,
+        /// A fixed |summed contribution| threshold instead of the null's.
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Only these targets, comma-separated [default: all in the file].
+        #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+        targets: Vec<String>,
+    },
+    /// Seqlets aligned and clustered into motifs (by the similarity of their contribution
+    /// profiles, both strands), per target and sign: writes OUT/motifs.meme (position
+    /// probabilities, for `compare`), motifs.tsv, motifs.h5 (contribution-weight matrices,
+    /// members) and logos/.
+    Motifs {
+        /// Attribution file (from `attribute`).
+        #[arg(long)]
+        attributions: PathBuf,
+        /// Seqlets table made from it [default: found with `seqlets`' defaults].
+        #[arg(long)]
+        seqlets: Option<PathBuf>,
+        /// Output directory.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// At most this many motifs (those with most seqlets).
+        #[arg(long, default_value_t = 50)]
+        max_motifs: usize,
+        /// Positions added on either side of a seqlet.
+        #[arg(long, default_value_t = 10)]
+        flank: usize,
+        /// At most this many seqlets per target and sign (the strongest).
+        #[arg(long, default_value_t = 20000)]
+        max_seqlets: usize,
+        /// Least similarity (continuous Jaccard) for a seqlet to join a motif.
+        #[arg(long, default_value_t = 0.3)]
+        min_similarity: f32,
+        /// Least similarity of two motifs for them to merge.
+        #[arg(long, default_value_t = 0.5)]
+        merge_similarity: f32,
+        /// Motifs of fewer seqlets are dropped.
+        #[arg(long, default_value_t = 20)]
+        min_seqlets: usize,
+        /// No logos.
+        #[arg(long)]
+        no_logos: bool,
     },
     /// Turn the first convolution's filters into motifs: for each filter and sequence, the
     /// window at the filter's best activation, kept when that activation reaches --threshold
@@ -190,7 +252,7 @@ enum Command {
 /// The sequences `attribute` reads: a dataset file, or the analyze stage's sources.
 fn attribute_input(
     data: Option<PathBuf>,
-    positives: Option<String>,
+    positives: Vec<String>,
     sequences: &SequenceArgs,
 ) -> anyhow::Result<Input> {
     let given =
@@ -201,7 +263,7 @@ fn attribute_input(
         }
         Some(path) => Ok(Input::Dataset { path, positives }),
         None => {
-            if positives.is_some() {
+            if !positives.is_empty() {
                 anyhow::bail!("--positives chooses rows of a dataset file (--data)");
             }
             if !given {
@@ -298,6 +360,71 @@ fn run(args: Args) -> anyhow::Result<()> {
                 ))
             );
         }
+        Command::Seqlets {
+            attributions,
+            out,
+            window,
+            fdr,
+            threshold,
+            targets,
+        } => {
+            let r = ferrosea_interpret::seqlets(&SeqletsOptions {
+                attributions,
+                out: out.clone(),
+                window,
+                fdr,
+                threshold,
+                targets,
+                command_line,
+            })?;
+            for t in &r.thresholds {
+                tracing::info!(
+                    "{} {}: threshold {:.4} (estimated FDR {:.3}), {} seqlets",
+                    t.target,
+                    t.sign,
+                    t.value,
+                    t.fdr,
+                    t.seqlets
+                );
+            }
+            tracing::info!("{}: {} seqlets", out.display(), r.seqlets.len());
+        }
+        Command::Motifs {
+            attributions,
+            seqlets,
+            out,
+            max_motifs,
+            flank,
+            max_seqlets,
+            min_similarity,
+            merge_similarity,
+            min_seqlets,
+            no_logos,
+        } => {
+            let r = ferrosea_interpret::motifs(&MotifsOptions {
+                attributions,
+                seqlets,
+                out: out.clone(),
+                max_motifs,
+                flank,
+                max_seqlets,
+                discovery: Discovery {
+                    join: min_similarity,
+                    merge: merge_similarity,
+                    min_seqlets,
+                    ..Discovery::default()
+                },
+                logos: !no_logos,
+                command_line,
+            })?;
+            tracing::info!(
+                "{}: {} motifs from {} seqlets ({:.2} s clustering)",
+                out.display(),
+                r.motifs.len(),
+                r.seqlets,
+                r.seconds
+            );
+        }
         Command::Filters {
             checkpoint,
             data,
@@ -354,7 +481,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 out: out.clone(),
                 top,
             })?;
-            tracing::info!("{}: {n} filters", out.display());
+            tracing::info!("{}: {n} motifs", out.display());
         }
         Command::Compare {
             query,

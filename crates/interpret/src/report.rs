@@ -1,7 +1,9 @@
 //! `report`: one self-contained HTML page (logos inline as SVG, no scripts, no links to
-//! fetch), a row per filter: its logo, information content, sites, influence, its best
-//! database matches with names and q-values, and the best match's logo; sorted by match
-//! quality (best q-value first; filters without a match last, by information content).
+//! fetch), a row per motif: for `filters`' output, each filter's logo, information content,
+//! sites and influence; for `motifs`' output (attributions), each motif's logo, contribution
+//! logo (CWM), target, sign and seqlets; then its best database matches with names and
+//! q-values, and the best match's logo; sorted by match quality (best q-value first; motifs
+//! without a match last, by information content).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,7 @@ use crate::{logo, write_atomically, InterpretError};
 /// What to put on the page.
 #[derive(Clone, Debug)]
 pub struct ReportOptions {
-    /// The output directory of `filters`.
+    /// The output directory of `filters` or of `motifs`.
     pub motifs: PathBuf,
     /// The table of `compare`.
     pub matches: PathBuf,
@@ -217,12 +219,90 @@ fn read_summaries(
         .collect())
 }
 
-/// Writes the page; returns the number of filters on it.
+/// What the page shows of each motif beside its logo and matches.
+enum Kind {
+    /// `filters`' output: per filter (sites, information content, influence).
+    Filters(HashMap<String, (String, String, String)>),
+    /// `motifs`' output, per motif.
+    Attributions(HashMap<String, Discovered>),
+}
+
+/// A motif of `motifs` as motifs.tsv and motifs.h5 describe it.
+#[derive(Clone, Default)]
+struct Discovered {
+    target: String,
+    sign: String,
+    seqlets: String,
+    cwm: Vec<[f64; 4]>,
+}
+
+/// A motifs.tsv of `motifs` and the CWMs of its motifs.h5.
+fn read_discovered(dir: &Path) -> Result<HashMap<String, Discovered>, InterpretError> {
+    let tsv = dir.join("motifs.tsv");
+    let text = std::fs::read_to_string(&tsv).map_err(|e| InterpretError::Io(tsv.clone(), e))?;
+    let h5 = dir.join("motifs.h5");
+    let r = ferrosea_dataset::ResultsReader::open(&h5, crate::MOTIFS_FORMAT)
+        .map_err(|e| InterpretError::Usage(e.to_string()))?;
+    let bad = |e: ferrosea_dataset::Error| InterpretError::Usage(e.to_string());
+    let ids = r.strings_at("motifs/id").map_err(bad)?;
+    let first = r.ints_at("motifs/first_column").map_err(bad)?;
+    let columns = r.array_shape("motifs/cwm").map_or(0, |s| s[0]);
+    let cwm = r.array("motifs/cwm", 0..columns).map_err(bad)?;
+    let mut cwms = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        let a = first[i] as usize;
+        let b = first.get(i + 1).map_or(columns, |&v| v as usize);
+        let m: Vec<[f64; 4]> = (a..b)
+            .map(|c| {
+                let v = &cwm[c * 4..c * 4 + 4];
+                [v[0] as f64, v[1] as f64, v[2] as f64, v[3] as f64]
+            })
+            .collect();
+        cwms.insert(id.clone(), m);
+    }
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n);
+    let (Some(mi), Some(ti), Some(si), Some(ni)) =
+        (col("motif"), col("target"), col("sign"), col("seqlets"))
+    else {
+        return Err(InterpretError::Usage(format!(
+            "{}: not the motifs.tsv of ferrosea-interpret motifs",
+            tsv.display()
+        )));
+    };
+    Ok(lines
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|v| v.len() > ni.max(si).max(ti).max(mi))
+        .map(|v| {
+            (
+                v[mi].to_string(),
+                Discovered {
+                    target: v[ti].to_string(),
+                    sign: v[si].to_string(),
+                    seqlets: v[ni].to_string(),
+                    cwm: cwms.get(v[mi]).cloned().unwrap_or_default(),
+                },
+            )
+        })
+        .collect())
+}
+
+/// Writes the page; returns the number of motifs on it.
 pub fn report(opts: &ReportOptions) -> Result<usize, InterpretError> {
-    let (meme, tsv) = (
-        opts.motifs.join("filters.meme"),
-        opts.motifs.join("filters.tsv"),
-    );
+    // The output of `motifs` (attributions) or of `filters`.
+    let discovered = opts.motifs.join("motifs.meme").exists();
+    let (meme, tsv) = if discovered {
+        (
+            opts.motifs.join("motifs.meme"),
+            opts.motifs.join("motifs.tsv"),
+        )
+    } else {
+        (
+            opts.motifs.join("filters.meme"),
+            opts.motifs.join("filters.tsv"),
+        )
+    };
     let mut inputs: Vec<(&str, &Path)> = vec![
         ("--motifs", &meme),
         ("--motifs", &tsv),
@@ -233,7 +313,11 @@ pub fn report(opts: &ReportOptions) -> Result<usize, InterpretError> {
     }
     crate::refuse_inputs(std::slice::from_ref(&opts.out), &inputs)?;
     let motifs = read_motifs(&meme)?;
-    let summaries = read_summaries(&tsv)?;
+    let kind = if discovered {
+        Kind::Attributions(read_discovered(&opts.motifs)?)
+    } else {
+        Kind::Filters(read_summaries(&tsv)?)
+    };
     let (matches, queries, comment) = read_matches(&opts.matches)?;
     check_queries(opts, &meme, &motifs, &queries)?;
     let db: Vec<Motif> = match &opts.db {
@@ -267,10 +351,6 @@ pub fn report(opts: &ReportOptions) -> Result<usize, InterpretError> {
     });
     let mut rows = String::new();
     for m in &order {
-        let (sites, info, influence) = summaries
-            .get(&m.id)
-            .cloned()
-            .unwrap_or_else(|| ("?".into(), format!("{:.2}", ic(m)), "NA".into()));
         let hits = matches.get(&m.id).map(Vec::as_slice).unwrap_or(&[]);
         let mut list = String::new();
         for h in hits.iter().take(opts.top) {
@@ -300,28 +380,79 @@ pub fn report(opts: &ReportOptions) -> Result<usize, InterpretError> {
             }
             None => String::new(),
         };
+        let info = format!("{:.2}", ic(m));
+        let cells = match &kind {
+            Kind::Filters(summaries) => {
+                let (sites, info, influence) = summaries
+                    .get(&m.id)
+                    .cloned()
+                    .unwrap_or_else(|| ("?".into(), info, "NA".into()));
+                format!(
+                    "<td class=logo><b>{}</b><br>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                    escape(&m.id),
+                    logo::svg_string(&m.id, &m.pfm, bg)?,
+                    escape(&info),
+                    escape(&sites),
+                    escape(&influence)
+                )
+            }
+            Kind::Attributions(found) => {
+                let Discovered {
+                    target,
+                    sign,
+                    seqlets,
+                    cwm,
+                } = found.get(&m.id).cloned().unwrap_or_default();
+                let cwm_logo = if cwm.is_empty() {
+                    String::new()
+                } else {
+                    logo::cwm_svg_string(&format!("{} contributions", m.id), &cwm)?
+                };
+                format!(
+                    "<td class=logo><b>{}</b><br>{}</td><td class=logo>{}</td><td>{}<br>{}</td><td>{}</td><td>{}</td>",
+                    escape(&m.id),
+                    logo::svg_string(&m.id, &m.pfm, bg)?,
+                    cwm_logo,
+                    escape(&target),
+                    escape(&sign),
+                    escape(&info),
+                    escape(&seqlets)
+                )
+            }
+        };
         rows.push_str(&format!(
-            "<tr id=\"{}\"><td class=logo><b>{}</b><br>{}</td><td>{}</td><td>{}</td><td>{}</td><td><ul>{}</ul></td><td class=logo>{}</td></tr>\n",
+            "<tr id=\"{}\">{}<td><ul>{}</ul></td><td class=logo>{}</td></tr>\n",
             escape(&m.id),
-            escape(&m.id),
-            logo::svg_string(&m.id, &m.pfm, bg)?,
-            escape(&info),
-            escape(&sites),
-            escape(&influence),
+            cells,
             list,
             best_logo
         ));
     }
+    let (title, about, header) = match &kind {
+        Kind::Filters(_) => (
+            "First-layer filters",
+            "filters",
+            "<th>filter</th><th>IC (bits)</th><th>sites</th><th>influence</th>",
+        ),
+        Kind::Attributions(_) => (
+            "Motifs from attributions",
+            "motifs",
+            "<th>motif (bases)</th><th>contributions</th><th>target, sign</th><th>IC (bits)</th><th>seqlets</th>",
+        ),
+    };
+    let note = match &kind {
+        Kind::Filters(_) => "Influence: mean change of the predictions when the filter is zeroed (NA unless <code>filters --influence</code> was run).",
+        Kind::Attributions(_) => "Each motif's position probabilities come from its aligned seqlets' bases, its contribution logo from their mean contributions (the CWM).",
+    };
     let page = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ferrosea filters</title>\n\
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ferrosea {about}</title>\n\
          <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse}} \
          td,th{{border-bottom:1px solid #ccc;padding:4px 8px;vertical-align:middle;text-align:left}} \
          td.logo svg{{width:360px;height:auto}} li.none{{color:#888}} ul{{margin:0;padding-left:1.2em}}</style>\n\
-         </head><body>\n<h1>First-layer filters</h1>\n<p>{} filters from {}; matches from {} \
-         (the best {} per filter). Sorted by the best match's q-value; filters without a match \
-         last, by information content. Influence: mean change of the predictions when the filter \
-         is zeroed (NA unless <code>filters --influence</code> was run).</p>\n<table>\n\
-         <tr><th>filter</th><th>IC (bits)</th><th>sites</th><th>influence</th><th>best matches</th><th>best match</th></tr>\n\
+         </head><body>\n<h1>{title}</h1>\n<p>{} {about} from {}; matches from {} \
+         (the best {} per motif). Sorted by the best match's q-value; {about} without a match \
+         last, by information content. {note}</p>\n<table>\n\
+         <tr>{header}<th>best matches</th><th>best match</th></tr>\n\
          {}</table>\n</body></html>\n",
         motifs.len(),
         escape(&opts.motifs.display().to_string()),

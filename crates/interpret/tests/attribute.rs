@@ -62,7 +62,7 @@ fn options(checkpoint: &Path, data: &Path, out: &Path, method: Method) -> Attrib
         checkpoint: checkpoint.to_path_buf(),
         input: Input::Dataset {
             path: data.to_path_buf(),
-            positives: None,
+            positives: Vec::new(),
         },
         out: out.to_path_buf(),
         targets: vec!["MA0139.2|CTCF".into()],
@@ -237,7 +237,7 @@ fn unknown_targets_and_empty_choices_are_named() {
     let e = attribute(&AttributeOptions {
         input: Input::Dataset {
             path: data.clone(),
-            positives: Some("nothing".into()),
+            positives: vec!["nothing".into()],
         },
         ..options(&json, &data, &out, Method::Saliency)
     })
@@ -249,7 +249,7 @@ fn unknown_targets_and_empty_choices_are_named() {
     attribute(&AttributeOptions {
         input: Input::Dataset {
             path: data.clone(),
-            positives: Some("none".into()),
+            positives: vec!["none".into()],
         },
         max_rows: Some(5),
         ..options(&json, &data, &out, Method::Saliency)

@@ -2,6 +2,7 @@
 //! format JASPAR and HOCOMOCO distribute and `tomtom` reads) or JASPAR's count format, plain
 //! or gzip-compressed; written as MEME; compared with [`tomtom`].
 
+pub mod discovery;
 pub mod tomtom;
 
 use std::io::{BufRead, Read};

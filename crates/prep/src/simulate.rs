@@ -80,7 +80,8 @@ fn pick(rng: &mut ChaCha8Rng, p: &[f64; 4]) -> u8 {
 
 /// Writes `genome.fa`, `peaks/<id>.narrowPeak`, `truth/<id>.bed`, `targets.tsv` and
 /// `config.yaml` (a workflow configuration: test = the last chromosome, validation = the
-/// first 10% of the first one). Returns the planted motifs.
+/// first 10% of the first one; every planted target attributed with DeepLIFT/SHAP and its
+/// motifs found from the attributions). Returns the planted motifs.
 pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
     if o.chromosomes < 2 || o.length < 10_000 || !(0.0..=1.0).contains(&o.gc) {
         return Err(SimulateError::Invalid(
@@ -153,6 +154,7 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
         .map_err(|e| SimulateError::Io(o.out.clone(), e))?;
     let name = |c: usize| format!("sim{}", c + 1);
     let mut manifest = String::from("name\tcategory\tpath\n");
+    let mut labels = Vec::new();
     for (k, m) in motifs.iter().enumerate() {
         let mut truth = String::new();
         let mut peaks: Vec<(usize, usize, usize, usize)> = Vec::new(); // chrom, start, end, summit
@@ -207,6 +209,7 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
         write(&o.out.join(format!("peaks/{}.narrowPeak", m.id)), &np)?;
         write(&o.out.join(format!("truth/{}.bed", m.id)), &truth)?;
         manifest.push_str(&format!("{label}\tTF\tpeaks/{}.narrowPeak\n", m.id));
+        labels.push(label);
     }
     let mut fa = String::with_capacity(o.chromosomes * (o.length + o.length / 60 + 16));
     for (c, seq) in chroms.iter().enumerate() {
@@ -246,10 +249,16 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
          train:\n  config: {out}/recipe.json\n  epochs: 4\n  batch_size: null\n  devices: cpu\n  gpus: 0\n  seed: 1\n  extra: \"\"\n\
          evaluate:\n  rc_average: true\n  min_positives: 1\n  reference: null\n  batch_size: 256\n\
          interpret:\n  db: {db}\n  threshold: 0.5\n  only_positive: true\n  min_sites: 10\n  influence: null\n  dist: ed\n  thresh: 0.5\n\
-         truth:\n  dir: {out}/truth\n  min_roc_auc: 0.95\n  max_q: 0.05\n  min_matched: 0.8\n",
+         attribution:\n  targets: [{labels}]\n  method: deeplift-shap\n  rows: 300\n  references: 10\n  null_rows: 100\n  seed: 1\n\
+         truth:\n  dir: {out}/truth\n  min_roc_auc: 0.95\n  max_q: 0.05\n  min_matched: 0.8\n  min_auprc: 0.5\n  seqlet_ratio: [0.5, 1.5]\n",
         valid = o.length / 10,
         test = name(o.chromosomes - 1),
-        db = o.motifs.display()
+        db = o.motifs.display(),
+        labels = labels
+            .iter()
+            .map(|l| format!("\"{}\"", l.replace('"', "")))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     write(&o.out.join("config.yaml"), &config)?;
     Ok(motifs)

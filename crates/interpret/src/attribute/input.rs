@@ -25,8 +25,8 @@ pub enum Input {
     Dataset {
         /// The file.
         path: PathBuf,
-        /// Only rows with a positive label for this target.
-        positives: Option<String>,
+        /// Only rows with a positive label for one of these targets (all rows when empty).
+        positives: Vec<String>,
     },
     /// FASTA records or BED intervals of a genome.
     Sequences(Source),
@@ -55,7 +55,7 @@ pub(crate) enum Rows {
     Dataset {
         loader: Loader,
         reader: Reader,
-        positive: Option<usize>,
+        positive: Vec<usize>,
         targets: usize,
         row: usize,
     },
@@ -83,7 +83,10 @@ impl Rows {
                 for b in loader.by_ref() {
                     let b = b.map_err(usage)?;
                     let keep: Vec<usize> = (0..b.rows)
-                        .filter(|&i| positive.is_none_or(|p| b.y[i * *targets + p] > 0.5))
+                        .filter(|&i| {
+                            positive.is_empty()
+                                || positive.iter().any(|&p| b.y[i * *targets + p] > 0.5)
+                        })
                         .take(max)
                         .collect();
                     if keep.is_empty() {

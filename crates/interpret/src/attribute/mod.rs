@@ -261,7 +261,7 @@ fn open(
                 )));
             }
             let positive = positives
-                .as_deref()
+                .iter()
                 .map(|n| {
                     reader
                         .targets()
@@ -275,7 +275,7 @@ fn open(
                             ))
                         })
                 })
-                .transpose()?;
+                .collect::<Result<Vec<usize>, _>>()?;
             // The labels only choose rows: any kind will do.
             let loader = Loader::spawn(LoaderSpec::in_file_order(
                 path.clone(),
@@ -551,9 +551,9 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
         tracing::warn!(
             "no sequences chosen{}: the attribution file has no rows",
             match &opts.input {
-                Input::Dataset {
-                    positives: Some(p), ..
-                } => format!(" (--positives {p})"),
+                Input::Dataset { positives, .. } if !positives.is_empty() => {
+                    format!(" (--positives {})", positives.join(","))
+                }
                 _ => String::new(),
             }
         );
