@@ -55,7 +55,16 @@ pub(crate) fn embedded_jaspar() -> Result<Vec<Motif>, InterpretError> {
 
 fn load_db(opts: &CompareOptions) -> Result<(Vec<Motif>, String), InterpretError> {
     match &opts.db {
-        Some(p) => Ok((read_motifs(p)?, p.display().to_string())),
+        Some(p) => {
+            let db = read_motifs(p)?;
+            if db.is_empty() {
+                return Err(InterpretError::Usage(format!(
+                    "--db {}: the database lists no motifs",
+                    p.display()
+                )));
+            }
+            Ok((db, p.display().to_string()))
+        }
         None => Ok((
             embedded_jaspar()?,
             "JASPAR 2024 CORE vertebrates (embedded)".into(),
@@ -76,6 +85,12 @@ pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
     }
     crate::refuse_inputs(std::slice::from_ref(&opts.out), &inputs)?;
     let (queries, query_background) = read_motifs_and_background(&opts.query)?;
+    if queries.is_empty() {
+        tracing::warn!(
+            "{}: no motifs to compare: the table lists none",
+            opts.query.display()
+        );
+    }
     let (db, db_name) = load_db(opts)?;
     if opts.tomtom.bins == 0 {
         return Err(InterpretError::Usage(

@@ -3,17 +3,18 @@
 //!
 //! Per target, each sequence's per-position score is its contribution (the contribution of
 //! the base present, summed over the channels), and each window of `w` positions scores the
-//! sum (TF-MoDISco's smoothing). The same window sums over the null (the attributions of the
-//! dinucleotide shuffles `attribute` made, `/null/scores`) give the threshold: for each sign,
-//! the smallest |window sum| `T` whose estimated false discovery rate,
+//! sum (TF-MoDISco's smoothing). Per sign, a sequence's **candidates** are picked greedily:
+//! the window of largest sum, then the largest that overlaps none picked, and so on (for
+//! negative seqlets the same on the negated sums). The attributions of the dinucleotide
+//! shuffles `attribute` made (`/null/scores`) give candidates of the same kind, and the
+//! threshold is the smallest candidate score `T` whose estimated false discovery rate,
 //!
 //! ```text
-//! FDR(T) = (null windows ≥ T / null windows) / (windows ≥ T / windows),
+//! FDR(T) = (null candidates ≥ T per null sequence) / (candidates ≥ T per sequence),
 //! ```
 //!
-//! is at most `fdr` (negative windows likewise, by their magnitude). Seqlets are then picked
-//! per sequence greedily: the window of largest |sum| past its sign's threshold, then the
-//! next that does not overlap any picked one, and so on.
+//! is at most `fdr`. The seqlets are the candidates past their sign's threshold (where a
+//! positive and a negative one overlap, the stronger stays).
 //!
 //! The table (`seqlets.tsv`) is BED-like: `sequence start end strand score` then `target
 //! row offset sign`, one seqlet per line, after `#` lines that name the attribution file
@@ -90,8 +91,8 @@ pub struct SeqletsReport {
     pub seqlets: Vec<Seqlet>,
     /// The thresholds.
     pub thresholds: Vec<Threshold>,
-    /// Null windows per target.
-    pub null_windows: usize,
+    /// Shuffled sequences of the null.
+    pub null_sequences: usize,
 }
 
 /// What identifies an attribution file to the tables made from it.
@@ -188,17 +189,23 @@ fn window_sums(scores: &[f32], l: usize, w: usize) -> Vec<f32> {
     out
 }
 
-/// The smallest `t` among the observed magnitudes whose FDR against the null is at most
-/// `fdr`, and that FDR; `(inf, 0)` when none is.
-fn fdr_threshold(observed: &[f32], null: &[f32], fdr: f64) -> (f64, f64) {
-    let mut obs: Vec<f32> = observed.iter().copied().filter(|v| *v > 0.0).collect();
-    let mut nul: Vec<f32> = null.iter().copied().filter(|v| *v > 0.0).collect();
-    let (n_obs, n_null) = (observed.len().max(1) as f64, null.len().max(1) as f64);
+/// The smallest `t` among the observed scores whose FDR against the null is at most `fdr`,
+/// and that FDR; `(inf, 0)` when none is. Rates are per sequence: `observed` comes from
+/// `n_obs` sequences, `null` from `n_null`.
+fn fdr_threshold(
+    observed: &[f32],
+    null: &[f32],
+    (n_obs, n_null): (usize, usize),
+    fdr: f64,
+) -> (f64, f64) {
+    let mut obs: Vec<f32> = observed.to_vec();
+    let mut nul: Vec<f32> = null.to_vec();
+    let (n_obs, n_null) = (n_obs.max(1) as f64, n_null.max(1) as f64);
     obs.sort_by(|a, b| b.total_cmp(a));
     nul.sort_by(|a, b| b.total_cmp(a));
     let mut out = (f64::INFINITY, 0.0);
     let mut j = 0;
-    // Going down from the largest: at obs[i], i + 1 observed and j null windows reach it.
+    // Going down from the largest: at obs[i], i + 1 observed and j null candidates reach it.
     for (i, &t) in obs.iter().enumerate() {
         while j < nul.len() && nul[j] >= t {
             j += 1;
@@ -207,6 +214,29 @@ fn fdr_threshold(observed: &[f32], null: &[f32], fdr: f64) -> (f64, f64) {
         if rate <= fdr {
             out = (t as f64, rate);
         }
+    }
+    out
+}
+
+/// The candidate seqlets of one sequence's window sums for one sign (`sign` 1 or -1): the
+/// window of largest `sign · sum`, then the largest that overlaps none picked, and so on
+/// while the sums are positive; as `(window start, sign · sum)`.
+fn candidates(sums: &[f32], w: usize, sign: f32) -> Vec<(usize, f32)> {
+    let mut order: Vec<usize> = (0..sums.len()).filter(|&p| sign * sums[p] > 0.0).collect();
+    order.sort_by(|&a, &b| {
+        (sign * sums[b])
+            .total_cmp(&(sign * sums[a]))
+            .then(a.cmp(&b))
+    });
+    let mut taken = vec![false; sums.len()];
+    let mut out = Vec::new();
+    for p in order {
+        if taken[p] {
+            continue;
+        }
+        out.push((p, sign * sums[p]));
+        let end = (p + w).min(sums.len());
+        taken[p.saturating_sub(w - 1)..end].fill(true);
     }
     out
 }
@@ -262,6 +292,7 @@ pub fn find_seqlets(opts: &SeqletsOptions) -> Result<SeqletsReport, InterpretErr
     let k = names.len();
     let mut seqlets = Vec::new();
     let mut thresholds = Vec::new();
+    let n = l + 1 - w;
     for &j in &chosen {
         let sums = window_sums(&scores(&r, j)?, l, w);
         let null: Vec<f32> = null_all.iter().skip(j).step_by(k.max(1)).copied().collect();
@@ -270,39 +301,47 @@ pub fn find_seqlets(opts: &SeqletsOptions) -> Result<SeqletsReport, InterpretErr
         } else {
             window_sums(&null, l, w)
         };
-        let neg = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| -x).collect() };
-        let (pos_t, neg_t) = match opts.threshold {
-            Some(t) => ((t, f64::NAN), (t, f64::NAN)),
-            None => (
-                fdr_threshold(&sums, &null_sums, opts.fdr),
-                fdr_threshold(&neg(&sums), &neg(&null_sums), opts.fdr),
-            ),
-        };
-        let n = l + 1 - w;
-        let mut counts = (0usize, 0usize);
-        for (i, row) in sums.chunks(n).enumerate() {
-            let mut picked: Vec<usize> = Vec::new();
-            let mut order: Vec<usize> = (0..n)
-                .filter(|&p| {
-                    let v = row[p] as f64;
-                    v >= pos_t.0 || -v >= neg_t.0
-                })
-                .collect();
-            order.sort_by(|&a, &b| row[b].abs().total_cmp(&row[a].abs()).then(a.cmp(&b)));
-            for p in order {
-                if picked.iter().any(|&q| q.abs_diff(p) < w) {
-                    continue;
+        // Per sign: the candidates of every sequence, the threshold from the null's.
+        let mut picked: Vec<Vec<(usize, f32)>> = vec![Vec::new(); rows];
+        let mut counts = Vec::new();
+        for sign in [1f32, -1.0] {
+            let cands: Vec<Vec<(usize, f32)>> =
+                sums.chunks(n).map(|row| candidates(row, w, sign)).collect();
+            let (value, fdr) = match opts.threshold {
+                Some(t) => (t, f64::NAN),
+                None => {
+                    let obs: Vec<f32> = cands.iter().flatten().map(|c| c.1).collect();
+                    let nul: Vec<f32> = null_sums
+                        .chunks(n)
+                        .flat_map(|row| candidates(row, w, sign))
+                        .map(|c| c.1)
+                        .collect();
+                    fdr_threshold(&obs, &nul, (rows, null_rows), opts.fdr)
                 }
-                picked.push(p);
+            };
+            let mut count = 0;
+            for (i, c) in cands.into_iter().enumerate() {
+                for (p, v) in c {
+                    if v as f64 >= value {
+                        picked[i].push((p, sign * v));
+                        count += 1;
+                    }
+                }
             }
-            picked.sort_unstable();
-            for p in picked {
-                let score = row[p];
-                if score > 0.0 {
-                    counts.0 += 1;
-                } else {
-                    counts.1 += 1;
+            counts.push((if sign > 0.0 { '+' } else { '-' }, value, fdr, count));
+        }
+        for (i, mut cands) in picked.into_iter().enumerate() {
+            // The two signs' seqlets may overlap: the stronger one stays.
+            cands.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+            let mut kept: Vec<(usize, f32)> = Vec::new();
+            for (p, score) in cands {
+                if kept.iter().all(|&(q, _)| q.abs_diff(p) >= w) {
+                    kept.push((p, score));
+                } else if let Some(c) = counts.iter_mut().find(|c| (c.0 == '+') == (score > 0.0)) {
+                    c.3 -= 1;
                 }
+            }
+            for (p, score) in kept {
                 let strand = strands[i].chars().next().unwrap_or('+');
                 let (a, b) = if strand == '-' {
                     let e = starts[i] + (l - p) as i64;
@@ -323,7 +362,7 @@ pub fn find_seqlets(opts: &SeqletsOptions) -> Result<SeqletsReport, InterpretErr
                 });
             }
         }
-        for (sign, (value, fdr), count) in [('+', pos_t, counts.0), ('-', neg_t, counts.1)] {
+        for (sign, value, fdr, count) in counts {
             thresholds.push(Threshold {
                 target: names[j].clone(),
                 sign,
@@ -337,7 +376,7 @@ pub fn find_seqlets(opts: &SeqletsOptions) -> Result<SeqletsReport, InterpretErr
     Ok(SeqletsReport {
         seqlets,
         thresholds,
-        null_windows: null_rows * (l + 1 - w),
+        null_sequences: null_rows,
     })
 }
 
@@ -362,10 +401,10 @@ pub fn seqlets(opts: &SeqletsOptions) -> Result<SeqletsReport, InterpretError> {
             opts.window
         ),
         None => format!(
-            "# window {}; thresholds from the null of {} windows of dinucleotide-shuffled \
-             sequences: per target and sign, the smallest |window sum| T with (null windows >= \
-             T / null windows) / (windows >= T / windows) <= {}\n",
-            opts.window, report.null_windows, opts.fdr
+            "# window {}; thresholds from the null of {} dinucleotide-shuffled sequences: per \
+             target and sign, the smallest |window sum| T of a candidate seqlet with (null \
+             candidates >= T per null sequence) / (candidates >= T per sequence) <= {}\n",
+            opts.window, report.null_sequences, opts.fdr
         ),
     };
     for t in &report.thresholds {

@@ -118,7 +118,8 @@ pub enum MotifError {
 }
 
 /// Reads every motif of a MEME or JASPAR file (told apart by content: a JASPAR file starts
-/// with a `>` header line), plain or gzip-compressed.
+/// with a `>` header line), plain or gzip-compressed. A MEME file with its header and no
+/// motifs gives none; a JASPAR or other file without motifs is an error.
 pub fn read_motifs(path: &Path) -> Result<Vec<Motif>, MotifError> {
     motifs_from_text(&read_text(path)?, path)
 }
@@ -138,12 +139,15 @@ fn motifs_from_text(text: &str, path: &Path) -> Result<Vec<Motif>, MotifError> {
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'));
-    let motifs = if first.is_some_and(|l| l.starts_with('>')) {
+    let jaspar = first.is_some_and(|l| l.starts_with('>'));
+    let motifs = if jaspar {
         parse_jaspar(text, path)?
     } else {
         parse_meme(std::io::Cursor::new(text.as_bytes()), path)?
     };
-    if motifs.is_empty() {
+    // A MEME file may list no motifs (a search that found none); a JASPAR file is its
+    // motifs.
+    if motifs.is_empty() && (jaspar || !text.contains("MEME version")) {
         return Err(MotifError::Parse {
             path: path.to_path_buf(),
             line: 1,
