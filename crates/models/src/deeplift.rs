@@ -26,7 +26,7 @@
 //!
 //! The ops compute on the CPU; on another device the tensor visits the CPU for the rule.
 
-use candle_core::{bail, CpuStorage, CustomOp1, Device, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::gemm::contiguous;
@@ -87,6 +87,18 @@ fn on_cpu(z: &Tensor, op: impl CustomOp1 + Send + Sync + 'static) -> Result<Tens
         .to_device(&dev)
 }
 
+/// Runs the two-input `op` on the CPU copies of `a` and `b` when they live elsewhere.
+fn on_cpu2(a: &Tensor, b: &Tensor, op: impl CustomOp2 + Send + Sync + 'static) -> Result<Tensor> {
+    if a.device().is_cpu() {
+        return a.contiguous()?.apply_op2(&b.contiguous()?, op);
+    }
+    let dev = a.device().clone();
+    a.to_device(&Device::Cpu)?
+        .contiguous()?
+        .apply_op2(&b.to_device(&Device::Cpu)?.contiguous()?, op)?
+        .to_device(&dev)
+}
+
 /// The first dimension of a DeepLIFT batch, which must be even.
 fn halves(dims: &[usize], what: &str) -> Result<usize> {
     match dims.first() {
@@ -121,18 +133,68 @@ impl CustomOp1 for Rescale {
             .enumerate()
             .for_each(|(i, (dx, dr))| {
                 let j = i + h;
-                let din = zv[i] - zv[j];
-                if din.abs() < EPS {
-                    *dx = g[i] * df(a, zv[i], yv[i]);
-                    *dr = g[j] * df(a, zv[j], yv[j]);
-                } else {
-                    let m = (yv[i] - yv[j]) / din;
-                    *dx = g[i] * m;
-                    *dr = g[j] * m;
-                }
+                (*dx, *dr) = rescale_rule(a, (zv[i], zv[j]), (yv[i], yv[j]), (g[i], g[j]));
             });
         Ok(Some(Tensor::from_vec(dz, z.shape(), z.device())?))
     }
+}
+
+/// The rescale rule at one element: the gradients `(d_x, d_r)` of the pair `z = (z_x, z_r)`,
+/// `y = f(z)`, from their output gradients `g`.
+fn rescale_rule(a: Activation, z: (f32, f32), y: (f32, f32), g: (f32, f32)) -> (f32, f32) {
+    let din = z.0 - z.1;
+    if din.abs() < EPS {
+        (g.0 * df(a, z.0, y.0), g.1 * df(a, z.1, y.1))
+    } else {
+        let m = (y.0 - y.1) / din;
+        (g.0 * m, g.1 * m)
+    }
+}
+
+/// `f(z_x)` whose backward pass is the rescale rule against `z_r` (an input of its own, not
+/// differentiated), the references' output gradient taken equal to the inputs'.
+struct RescalePair(Activation);
+
+impl CustomOp2 for RescalePair {
+    fn name(&self) -> &'static str {
+        "ferrosea-deeplift-rescale-pair"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s: &CpuStorage,
+        l: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        Rescale(self.0).cpu_fwd(s, l)
+    }
+
+    fn bwd(
+        &self,
+        zx: &Tensor,
+        zr: &Tensor,
+        y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (x, r, yx, g) = (host(zx)?, host(zr)?, host(y)?, host(grad)?);
+        let a = self.0;
+        let dx: Vec<f32> = (0..x.len())
+            .into_par_iter()
+            .map(|i| rescale_rule(a, (x[i], r[i]), (yx[i], f(a, r[i])), (g[i], g[i])).0)
+            .collect();
+        Ok((Some(Tensor::from_vec(dx, zx.shape(), zx.device())?), None))
+    }
+}
+
+/// The rescale rule with separate inputs and references: `(f(z_x), f(z_r))`, only the
+/// first tracked.
+pub fn rescale_pair(zx: &Tensor, zr: &Tensor, a: Activation) -> Result<(Tensor, Tensor)> {
+    if a == Activation::Linear {
+        return Ok((zx.clone(), zr.clone()));
+    }
+    let r = on_cpu(&zr.detach(), Rescale(a))?;
+    Ok((on_cpu2(zx, zr, RescalePair(a))?, r))
 }
 
 /// `f(z)` whose backward pass is the rescale rule over the pairs of a DeepLIFT batch.
@@ -196,34 +258,107 @@ impl CustomOp1 for MaxPoolRule {
                     let zx = &zv[row * len..(row + 1) * len];
                     let zr = &zv[rows + row * len..rows + (row + 1) * len];
                     for w in 0..out {
-                        let span = w * k..(w + 1) * k;
-                        let (ix, o) = first_max(&zx[span.clone()]);
-                        let (ir, orf) = first_max(&zr[span.clone()]);
-                        let m = o.max(orf);
                         let (gx, gr) = (g[row * out + w], g[half * c * out + row * out + w]);
-                        for i in 0..k {
-                            let p = w * k + i;
-                            let mut num = 0.0;
-                            if i == ix {
-                                num += gx * (m - orf);
-                            }
-                            if i == ir {
-                                num += gr * (o - m);
-                            }
-                            let din = zx[p] - zr[p];
-                            if din.abs() < EPS {
-                                dxr[p] = if i == ix { gx } else { 0.0 };
-                                drr[p] = if i == ir { gr } else { 0.0 };
-                            } else {
-                                dxr[p] = num / din;
-                                drr[p] = num / din;
-                            }
-                        }
+                        let span = w * k..(w + 1) * k;
+                        pool_rule(
+                            (&zx[span.clone()], &zr[span.clone()]),
+                            (gx, gr),
+                            (&mut dxr[span.clone()], &mut drr[span]),
+                        );
                     }
                 });
         }
         Ok(Some(Tensor::from_vec(dz, z.shape(), z.device())?))
     }
+}
+
+/// The max-pooling rule in one window: the gradients `d = (d_x, d_r)` of the pair's window
+/// `z = (z_x, z_r)` from the output gradients `g = (g_x, g_r)`.
+fn pool_rule(z: (&[f32], &[f32]), g: (f32, f32), d: (&mut [f32], &mut [f32])) {
+    let (ix, o) = first_max(z.0);
+    let (ir, orf) = first_max(z.1);
+    let m = o.max(orf);
+    for i in 0..z.0.len() {
+        let mut num = 0.0;
+        if i == ix {
+            num += g.0 * (m - orf);
+        }
+        if i == ir {
+            num += g.1 * (o - m);
+        }
+        let din = z.0[i] - z.1[i];
+        if din.abs() < EPS {
+            d.0[i] = if i == ix { g.0 } else { 0.0 };
+            d.1[i] = if i == ir { g.1 } else { 0.0 };
+        } else {
+            d.0[i] = num / din;
+            d.1[i] = num / din;
+        }
+    }
+}
+
+/// Max pooling of `z_x` whose backward pass is the max-pooling rule against `z_r` (not
+/// differentiated), the references' output gradients taken equal to the inputs'.
+struct MaxPoolPair {
+    k: usize,
+}
+
+impl CustomOp2 for MaxPoolPair {
+    fn name(&self) -> &'static str {
+        "ferrosea-deeplift-max-pool-pair"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s: &CpuStorage,
+        l: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        MaxPoolRule { k: self.k }.cpu_fwd(s, l)
+    }
+
+    fn bwd(
+        &self,
+        zx: &Tensor,
+        zr: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (b, c, len) = zx.dims3()?;
+        let (x, r, g) = (host(zx)?, host(zr)?, host(grad)?);
+        let (k, out) = (self.k, len / self.k);
+        let mut dx = vec![0f32; b * c * len];
+        if out > 0 {
+            dx.par_chunks_mut(len).enumerate().for_each(|(row, dxr)| {
+                let (xr, rr) = (
+                    &x[row * len..(row + 1) * len],
+                    &r[row * len..(row + 1) * len],
+                );
+                let mut drr = vec![0f32; k];
+                for w in 0..out {
+                    let gx = g[row * out + w];
+                    let span = w * k..(w + 1) * k;
+                    pool_rule(
+                        (&xr[span.clone()], &rr[span.clone()]),
+                        (gx, gx),
+                        (&mut dxr[span], &mut drr),
+                    );
+                }
+            });
+        }
+        Ok((Some(Tensor::from_vec(dx, zx.shape(), zx.device())?), None))
+    }
+}
+
+/// The max-pooling rule with separate inputs and references: the pooled `(z_x, z_r)`, only
+/// the first tracked.
+pub fn max_pool_pair(zx: &Tensor, zr: &Tensor, k: usize) -> Result<(Tensor, Tensor)> {
+    if k == 0 {
+        bail!("max pooling needs a window of at least 1");
+    }
+    let r = on_cpu(&zr.detach(), MaxPoolRule { k })?;
+    Ok((on_cpu2(zx, zr, MaxPoolPair { k })?, r))
 }
 
 /// Max pooling of `[2B, C, L]` in windows of `k` (stride `k`, a trailing remainder dropped),
@@ -277,6 +412,53 @@ mod tests {
                     assert_eq!(m[i], m[i + 12], "{act:?} element {i}");
                 }
             }
+        }
+    }
+
+    /// The paired ops give the inputs the gradients the joined ops give the inputs' half.
+    #[test]
+    fn pairs_equal_the_joined_batch() {
+        let dev = Device::Cpu;
+        let x = [
+            0.5f32, -1.0, 2.0, 0.1, 0.3, -0.2, 1.5, 1.5, -3.0, 0.0, 0.7, 0.2,
+        ];
+        let r = [
+            0.1f32, 0.2, 2.0, -0.4, 0.9, 1.0, 1.5, 0.5, -1.0, 0.3, 0.0, 0.2,
+        ];
+        let joined: Vec<f32> = x.iter().chain(&r).copied().collect();
+        for act in [Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
+            let z = Var::from_tensor(&Tensor::from_vec(joined.clone(), (2, 2, 6), &dev).unwrap())
+                .unwrap();
+            let y = max_pool(&rescale(z.as_tensor(), act).unwrap(), 3).unwrap();
+            let g = y.sum_all().unwrap().backward().unwrap();
+            let want = g
+                .get(z.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let zx =
+                Var::from_tensor(&Tensor::from_vec(x.to_vec(), (1, 2, 6), &dev).unwrap()).unwrap();
+            let zr = Tensor::from_vec(r.to_vec(), (1, 2, 6), &dev).unwrap();
+            let (hx, hr) = rescale_pair(zx.as_tensor(), &zr, act).unwrap();
+            let (yx, yr) = max_pool_pair(&hx, &hr, 3).unwrap();
+            assert!(!yr.track_op());
+            let joined_y = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let pair_y: Vec<f32> = [yx.clone(), yr]
+                .iter()
+                .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                .collect();
+            assert_eq!(joined_y, pair_y, "{act:?}");
+            let g = yx.sum_all().unwrap().backward().unwrap();
+            let got = g
+                .get(zx.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            assert_eq!(got, want[..12].to_vec(), "{act:?}");
         }
     }
 

@@ -236,6 +236,13 @@ impl Network {
         self.inner.forward_deeplift(xr, recurrent)
     }
 
+    /// A DeepLIFT pass of inputs `x` and references `r` as separate tensors, only the inputs
+    /// differentiated ([`Sequential::forward_deeplift_pair`]): the inputs' and the
+    /// references' logits. Networks without recurrent layers.
+    pub fn forward_deeplift_pair(&self, x: &Tensor, r: &Tensor) -> Result<(Tensor, Tensor)> {
+        self.inner.forward_deeplift_pair(x, r)
+    }
+
     /// The recurrent layers, by name and description (DeepLIFT has no rule for them).
     pub fn recurrent_layers(&self) -> Vec<(String, String)> {
         self.inner.recurrent_layers()

@@ -229,6 +229,28 @@ impl Sequential {
         }
         deeplift::rescale(&self.output.forward(&h)?, self.output_activation)
     }
+
+    /// [`forward_deeplift`](Self::forward_deeplift) with the inputs `x` and their
+    /// references `r` as separate tensors, `[B, C, L]` each, and the references not tracked:
+    /// the backward pass then runs through the inputs' half alone, with the references'
+    /// gradients taken equal to the inputs' (which they are in a network of linear layers and
+    /// DeepLIFT's rules: both halves start from the same output gradient, and every rule
+    /// gives both the same multipliers). Logits `[B, T]` of the inputs and of the references.
+    /// A network with recurrent layers is an error (use the joined form).
+    pub fn forward_deeplift_pair(&self, x: &Tensor, r: &Tensor) -> Result<(Tensor, Tensor)> {
+        if let Some((name, _)) = self.recurrent_layers().into_iter().next() {
+            candle_core::bail!(
+                "layer {name} is recurrent: its two halves' gradients differ, so DeepLIFT \
+                 needs the joined pass (forward_deeplift)"
+            );
+        }
+        let mut h = (x.clone(), r.detach());
+        for step in &self.steps {
+            h = apply_deeplift(step, &h)?;
+        }
+        let out = h.map(&|t| self.output.forward(t))?;
+        out.rescale(self.output_activation)
+    }
 }
 
 impl Builder<'_> {
@@ -615,16 +637,83 @@ fn apply(step: &Step, x: &Tensor, mode: Mode) -> Result<Tensor> {
     }
 }
 
-/// One step of a DeepLIFT pass: linear parts as in [`apply`], non-linear ones by the rules.
-fn apply_deeplift(step: &Step, x: &Tensor) -> Result<Tensor> {
-    let pool_rule = |y: &Tensor, p: Option<Pool>| -> Result<Tensor> {
-        match p {
-            Some(Pool::Max(k)) => deeplift::max_pool(y, k),
-            Some(Pool::GlobalMax) => {
-                let l = y.dim(2)?;
-                deeplift::max_pool(y, l)?.squeeze(2)
+/// What flows through a DeepLIFT pass: one batch `[x; r]` (inputs and references in two
+/// halves), or the two as separate tensors, only the inputs' tracked.
+trait Pairs: Sized {
+    /// A linear map, applied to both.
+    fn map(&self, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Self>;
+    /// An activation by the rescale rule.
+    fn rescale(&self, a: Activation) -> Result<Self>;
+    /// Max pooling by the max-pooling rule (`None`: as wide as the positions).
+    fn max_pool(&self, k: Option<usize>) -> Result<Self>;
+    /// The sum of two.
+    fn add(&self, other: &Self) -> Result<Self>;
+    /// A recurrent layer, gradients passing through.
+    fn recurrent(&self, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Self>;
+}
+
+impl Pairs for Tensor {
+    fn map(&self, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Self> {
+        f(self)
+    }
+
+    fn rescale(&self, a: Activation) -> Result<Self> {
+        deeplift::rescale(self, a)
+    }
+
+    fn max_pool(&self, k: Option<usize>) -> Result<Self> {
+        match k {
+            Some(k) => deeplift::max_pool(self, k),
+            None => deeplift::max_pool(self, self.dim(2)?)?.squeeze(2),
+        }
+    }
+
+    fn add(&self, other: &Self) -> Result<Self> {
+        self + other
+    }
+
+    fn recurrent(&self, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Self> {
+        f(self)
+    }
+}
+
+impl Pairs for (Tensor, Tensor) {
+    fn map(&self, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Self> {
+        Ok((f(&self.0)?, f(&self.1)?))
+    }
+
+    fn rescale(&self, a: Activation) -> Result<Self> {
+        deeplift::rescale_pair(&self.0, &self.1, a)
+    }
+
+    fn max_pool(&self, k: Option<usize>) -> Result<Self> {
+        match k {
+            Some(k) => deeplift::max_pool_pair(&self.0, &self.1, k),
+            None => {
+                let (x, r) = deeplift::max_pool_pair(&self.0, &self.1, self.0.dim(2)?)?;
+                Ok((x.squeeze(2)?, r.squeeze(2)?))
             }
-            other => pool(y, other),
+        }
+    }
+
+    fn add(&self, other: &Self) -> Result<Self> {
+        Ok(((&self.0 + &other.0)?, (&self.1 + &other.1)?))
+    }
+
+    fn recurrent(&self, _: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Self> {
+        candle_core::bail!(
+            "a DeepLIFT pass of separate inputs and references cannot cross a recurrent layer"
+        )
+    }
+}
+
+/// One step of a DeepLIFT pass: linear parts as in [`apply`], non-linear ones by the rules.
+fn apply_deeplift<H: Pairs>(step: &Step, h: &H) -> Result<H> {
+    let pool_rule = |y: H, p: Option<Pool>| -> Result<H> {
+        match p {
+            Some(Pool::Max(k)) => y.max_pool(Some(k)),
+            Some(Pool::GlobalMax) => y.max_pool(None),
+            other => y.map(&|t| pool(t, other)),
         }
     };
     match &step.op {
@@ -634,40 +723,42 @@ fn apply_deeplift(step: &Step, x: &Tensor) -> Result<Tensor> {
             pad,
             lout,
         } => {
-            let x = channels_first(x, step.input)?;
-            let x = if pad.0 + pad.1 > 0 {
-                x.pad_with_zeros(2, pad.0, pad.1)?
-            } else {
-                x
-            };
-            let y = if spec.stride == 1 && spec.dilation == 1 {
-                conv.forward(&x)?
-            } else {
-                conv_by_taps(conv, &x, spec.stride, spec.dilation, *lout)?
-            };
-            pool_rule(&deeplift::rescale(&y, spec.activation)?, spec.pool)
+            let y = h.map(&|x| {
+                let x = channels_first(x, step.input)?;
+                let x = if pad.0 + pad.1 > 0 {
+                    x.pad_with_zeros(2, pad.0, pad.1)?
+                } else {
+                    x
+                };
+                if spec.stride == 1 && spec.dilation == 1 {
+                    conv.forward(&x)
+                } else {
+                    conv_by_taps(conv, &x, spec.stride, spec.dilation, *lout)
+                }
+            })?;
+            pool_rule(y.rescale(spec.activation)?, spec.pool)
         }
-        Op::Dense { linear, activation } => deeplift::rescale(&linear.forward(x)?, *activation),
-        Op::BatchNorm(bn) => bn.forward(x, step.input, Mode::Eval),
-        Op::Dropout { .. } => Ok(x.clone()),
-        Op::Flatten => x.flatten_from(1),
-        Op::Activation(a) => deeplift::rescale(x, *a),
-        Op::Pool(p) => pool_rule(&channels_first(x, step.input)?, Some(*p)),
+        Op::Dense { linear, activation } => h.map(&|x| linear.forward(x))?.rescale(*activation),
+        Op::BatchNorm(bn) => h.map(&|x| bn.forward(x, step.input, Mode::Eval)),
+        Op::Dropout { .. } => h.map(&|x| Ok(x.clone())),
+        Op::Flatten => h.map(&|x| x.flatten_from(1)),
+        Op::Activation(a) => h.rescale(*a),
+        Op::Pool(p) => pool_rule(h.map(&|x| channels_first(x, step.input))?, Some(*p)),
         Op::Residual(body) => {
-            let mut y = x.clone();
+            let mut y = h.map(&|x| Ok(x.clone()))?;
             for s in body {
                 y = apply_deeplift(s, &y)?;
             }
             let last = body.last().map_or(step.input, |s| s.output);
-            let y = match (step.input, last) {
-                (Feat::Seq { .. }, Feat::Time { .. }) => channels_first(&y, last)?,
-                (Feat::Time { .. }, Feat::Seq { .. }) => time_first(&y, last)?,
-                _ => y,
-            };
-            x + y
+            let y = y.map(&|y| match (step.input, last) {
+                (Feat::Seq { .. }, Feat::Time { .. }) => channels_first(y, last),
+                (Feat::Time { .. }, Feat::Seq { .. }) => time_first(y, last),
+                _ => Ok(y.clone()),
+            })?;
+            h.add(&y)
         }
-        Op::Recurrent(r) => r.forward(&time_first(x, step.input)?),
-        Op::ReluMaxPool(k) => deeplift::max_pool(&deeplift::rescale(x, Activation::Relu)?, *k),
+        Op::Recurrent(r) => h.recurrent(&|x| r.forward(&time_first(x, step.input)?)),
+        Op::ReluMaxPool(k) => h.rescale(Activation::Relu)?.max_pool(Some(*k)),
     }
 }
 

@@ -601,3 +601,66 @@ fn relu_max_pool_op_gives_the_bits_of_the_candle_ops() {
     };
     assert_eq!(g(&ours), g(&theirs));
 }
+
+/// A DeepLIFT pass of separate inputs and references gives the inputs the multipliers the
+/// joined batch gives its inputs' half, through deepsea-tiny's fused conv + ReLU + pool and
+/// dense layers and a global max pool.
+#[test]
+fn deeplift_pairs_equal_the_joined_batch() {
+    let cfg: ModelConfig = serde_json::from_str(
+        r#"{"arch": "layers", "init": "torch", "layers": [
+            {"kind": "conv", "filters": 6, "width": 5, "activation": "relu", "pool": {"max": 4}},
+            {"kind": "conv", "filters": 5, "width": 3, "activation": "tanh", "pool": "global-max"},
+            {"kind": "dense", "units": 7, "activation": "relu"}
+        ]}"#,
+    )
+    .unwrap();
+    let store = ParamStore::new(3).frozen();
+    let net = Network::new(&cfg, 60, 3, &store.builder(&Device::Cpu)).unwrap();
+    let (x, r) = (one_hot(4, 60, 1), one_hot(4, 60, 2));
+    let joined = Var::from_tensor(&Tensor::cat(&[&x, &r], 0).unwrap()).unwrap();
+    let logits = net
+        .forward_deeplift(joined.as_tensor(), deeplift::RecurrentRule::Refuse)
+        .unwrap();
+    let g = logits
+        .narrow(1, 1, 1)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let want = g.get(joined.as_tensor()).unwrap().narrow(0, 0, 4).unwrap();
+    let xv = Var::from_tensor(&x).unwrap();
+    let (lx, lr) = net.forward_deeplift_pair(xv.as_tensor(), &r).unwrap();
+    assert_eq!(
+        Tensor::cat(&[&lx, &lr], 0)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap(),
+        logits.to_vec2::<f32>().unwrap()
+    );
+    let g = lx
+        .narrow(1, 1, 1)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let got = g.get(xv.as_tensor()).unwrap();
+    let diff = (got - &want)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    let scale = want
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(scale > 0.0 && diff <= 1e-5 * scale, "{diff} of {scale}");
+}

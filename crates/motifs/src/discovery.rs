@@ -302,8 +302,10 @@ impl Cluster {
         profile(&mean(&self.hyp), &mean(&self.contrib))
     }
 
-    /// Moves the profile window to the `w` columns with the most mean |contribution| (ties:
-    /// the one nearest the centre).
+    /// Moves the profile window so that it is centred on the motif: the middle of the span
+    /// of columns whose mean |contribution| (weighted by the share of members covering them)
+    /// reaches 0.3 of the largest. (A window placed by the largest sum alone could put a
+    /// short motif anywhere in it, out of reach of the offsets the alignments try.)
     fn recentre(&mut self, w: usize, pad: usize) {
         let weight: Vec<f64> = (0..self.count.len())
             .map(|f| {
@@ -312,15 +314,15 @@ impl Cluster {
                     * (self.count[f] as f64 / self.members.len().max(1) as f64)
             })
             .collect();
-        let mut best = (f64::NEG_INFINITY, pad);
-        for start in 0..=self.count.len() - w {
-            let s: f64 = weight[start..start + w].iter().sum();
-            let closer = start.abs_diff(pad) < best.1.abs_diff(pad);
-            if s > best.0 + 1e-12 || ((s - best.0).abs() <= 1e-12 && closer) {
-                best = (s, start);
-            }
+        let top = weight.iter().fold(0f64, |m, &v| m.max(v));
+        if top <= 0.0 {
+            self.window = pad;
+            return;
         }
-        self.window = best.1;
+        let a = weight.iter().position(|&v| v >= 0.3 * top).unwrap_or(0);
+        let b = weight.iter().rposition(|&v| v >= 0.3 * top).unwrap_or(0);
+        let centre = (a + b + 1) / 2;
+        self.window = centre.saturating_sub(w / 2).min(self.count.len() - w);
     }
 }
 

@@ -231,9 +231,13 @@ fn integrated_gradients(
     Ok(all)
 }
 
-/// DeepLIFT's multipliers of each (row, reference) pair, in passes of `pass / 2` pairs (a
-/// batch of `pass` rows: the inputs, then their references), as hypothetical contributions
-/// averaged over the references (Captum's `DeepLiftShap`), with the convergence delta.
+/// DeepLIFT's multipliers of each (row, reference) pair, in passes of `pass / 2` pairs, as
+/// hypothetical contributions averaged over the references (Captum's `DeepLiftShap`), with
+/// the convergence delta. Without recurrent layers the inputs and the references run as
+/// separate tensors and only the inputs' half is differentiated
+/// (`Network::forward_deeplift_pair`: the same multipliers for half the backward work); with
+/// them, as one batch `[x; r]` whose halves each keep their own gradients through the
+/// recurrent layer (`Network::forward_deeplift`), as Captum runs them.
 fn deeplift_shap(
     net: &Network,
     device: &Device,
@@ -250,30 +254,49 @@ fn deeplift_shap(
     let per = refs.per;
     let pairs = rows * per;
     let half = (settings.pass / 2).max(1);
-    let k = targets.len();
-    let mut out: Vec<Attribution> = (0..k)
+    let joined = !net.recurrent_layers().is_empty();
+    let mut out: Vec<Attribution> = (0..targets.len())
         .map(|_| Attribution {
             hypothetical: vec![0f32; x.len()],
             delta: Some(vec![0f32; rows]),
         })
         .collect();
-    let mut block = vec![0f32; 2 * half * row];
+    let dl = |e: candle_core::Error| InterpretError::Usage(format!("deeplift-shap: {e}"));
+    let (mut bx, mut br) = (vec![0f32; half * row], vec![0f32; half * row]);
     for first in (0..pairs).step_by(half) {
         let n = half.min(pairs - first);
-        block.fill(0.0);
+        bx.fill(0.0);
+        br.fill(0.0);
         for p in 0..n {
             let (i, j) = ((first + p) / per, (first + p) % per);
-            block[p * row..(p + 1) * row].copy_from_slice(&x[i * row..(i + 1) * row]);
-            block[(half + p) * row..(half + p + 1) * row].copy_from_slice(refs.get(i, j));
+            bx[p * row..(p + 1) * row].copy_from_slice(&x[i * row..(i + 1) * row]);
+            br[p * row..(p + 1) * row].copy_from_slice(refs.get(i, j));
         }
-        let input = Var::from_tensor(
-            &Tensor::from_vec(block.clone(), (2 * half, c, l), device).map_err(candle)?,
-        )
-        .map_err(candle)?;
-        let logits = net
-            .forward_deeplift(input.as_tensor(), settings.recurrent)
-            .map_err(|e| InterpretError::Usage(format!("deeplift-shap: {e}")))?;
-        let y = logits.to_vec2::<f32>().map_err(candle)?;
+        // The inputs' logits `[half, T]` to differentiate, and both halves' values.
+        let (input, logits, y) = if joined {
+            let block: Vec<f32> = bx.iter().chain(&br).copied().collect();
+            let input = Var::from_tensor(
+                &Tensor::from_vec(block, (2 * half, c, l), device).map_err(candle)?,
+            )
+            .map_err(candle)?;
+            let logits = net
+                .forward_deeplift(input.as_tensor(), settings.recurrent)
+                .map_err(dl)?;
+            let y = logits.to_vec2::<f32>().map_err(candle)?;
+            (input, logits, y)
+        } else {
+            let input = Var::from_tensor(
+                &Tensor::from_vec(bx.clone(), (half, c, l), device).map_err(candle)?,
+            )
+            .map_err(candle)?;
+            let r = Tensor::from_vec(br.clone(), (half, c, l), device).map_err(candle)?;
+            let (lx, lr) = net
+                .forward_deeplift_pair(input.as_tensor(), &r)
+                .map_err(dl)?;
+            let mut y = lx.to_vec2::<f32>().map_err(candle)?;
+            y.extend(lr.to_vec2::<f32>().map_err(candle)?);
+            (input, lx, y)
+        };
         for (a, &t) in out.iter_mut().zip(targets) {
             let m = input_gradient(&logits, t, &input)?;
             let delta = a.delta.as_mut().expect("DeepLIFT has deltas");
