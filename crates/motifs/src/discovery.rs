@@ -321,7 +321,7 @@ impl Cluster {
         }
         let a = weight.iter().position(|&v| v >= 0.3 * top).unwrap_or(0);
         let b = weight.iter().rposition(|&v| v >= 0.3 * top).unwrap_or(0);
-        let centre = (a + b + 1) / 2;
+        let centre = (a + b).div_ceil(2);
         self.window = centre.saturating_sub(w / 2).min(self.count.len() - w);
     }
 }
