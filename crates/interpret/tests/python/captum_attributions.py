@@ -11,9 +11,13 @@ Captum's DeepLift applies its rules to them), loads the safetensors weights by o
 `x` of a ferrosea attribution file ([N, L, 4], float64 arithmetic, so the oracle's own error
 is negligible), as OUTDIR/saliency.txt and OUTDIR/ig.txt: one value per line, in the file's
 [N, L, 4] order. With REFS.txt (R references [4, L] per sequence, one value per line, in
-[N, R, 4, L] order) it also writes DeepLiftShap's attributions of each sequence against its R
-references, summed over the channels, as OUTDIR/deeplift_shap.txt ([N, L] order). Needs
-torch, captum, safetensors, h5py, numpy.
+[N, R, 4, L] order) it also writes tangermeme's deep_lift_shap attributions of each sequence
+against its R references (float64), summed over the channels, as OUTDIR/deeplift_shap.txt
+([N, L] order), and Captum's DeepLiftShap's as OUTDIR/deeplift_shap_captum.txt with its
+convergence deltas on stderr. tangermeme is the oracle: on this network (ReLU then a max pool
+over all positions) Captum 0.9's DeepLift misses the summation to delta by up to twice the
+output's change (its own `return_convergence_delta` says so), while tangermeme's and ours
+sum to it exactly. Needs torch, captum, tangermeme, safetensors, h5py, numpy.
 """
 import sys
 
@@ -60,14 +64,24 @@ def main():
     if len(sys.argv) > 6:
         n, l = x.shape[0], x.shape[2]
         refs = np.loadtxt(sys.argv[6]).reshape(n, int(sys.argv[7]), 4, l)
+        from tangermeme.deep_lift_shap import deep_lift_shap
+
+        t = deep_lift_shap(
+            net, x.detach(), target=target, references=torch.from_numpy(refs).double(),
+            batch_size=64, dtype=torch.float64, warning_threshold=1e9,
+        )
+        np.savetxt(f"{out}/deeplift_shap.txt", t.detach().numpy().sum(axis=1).reshape(-1), fmt="%.10e")
         dls = DeepLiftShap(net)
-        rows = []
+        rows, deltas = [], []
         for i in range(n):
-            a = dls.attribute(
-                x[i : i + 1].detach(), baselines=torch.from_numpy(refs[i]).double(), target=target
+            a, d = dls.attribute(
+                x[i : i + 1].detach(), baselines=torch.from_numpy(refs[i]).double(), target=target,
+                return_convergence_delta=True,
             )
             rows.append(a.detach().numpy()[0].sum(axis=0))
-        np.savetxt(f"{out}/deeplift_shap.txt", np.concatenate(rows), fmt="%.10e")
+            deltas.append(float(d.abs().max()))
+        np.savetxt(f"{out}/deeplift_shap_captum.txt", np.concatenate(rows), fmt="%.10e")
+        print(f"captum DeepLiftShap: largest |convergence delta| {max(deltas):.3g}", file=sys.stderr)
 
 
 if __name__ == "__main__":
