@@ -14,8 +14,10 @@ use ferrosea_motifs::tomtom::{Distance, Options};
 use ferrosea_runtime::DeviceSpec;
 
 /// Interpret a network trained by ferrosea-train: `filters` turns its first-layer filters
-/// into motifs, `compare` matches motifs against a database (JASPAR 2024 by default) with
-/// the Tomtom method.
+/// into motifs; `attribute` scores each base's contribution to chosen outputs, `seqlets` finds
+/// the windows of high contribution and `motifs` clusters them into motifs; `compare`
+/// matches motifs against a database (JASPAR 2024 by default) with the Tomtom method, and
+/// `report` puts them on one page.
 #[derive(Parser, Debug)]
 #[command(name = "ferrosea-interpret", version, about, max_term_width = 100)]
 struct Args {
@@ -197,10 +199,11 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: DeviceSpec,
     },
-    /// One self-contained HTML page (opens offline): a row per filter with its logo,
-    /// information content, sites, influence, best matches and the best match's logo.
+    /// One self-contained HTML page (opens offline): a row per motif of `filters` (logo,
+    /// information content, sites, influence) or of `motifs` (logo, contribution logo,
+    /// target, sign, seqlets), with its best matches and the best match's logo.
     Report {
-        /// The output directory of `filters`.
+        /// The output directory of `filters` or of `motifs`.
         #[arg(long)]
         motifs: PathBuf,
         /// The table of `compare`.
