@@ -21,7 +21,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use ferrosea_dataset::{AttrValue, Column, ColumnKind, ResultsSpec, ResultsWriter};
+use ferrosea_dataset::{AttrValue, Column, ResultsWriter};
 use ferrosea_interpret::{CompareOptions, MotifsOptions, SeqletsOptions, Threshold};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -45,30 +45,17 @@ fn write_attributions(path: &Path, n: usize) -> Vec<usize> {
         .iter()
         .map(|id| db.iter().find(|m| m.id == *id).unwrap().clone())
         .collect();
-    let spec = ResultsSpec {
-        format: ferrosea_interpret::ATTRIBUTIONS_FORMAT.into(),
-        version: 1,
-        attrs: vec![
+    let mut spec = ferrosea_interpret::attributions_spec(
+        vec![
             ("method".into(), AttrValue::Str("synthetic".into())),
             ("window".into(), AttrValue::Int(L as i64)),
             ("weights_sha256".into(), AttrValue::Str("synthetic".into())),
         ],
-        targets: Some(vec!["planted".into()]),
-        columns: vec![
-            ("row".into(), ColumnKind::Int),
-            ("chrom".into(), ColumnKind::Str),
-            ("start".into(), ColumnKind::Int),
-            ("strand".into(), ColumnKind::Str),
-            ("name".into(), ColumnKind::Str),
-        ],
-        arrays: vec![
-            ("x".into(), vec![L, 4]),
-            ("hypothetical".into(), vec![L, 4, 1]),
-            ("contributions".into(), vec![L, 4, 1]),
-        ],
-        chunk_rows: 64,
-        level: 1,
-    };
+        &["planted".into()],
+        (L, 4),
+        false,
+    );
+    spec.level = 1;
     let mut w = ResultsWriter::create(path, &spec).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut counts = vec![0; motifs.len()];

@@ -19,8 +19,9 @@ mod report;
 mod seqlets;
 
 pub use attribute::{
-    attribute, hypothetical, ism_hypothetical, AttributeOptions, AttributeReport, Attribution,
-    Input, Method, Reference, Settings, ATTRIBUTIONS_FORMAT, MAX_DEFAULT_TARGETS,
+    attribute, attributions_spec, hypothetical, ism_hypothetical, AttributeOptions,
+    AttributeReport, Attribution, Input, Method, Reference, Settings, ATTRIBUTIONS_FORMAT,
+    MAX_DEFAULT_TARGETS,
 };
 pub use compare::{compare, CompareOptions, Threshold, JASPAR2024};
 pub use discover::{motifs, MotifSummary, MotifsOptions, MotifsReport, MOTIFS_FORMAT};

@@ -6,10 +6,44 @@
 use std::path::{Path, PathBuf};
 
 use ferrosea_plot::{draw_letter, register_font, DrawResult, Figure, WriteError, FONT};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::InterpretError;
+
+/// The axes of a logo of `w` positions (1 to w) on `root`, with its title, the y range,
+/// the y axis' name and the room for its labels.
+fn logo_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    w: usize,
+    (y, y_desc, y_area): (std::ops::Range<f64>, &str, u32),
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    Box<dyn std::error::Error>,
+>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(y_area)
+        .build_cartesian_2d(0.5..w as f64 + 0.5, y)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(w.min(30))
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .x_desc("position")
+        .y_desc(y_desc)
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .draw()?;
+    Ok(chart)
+}
 
 struct Logo<'a> {
     title: &'a str,
@@ -27,22 +61,7 @@ impl Figure for Logo<'_> {
         let ymax = (0..4)
             .map(|k| (1.0 / self.background[k]).log2())
             .fold(2.0f64, f64::max);
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title, (FONT, 20))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(44)
-            .build_cartesian_2d(0.5..w as f64 + 0.5, 0.0..ymax)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(w.min(30))
-            .x_label_formatter(&|x| format!("{}", x.round() as i64))
-            .x_desc("position")
-            .y_desc("bits")
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 15))
-            .draw()?;
+        let mut chart = logo_chart(root, self.title, w, (0.0..ymax, "bits", 44))?;
         for (p, col) in self.pfm.iter().enumerate() {
             let ic: f64 = (0..4)
                 .filter(|&k| col[k] > 0.0)
@@ -119,22 +138,12 @@ impl Figure for Cwm<'_> {
         let hi = self.cwm.iter().map(up).fold(0.0, f64::max);
         let lo = self.cwm.iter().map(down).fold(0.0, f64::min);
         let pad = ((hi - lo) * 0.05).max(1e-9);
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title, (FONT, 20))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.5..w as f64 + 0.5, lo - pad..hi + pad)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(w.min(30))
-            .x_label_formatter(&|x| format!("{}", x.round() as i64))
-            .x_desc("position")
-            .y_desc("contribution")
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 15))
-            .draw()?;
+        let mut chart = logo_chart(
+            root,
+            self.title,
+            w,
+            (lo - pad..hi + pad, "contribution", 60),
+        )?;
         for (p, col) in self.cwm.iter().enumerate() {
             let mut order = [0usize, 1, 2, 3];
             order.sort_by(|&a, &b| col[a].abs().total_cmp(&col[b].abs()));

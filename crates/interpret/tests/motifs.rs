@@ -4,10 +4,9 @@
 
 use std::path::Path;
 
-use ferrosea_dataset::{AttrValue, Column, ColumnKind, ResultsReader, ResultsSpec, ResultsWriter};
+use ferrosea_dataset::{AttrValue, Column, ResultsReader, ResultsWriter};
 use ferrosea_interpret::{
-    motifs, report, seqlets, MotifsOptions, ReportOptions, SeqletsOptions, ATTRIBUTIONS_FORMAT,
-    MOTIFS_FORMAT,
+    motifs, report, seqlets, MotifsOptions, ReportOptions, SeqletsOptions, MOTIFS_FORMAT,
 };
 use ferrosea_motifs::discovery::Options;
 
@@ -32,30 +31,16 @@ impl Lcg {
 /// elsewhere; the null: 20 noise-only sequences. Returns where the motif was planted.
 fn write_attributions(path: &Path, rows: usize, strength: f32, sha: &str) -> Vec<usize> {
     let mut rng = Lcg(3);
-    let spec = ResultsSpec {
-        format: ATTRIBUTIONS_FORMAT.into(),
-        version: 1,
-        attrs: vec![
+    let spec = ferrosea_interpret::attributions_spec(
+        vec![
             ("method".into(), AttrValue::Str("deeplift-shap".into())),
             ("window".into(), AttrValue::Int(L as i64)),
             ("weights_sha256".into(), AttrValue::Str(sha.into())),
         ],
-        targets: Some(vec!["MA0000.1|X".into()]),
-        columns: vec![
-            ("row".into(), ColumnKind::Int),
-            ("chrom".into(), ColumnKind::Str),
-            ("start".into(), ColumnKind::Int),
-            ("strand".into(), ColumnKind::Str),
-            ("name".into(), ColumnKind::Str),
-        ],
-        arrays: vec![
-            ("x".into(), vec![L, 4]),
-            ("hypothetical".into(), vec![L, 4, 1]),
-            ("contributions".into(), vec![L, 4, 1]),
-        ],
-        chunk_rows: 64,
-        level: 4,
-    };
+        &["MA0000.1|X".into()],
+        (L, 4),
+        false,
+    );
     let mut w = ResultsWriter::create(path, &spec).unwrap();
     let mut planted = Vec::new();
     let noise_track = |rng: &mut Lcg, motif: Option<(usize, bool)>| {

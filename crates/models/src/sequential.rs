@@ -562,6 +562,16 @@ fn channels_first(x: &Tensor, feat: Feat) -> Result<Tensor> {
     }
 }
 
+/// A convolution's input: channels first, with `pad` zeros before and after the positions.
+fn padded(x: &Tensor, feat: Feat, pad: (usize, usize)) -> Result<Tensor> {
+    let x = channels_first(x, feat)?;
+    if pad.0 + pad.1 > 0 {
+        x.pad_with_zeros(2, pad.0, pad.1)
+    } else {
+        Ok(x)
+    }
+}
+
 /// `x` in time-first layout.
 fn time_first(x: &Tensor, feat: Feat) -> Result<Tensor> {
     match feat {
@@ -586,12 +596,7 @@ fn apply(step: &Step, x: &Tensor, mode: Mode) -> Result<Tensor> {
             pad,
             lout,
         } => {
-            let x = channels_first(x, step.input)?;
-            let x = if pad.0 + pad.1 > 0 {
-                x.pad_with_zeros(2, pad.0, pad.1)?
-            } else {
-                x
-            };
+            let x = padded(x, step.input, *pad)?;
             if spec.stride == 1 && spec.dilation == 1 {
                 match (spec.activation, spec.pool) {
                     // The fused convolution + ReLU + max pool of the CPU.
@@ -724,12 +729,7 @@ fn apply_deeplift<H: Pairs>(step: &Step, h: &H) -> Result<H> {
             lout,
         } => {
             let y = h.map(&|x| {
-                let x = channels_first(x, step.input)?;
-                let x = if pad.0 + pad.1 > 0 {
-                    x.pad_with_zeros(2, pad.0, pad.1)?
-                } else {
-                    x
-                };
+                let x = padded(x, step.input, *pad)?;
                 if spec.stride == 1 && spec.dilation == 1 {
                     conv.forward(&x)
                 } else {

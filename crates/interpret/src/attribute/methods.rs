@@ -59,10 +59,7 @@ fn gradients(
         let n = pass.min(rows - first);
         let mut block = x[first * row..(first + n) * row].to_vec();
         block.resize(pass * row, 0.0);
-        let input = Var::from_tensor(
-            &Tensor::from_vec(block, (pass, channels, window), device).map_err(candle)?,
-        )
-        .map_err(candle)?;
+        let input = input_var(block, (pass, channels, window), device)?;
         let logits = net
             .forward(input.as_tensor(), Mode::Eval)
             .map_err(candle)?
@@ -72,6 +69,15 @@ fn gradients(
         }
     }
     Ok(out)
+}
+
+/// A block of inputs `[rows, C, L]` to differentiate with respect to.
+fn input_var(
+    block: Vec<f32>,
+    shape: (usize, usize, usize),
+    device: &Device,
+) -> Result<Var, InterpretError> {
+    Var::from_tensor(&Tensor::from_vec(block, shape, device).map_err(candle)?).map_err(candle)
 }
 
 /// `∂(Σ_rows logits[:, t]) / ∂input`, flattened.
@@ -275,20 +281,14 @@ fn deeplift_shap(
         // The inputs' logits `[half, T]` to differentiate, and both halves' values.
         let (input, logits, y) = if joined {
             let block: Vec<f32> = bx.iter().chain(&br).copied().collect();
-            let input = Var::from_tensor(
-                &Tensor::from_vec(block, (2 * half, c, l), device).map_err(candle)?,
-            )
-            .map_err(candle)?;
+            let input = input_var(block, (2 * half, c, l), device)?;
             let logits = net
                 .forward_deeplift(input.as_tensor(), settings.recurrent)
                 .map_err(dl)?;
             let y = logits.to_vec2::<f32>().map_err(candle)?;
             (input, logits, y)
         } else {
-            let input = Var::from_tensor(
-                &Tensor::from_vec(bx.clone(), (half, c, l), device).map_err(candle)?,
-            )
-            .map_err(candle)?;
+            let input = input_var(bx.clone(), (half, c, l), device)?;
             let r = Tensor::from_vec(br.clone(), (half, c, l), device).map_err(candle)?;
             let (lx, lr) = net
                 .forward_deeplift_pair(input.as_tensor(), &r)

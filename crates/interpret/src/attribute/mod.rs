@@ -584,7 +584,6 @@ fn file_spec(
     names: &[String],
     (window, channels): (usize, usize),
 ) -> ResultsSpec {
-    let k = names.len();
     let s = |v: &str| AttrValue::Str(v.into());
     let mut attrs = vec![
         ("method".into(), s(opts.method.name())),
@@ -627,19 +626,38 @@ fn file_spec(
             }),
         ));
     }
+    attributions_spec(
+        attrs,
+        names,
+        (window, channels),
+        opts.method == Method::DeepliftShap,
+    )
+}
+
+/// The layout of an attribution file (docs/INTERPRETATION.md) with the file attributes
+/// `attrs`, for `targets` and sequences of `window` x `channels`, with DeepLIFT's `/delta`
+/// when `deltas`: the columns `row, chrom, start, strand, name` and the arrays `x`,
+/// `hypothetical`, `contributions` (and `delta`). Rows are appended in this order.
+pub fn attributions_spec(
+    attrs: Vec<(String, AttrValue)>,
+    targets: &[String],
+    (window, channels): (usize, usize),
+    deltas: bool,
+) -> ResultsSpec {
+    let k = targets.len();
     let mut arrays = vec![
         ("x".into(), vec![window, channels]),
         ("hypothetical".into(), vec![window, channels, k]),
         ("contributions".into(), vec![window, channels, k]),
     ];
-    if opts.method == Method::DeepliftShap {
+    if deltas {
         arrays.push(("delta".into(), vec![k]));
     }
     ResultsSpec {
         format: ATTRIBUTIONS_FORMAT.into(),
         version: 1,
         attrs,
-        targets: Some(names.to_vec()),
+        targets: Some(targets.to_vec()),
         columns: vec![
             ("row".into(), ColumnKind::Int),
             ("chrom".into(), ColumnKind::Str),
