@@ -7,7 +7,7 @@
 //! module, whose forward passes are the layer's own and whose backward passes give
 //! *multipliers* instead of gradients:
 //!
-//! - **Rescale** (ReLU, sigmoid, tanh; Captum's `nonlinear`): the gradient at each element
+//! - **Rescale** (ReLU, sigmoid, tanh, DeepSEA's threshold; Captum's `nonlinear`): the gradient at each element
 //!   of either half is `g · Δout / Δin`, with `Δin = z_x - z_r` and `Δout = f(z_x) - f(z_r)`
 //!   the differences of the pair; where `|Δin| < 1e-10` the ordinary gradient `g · f'(z)`.
 //! - **Max pooling** (Captum's `maxpool`): per window, with `o`, `o_r` the maxima of the
@@ -51,6 +51,13 @@ fn f(a: Activation, z: f32) -> f32 {
         Activation::Relu => z.max(0.0),
         Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
         Activation::Tanh => z.tanh(),
+        Activation::Threshold => {
+            if z > 0.0 {
+                z
+            } else {
+                crate::spec::THRESHOLD_VALUE
+            }
+        }
     }
 }
 
@@ -58,7 +65,7 @@ fn f(a: Activation, z: f32) -> f32 {
 fn df(a: Activation, z: f32, y: f32) -> f32 {
     match a {
         Activation::Linear => 1.0,
-        Activation::Relu => {
+        Activation::Relu | Activation::Threshold => {
             if z > 0.0 {
                 1.0
             } else {

@@ -8,7 +8,7 @@
 //! return); a layer that needs the other layout transposes, and `flatten` keeps the layout it
 //! is given, so that DanQ's flattened BiLSTM output is `[T, 2H]` in that order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use candle_core::{Module, Result, Tensor, D};
 
@@ -260,13 +260,9 @@ impl Builder<'_> {
         scope: &str,
         mut feat: Feat,
     ) -> std::result::Result<(Vec<Step>, Feat), ModelError> {
-        let mut counters: BTreeMap<&str, usize> = BTreeMap::new();
         let mut steps = Vec::new();
-        for (i, layer) in layers.0.iter().enumerate() {
-            let prefix = layer.kind.default_prefix();
-            let n = counters.entry(prefix).or_default();
-            *n += 1;
-            let own = layer.name.clone().unwrap_or_else(|| format!("{prefix}{n}"));
+        let owns = spec::own_names(layers);
+        for (i, (layer, own)) in layers.0.iter().zip(owns).enumerate() {
             let name = if scope.is_empty() {
                 own
             } else {
@@ -768,6 +764,11 @@ fn activate(x: &Tensor, a: Activation) -> Result<Tensor> {
         Activation::Relu => x.relu(),
         Activation::Sigmoid => candle_nn::ops::sigmoid(x),
         Activation::Tanh => x.tanh(),
+        // relu(x) + 1e-6 where x <= 0 (the comparison is a constant to the gradient).
+        Activation::Threshold => {
+            let low = x.le(0f32)?.to_dtype(x.dtype())?;
+            x.relu()? + low.affine(crate::spec::THRESHOLD_VALUE as f64, 0.0)?
+        }
     }
 }
 

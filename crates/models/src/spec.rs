@@ -30,7 +30,14 @@ pub enum Activation {
     Sigmoid,
     /// The hyperbolic tangent.
     Tanh,
+    /// `x` where `x > 0`, else `1e-6`: Torch's `nn.Threshold(0, 1e-6)`, DeepSEA's activation
+    /// (kept by Kipoi's PyTorch conversion). Not ReLU: an input at or below zero gives 1e-6,
+    /// not 0, and the next layer sums those.
+    Threshold,
 }
+
+/// The value [`Activation::Threshold`] gives inputs at or below zero.
+pub const THRESHOLD_VALUE: f32 = 1e-6;
 
 impl Activation {
     /// Its name in the summary.
@@ -40,6 +47,7 @@ impl Activation {
             Activation::Relu => "ReLU",
             Activation::Sigmoid => "sigmoid",
             Activation::Tanh => "tanh",
+            Activation::Threshold => "threshold (x > 0 ? x : 1e-6)",
         }
     }
 }
@@ -334,6 +342,45 @@ fn parse_layer(index: usize, v: serde_json::Value) -> Result<Layer, String> {
         name,
         kind: kind_value,
     })
+}
+
+/// Each layer's own name within its list: the name given, or the kind's prefix and its
+/// count among the list's layers of that prefix so far (`conv1`, `conv2`, `dense1`, ...; a
+/// residual body's layers are counted in the body, and their keys are `block1.conv1`).
+pub fn own_names(layers: &Layers) -> Vec<String> {
+    let mut counters: std::collections::BTreeMap<&str, usize> = Default::default();
+    layers
+        .0
+        .iter()
+        .map(|layer| {
+            let prefix = layer.kind.default_prefix();
+            let n = counters.entry(prefix).or_default();
+            *n += 1;
+            layer.name.clone().unwrap_or_else(|| format!("{prefix}{n}"))
+        })
+        .collect()
+}
+
+/// `layers` with every layer named (its [`own_names`]), residual bodies too: what a network
+/// built from them names its parameters by, written out.
+pub fn named(layers: &Layers) -> Layers {
+    Layers(
+        layers
+            .0
+            .iter()
+            .zip(own_names(layers))
+            .map(|(layer, own)| {
+                let kind = match &layer.kind {
+                    LayerKind::Residual { body } => LayerKind::Residual { body: named(body) },
+                    k => k.clone(),
+                };
+                Layer {
+                    name: Some(own),
+                    kind,
+                }
+            })
+            .collect(),
+    )
 }
 
 /// The layer kinds, for error messages.

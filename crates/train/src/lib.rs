@@ -10,6 +10,7 @@
 pub mod checkpoint;
 pub mod collective;
 pub mod config;
+pub mod convert;
 pub mod optim;
 mod run;
 pub mod schedule;

@@ -8,6 +8,7 @@ use clap::Parser;
 use ferrosea_runtime::DeviceSpec;
 use ferrosea_train::collective::Cluster;
 use ferrosea_train::config::{preset_names, TrainConfig};
+use ferrosea_train::convert::{ExportFormat, ExportOptions};
 use ferrosea_train::{Options, Outcome};
 
 /// Train a DeepSEA, DanQ or DanQ-JASPAR network on datasets made by ferrosea-prep.
@@ -16,8 +17,17 @@ use ferrosea_train::{Options, Outcome};
 /// latest.json + latest-<step>.safetensors + optimizer state (for --resume), and
 /// metrics.tsv (one line per epoch).
 #[derive(Parser, Debug)]
-#[command(name = "ferrosea-train", version, about, max_term_width = 100)]
+#[command(
+    name = "ferrosea-train",
+    version,
+    about,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Convert>,
     /// Training dataset (HDF5 from ferrosea-prep).
     #[arg(long, required_unless_present_any = ["summary", "list_presets"])]
     train: Option<PathBuf>,
@@ -101,7 +111,7 @@ struct Args {
     #[arg(long, default_value_t = 256)]
     eval_batch: usize,
     /// CPU threads (default: all cores).
-    #[arg(short = 'j', long)]
+    #[arg(short = 'j', long, global = true)]
     threads: Option<usize>,
     /// Print each layer's output shape and parameter count, then exit.
     #[arg(long)]
@@ -119,8 +129,46 @@ struct Args {
     #[arg(long, hide = true)]
     halt_after_steps: Option<u64>,
     /// Only warnings and errors.
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     quiet: bool,
+}
+
+/// Published models in, ferrosea's models out.
+#[derive(clap::Subcommand, Debug)]
+enum Convert {
+    /// Write a checkpoint as a PyTorch module (model.py + model.safetensors with PyTorch's
+    /// key names + config.json) or an ONNX graph (model.onnx) into OUT.
+    Export {
+        /// Checkpoint JSON or a ferrosea-train output directory.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The format.
+        #[arg(long, value_enum)]
+        to: ExportFormat,
+        /// Output directory.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+}
+
+fn convert(command: Convert) -> anyhow::Result<()> {
+    match command {
+        Convert::Export {
+            checkpoint,
+            to,
+            out,
+        } => {
+            let files = ferrosea_train::convert::export(&ExportOptions {
+                checkpoint,
+                to,
+                out,
+            })?;
+            for f in files {
+                tracing::info!("wrote {}", f.display());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn recipe(args: &Args) -> anyhow::Result<TrainConfig> {
@@ -192,7 +240,10 @@ fn main() -> ExitCode {
     ferrosea_dataset::exit_code("ferrosea-train", main_result(args))
 }
 
-fn main_result(args: Args) -> anyhow::Result<()> {
+fn main_result(mut args: Args) -> anyhow::Result<()> {
+    if let Some(command) = args.command.take() {
+        return convert(command);
+    }
     if args.list_presets {
         for name in preset_names() {
             let cfg = TrainConfig::preset(name)?;

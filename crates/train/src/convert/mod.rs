@@ -1,0 +1,150 @@
+//! Published models in, ferrosea's models out: `ferrosea-train import` and `export`.
+//!
+//! - [`export`]: a checkpoint as a PyTorch module (`model.py` + `model.safetensors` with
+//!   PyTorch's key names, [`pytorch`]) or an ONNX graph ([`onnx`]).
+//! - [`import`]: published weights (Kipoi's DeepSEA, Beluga, Selene's DeepSEA and DanQ,
+//!   DanQ's Keras file, and our own PyTorch export) as a normal ferrosea checkpoint
+//!   directory, so that evaluate, interpret and analyze run on them unchanged.
+
+mod onnx;
+mod pytorch;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use ferrosea_models::spec::{self, Layers};
+use ferrosea_runtime::checkpoint::{self, ModelCheckpoint};
+
+pub use pytorch::{pytorch_state_dict, PYTORCH_TEMPLATE};
+
+/// Why a conversion failed: every message names the file or the layer at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// A checkpoint that cannot be read.
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    /// A model the target format cannot express, or weights that do not fit it.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A file-system error.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// A tensor operation.
+    #[error("tensor operation: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// The output path is one of the inputs.
+    #[error(transparent)]
+    OutputIsInput(#[from] ferrosea_dataset::OutputIsInput),
+}
+
+/// The format [`export`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// `model.py` (an nn.Module) and `model.safetensors` (its state dict).
+    Pytorch,
+    /// `model.onnx`.
+    Onnx,
+}
+
+/// A checkpoint's network as the exporters need it: the layers, all named, and its
+/// weights.
+pub struct Exported {
+    /// The checkpoint's description.
+    pub meta: ModelCheckpoint,
+    /// The layers, every one named as its parameters are keyed.
+    pub layers: Layers,
+    /// The weights, by ferrosea's keys.
+    pub tensors: BTreeMap<String, Tensor>,
+    /// The channels per position.
+    pub channels: usize,
+}
+
+impl Exported {
+    /// Reads the checkpoint at `path` (a checkpoint JSON or a run directory).
+    pub fn read(path: &Path) -> Result<(Exported, PathBuf), ConvertError> {
+        let json = checkpoint::resolve(path)?;
+        let meta = checkpoint::read_model(&json)?;
+        let tensors = checkpoint::load_tensors(&json, &meta.weights_file, &Device::Cpu)?;
+        let (layers, _) = meta
+            .model
+            .layers()
+            .map_err(|e| ConvertError::Unsupported(format!("{}: {e}", json.display())))?;
+        let channels = meta.alphabet.channels();
+        Ok((
+            Exported {
+                layers: spec::named(&layers),
+                meta,
+                tensors,
+                channels,
+            },
+            json,
+        ))
+    }
+
+    /// The description `model.py` and `config.json` carry: window, channels, alphabet,
+    /// targets, loss, output activation and the named layers.
+    pub fn spec_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "window": self.meta.window,
+            "channels": self.channels,
+            "alphabet": self.meta.alphabet.symbols(),
+            "targets": self.meta.targets,
+            "loss": self.meta.loss.name(),
+            "output_activation": self.meta.model.output_activation(),
+            "layers": self.layers,
+        })
+    }
+}
+
+/// What to export and where.
+#[derive(Clone, Debug)]
+pub struct ExportOptions {
+    /// A checkpoint JSON or a run directory.
+    pub checkpoint: PathBuf,
+    /// The format.
+    pub to: ExportFormat,
+    /// The output directory.
+    pub out: PathBuf,
+}
+
+/// Writes the checkpoint in the chosen format; returns the files written.
+pub fn export(opts: &ExportOptions) -> Result<Vec<PathBuf>, ConvertError> {
+    let (model, json) = Exported::read(&opts.checkpoint)?;
+    let files: Vec<PathBuf> = match opts.to {
+        ExportFormat::Pytorch => ["model.py", "model.safetensors", "config.json"]
+            .iter()
+            .map(|f| opts.out.join(f))
+            .collect(),
+        ExportFormat::Onnx => vec![opts.out.join("model.onnx")],
+    };
+    for f in &files {
+        ferrosea_dataset::ensure_not_input(f, &[("--checkpoint", &json)])?;
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| ConvertError::Io(opts.out.clone(), e))?;
+    match opts.to {
+        ExportFormat::Pytorch => pytorch::write(&model, &opts.out)?,
+        ExportFormat::Onnx => onnx::write(&model, &opts.out)?,
+    }
+    Ok(files)
+}
+
+/// Writes `contents` to `path` atomically.
+pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), ConvertError> {
+    ferrosea_dataset::write_atomically(path, contents)
+        .map_err(|e| ConvertError::Io(path.to_path_buf(), e))
+}
+
+/// Writes `tensors` to `path` as safetensors, atomically.
+pub(crate) fn write_safetensors(
+    path: &Path,
+    tensors: &BTreeMap<String, Tensor>,
+) -> Result<(), ConvertError> {
+    let tmp = ferrosea_dataset::tmp_path(path);
+    let map: std::collections::HashMap<String, Tensor> = tensors
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    candle_core::safetensors::save(&map, &tmp)?;
+    std::fs::rename(&tmp, path).map_err(|e| ConvertError::Io(path.to_path_buf(), e))
+}
