@@ -8,7 +8,7 @@ use clap::Parser;
 use ferrosea_runtime::DeviceSpec;
 use ferrosea_train::collective::Cluster;
 use ferrosea_train::config::{preset_names, TrainConfig};
-use ferrosea_train::convert::{ExportFormat, ExportOptions};
+use ferrosea_train::convert::{ExportFormat, ExportOptions, ImportFormat, ImportOptions};
 use ferrosea_train::{Options, Outcome};
 
 /// Train a DeepSEA, DanQ or DanQ-JASPAR network on datasets made by ferrosea-prep.
@@ -136,6 +136,28 @@ struct Args {
 /// Published models in, ferrosea's models out.
 #[derive(clap::Subcommand, Debug)]
 enum Convert {
+    /// Import published weights as a ferrosea checkpoint directory (OUT/best.json, its
+    /// weights, OUT/import.json): Kipoi's DeepSEA (.pth), Beluga (.pth), Selene's DeepSEA
+    /// and DanQ (best_model.pth.tar), DanQ's Keras 0.2 file (.hdf5), or ferrosea's own
+    /// PyTorch export. evaluate, interpret and analyze run on it unchanged.
+    Import {
+        /// What the weights are.
+        #[arg(long, value_enum)]
+        from: ImportFormat,
+        /// The weight file (for --from pytorch: the export's directory).
+        weights: PathBuf,
+        /// Output directory.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Target names, one per line in output order [default: DeepSEA's 919 names, for a
+        /// model with 919 outputs].
+        #[arg(long)]
+        targets: Option<PathBuf>,
+        /// The window the model reads [default: the published model's: 1000 bp, Beluga
+        /// 2000].
+        #[arg(long)]
+        window: Option<usize>,
+    },
     /// Write a checkpoint as a PyTorch module (model.py + model.safetensors with PyTorch's
     /// key names + config.json) or an ONNX graph (model.onnx) into OUT.
     Export {
@@ -153,6 +175,29 @@ enum Convert {
 
 fn convert(command: Convert) -> anyhow::Result<()> {
     match command {
+        Convert::Import {
+            from,
+            weights,
+            out,
+            targets,
+            window,
+        } => {
+            let r = ferrosea_train::convert::import(&ImportOptions {
+                from,
+                weights,
+                out,
+                targets,
+                window,
+                command_line: ferrosea_dataset::command_line(),
+            })?;
+            tracing::info!(
+                "{}: {} parameters, {} bp windows, {} targets",
+                r.checkpoint.display(),
+                r.parameters,
+                r.window,
+                r.targets
+            );
+        }
         Convert::Export {
             checkpoint,
             to,

@@ -6,7 +6,9 @@
 //!   DanQ's Keras file, and our own PyTorch export) as a normal ferrosea checkpoint
 //!   directory, so that evaluate, interpret and analyze run on them unchanged.
 
+mod import;
 mod onnx;
+pub mod pth;
 mod pytorch;
 
 use std::collections::BTreeMap;
@@ -16,6 +18,7 @@ use candle_core::{Device, Tensor};
 use ferrosea_models::spec::{self, Layers};
 use ferrosea_runtime::checkpoint::{self, ModelCheckpoint};
 
+pub use import::{import, ImportFormat, ImportOptions, ImportReport, DEEPSEA_NAMES};
 pub use pytorch::{pytorch_state_dict, PYTORCH_TEMPLATE};
 
 /// Why a conversion failed: every message names the file or the layer at fault.
