@@ -247,3 +247,62 @@ fn export_then_import_gives_the_same_bits() {
     let m = ferrosea_runtime::checkpoint::read_model(&second.checkpoint).unwrap();
     assert_eq!(m.targets, vec!["a", "b", "c", "d", "e", "f"]);
 }
+
+/// The published sizes (DeepSEA 1000 bp x 919, Beluga 2000 bp x 2002, DanQ): the fixture
+/// script with `--full`, then every import against the framework's outputs. Needs torch and
+/// h5py in `benches/.venv-torch` and about 2 GB of disk; `cargo test -p ferrosea-train --test
+/// import -- --ignored`.
+#[test]
+#[ignore = "needs torch and h5py in benches/.venv-torch, and the full-size weights take minutes"]
+fn published_sizes_import() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join("benches/.venv-torch/bin/python");
+    assert!(python.exists(), "{} is missing", python.display());
+    let dir = tempfile::tempdir().unwrap();
+    let made = dir.path().join("full");
+    let status = std::process::Command::new(&python)
+        .arg(root.join("crates/train/tests/python/make_import_fixtures.py"))
+        .arg(&made)
+        .arg("--full")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let all: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(made.join("expected.json")).unwrap())
+            .unwrap();
+    for (file, case) in all.as_object().unwrap() {
+        let n = case["targets"].as_u64().unwrap() as usize;
+        let from = format(case["from"].as_str().unwrap());
+        // DeepSEA's 919 names by default; Beluga's 2002 are given.
+        let names = dir.path().join(format!("{file}.targets"));
+        std::fs::write(
+            &names,
+            (0..n).map(|i| format!("t{i}\n")).collect::<String>(),
+        )
+        .unwrap();
+        let r = import(&ImportOptions {
+            from,
+            weights: made.join(file),
+            out: dir.path().join(file),
+            targets: (n != 919).then(|| names.clone()),
+            window: None,
+            command_line: "test".into(),
+        })
+        .unwrap();
+        assert_eq!(r.targets, n);
+        let seqs: Vec<String> = serde_json::from_value(case["sequences"].clone()).unwrap();
+        let want: Vec<Vec<f64>> = serde_json::from_value(case["outputs"].clone()).unwrap();
+        let got = probabilities(&r.checkpoint, &seqs);
+        let worst = got
+            .iter()
+            .flatten()
+            .zip(want.iter().flatten())
+            .map(|(a, b)| (*a as f64 - b).abs())
+            .fold(0f64, f64::max);
+        eprintln!(
+            "{file} ({} parameters): largest difference {worst:.2e}",
+            r.parameters
+        );
+        assert!(worst < 1e-5, "{file}: {worst}");
+    }
+}
