@@ -72,9 +72,9 @@ def one_hot(seqs, order):
 
 
 def randomise(net):
+    """PyTorch's own initialisation (uniform in +-1/sqrt(fan_in): outputs stay away from
+    0 and 1 at every size), biases too; batch norm's buffers off their defaults."""
     with torch.no_grad():
-        for p in net.parameters():
-            p.uniform_(-0.3, 0.3)
         for m in net.modules():
             if isinstance(m, nn.BatchNorm1d):
                 m.running_mean.uniform_(-0.2, 0.2)
@@ -204,13 +204,23 @@ def hard_sigmoid(x):
 def keras_danq(seqs, filters, lstm, hidden, targets, path):
     """Writes Keras 0.2's weight file of DanQ and returns its outputs on seqs (NumPy)."""
     rng = np.random.default_rng(3)
-    u = lambda *s: rng.uniform(-0.3, 0.3, s).astype(np.float32)
+    # Uniform in +-1/sqrt(fan in), the fan in being the first dimension of W (in, out) and
+    # the kernel's input x width; biases like their layer's weights.
+    fan = {"conv": 4 * 26, "lstm": filters + lstm}
+
+    def u(*s, fan_in=None):
+        bound = 1.0 / np.sqrt(fan_in if fan_in else s[0])
+        return rng.uniform(-bound, bound, s).astype(np.float32)
+
     window = len(seqs[0])
     steps = (window - 25) // 13
-    conv_w, conv_b = u(filters, 4, 26, 1), u(filters)
-    lstm_p = [u(filters, lstm) if j % 3 == 0 else (u(lstm, lstm) if j % 3 == 1 else u(lstm)) for j in range(24)]
-    d1w, d1b = u(steps * 2 * lstm, hidden), u(hidden)
-    d2w, d2b = u(hidden, targets), u(targets)
+    conv_w, conv_b = u(filters, 4, 26, 1, fan_in=fan["conv"]), u(filters, fan_in=fan["conv"])
+    lstm_p = [
+        u(filters, lstm) if j % 3 == 0 else (u(lstm, lstm) if j % 3 == 1 else u(lstm, fan_in=fan["lstm"]))
+        for j in range(24)
+    ]
+    d1w, d1b = u(steps * 2 * lstm, hidden), u(hidden, fan_in=steps * 2 * lstm)
+    d2w, d2b = u(hidden, targets), u(targets, fan_in=hidden)
     params = {0: [conv_w, conv_b], 3: lstm_p, 6: [d1w, d1b], 8: [d2w, d2b]}
     with h5py.File(path, "w") as f:
         f.attrs["nb_layers"] = 10
