@@ -6,9 +6,15 @@ use std::io::IsTerminal;
 /// Call first in `main`, before any thread starts: keeps glibc from returning Candle's large
 /// buffers to the kernel after every step (re-zeroing fresh pages made training about 3x
 /// slower), sizes the thread pools of Candle, gemm and rayon (they read
-/// `RAYON_NUM_THREADS`) from `-j`, and logs to stderr (warnings only when `quiet`).
+/// `RAYON_NUM_THREADS`) from `-j`, and logs to stderr (warnings only when `quiet`). Output
+/// into a closed pipe (`ferrosea-train --list-presets | head -3`) ends the process quietly, as
+/// it ends other Unix tools, instead of panicking in `println!`.
 pub fn init(quiet: bool, threads: Option<usize>) {
     keep_freed_memory();
+    // SAFETY: restoring a signal's default disposition, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if let Some(j) = threads {
         // SAFETY: called before any other thread exists (documented above).
         unsafe { std::env::set_var("RAYON_NUM_THREADS", j.max(1).to_string()) };
