@@ -194,6 +194,8 @@ test() {
     venv h5py numpy scipy scikit-learn:sklearn memelite pyBigWig
     export FERROSEA_PYTHON="$PWD/.venv/bin/python"
     cargo test --workspace "${CARGO_FEATURES[@]}"
+    say "building the API documentation (cargo doc; a broken link or a warning fails)"
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps "${CARGO_FEATURES[@]}"
     cargo build -p ferrosea-prep -p ferrosea-train -p ferrosea-evaluate -p ferrosea-interpret -p ferrosea-analyze "${CARGO_FEATURES[@]}"
     workflow_check
     kill_check

@@ -5,7 +5,7 @@
 //! [`metrics()`] scores a prediction file per target (ROC AUC, PR AUC with the one
 //! implementation in `ferrosea-metrics`; accuracy for class labels; Pearson, Spearman and
 //! MSE for real-valued labels), summarises per category with polars, joins
-//! published per-target figures ([`reference`]) and draws the curves ([`plots`]). The binary
+//! published per-target figures ([`reference`](mod@reference)) and draws the curves ([`plots`]). The binary
 //! `ferrosea-evaluate` is a thin command line over both.
 
 pub mod labels;

@@ -57,7 +57,7 @@ impl PredictReport {
 const FLUSH_ROWS: usize = 4096;
 
 /// Streams `opts.data` through the network of `opts.checkpoint` into `opts.out`, holding at
-/// most a few batches and [`FLUSH_ROWS`] rows of predictions in memory.
+/// most a few batches and `FLUSH_ROWS` (4,096) rows of predictions in memory.
 pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     let started = Instant::now();
     check_output(

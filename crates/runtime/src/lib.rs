@@ -3,7 +3,7 @@
 //! itself for validation).
 //!
 //! Modules: [`checkpoint`] (finding, reading and checking a checkpoint, building its
-//! network), [`device`] (`cpu`, `cuda:N`), [`predict`] (batched inference whose bits do not
+//! network), [`device`] (`cpu`, `cuda:N`), [`predict`](mod@predict) (batched inference whose bits do not
 //! depend on the batch size or the thread count), [`data`] (streaming batches out of a
 //! dataset file), [`loss`], [`process`] (the binaries' set-up and shared flags).
 

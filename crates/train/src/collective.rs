@@ -5,7 +5,7 @@
 //! is already scaled by the global batch size, so the sum is the global gradient), and all
 //! replicas then take the same optimizer step. The CPU implementation ([`ThreadGroup`])
 //! lets tests check data-parallel training without a GPU; the NCCL one (feature `nccl`,
-//! [`nccl::NcclGroup`]) does the same on CUDA devices, within one process or across the
+//! `nccl::NcclGroup`) does the same on CUDA devices, within one process or across the
 //! nodes of a cluster (one process per node, [`Cluster`]).
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Published models in, ferrosea's models out: `ferrosea-train import` and `export`.
 //!
 //! - [`export`]: a checkpoint as a PyTorch module (`model.py` + `model.safetensors` with
-//!   PyTorch's key names, [`pytorch`]) or an ONNX graph ([`onnx`]).
+//!   PyTorch's key names, `pytorch.rs`) or an ONNX graph (`onnx.rs`).
 //! - [`import`]: published weights (Kipoi's DeepSEA, Beluga, Selene's DeepSEA and DanQ,
 //!   DanQ's Keras file, and our own PyTorch export) as a normal ferrosea checkpoint
 //!   directory, so that evaluate, interpret and analyze run on them unchanged.
