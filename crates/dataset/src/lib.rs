@@ -68,11 +68,12 @@ pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
 /// and exit code 2.
 pub fn exit_code<E>(program: &str, result: Result<(), E>) -> std::process::ExitCode
 where
-    E: AsRef<dyn std::error::Error + 'static>,
+    E: Into<Box<dyn std::error::Error + 'static>>,
 {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
+            let e: Box<dyn std::error::Error + 'static> = e.into();
             eprintln!("{program}: error: {}", error_line(e.as_ref()));
             std::process::ExitCode::from(2)
         }

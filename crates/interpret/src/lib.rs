@@ -11,6 +11,7 @@
 //! The binary `ferrosea-interpret` is a thin command line over these.
 
 mod attribute;
+pub mod cli;
 mod compare;
 mod discover;
 mod filters;

@@ -118,7 +118,55 @@ pub fn preset_names() -> Vec<&'static str> {
     PRESETS.iter().map(|(n, _)| *n).collect()
 }
 
+/// Settings given on the command line that replace a recipe's (`None`: keep the recipe's).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// Epochs (at least 1).
+    pub epochs: Option<usize>,
+    /// The global batch size.
+    pub batch_size: Option<usize>,
+    /// The learning rate.
+    pub lr: Option<f64>,
+    /// Early-stopping patience (0: none).
+    pub patience: Option<usize>,
+    /// The shuffle buffer's rows.
+    pub shuffle_buffer: Option<usize>,
+    /// Reverse-complement training samples with probability 1/2 (added to the recipe's).
+    pub reverse_complement: bool,
+}
+
 impl TrainConfig {
+    /// The recipe with `o`'s settings in place of its own, checked.
+    ///
+    /// ```
+    /// use ferrosea_train::config::{Overrides, TrainConfig};
+    /// let mut cfg = TrainConfig::preset("danq-tiny").unwrap();
+    /// cfg.apply(&Overrides { epochs: Some(3), patience: Some(0), ..Overrides::default() }).unwrap();
+    /// assert_eq!((cfg.epochs, cfg.patience), (3, None));
+    /// ```
+    pub fn apply(&mut self, o: &Overrides) -> Result<(), String> {
+        if let Some(e) = o.epochs {
+            if e == 0 {
+                return Err("--epochs must be at least 1".into());
+            }
+            self.epochs = e;
+        }
+        if let Some(b) = o.batch_size {
+            self.batch_size = b;
+        }
+        if let Some(lr) = o.lr {
+            self.optimizer.set_lr(lr);
+        }
+        if let Some(p) = o.patience {
+            self.patience = (p > 0).then_some(p);
+        }
+        if let Some(b) = o.shuffle_buffer {
+            self.shuffle_buffer = b;
+        }
+        self.reverse_complement |= o.reverse_complement;
+        self.check().map_err(|m| format!("recipe: {m}"))
+    }
+
     /// A built-in preset.
     pub fn preset(name: &str) -> Result<TrainConfig, ConfigError> {
         let text = PRESETS
@@ -181,6 +229,46 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Overrides replace what they name and nothing else; a zero epoch count and a recipe
+    /// they break are refused.
+    #[test]
+    fn overrides_replace_what_they_name() {
+        let base = TrainConfig::preset("deepsea-tiny").unwrap();
+        let mut cfg = base.clone();
+        cfg.apply(&Overrides::default()).unwrap();
+        assert_eq!(cfg, base);
+        cfg.apply(&Overrides {
+            epochs: Some(7),
+            batch_size: Some(32),
+            lr: Some(0.05),
+            patience: Some(0),
+            shuffle_buffer: Some(100),
+            reverse_complement: true,
+        })
+        .unwrap();
+        assert_eq!(
+            (cfg.epochs, cfg.batch_size, cfg.patience, cfg.shuffle_buffer),
+            (7, 32, None, 100)
+        );
+        assert_eq!(cfg.optimizer.lr(), 0.05);
+        assert!(cfg.reverse_complement);
+        assert_eq!(cfg.model, base.model);
+        let e = cfg
+            .apply(&Overrides {
+                epochs: Some(0),
+                ..Overrides::default()
+            })
+            .unwrap_err();
+        assert!(e.contains("--epochs"), "{e}");
+        let e = cfg
+            .apply(&Overrides {
+                batch_size: Some(0),
+                ..Overrides::default()
+            })
+            .unwrap_err();
+        assert!(e.starts_with("recipe: "), "{e}");
+    }
 
     #[test]
     fn every_preset_parses() {

@@ -8,6 +8,7 @@
 //! this crate.
 
 pub mod checkpoint;
+pub mod cli;
 pub mod collective;
 pub mod config;
 pub mod convert;
@@ -32,7 +33,8 @@ pub enum TrainError {
     /// A dataset that cannot be read.
     #[error(transparent)]
     Dataset(#[from] ferrosea_dataset::Error),
-    /// Data that does not fit (shapes, rows, motif files).
+    /// Data that does not fit (shapes, rows, motif files, weights of another architecture,
+    /// a model a format cannot express).
     #[error("{0}")]
     Data(String),
     /// Two inputs that disagree (train/valid targets, checkpoint/dataset).
@@ -56,6 +58,9 @@ pub enum TrainError {
     /// A tensor operation failed.
     #[error("tensor operation: {0}")]
     Candle(#[from] candle_core::Error),
+    /// An output path that is one of the inputs.
+    #[error(transparent)]
+    OutputIsInput(#[from] ferrosea_dataset::OutputIsInput),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),

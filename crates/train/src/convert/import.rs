@@ -24,9 +24,9 @@ use ferrosea_models::spec::Layers;
 use ferrosea_models::{LayersConfig, ModelConfig};
 use serde_json::json;
 
-use super::ConvertError;
 use crate::checkpoint::{CheckpointMeta, RunState};
 use crate::config::TrainConfig;
+use crate::TrainError;
 
 /// DeepSEA's 919 target names, in output order (data/deepsea; MIT / CC-BY 3.0): the default
 /// targets of a model with 919 outputs.
@@ -111,10 +111,10 @@ struct Weights {
 
 impl Weights {
     /// The tensor `key`, of `rank` dimensions; `None` in `expect` for a free dimension.
-    fn get(&self, key: &str, expect: &[Option<usize>]) -> Result<Tensor, ConvertError> {
+    fn get(&self, key: &str, expect: &[Option<usize>]) -> Result<Tensor, TrainError> {
         let t = self.tensors.get(key).ok_or_else(|| {
             let have: Vec<&str> = self.tensors.keys().take(6).map(String::as_str).collect();
-            ConvertError::Unsupported(format!(
+            TrainError::Data(format!(
                 "{}: no tensor {key}, which {} has (the file holds {} tensors: {}{}); is it \
                  another architecture?",
                 self.file.display(),
@@ -135,7 +135,7 @@ impl Weights {
                 .iter()
                 .map(|e| e.map_or("*".into(), |v| v.to_string()))
                 .collect();
-            return Err(ConvertError::Unsupported(format!(
+            return Err(TrainError::Data(format!(
                 "{}: tensor {key} is {dims:?}, but {} has [{}] there",
                 self.file.display(),
                 self.what,
@@ -160,13 +160,13 @@ impl Weights {
 
 /// A (1 x k) Conv2d kernel `[out, in, 1, k]` as a 1-D one; with `agct`, its input channels
 /// from A,G,C,T to A,C,G,T.
-fn conv2d_to_1d(w: &Tensor, agct: bool) -> Result<Tensor, ConvertError> {
+fn conv2d_to_1d(w: &Tensor, agct: bool) -> Result<Tensor, TrainError> {
     let w = w.squeeze(2)?;
     Ok(if agct { acgt_channels(&w)? } else { w })
 }
 
 /// Input channels (dimension 1) from A,G,C,T to A,C,G,T (the same swap both ways).
-fn acgt_channels(w: &Tensor) -> Result<Tensor, ConvertError> {
+fn acgt_channels(w: &Tensor) -> Result<Tensor, TrainError> {
     let idx = Tensor::new(&[0u32, 2, 1, 3], w.device())?;
     Ok(w.index_select(&idx, 1)?.contiguous()?)
 }
@@ -191,7 +191,7 @@ fn check_window(
     (flat, per): (usize, usize),
     window: usize,
     leaves: impl Fn(usize) -> Option<usize>,
-) -> Result<(), ConvertError> {
+) -> Result<(), TrainError> {
     let got = leaves(window).map(|l| l * per);
     if got == Some(flat) {
         return Ok(());
@@ -199,7 +199,7 @@ fn check_window(
     let fits: Vec<usize> = (1..=20_000)
         .filter(|&l| leaves(l).map(|v| v * per) == Some(flat))
         .collect();
-    Err(ConvertError::Unsupported(format!(
+    Err(TrainError::Data(format!(
         "{}: {key} takes {flat} inputs, but a window of {window} bp leaves {} ({per} per \
          position){}",
         w.file.display(),
@@ -225,7 +225,7 @@ fn read_weights(
     opts: &ImportOptions,
     what: &'static str,
     key: Option<&str>,
-) -> Result<Weights, ConvertError> {
+) -> Result<Weights, TrainError> {
     // A Selene checkpoint keeps the state dict under `state_dict`; a plain one is the dict.
     let list = match key {
         Some(k) => super::pth::read_pth(&opts.weights, Some(k))
@@ -239,7 +239,7 @@ fn read_weights(
     })
 }
 
-fn kipoi_deepsea(opts: &ImportOptions) -> Result<Model, ConvertError> {
+fn kipoi_deepsea(opts: &ImportOptions) -> Result<Model, TrainError> {
     let mut w = read_weights(opts, "Kipoi's DeepSEA", None)?;
     // Kipoi's predict model averages each sequence's outputs with its reverse complement's.
     let predict = w.tensors.keys().all(|k| k.starts_with("2."));
@@ -308,7 +308,7 @@ fn kipoi_deepsea(opts: &ImportOptions) -> Result<Model, ConvertError> {
     })
 }
 
-fn beluga(opts: &ImportOptions) -> Result<Model, ConvertError> {
+fn beluga(opts: &ImportOptions) -> Result<Model, TrainError> {
     let mut w = read_weights(opts, "Beluga", None)?;
     w.strip(&["module."]);
     let keys = ["0", "2", "6", "8", "12", "14"];
@@ -388,7 +388,7 @@ fn beluga(opts: &ImportOptions) -> Result<Model, ConvertError> {
     })
 }
 
-fn selene_deepsea(opts: &ImportOptions) -> Result<Model, ConvertError> {
+fn selene_deepsea(opts: &ImportOptions) -> Result<Model, TrainError> {
     let mut w = read_weights(opts, "Selene's DeepSEA", Some("state_dict"))?;
     w.strip(&["module.", "model."]);
     let c1 = w.get("conv_net.0.weight", &[None, Some(4), None])?;
@@ -458,7 +458,7 @@ fn torch_lstm(
     (input, hidden): (usize, usize),
     ours: &str,
     t: &mut BTreeMap<String, Tensor>,
-) -> Result<(), ConvertError> {
+) -> Result<(), TrainError> {
     let g = 4 * hidden;
     let get = |k: &str, shape: &[Option<usize>]| w.get(&format!("{prefix}{k}{suffix}"), shape);
     t.insert(
@@ -474,7 +474,7 @@ fn torch_lstm(
     Ok(())
 }
 
-fn selene_danq(opts: &ImportOptions) -> Result<Model, ConvertError> {
+fn selene_danq(opts: &ImportOptions) -> Result<Model, TrainError> {
     let mut w = read_weights(opts, "Selene's DanQ", Some("state_dict"))?;
     w.strip(&["module.", "model."]);
     let conv = w.get("nnet.0.weight", &[None, Some(4), None])?;
@@ -536,32 +536,32 @@ fn selene_danq(opts: &ImportOptions) -> Result<Model, ConvertError> {
 }
 
 /// DanQ's Keras 0.2 HDF5 file.
-fn keras_danq(opts: &ImportOptions) -> Result<Model, ConvertError> {
+fn keras_danq(opts: &ImportOptions) -> Result<Model, TrainError> {
     let path = &opts.weights;
     let h5e = |e: hdf5::Error| {
-        ConvertError::Unsupported(format!("{}: not a Keras weight file ({e})", path.display()))
+        TrainError::Data(format!("{}: not a Keras weight file ({e})", path.display()))
     };
     let file = hdf5::File::open(path).map_err(h5e)?;
     let layers = file
         .attr("nb_layers")
         .and_then(|a| a.read_scalar::<i64>())
         .map_err(|_| {
-            ConvertError::Unsupported(format!(
+            TrainError::Data(format!(
                 "{}: no nb_layers attribute: not a file of Keras 0.2's save_weights",
                 path.display()
             ))
         })?;
     if layers != 10 {
-        return Err(ConvertError::Unsupported(format!(
+        return Err(TrainError::Data(format!(
             "{}: {layers} layers, but DanQ's Keras model has 10 (conv, pool, dropout, \
              bidirectional LSTM, dropout, flatten, dense, activation, dense, activation)",
             path.display()
         )));
     }
-    let param = |layer: usize, k: usize| -> Result<Tensor, ConvertError> {
+    let param = |layer: usize, k: usize| -> Result<Tensor, TrainError> {
         let name = format!("layer_{layer}/param_{k}");
         let ds = file.dataset(&name).map_err(|_| {
-            ConvertError::Unsupported(format!(
+            TrainError::Data(format!(
                 "{}: no {name}, which DanQ's layer {layer} has",
                 path.display()
             ))
@@ -667,7 +667,7 @@ fn keras_danq(opts: &ImportOptions) -> Result<Model, ConvertError> {
 }
 
 /// ferrosea's own PyTorch export: `config.json` and `model.safetensors`.
-fn own_export(opts: &ImportOptions) -> Result<(Model, serde_json::Value), ConvertError> {
+fn own_export(opts: &ImportOptions) -> Result<(Model, serde_json::Value), TrainError> {
     let dir = if opts.weights.is_dir() {
         opts.weights.clone()
     } else {
@@ -678,19 +678,18 @@ fn own_export(opts: &ImportOptions) -> Result<(Model, serde_json::Value), Conver
     };
     let config_path = dir.join("config.json");
     let text = std::fs::read_to_string(&config_path)
-        .map_err(|e| ConvertError::Io(config_path.clone(), e))?;
+        .map_err(|e| TrainError::Io(config_path.clone(), e))?;
     let spec: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        ConvertError::Unsupported(format!(
+        TrainError::Data(format!(
             "{}: not the config.json of ferrosea-train export ({e})",
             config_path.display()
         ))
     })?;
     let weights = dir.join("model.safetensors");
     let tensors = candle_core::safetensors::load(&weights, &Device::Cpu)
-        .map_err(|e| ConvertError::Unsupported(format!("{}: {e}", weights.display())))?;
-    let layers: Layers = serde_json::from_value(spec["layers"].clone()).map_err(|e| {
-        ConvertError::Unsupported(format!("{}: layers: {e}", config_path.display()))
-    })?;
+        .map_err(|e| TrainError::Data(format!("{}: {e}", weights.display())))?;
+    let layers: Layers = serde_json::from_value(spec["layers"].clone())
+        .map_err(|e| TrainError::Data(format!("{}: layers: {e}", config_path.display())))?;
     let w = Weights {
         file: weights,
         what: "the export's model.py",
@@ -723,14 +722,14 @@ fn unexport(
     prefix: &str,
     w: &Weights,
     t: &mut BTreeMap<String, Tensor>,
-) -> Result<(), ConvertError> {
+) -> Result<(), TrainError> {
     use ferrosea_models::spec::{Cell, LayerKind};
     for layer in &layers.0 {
         let name = format!("{prefix}{}", layer.name.as_deref().unwrap_or(""));
-        let mut copy = |k: &str| -> Result<(), ConvertError> {
+        let mut copy = |k: &str| -> Result<(), TrainError> {
             let key = format!("{name}.{k}");
             let v = w.tensors.get(&key).cloned().ok_or_else(|| {
-                ConvertError::Unsupported(format!("{}: no tensor {key}", w.file.display()))
+                TrainError::Data(format!("{}: no tensor {key}", w.file.display()))
             })?;
             t.insert(key, v);
             Ok(())
@@ -761,12 +760,12 @@ fn unexport(
                     &[("forward", "")]
                 };
                 for (dir, suffix) in dirs {
-                    let get = |k: &str| -> Result<Tensor, ConvertError> {
+                    let get = |k: &str| -> Result<Tensor, TrainError> {
                         w.tensors
                             .get(&format!("{name}.{k}{suffix}"))
                             .cloned()
                             .ok_or_else(|| {
-                                ConvertError::Unsupported(format!(
+                                TrainError::Data(format!(
                                     "{}: no tensor {name}.{k}{suffix}",
                                     w.file.display()
                                 ))
@@ -793,10 +792,10 @@ fn unexport(
 }
 
 /// Target names: from the file given, or DeepSEA's for 919 outputs.
-fn target_names(opts: &ImportOptions, outputs: usize) -> Result<Vec<String>, ConvertError> {
+fn target_names(opts: &ImportOptions, outputs: usize) -> Result<Vec<String>, TrainError> {
     let names: Vec<String> = match &opts.targets {
         Some(p) => std::fs::read_to_string(p)
-            .map_err(|e| ConvertError::Io(p.clone(), e))?
+            .map_err(|e| TrainError::Io(p.clone(), e))?
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
@@ -804,7 +803,7 @@ fn target_names(opts: &ImportOptions, outputs: usize) -> Result<Vec<String>, Con
             .collect(),
         None if outputs == 919 => DEEPSEA_NAMES.lines().map(String::from).collect(),
         None => {
-            return Err(ConvertError::Unsupported(format!(
+            return Err(TrainError::Data(format!(
                 "{}: the model has {outputs} outputs; name them with --targets FILE (one \
                  name per line, in output order)",
                 opts.weights.display()
@@ -812,7 +811,7 @@ fn target_names(opts: &ImportOptions, outputs: usize) -> Result<Vec<String>, Con
         }
     };
     if names.len() != outputs {
-        return Err(ConvertError::Unsupported(format!(
+        return Err(TrainError::Data(format!(
             "{}: {} target names, but the model has {outputs} outputs",
             opts.targets
                 .as_ref()
@@ -824,7 +823,7 @@ fn target_names(opts: &ImportOptions, outputs: usize) -> Result<Vec<String>, Con
 }
 
 /// Imports the weights and writes `OUT/best.json`, its weight file and `OUT/import.json`.
-pub fn import(opts: &ImportOptions) -> Result<ImportReport, ConvertError> {
+pub fn import(opts: &ImportOptions) -> Result<ImportReport, TrainError> {
     let mut inputs: Vec<(&str, &Path)> = vec![("the weights", &opts.weights)];
     if let Some(t) = &opts.targets {
         inputs.push(("--targets", t));
@@ -854,7 +853,7 @@ pub fn import(opts: &ImportOptions) -> Result<ImportReport, ConvertError> {
         _ => target_names(opts, model.outputs)?,
     };
     let layers: Layers = serde_json::from_value(model.layers.clone())
-        .map_err(|e| ConvertError::Unsupported(format!("the imported layers: {e}")))?;
+        .map_err(|e| TrainError::Data(format!("the imported layers: {e}")))?;
     let mut config = TrainConfig::preset("deepsea").expect("a preset");
     config.about = Some(format!(
         "imported by ferrosea-train import --from {} from {}",
@@ -888,21 +887,21 @@ pub fn import(opts: &ImportOptions) -> Result<ImportReport, ConvertError> {
         targets.len(),
         &store.builder(&Device::Cpu),
     )
-    .map_err(|e| ConvertError::Unsupported(format!("the imported model: {e}")))?;
+    .map_err(|e| TrainError::Data(format!("the imported model: {e}")))?;
     drop(net);
     let declared = store.tensors();
     for (k, v) in &declared {
         match model.tensors.get(k) {
             Some(t) if t.dims() == v.dims() => {}
             Some(t) => {
-                return Err(ConvertError::Unsupported(format!(
+                return Err(TrainError::Data(format!(
                     "imported {k} is {:?}, the network needs {:?}",
                     t.dims(),
                     v.dims()
                 )))
             }
             None => {
-                return Err(ConvertError::Unsupported(format!(
+                return Err(TrainError::Data(format!(
                     "the import gives no {k}, which the network needs"
                 )))
             }
@@ -912,7 +911,7 @@ pub fn import(opts: &ImportOptions) -> Result<ImportReport, ConvertError> {
         .keys()
         .map(|k| (k.clone(), model.tensors[k].clone()))
         .collect();
-    std::fs::create_dir_all(&opts.out).map_err(|e| ConvertError::Io(opts.out.clone(), e))?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| TrainError::Io(opts.out.clone(), e))?;
     let mut meta = CheckpointMeta {
         format: ferrosea_runtime::checkpoint::CHECKPOINT_FORMAT.into(),
         format_version: 1,
@@ -942,7 +941,7 @@ pub fn import(opts: &ImportOptions) -> Result<ImportReport, ConvertError> {
         alphabet: None,
     };
     if exported.is_some() && alphabet != "ACGT" {
-        return Err(ConvertError::Unsupported(format!(
+        return Err(TrainError::Data(format!(
             "{}: a model over the alphabet {alphabet}: only DNA models are imported",
             opts.weights.display()
         )));

@@ -18,28 +18,10 @@ use candle_core::{Device, Tensor};
 use ferrosea_models::spec::{self, Layers};
 use ferrosea_runtime::checkpoint::{self, ModelCheckpoint};
 
+use crate::TrainError;
+
 pub use import::{import, ImportFormat, ImportOptions, ImportReport, DEEPSEA_NAMES};
 pub use pytorch::{pytorch_state_dict, PYTORCH_TEMPLATE};
-
-/// Why a conversion failed: every message names the file or the layer at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum ConvertError {
-    /// A checkpoint that cannot be read.
-    #[error(transparent)]
-    Checkpoint(#[from] checkpoint::CheckpointError),
-    /// A model the target format cannot express, or weights that do not fit it.
-    #[error("{0}")]
-    Unsupported(String),
-    /// A file-system error.
-    #[error("{0}: {1}")]
-    Io(PathBuf, std::io::Error),
-    /// A tensor operation.
-    #[error("tensor operation: {0}")]
-    Candle(#[from] candle_core::Error),
-    /// The output path is one of the inputs.
-    #[error(transparent)]
-    OutputIsInput(#[from] ferrosea_dataset::OutputIsInput),
-}
 
 /// The format [`export`] writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -65,14 +47,14 @@ pub struct Exported {
 
 impl Exported {
     /// Reads the checkpoint at `path` (a checkpoint JSON or a run directory).
-    pub fn read(path: &Path) -> Result<(Exported, PathBuf), ConvertError> {
+    pub fn read(path: &Path) -> Result<(Exported, PathBuf), TrainError> {
         let json = checkpoint::resolve(path)?;
         let meta = checkpoint::read_model(&json)?;
         let tensors = checkpoint::load_tensors(&json, &meta.weights_file, &Device::Cpu)?;
         let (layers, _) = meta
             .model
             .layers()
-            .map_err(|e| ConvertError::Unsupported(format!("{}: {e}", json.display())))?;
+            .map_err(|e| TrainError::Data(format!("{}: {e}", json.display())))?;
         let channels = meta.alphabet.channels();
         Ok((
             Exported {
@@ -112,7 +94,7 @@ pub struct ExportOptions {
 }
 
 /// Writes the checkpoint in the chosen format; returns the files written.
-pub fn export(opts: &ExportOptions) -> Result<Vec<PathBuf>, ConvertError> {
+pub fn export(opts: &ExportOptions) -> Result<Vec<PathBuf>, TrainError> {
     let (model, json) = Exported::read(&opts.checkpoint)?;
     let files: Vec<PathBuf> = match opts.to {
         ExportFormat::Pytorch => ["model.py", "model.safetensors", "config.json"]
@@ -124,7 +106,7 @@ pub fn export(opts: &ExportOptions) -> Result<Vec<PathBuf>, ConvertError> {
     for f in &files {
         ferrosea_dataset::ensure_not_input(f, &[("--checkpoint", &json)])?;
     }
-    std::fs::create_dir_all(&opts.out).map_err(|e| ConvertError::Io(opts.out.clone(), e))?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| TrainError::Io(opts.out.clone(), e))?;
     match opts.to {
         ExportFormat::Pytorch => pytorch::write(&model, &opts.out)?,
         ExportFormat::Onnx => onnx::write(&model, &opts.out)?,
@@ -133,21 +115,21 @@ pub fn export(opts: &ExportOptions) -> Result<Vec<PathBuf>, ConvertError> {
 }
 
 /// Writes `contents` to `path` atomically.
-pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), ConvertError> {
+pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), TrainError> {
     ferrosea_dataset::write_atomically(path, contents)
-        .map_err(|e| ConvertError::Io(path.to_path_buf(), e))
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e))
 }
 
 /// Writes `tensors` to `path` as safetensors, atomically.
 pub(crate) fn write_safetensors(
     path: &Path,
     tensors: &BTreeMap<String, Tensor>,
-) -> Result<(), ConvertError> {
+) -> Result<(), TrainError> {
     let tmp = ferrosea_dataset::tmp_path(path);
     let map: std::collections::HashMap<String, Tensor> = tensors
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     candle_core::safetensors::save(&map, &tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| ConvertError::Io(path.to_path_buf(), e))
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e))
 }

@@ -21,7 +21,8 @@ use candle_core::Tensor;
 use ferrosea_models::spec::{Activation, Cell, LayerKind, Layers, Padding, Pool, Return};
 use ferrosea_models::GateActivation;
 
-use super::{ConvertError, Exported};
+use super::Exported;
+use crate::TrainError;
 
 /// A protobuf message being written.
 #[derive(Default)]
@@ -206,9 +207,9 @@ impl Graph<'_> {
         &mut self,
         key: &str,
         f: impl FnOnce(Vec<f32>, &[usize]) -> (Vec<f32>, Vec<usize>),
-    ) -> Result<String, ConvertError> {
+    ) -> Result<String, TrainError> {
         let t = self.tensors.get(key).ok_or_else(|| {
-            ConvertError::Unsupported(format!(
+            TrainError::Data(format!(
                 "the checkpoint has no {key}: its weights do not match its recipe"
             ))
         })?;
@@ -319,7 +320,7 @@ impl Graph<'_> {
         mut x: String,
         mut feat: Feat,
         mut len: usize,
-    ) -> Result<(String, Feat, usize), ConvertError> {
+    ) -> Result<(String, Feat, usize), TrainError> {
         for layer in &layers.0 {
             let name = format!("{prefix}{}", layer.name.as_deref().expect("named layers"));
             match &layer.kind {
@@ -427,7 +428,7 @@ impl Graph<'_> {
         name: &str,
         r: &ferrosea_models::spec::Recurrent,
         x: &str,
-    ) -> Result<(String, Feat), ConvertError> {
+    ) -> Result<(String, Feat), TrainError> {
         let h = r.hidden;
         let dirs: &[&str] = if r.bidirectional {
             &["forward", "backward"]
@@ -451,9 +452,9 @@ impl Graph<'_> {
         let (mut w, mut rr, mut b) = (Vec::new(), Vec::new(), Vec::new());
         let mut input = 0;
         for dir in dirs {
-            let get = |k: &str| -> Result<Tensor, ConvertError> {
+            let get = |k: &str| -> Result<Tensor, TrainError> {
                 self.tensors.get(&format!("{name}.{dir}.{k}")).cloned().ok_or_else(|| {
-                    ConvertError::Unsupported(format!(
+                    TrainError::Data(format!(
                         "the checkpoint has no {name}.{dir}.{k}: its weights do not match its recipe"
                     ))
                 })
@@ -537,7 +538,7 @@ impl Graph<'_> {
 }
 
 /// Writes `model.onnx` into `dir`.
-pub(super) fn write(model: &Exported, dir: &Path) -> Result<(), ConvertError> {
+pub(super) fn write(model: &Exported, dir: &Path) -> Result<(), TrainError> {
     let mut g = Graph {
         nodes: Vec::new(),
         initializers: Vec::new(),
@@ -546,7 +547,7 @@ pub(super) fn write(model: &Exported, dir: &Path) -> Result<(), ConvertError> {
     };
     let (h, feat, _) = g.layers(&model.layers, "", "x".into(), Feat::Seq, model.meta.window)?;
     if feat != Feat::Flat {
-        return Err(ConvertError::Unsupported(
+        return Err(TrainError::Data(
             "the last layer does not give a flat output".into(),
         ));
     }

@@ -19,7 +19,7 @@ use std::path::Path;
 use candle_core::pickle::{Object, Stack};
 use candle_core::{DType, Device, Tensor};
 
-use super::ConvertError;
+use crate::TrainError;
 
 /// The legacy format's first pickle: protocol 2, `LONG1` of 10 bytes holding the magic
 /// number 0x1950a86a20f9469cfc6c, `STOP`.
@@ -27,8 +27,8 @@ const MAGIC: [u8; 15] = [
     0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
 ];
 
-fn bad(path: &Path, what: impl std::fmt::Display) -> ConvertError {
-    ConvertError::Unsupported(format!(
+fn bad(path: &Path, what: impl std::fmt::Display) -> TrainError {
+    TrainError::Data(format!(
         "{}: not a PyTorch weight file that can be read ({what})",
         path.display()
     ))
@@ -36,12 +36,12 @@ fn bad(path: &Path, what: impl std::fmt::Display) -> ConvertError {
 
 /// The tensors of a PyTorch weight file, by key; `key`: the entry of a dict that holds the
 /// state dict (e.g. `state_dict` in Selene's checkpoints), when the file holds one.
-pub fn read_pth(path: &Path, key: Option<&str>) -> Result<Vec<(String, Tensor)>, ConvertError> {
+pub fn read_pth(path: &Path, key: Option<&str>) -> Result<Vec<(String, Tensor)>, TrainError> {
     let mut head = [0u8; 4];
-    let mut f = std::fs::File::open(path).map_err(|e| ConvertError::Io(path.into(), e))?;
+    let mut f = std::fs::File::open(path).map_err(|e| TrainError::Io(path.into(), e))?;
     let n = f
         .read(&mut head)
-        .map_err(|e| ConvertError::Io(path.into(), e))?;
+        .map_err(|e| TrainError::Io(path.into(), e))?;
     if n == 4 && head == *b"PK\x03\x04" {
         return candle_core::pickle::read_all_with_key(path, key)
             .map_err(|e| bad(path, format!("zip archive: {e}")));
@@ -56,7 +56,7 @@ pub fn read_pth(path: &Path, key: Option<&str>) -> Result<Vec<(String, Tensor)>,
 }
 
 /// One pickle from `r`.
-fn pickle(r: &mut impl std::io::BufRead, path: &Path, what: &str) -> Result<Object, ConvertError> {
+fn pickle(r: &mut impl std::io::BufRead, path: &Path, what: &str) -> Result<Object, TrainError> {
     let mut stack = Stack::empty();
     stack
         .read_loop(r)
@@ -116,8 +116,8 @@ fn tensor_ref(obj: Object) -> Option<TensorRef> {
     Some((key, dtype, size, offset, shape, stride))
 }
 
-fn read_legacy(path: &Path, key: Option<&str>) -> Result<Vec<(String, Tensor)>, ConvertError> {
-    let file = std::fs::File::open(path).map_err(|e| ConvertError::Io(path.into(), e))?;
+fn read_legacy(path: &Path, key: Option<&str>) -> Result<Vec<(String, Tensor)>, TrainError> {
+    let file = std::fs::File::open(path).map_err(|e| TrainError::Io(path.into(), e))?;
     let mut r = BufReader::new(file);
     let mut magic = [0u8; 15];
     if r.read_exact(&mut magic).is_err() || magic != MAGIC {

@@ -22,18 +22,15 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use ferrosea_models::spec::{Cell, LayerKind, Layers};
 
-use super::{ConvertError, Exported};
+use super::Exported;
+use crate::TrainError;
 
 /// The template of `model.py` (`__SPEC__` stands for the description).
 pub const PYTORCH_TEMPLATE: &str = include_str!("model.py");
 
-fn take(
-    tensors: &BTreeMap<String, Tensor>,
-    key: &str,
-    layer: &str,
-) -> Result<Tensor, ConvertError> {
+fn take(tensors: &BTreeMap<String, Tensor>, key: &str, layer: &str) -> Result<Tensor, TrainError> {
     tensors.get(key).cloned().ok_or_else(|| {
-        ConvertError::Unsupported(format!(
+        TrainError::Data(format!(
             "the checkpoint has no {key} (layer {layer}): its weights do not match its recipe"
         ))
     })
@@ -46,16 +43,16 @@ fn layer_keys(
     prefix: &str,
     tensors: &BTreeMap<String, Tensor>,
     out: &mut BTreeMap<String, Tensor>,
-) -> Result<(), ConvertError> {
+) -> Result<(), TrainError> {
     for layer in &layers.0 {
         let own = layer.name.as_deref().expect("named layers");
         if own.contains('.') {
-            return Err(ConvertError::Unsupported(format!(
+            return Err(TrainError::Data(format!(
                 "layer {own}: a PyTorch module name cannot hold '.'; rename the layer"
             )));
         }
         let name = format!("{prefix}{own}");
-        let mut copy = |suffix: &str| -> Result<(), ConvertError> {
+        let mut copy = |suffix: &str| -> Result<(), TrainError> {
             let key = format!("{name}.{suffix}");
             out.insert(key.clone(), take(tensors, &key, &name)?);
             Ok(())
@@ -115,7 +112,7 @@ fn layer_keys(
 }
 
 /// The state dict of `model.py`'s `Net` for this checkpoint.
-pub fn pytorch_state_dict(model: &Exported) -> Result<BTreeMap<String, Tensor>, ConvertError> {
+pub fn pytorch_state_dict(model: &Exported) -> Result<BTreeMap<String, Tensor>, TrainError> {
     let mut out = BTreeMap::new();
     layer_keys(&model.layers, "", &model.tensors, &mut out)?;
     for k in ["output.weight", "output.bias"] {
@@ -126,12 +123,12 @@ pub fn pytorch_state_dict(model: &Exported) -> Result<BTreeMap<String, Tensor>, 
 
 /// Writes `model.py`, `model.safetensors` and `config.json` (the description, which
 /// `import --from pytorch` reads back) into `dir`.
-pub(super) fn write(model: &Exported, dir: &Path) -> Result<(), ConvertError> {
+pub(super) fn write(model: &Exported, dir: &Path) -> Result<(), TrainError> {
     let state = pytorch_state_dict(model)?;
     let spec = model.spec_json();
     let text = serde_json::to_string_pretty(&spec).expect("JSON");
     if text.contains("\"\"\"") {
-        return Err(ConvertError::Unsupported(
+        return Err(TrainError::Data(
             "a target name holds three double quotes in a row, which model.py cannot embed".into(),
         ));
     }
