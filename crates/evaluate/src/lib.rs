@@ -8,6 +8,7 @@
 //! published per-target figures ([`reference`](mod@reference)) and draws the curves ([`plots`]). The binary
 //! `ferrosea-evaluate` is a thin command line over both.
 
+pub mod cli;
 pub mod labels;
 mod metrics;
 pub mod plots;
