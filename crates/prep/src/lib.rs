@@ -12,6 +12,7 @@
 //! are known), the second writes them. Memory is bounded by the longest chromosome, whatever
 //! the genome size. Labelling follows Zhou & Troyanskaya (2015); see [`label`].
 
+pub mod cli;
 pub mod examples;
 pub mod import;
 pub mod label;
