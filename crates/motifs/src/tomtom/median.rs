@@ -58,7 +58,7 @@ pub(super) const MEDIAN_BINS: usize = 1024;
 /// over [lo, hi] finds the bin holding the middle rank, and a selection among that bin's
 /// values finds it.
 #[inline(always)]
-pub(super) fn median(row: &[f64], lo: f64, hi: f64, keys: &mut Vec<u64>) -> f64 {
+pub(super) fn median(simd: Simd, row: &[f64], lo: f64, hi: f64, keys: &mut Vec<u64>) -> f64 {
     let n = row.len();
     let rank = (n - 1) / 2;
     if hi <= lo {
@@ -81,7 +81,7 @@ pub(super) fn median(row: &[f64], lo: f64, hi: f64, keys: &mut Vec<u64>) -> f64 
         if keys.len() < n {
             keys.resize(n, 0);
         }
-        let (below, k) = bracket(row, unkey(p_lo), unkey(p_hi), keys);
+        let (below, k) = bracket(simd, row, unkey(p_lo), unkey(p_hi), keys);
         if below <= rank && rank < below + k {
             let (_, &mut m, _) = keys[..k].select_nth_unstable(rank - below);
             return unkey(m);

@@ -155,9 +155,10 @@ pub fn compare(queries: &[Motif], targets: &[Motif], o: &Options) -> Vec<Vec<Mat
         return vec![Vec::new(); queries.len()];
     }
     let pool = pool(targets, o);
+    let simd = Simd::detect();
     queries
         .par_iter()
-        .map(|q| SCRATCH.with(|scratch| one_query(q, &pool, o, &mut scratch.borrow_mut())))
+        .map(|q| SCRATCH.with(|scratch| one_query(simd, q, &pool, o, &mut scratch.borrow_mut())))
         .collect()
 }
 

@@ -44,30 +44,35 @@ pub(super) fn alignments(
     })
 }
 
-/// One query against the pool. On x86-64 a copy compiled for AVX2 runs where the CPU has
-/// it (the loops over columns, histograms and convolutions vectorise twice as wide); it
-/// multiplies and adds as the baseline does, with no fused multiply-add, and square roots
-/// are exact, so the results are the same bits everywhere.
-pub(super) fn one_query(q: &Motif, pool: &Pool, o: &Options, scratch: &mut Scratch) -> Vec<Match> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { one_query_avx2(q, pool, o, scratch) };
-        }
-    }
-    one_query_portable(q, pool, o, scratch)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-pub(super) unsafe fn one_query_avx2(
+/// One query against the pool, with the kernels of `simd`. With AVX2 the whole query runs
+/// in a copy compiled for it (the loops over columns, histograms and convolutions vectorise
+/// twice as wide); it multiplies and adds as the baseline does, with no fused multiply-add,
+/// and square roots are exact, so the results are the same bits everywhere.
+pub(super) fn one_query(
+    simd: Simd,
     q: &Motif,
     pool: &Pool,
     o: &Options,
     scratch: &mut Scratch,
 ) -> Vec<Match> {
-    one_query_portable(q, pool, o, scratch)
+    match simd {
+        // SAFETY: `Avx2` proves the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2(_) => unsafe { one_query_avx2(simd, q, pool, o, scratch) },
+        Simd::Portable => one_query_with(simd, q, pool, o, scratch),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn one_query_avx2(
+    simd: Simd,
+    q: &Motif,
+    pool: &Pool,
+    o: &Options,
+    scratch: &mut Scratch,
+) -> Vec<Match> {
+    one_query_with(simd, q, pool, o, scratch)
 }
 
 /// Values kept on either side of each row of integer scores, so that [`diagonal_sums`] reads
@@ -188,12 +193,7 @@ pub(super) const TWO_52: f64 = 4_503_599_627_370_496.0;
 pub(super) const MAX_BINS: usize = u16::MAX as usize - 2;
 
 #[inline(always)]
-pub(super) fn one_query_portable(
-    q: &Motif,
-    pool: &Pool,
-    o: &Options,
-    sc: &mut Scratch,
-) -> Vec<Match> {
+fn one_query_with(simd: Simd, q: &Motif, pool: &Pool, o: &Options, sc: &mut Scratch) -> Vec<Match> {
     let qcols = with_pseudocount(q, o);
     let (w, n) = (qcols.len(), pool.cols.len());
     // Scores, and each query row's median.
@@ -204,7 +204,7 @@ pub(super) fn one_query_portable(
         let row = &mut sc.scores[i * n..(i + 1) * n];
         score_row(o.distance, qc, pool, row);
         let (rmin, rmax) = min_max(row);
-        let m = median(row, rmin, rmax, &mut sc.keys);
+        let m = median(simd, row, rmin, rmax, &mut sc.keys);
         lo = lo.min(rmin - m);
         hi = hi.max(rmax - m);
         medians.push(m);
@@ -287,7 +287,7 @@ pub(super) fn one_query_portable(
                     l,
                     mask,
                 };
-                diagonal_sums(&target, diagonals);
+                diagonal_sums(simd, &target, diagonals);
             } else {
                 // Each query row adds the target's l scores to l consecutive diagonals.
                 for i in 0..w {

@@ -3,19 +3,51 @@
 
 use super::*;
 
+/// The instruction set the kernels run with, chosen once per comparison by
+/// [`Simd::detect`]: the AVX2 kernels can only be reached through a value that proves the CPU
+/// has it.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Simd {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(Avx2),
+}
+
+/// Proof that the CPU runs AVX2: made only by [`Simd::detect`].
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Avx2(());
+
+impl Simd {
+    /// The widest instruction set of this CPU that the kernels have a form for.
+    pub(super) fn detect() -> Simd {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Simd::Avx2(Avx2(()));
+            }
+        }
+        Simd::Portable
+    }
+}
+
 /// Counts the values of `row` below `lo` and copies the [`key`]s of those in `[lo, hi]`, in
 /// order, to the start of `near` (at least as long as `row`): (count below, count copied).
 #[inline(always)]
-pub(super) fn bracket(row: &[f64], lo: f64, hi: f64, near: &mut [u64]) -> (usize, usize) {
+pub(super) fn bracket(
+    simd: Simd,
+    row: &[f64],
+    lo: f64,
+    hi: f64,
+    near: &mut [u64],
+) -> (usize, usize) {
     assert!(near.len() >= row.len());
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above; `near` is long enough.
-            return unsafe { bracket_avx2(row, lo, hi, near) };
-        }
+    match simd {
+        // SAFETY: `Avx2` proves the CPU has AVX2; `near` is long enough.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2(_) => unsafe { bracket_avx2(row, lo, hi, near) },
+        Simd::Portable => bracket_portable(row, lo, hi, near),
     }
-    bracket_portable(row, lo, hi, near)
 }
 
 #[inline(always)]
@@ -113,15 +145,13 @@ pub(super) const LANES: usize = 16;
 /// row, that row's values on those diagonals (a shifted read, masked to the target) in
 /// registers: 16-bit sums, so every w values below `top` must sum below 2^16.
 #[inline(always)]
-pub(super) fn diagonal_sums(target: &Placed, out: &mut [u32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { diagonal_sums_avx2(target, out) };
-        }
+pub(super) fn diagonal_sums(simd: Simd, target: &Placed, out: &mut [u32]) {
+    match simd {
+        // SAFETY: `Avx2` proves the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2(_) => unsafe { diagonal_sums_avx2(target, out) },
+        Simd::Portable => diagonal_sums_portable(target, out),
     }
-    diagonal_sums_portable(target, out)
 }
 
 #[inline(always)]
