@@ -210,8 +210,34 @@ fn cells_backward(
     }
 }
 
-/// [`cells_forward`], compiled for AVX2 where the processor has it.
+/// The instruction set the cell loops run with, chosen once per direction by
+/// [`Simd::detect`]; the AVX2 copies can only be reached through a value that proves the
+/// processor has it.
+#[derive(Clone, Copy, Debug)]
+enum Simd {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(Avx2),
+}
+
+/// Proof that the processor runs AVX2: made only by [`Simd::detect`].
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+struct Avx2(());
+
+impl Simd {
+    fn detect() -> Simd {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Simd::Avx2(Avx2(()));
+        }
+        Simd::Portable
+    }
+}
+
+/// [`cells_forward`], in the copy compiled for `simd`.
 fn step_forward(
+    simd: Simd,
     gate: GateActivation,
     hd: usize,
     gates: &mut [f32],
@@ -219,13 +245,12 @@ fn step_forward(
     c: &mut [f32],
     h: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor has AVX2, checked above.
-        unsafe { step_forward_avx2(gate, hd, gates, c_prev, c, h) };
-        return;
+    match simd {
+        // SAFETY: `Avx2` proves the processor has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2(_) => unsafe { step_forward_avx2(gate, hd, gates, c_prev, c, h) },
+        Simd::Portable => cells_forward(gate, hd, gates, c_prev, c, h),
     }
-    cells_forward(gate, hd, gates, c_prev, c, h);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -241,9 +266,10 @@ fn step_forward_avx2(
     cells_forward(gate, hd, gates, c_prev, c, h);
 }
 
-/// [`cells_backward`], compiled for AVX2 where the processor has it.
+/// [`cells_backward`], in the copy compiled for `simd`.
 #[allow(clippy::too_many_arguments)]
 fn step_backward(
+    simd: Simd,
     gate: GateActivation,
     hd: usize,
     a: &[f32],
@@ -253,13 +279,12 @@ fn step_backward(
     dc_next: &mut [f32],
     dg: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor has AVX2, checked above.
-        unsafe { step_backward_avx2(gate, hd, a, c, c_prev, dh, dc_next, dg) };
-        return;
+    match simd {
+        // SAFETY: `Avx2` proves the processor has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2(_) => unsafe { step_backward_avx2(gate, hd, a, c, c_prev, dh, dc_next, dg) },
+        Simd::Portable => cells_backward(gate, hd, a, c, c_prev, dh, dc_next, dg),
     }
-    cells_backward(gate, hd, a, c, c_prev, dh, dc_next, dg);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -313,6 +338,7 @@ fn forward_direction(
     let mut gates = vec![0f32; t * b * h4];
     let mut cells = vec![0f32; t * b * h];
     let zeros = vec![0f32; b * h];
+    let simd = Simd::detect();
     for s in 0..t {
         let ti = dims.time(d, s);
         let (g_lo, g_hi) = (ti * b * h4, (ti + 1) * b * h4);
@@ -342,7 +368,7 @@ fn forward_direction(
             }
         };
         let h_now = &mut hs[ti * b * h..(ti + 1) * b * h];
-        step_forward(gate, h, &mut gates[g_lo..g_hi], c_prev, c_now, h_now);
+        step_forward(simd, gate, h, &mut gates[g_lo..g_hi], c_prev, c_now, h_now);
     }
     (hs, gates, cells)
 }
@@ -430,6 +456,7 @@ impl Backward<'_> {
         let mut dc_next = vec![0f32; b * h];
         let zeros = vec![0f32; b * h];
         let mut dw_started = false;
+        let simd = Simd::detect();
         for s in (0..t).rev() {
             let ti = self.dims.time(d, s);
             let tp = (s > 0).then(|| self.dims.time(d, s - 1));
@@ -443,6 +470,7 @@ impl Backward<'_> {
             }
             let c_prev = tp.map_or(&zeros[..], |p| &cells[p * b * h..(p + 1) * b * h]);
             step_backward(
+                simd,
                 self.gate,
                 h,
                 &gates[ti * b * h4..(ti + 1) * b * h4],
@@ -535,33 +563,19 @@ mod tests {
     /// multiply-add, the same operations), for both gate kinds.
     #[test]
     fn cell_loops_give_the_same_bits_with_and_without_avx2() {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            let (b, hd) = (3, 37);
-            for gate in [GateActivation::Sigmoid, GateActivation::HardSigmoid] {
-                let gates = values(b * 4 * hd, 1, 6.0);
-                let c_prev = values(b * hd, 2, 3.0);
-                let run = |avx2: bool| {
-                    let (mut g, mut c, mut h) =
-                        (gates.clone(), vec![0.0; b * hd], vec![0.0; b * hd]);
-                    if avx2 {
-                        unsafe { step_forward_avx2(gate, hd, &mut g, &c_prev, &mut c, &mut h) };
-                    } else {
-                        cells_forward(gate, hd, &mut g, &c_prev, &mut c, &mut h);
-                    }
-                    let dh = values(b * hd, 3, 1.0);
-                    let (mut dc, mut dg) = (values(b * hd, 4, 1.0), vec![0.0; b * 4 * hd]);
-                    if avx2 {
-                        unsafe {
-                            step_backward_avx2(gate, hd, &g, &c, &c_prev, &dh, &mut dc, &mut dg)
-                        };
-                    } else {
-                        cells_backward(gate, hd, &g, &c, &c_prev, &dh, &mut dc, &mut dg);
-                    }
-                    [g, c, h, dc, dg].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
-                };
-                assert_eq!(run(true), run(false), "{gate:?}");
-            }
+        let (b, hd) = (3, 37);
+        for gate in [GateActivation::Sigmoid, GateActivation::HardSigmoid] {
+            let gates = values(b * 4 * hd, 1, 6.0);
+            let c_prev = values(b * hd, 2, 3.0);
+            let run = |simd: Simd| {
+                let (mut g, mut c, mut h) = (gates.clone(), vec![0.0; b * hd], vec![0.0; b * hd]);
+                step_forward(simd, gate, hd, &mut g, &c_prev, &mut c, &mut h);
+                let dh = values(b * hd, 3, 1.0);
+                let (mut dc, mut dg) = (values(b * hd, 4, 1.0), vec![0.0; b * 4 * hd]);
+                step_backward(simd, gate, hd, &g, &c, &c_prev, &dh, &mut dc, &mut dg);
+                [g, c, h, dc, dg].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+            };
+            assert_eq!(run(Simd::detect()), run(Simd::Portable), "{gate:?}");
         }
     }
 }
