@@ -12,6 +12,7 @@ pub mod cli;
 pub mod collective;
 pub mod config;
 pub mod convert;
+mod filters;
 pub mod optim;
 mod run;
 pub mod schedule;
@@ -19,7 +20,8 @@ pub mod schedule;
 use std::path::PathBuf;
 
 pub use config::TrainConfig;
-pub use run::{init_filters, run, Options, Outcome, Report};
+pub use filters::init_filters;
+pub use run::{run, Options, Outcome, Report};
 
 /// Why a run failed. Every message names the file or setting at fault.
 #[derive(Debug, thiserror::Error)]
