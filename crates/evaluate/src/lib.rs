@@ -14,7 +14,6 @@ mod metrics;
 pub mod plots;
 mod predict;
 pub mod reference;
-mod regression;
 
 use std::path::PathBuf;
 
