@@ -178,7 +178,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     let (mut pred, mut labels) = (Vec::new(), Vec::new());
     let mut next_row = 0; // first row not yet predicted
     for batch in loader {
-        let b = batch.map_err(EvalError::Data)?;
+        let b = batch?;
         let n = b.rows;
         let probs = if opts.rc_average {
             // One pass over both blocks, each starting on a padded boundary: the forward

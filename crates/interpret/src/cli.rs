@@ -272,17 +272,14 @@ fn attribute_input(
                     "--center applies to --fasta records (BED intervals are always centred)",
                 ));
             }
-            Ok(Input::Sequences(
-                Source::from_flags(
-                    sequences.fasta.as_deref(),
-                    sequences.genome.as_deref(),
-                    sequences.regions.as_deref(),
-                    None,
-                    1,
-                    sequences.center,
-                )
-                .map_err(usage)?,
-            ))
+            Ok(Input::Sequences(Source::from_flags(
+                sequences.fasta.as_deref(),
+                sequences.genome.as_deref(),
+                sequences.regions.as_deref(),
+                None,
+                1,
+                sequences.center,
+            )?))
         }
     }
 }

@@ -58,7 +58,7 @@ fn load_db(opts: &CompareOptions) -> Result<(Vec<Motif>, String), InterpretError
         Some(p) => {
             let db = read_motifs(p)?;
             if db.is_empty() {
-                return Err(InterpretError::Usage(format!(
+                return Err(InterpretError::Data(format!(
                     "--db {}: the database lists no motifs",
                     p.display()
                 )));

@@ -83,8 +83,8 @@ pub struct MotifsReport {
     pub seconds: f64,
 }
 
-fn usage(e: impl std::fmt::Display) -> InterpretError {
-    InterpretError::Usage(e.to_string())
+fn data(e: impl std::fmt::Display) -> InterpretError {
+    InterpretError::Data(e.to_string())
 }
 
 /// The seqlets' windows with flanks: bases, contributions and hypothetical contributions of
@@ -97,10 +97,10 @@ fn gather(
 ) -> Result<Vec<SeqletData>, InterpretError> {
     let shape = r
         .array_shape("contributions")
-        .ok_or_else(|| usage(format!("{}: no contributions", r.path().display())))?;
+        .ok_or_else(|| data(format!("{}: no contributions", r.path().display())))?;
     let (l, c, k) = (shape[1], shape[2], shape[3]);
     if c != 4 {
-        return Err(usage(format!(
+        return Err(data(format!(
             "{}: motifs need DNA (4 channels), the attributions have {c}",
             r.path().display()
         )));
@@ -113,9 +113,9 @@ fn gather(
     while at < order.len() {
         let first = seqlets[order[at]].index;
         let last = (first + 64).min(r.rows());
-        let x = r.array("x", first..last).map_err(usage)?;
-        let contrib = r.array("contributions", first..last).map_err(usage)?;
-        let hyp = r.array("hypothetical", first..last).map_err(usage)?;
+        let x = r.array("x", first..last)?;
+        let contrib = r.array("contributions", first..last)?;
+        let hyp = r.array("hypothetical", first..last)?;
         while at < order.len() && seqlets[order[at]].index < last {
             let s = seqlets[order[at]];
             let i = s.index - first;
@@ -365,7 +365,7 @@ fn write_outputs(
         level: 4,
     };
     let h5 = dir.join("motifs.h5");
-    let mut writer = ResultsWriter::create(&h5, &spec).map_err(usage)?;
+    let mut writer = ResultsWriter::create(&h5, &spec)?;
     for (m, (_, _, f, group)) in summaries.iter().zip(all) {
         let n = f.members.len();
         let get = |i: usize| group[f.members[i].seqlet];
@@ -383,22 +383,20 @@ fn write_outputs(
             .collect();
         let reverse: Vec<bool> = f.members.iter().map(|mm| mm.reverse).collect();
         let scores: Vec<f32> = (0..n).map(|i| get(i).score).collect();
-        writer
-            .append(
-                n,
-                &[
-                    Column::Str(&ids),
-                    Column::Int(&rows),
-                    Column::Str(&seqs),
-                    Column::Int(&starts),
-                    Column::Int(&ends),
-                    Column::Int(&offsets),
-                    Column::Int(&place),
-                    Column::Bool(&reverse),
-                ],
-                &[&scores],
-            )
-            .map_err(usage)?;
+        writer.append(
+            n,
+            &[
+                Column::Str(&ids),
+                Column::Int(&rows),
+                Column::Str(&seqs),
+                Column::Int(&starts),
+                Column::Int(&ends),
+                Column::Int(&offsets),
+                Column::Int(&place),
+                Column::Bool(&reverse),
+            ],
+            &[&scores],
+        )?;
     }
     let ids: Vec<String> = summaries.iter().map(|m| m.id.clone()).collect();
     writer
@@ -407,9 +405,8 @@ fn write_outputs(
         .and_then(|()| writer.put("motifs/hcwm", &[columns, 4], &hcwm))
         .and_then(|()| writer.put_ints("motifs/support", &support))
         .and_then(|()| writer.put_ints("motifs/first_column", &first))
-        .and_then(|()| writer.put_strings("motifs/id", &ids))
-        .map_err(usage)?;
-    writer.finish().map_err(usage)?;
+        .and_then(|()| writer.put_strings("motifs/id", &ids))?;
+    writer.finish()?;
     if opts.logos {
         let logos = dir.join("logos");
         std::fs::create_dir_all(&logos).map_err(|e| InterpretError::Io(logos.clone(), e))?;

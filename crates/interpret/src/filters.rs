@@ -120,20 +120,18 @@ struct Loaded {
 }
 
 fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError> {
-    let json =
-        checkpoint::resolve(&opts.checkpoint).map_err(|e| InterpretError::Usage(e.to_string()))?;
-    let meta = checkpoint::read_model(&json).map_err(|e| InterpretError::Usage(e.to_string()))?;
-    let tensors = checkpoint::load_tensors(&json, &meta.weights_file, device)
-        .map_err(|e| InterpretError::Usage(e.to_string()))?;
+    let json = checkpoint::resolve(&opts.checkpoint)?;
+    let meta = checkpoint::read_model(&json)?;
+    let tensors = checkpoint::load_tensors(&json, &meta.weights_file, device)?;
     let Some((conv, _)) = meta.model().first_conv() else {
-        return Err(InterpretError::Usage(format!(
+        return Err(InterpretError::Data(format!(
             "{}: the model's first layer is not a convolution, so it has no filters to read",
             json.display()
         )));
     };
     let (wname, bname) = (format!("{conv}.weight"), format!("{conv}.bias"));
     let (Some(weight), Some(bias)) = (tensors.get(&wname), tensors.get(&bname)) else {
-        return Err(InterpretError::Usage(format!(
+        return Err(InterpretError::Data(format!(
             "{}: no first convolution ({wname}, {bname}) among the weights",
             json.display()
         )));
@@ -141,14 +139,14 @@ fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError
     let (weight, bias) = (weight.clone(), bias.clone());
     let c = meta.alphabet.channels();
     if weight.dims().len() != 3 || weight.dims()[1] != c {
-        return Err(InterpretError::Usage(format!(
+        return Err(InterpretError::Data(format!(
             "{}: {wname} has shape {:?}, not [filters, {c}, width] (alphabet {})",
             json.display(),
             weight.dims(),
             meta.alphabet
         )));
     }
-    let store = ParamStore::from_tensors(tensors).map_err(candle)?;
+    let store = ParamStore::from_tensors(tensors)?;
     let net = Network::with_channels(
         meta.model(),
         c,
@@ -156,7 +154,7 @@ fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError
         meta.targets.len(),
         &store.builder(device),
     )
-    .map_err(|e| InterpretError::Usage(format!("{}: {e}", json.display())))?;
+    .map_err(|e| InterpretError::Data(format!("{}: {e}", json.display())))?;
     Ok(Loaded {
         net,
         store,
@@ -175,10 +173,6 @@ fn load(opts: &FiltersOptions, device: &Device) -> Result<Loaded, InterpretError
     })
 }
 
-fn candle(e: candle_core::Error) -> InterpretError {
-    InterpretError::Usage(format!("tensor operation: {e}"))
-}
-
 fn loader(opts: &FiltersOptions) -> Loader {
     // The labels only select sequences (--only-positive): any kind will do.
     Loader::spawn(LoaderSpec::in_file_order(
@@ -191,23 +185,12 @@ fn loader(opts: &FiltersOptions) -> Loader {
 /// Per batch: the best activation of every (sequence, filter) and its position.
 fn best_activations(conv: &Conv1d, x: &Tensor) -> Result<(Vec<f32>, Vec<u32>), InterpretError> {
     use candle_core::Module;
-    let act = conv.forward(x).map_err(candle)?;
-    let max = act
-        .max(D::Minus1)
-        .map_err(candle)?
-        .flatten_all()
-        .map_err(candle)?;
-    let arg = act
-        .argmax(D::Minus1)
-        .map_err(candle)?
-        .flatten_all()
-        .map_err(candle)?;
+    let act = conv.forward(x)?;
+    let max = act.max(D::Minus1)?.flatten_all()?;
+    let arg = act.argmax(D::Minus1)?.flatten_all()?;
     Ok((
-        max.to_vec1::<f32>().map_err(candle)?,
-        arg.to_dtype(DType::U32)
-            .map_err(candle)?
-            .to_vec1::<u32>()
-            .map_err(candle)?,
+        max.to_vec1::<f32>()?,
+        arg.to_dtype(DType::U32)?.to_vec1::<u32>()?,
     ))
 }
 
@@ -225,10 +208,9 @@ fn each_sequence(
 ) -> Result<(), InterpretError> {
     let mut seen = 0usize;
     for b in loader(opts) {
-        let b = b.map_err(InterpretError::Usage)?;
+        let b = b?;
         let rows = b.rows.min(n_rows - seen);
-        let x = Tensor::from_slice(&b.x[..rows * c * window], (rows, c, window), device)
-            .map_err(candle)?;
+        let x = Tensor::from_slice(&b.x[..rows * c * window], (rows, c, window), device)?;
         let (max, arg) = best_activations(conv, &x)?;
         let nf = max.len() / rows.max(1);
         for i in (0..rows).filter(|&i| keep(&b.y, i)) {
@@ -265,24 +247,20 @@ fn add_symbol(seq: &[f32], window: usize, alphabet: &Alphabet, p: usize, out: &m
 
 /// Runs the method and writes `filters.meme`, `filters.tsv`, `counts.tsv` and `logos/`.
 pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
-    let reader = ferrosea_dataset::Reader::open(&opts.data)
-        .map_err(|e| InterpretError::Usage(e.to_string()))?;
+    let reader = ferrosea_dataset::Reader::open(&opts.data)?;
     let window = reader.window();
     let n_rows = opts.max_samples.unwrap_or(usize::MAX).min(reader.len());
     if n_rows == 0 {
-        return Err(InterpretError::Usage(format!(
+        return Err(InterpretError::Data(format!(
             "{}: no sequences",
             opts.data.display()
         )));
     }
-    let device = opts
-        .device
-        .open()
-        .map_err(|e| InterpretError::Usage(e.to_string()))?;
+    let device = opts.device.open()?;
     let m = load(opts, &device)?;
     let alphabet = reader.alphabet().clone();
     if alphabet != m.alphabet {
-        return Err(InterpretError::Usage(format!(
+        return Err(InterpretError::Mismatch(format!(
             "{} holds sequences over {alphabet}, but the checkpoint {} was trained on {}",
             opts.data.display(),
             m.json.display(),
@@ -294,7 +272,7 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
     if opts.logos && !dna {
         tracing::info!("logos are drawn for DNA motifs only; the alphabet is {alphabet}");
     }
-    let (nf, _, k) = m.weight.dims3().map_err(candle)?;
+    let (nf, _, k) = m.weight.dims3()?;
     let w = opts.window.unwrap_or(k);
     if w == 0 || w > window {
         return Err(InterpretError::Usage(format!(
@@ -303,13 +281,13 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
         )));
     }
     if k > window {
-        return Err(InterpretError::Usage(format!(
+        return Err(InterpretError::Mismatch(format!(
             "the filters are {k} wide, wider than the {window} bp sequences of {}",
             opts.data.display()
         )));
     }
     if opts.influence.is_some() && m.window != window {
-        return Err(InterpretError::Usage(format!(
+        return Err(InterpretError::Mismatch(format!(
             "{}: windows of {window} bp, but the checkpoint {} was trained on windows of {} bp: \
              --influence runs the whole network, which takes only its own window length",
             opts.data.display(),
@@ -566,7 +544,7 @@ fn influence(
 ) -> Result<Vec<(f64, f64)>, InterpretError> {
     let mut xs = Vec::new();
     for b in loader(opts) {
-        let b = b.map_err(InterpretError::Usage)?;
+        let b = b?;
         xs.extend_from_slice(&b.x);
         if xs.len() >= samples * m.net.channels() * window {
             break;
@@ -577,27 +555,16 @@ fn influence(
     let predict = |net: &Network| -> Result<Vec<f32>, InterpretError> {
         let mut out = Vec::with_capacity(samples * m.targets);
         for chunk in xs.chunks(batch * m.net.channels() * window) {
-            let logits = ferrosea_runtime::eval_logits(net, device, chunk.to_vec(), window, batch)
-                .map_err(candle)?;
-            let p = m.loss.outputs(&logits).map_err(candle)?;
-            out.extend(
-                p.flatten_all()
-                    .map_err(candle)?
-                    .to_vec1::<f32>()
-                    .map_err(candle)?,
-            );
+            let logits = ferrosea_runtime::eval_logits(net, device, chunk.to_vec(), window, batch)?;
+            let p = m.loss.outputs(&logits)?;
+            out.extend(p.flatten_all()?.to_vec1::<f32>()?);
         }
         Ok(out)
     };
     let base = predict(&m.net)?;
-    let (nf, c, k) = m.weight.dims3().map_err(candle)?;
-    let wv = m
-        .weight
-        .flatten_all()
-        .map_err(candle)?
-        .to_vec1::<f32>()
-        .map_err(candle)?;
-    let bv = m.bias.to_vec1::<f32>().map_err(candle)?;
+    let (nf, c, k) = m.weight.dims3()?;
+    let wv = m.weight.flatten_all()?.to_vec1::<f32>()?;
+    let bv = m.bias.to_vec1::<f32>()?;
     let (wname, bname) = (format!("{}.weight", m.conv), format!("{}.bias", m.conv));
     let mut out = Vec::with_capacity(nf);
     for f in 0..nf {
@@ -607,14 +574,8 @@ fn influence(
             .for_each(|v| *v = 0.0);
         b2[f] = 0.0;
         m.store
-            .set(
-                &wname,
-                &Tensor::from_vec(w2, (nf, c, k), device).map_err(candle)?,
-            )
-            .map_err(candle)?;
-        m.store
-            .set(&bname, &Tensor::from_vec(b2, nf, device).map_err(candle)?)
-            .map_err(candle)?;
+            .set(&wname, &Tensor::from_vec(w2, (nf, c, k), device)?)?;
+        m.store.set(&bname, &Tensor::from_vec(b2, nf, device)?)?;
         let p = predict(&m.net)?;
         let n = p.len().max(1) as f64;
         let (mut d, mut a) = (0f64, 0f64);
@@ -625,7 +586,7 @@ fn influence(
         out.push((d / n, a / n));
         tracing::debug!("influence of filter{f}: {:.3e}", d / n);
     }
-    m.store.set(&wname, &m.weight).map_err(candle)?;
-    m.store.set(&bname, &m.bias).map_err(candle)?;
+    m.store.set(&wname, &m.weight)?;
+    m.store.set(&bname, &m.bias)?;
     Ok(out)
 }

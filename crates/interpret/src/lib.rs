@@ -36,21 +36,55 @@ pub use seqlets::{
 
 use std::path::PathBuf;
 
-/// Why an interpretation step failed. Every message names the file at fault.
+/// Why an interpretation step failed. Every message names the file at fault. Failures of
+/// the other crates keep their own type; [`Usage`](InterpretError::Usage) is only for flags
+/// that cannot work.
 #[derive(Debug, thiserror::Error)]
 pub enum InterpretError {
+    /// Wrong or conflicting flags.
+    #[error("{0}")]
+    Usage(String),
+    /// An input whose contents cannot be used (no contributions, too few rows, a filter
+    /// layer that is not there).
+    #[error("{0}")]
+    Data(String),
+    /// Two inputs that disagree (a checkpoint and a dataset, attributions and seqlets).
+    #[error("{0}")]
+    Mismatch(String),
     /// A motif file that cannot be read.
     #[error(transparent)]
     Motifs(#[from] ferrosea_motifs::MotifError),
-    /// Wrong flags or inputs.
+    /// A dataset, attribution or seqlet file that cannot be read or written.
+    #[error(transparent)]
+    Dataset(#[from] ferrosea_dataset::Error),
+    /// A checkpoint that cannot be found or read.
+    #[error(transparent)]
+    Checkpoint(#[from] ferrosea_runtime::checkpoint::CheckpointError),
+    /// A device or network that cannot be run.
+    #[error(transparent)]
+    Runtime(#[from] ferrosea_runtime::RuntimeError),
+    /// Mutagenesis or sequences from a genome (the analyze stage's model and inputs; boxed,
+    /// being large).
+    #[error(transparent)]
+    Analyze(Box<ferrosea_analyze::AnalyzeError>),
+    /// A tensor operation failed.
+    #[error("tensor operation: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// A logo or plot could not be drawn.
     #[error("{0}")]
-    Usage(String),
+    Draw(String),
     /// A file-system error.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
     /// An output path that is one of the inputs.
     #[error(transparent)]
     OutputIsInput(#[from] ferrosea_dataset::OutputIsInput),
+}
+
+impl From<ferrosea_analyze::AnalyzeError> for InterpretError {
+    fn from(e: ferrosea_analyze::AnalyzeError) -> InterpretError {
+        InterpretError::Analyze(Box::new(e))
+    }
 }
 
 /// Refuses, before any work, every output that is one of the inputs (also through links,

@@ -111,9 +111,9 @@ pub fn svg_string(
     {
         let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
         logo.draw(&root)
-            .map_err(|e| InterpretError::Usage(format!("drawing the logo of {title}: {e}")))?;
+            .map_err(|e| InterpretError::Draw(format!("drawing the logo of {title}: {e}")))?;
         root.present()
-            .map_err(|e| InterpretError::Usage(format!("drawing the logo of {title}: {e}")))?;
+            .map_err(|e| InterpretError::Draw(format!("drawing the logo of {title}: {e}")))?;
     }
     Ok(s)
 }
@@ -176,9 +176,9 @@ pub fn cwm_svg_string(title: &str, cwm: &[[f64; 4]]) -> Result<String, Interpret
         let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
         Cwm { title, cwm }
             .draw(&root)
-            .map_err(|e| InterpretError::Usage(format!("drawing the logo of {title}: {e}")))?;
+            .map_err(|e| InterpretError::Draw(format!("drawing the logo of {title}: {e}")))?;
         root.present()
-            .map_err(|e| InterpretError::Usage(format!("drawing the logo of {title}: {e}")))?;
+            .map_err(|e| InterpretError::Draw(format!("drawing the logo of {title}: {e}")))?;
     }
     Ok(s)
 }
@@ -194,7 +194,7 @@ pub fn draw_cwm(
     let size = ((60 + 34 * cwm.len()) as u32, 300u32);
     ferrosea_plot::svg_and_png(stem, size, &Cwm { title, cwm }).map_err(|e| match e {
         WriteError::Draw(p, e) => {
-            InterpretError::Usage(format!("{}: drawing the logo: {e}", p.display()))
+            InterpretError::Draw(format!("{}: drawing the logo: {e}", p.display()))
         }
         WriteError::Rename(p, e) => InterpretError::Io(p, e),
     })
@@ -236,7 +236,7 @@ pub fn draw_contributions(
     let size = ((120 + 4 * heights.len()).clamp(600, 4200) as u32, 260u32);
     ferrosea_plot::svg_and_png(stem, size, &fig).map_err(|e| match e {
         WriteError::Draw(p, e) => {
-            InterpretError::Usage(format!("{}: drawing the logo: {e}", p.display()))
+            InterpretError::Draw(format!("{}: drawing the logo: {e}", p.display()))
         }
         WriteError::Rename(p, e) => InterpretError::Io(p, e),
     })
@@ -252,7 +252,7 @@ pub fn draw(
     let (logo, size) = Logo::new(title, pfm, background);
     ferrosea_plot::svg_and_png(stem, size, &logo).map_err(|e| match e {
         WriteError::Draw(p, e) => {
-            InterpretError::Usage(format!("{}: drawing the logo: {e}", p.display()))
+            InterpretError::Draw(format!("{}: drawing the logo: {e}", p.display()))
         }
         WriteError::Rename(p, e) => InterpretError::Io(p, e),
     })

@@ -62,7 +62,7 @@ fn read_matches(
         .unwrap_or_default();
     let col = |n: &str| {
         head.iter().position(|h| *h == n).ok_or_else(|| {
-            InterpretError::Usage(format!(
+            InterpretError::Data(format!(
                 "{}: no column {n}: not a table of ferrosea-interpret compare or tomtom",
                 path.display()
             ))
@@ -95,7 +95,7 @@ fn read_matches(
         }
         let num = |c: usize| -> Result<f64, InterpretError> {
             f.get(c).and_then(|v| v.parse().ok()).ok_or_else(|| {
-                InterpretError::Usage(format!(
+                InterpretError::Data(format!(
                     "{}:{}: column {} is not a number",
                     path.display(),
                     i + 1,
@@ -141,7 +141,7 @@ fn check_queries(
             ),
             _ => continue,
         };
-        return Err(InterpretError::Usage(format!(
+        return Err(InterpretError::Mismatch(format!(
             "{}:{line}: {why}: the matches are not from these motifs (run compare on {} again)",
             opts.matches.display(),
             meme.display()
@@ -175,7 +175,7 @@ fn check_targets(
         .map_or("the embedded JASPAR 2024".to_string(), |p| {
             p.display().to_string()
         });
-    Err(InterpretError::Usage(format!(
+    Err(InterpretError::Mismatch(format!(
         "{}: {} target motifs of the matches are not in {db_name} (the first: {}): the \
          matches were made against another database{}; give that database with --db",
         opts.matches.display(),
@@ -202,7 +202,7 @@ fn read_summaries(
         col("information_content"),
         col("influence"),
     ) else {
-        return Err(InterpretError::Usage(format!(
+        return Err(InterpretError::Data(format!(
             "{}: not the filters.tsv of ferrosea-interpret filters",
             path.display()
         )));
@@ -241,9 +241,8 @@ fn read_discovered(dir: &Path) -> Result<HashMap<String, Discovered>, InterpretE
     let tsv = dir.join("motifs.tsv");
     let text = std::fs::read_to_string(&tsv).map_err(|e| InterpretError::Io(tsv.clone(), e))?;
     let h5 = dir.join("motifs.h5");
-    let r = ferrosea_dataset::ResultsReader::open(&h5, crate::MOTIFS_FORMAT)
-        .map_err(|e| InterpretError::Usage(e.to_string()))?;
-    let bad = |e: ferrosea_dataset::Error| InterpretError::Usage(e.to_string());
+    let r = ferrosea_dataset::ResultsReader::open(&h5, crate::MOTIFS_FORMAT)?;
+    let bad = InterpretError::Dataset;
     let ids = r.strings_at("motifs/id").map_err(bad)?;
     let first = r.ints_at("motifs/first_column").map_err(bad)?;
     let columns = r.array_shape("motifs/cwm").map_or(0, |s| s[0]);
@@ -266,7 +265,7 @@ fn read_discovered(dir: &Path) -> Result<HashMap<String, Discovered>, InterpretE
     let (Some(mi), Some(ti), Some(si), Some(ni)) =
         (col("motif"), col("target"), col("sign"), col("seqlets"))
     else {
-        return Err(InterpretError::Usage(format!(
+        return Err(InterpretError::Data(format!(
             "{}: not the motifs.tsv of ferrosea-interpret motifs",
             tsv.display()
         )));

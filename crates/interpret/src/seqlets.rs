@@ -152,21 +152,25 @@ fn usage(e: impl std::fmt::Display) -> InterpretError {
     InterpretError::Usage(e.to_string())
 }
 
+fn data(e: impl std::fmt::Display) -> InterpretError {
+    InterpretError::Data(e.to_string())
+}
+
 /// Opens an attribution file.
 pub fn open_attributions(path: &Path) -> Result<ResultsReader, InterpretError> {
-    ResultsReader::open(path, ATTRIBUTIONS_FORMAT).map_err(usage)
+    Ok(ResultsReader::open(path, ATTRIBUTIONS_FORMAT)?)
 }
 
 /// Per-position scores `[rows, L]` of target `j` (contributions summed over the channels).
 pub(crate) fn scores(r: &ResultsReader, j: usize) -> Result<Vec<f32>, InterpretError> {
     let shape = r
         .array_shape("contributions")
-        .ok_or_else(|| usage(format!("{}: no contributions", r.path().display())))?;
+        .ok_or_else(|| data(format!("{}: no contributions", r.path().display())))?;
     let (l, c, k) = (shape[1], shape[2], shape[3]);
     let mut out = Vec::with_capacity(r.rows() * l);
     for first in (0..r.rows()).step_by(256) {
         let n = 256.min(r.rows() - first);
-        let a = r.array("contributions", first..first + n).map_err(usage)?;
+        let a = r.array("contributions", first..first + n)?;
         for pos in a.chunks(c * k) {
             out.push((0..c).map(|ch| pos[ch * k + j]).sum());
         }
@@ -273,22 +277,22 @@ pub fn find_seqlets(opts: &SeqletsOptions) -> Result<SeqletsReport, InterpretErr
     };
     let null_rows = r.array_shape("null/scores").map_or(0, |s| s[0]);
     if opts.threshold.is_none() && null_rows == 0 {
-        return Err(usage(format!(
+        return Err(data(format!(
             "{} has no null (attribute ran with --null-rows 0): give --threshold, or attribute \
              again with --null-rows N",
             opts.attributions.display()
         )));
     }
     let null_all = if null_rows > 0 {
-        r.array("null/scores", 0..null_rows).map_err(usage)?
+        r.array("null/scores", 0..null_rows)?
     } else {
         Vec::new()
     };
     let rows = r.rows();
-    let chroms = r.strings("chrom", 0..rows).map_err(usage)?;
-    let starts = r.ints("start", 0..rows).map_err(usage)?;
-    let strands = r.strings("strand", 0..rows).map_err(usage)?;
-    let row_ids = r.ints("row", 0..rows).map_err(usage)?;
+    let chroms = r.strings("chrom", 0..rows)?;
+    let starts = r.ints("start", 0..rows)?;
+    let strands = r.strings("strand", 0..rows)?;
+    let row_ids = r.ints("row", 0..rows)?;
     let k = names.len();
     let mut seqlets = Vec::new();
     let mut thresholds = Vec::new();
@@ -473,13 +477,13 @@ pub fn read_seqlets(
             continue;
         }
         let Some((sha, rows, window)) = made_from.clone() else {
-            return Err(usage(format!(
+            return Err(data(format!(
                 "{}: not a table of ferrosea-interpret seqlets (no '# attributions:' line)",
                 at()
             )));
         };
         if sha != here.weights_sha256 || rows != here.rows || window != here.window {
-            return Err(usage(format!(
+            return Err(InterpretError::Mismatch(format!(
                 "{}: these seqlets were found in attributions of other weights or sequences \
                  (weights_sha256 {}, {rows} rows of {window}), but {} holds attributions of \
                  weights_sha256 {} ({} rows of {}): give the attribution file the seqlets \
@@ -493,7 +497,7 @@ pub fn read_seqlets(
             )));
         }
         let f: Vec<&str> = line.split('\t').collect();
-        let bad = |what: &str| usage(format!("{}: {what}", at()));
+        let bad = |what: &str| data(format!("{}: {what}", at()));
         if f.len() != 9 {
             return Err(bad(&format!("{} columns, expected 9", f.len())));
         }
@@ -531,18 +535,18 @@ pub fn read_seqlets(
         });
     }
     if made_from.is_none() {
-        return Err(usage(format!(
+        return Err(data(format!(
             "{}: not a table of ferrosea-interpret seqlets (no '# attributions:' line)",
             path.display()
         )));
     }
     // The file's row index of each seqlet, from its row id.
-    let ids = r.ints("row", 0..r.rows()).map_err(usage)?;
+    let ids = r.ints("row", 0..r.rows())?;
     let index: std::collections::HashMap<i64, usize> =
         ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
     for s in &mut out {
         s.index = *index.get(&s.row).ok_or_else(|| {
-            usage(format!(
+            InterpretError::Mismatch(format!(
                 "{}: row {} is not among the rows of {}",
                 path.display(),
                 s.row,

@@ -14,6 +14,8 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::JoinHandle;
 
 use ferrosea_dataset::Reader;
+
+use crate::RuntimeError;
 use ferrosea_models::params::{mix, rng_for};
 use rand::Rng;
 
@@ -112,7 +114,7 @@ impl LoaderSpec {
 
 /// Batches produced by a background thread.
 pub struct Loader {
-    rx: Receiver<Result<Batch, String>>,
+    rx: Receiver<Result<Batch, RuntimeError>>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -137,7 +139,7 @@ impl Loader {
 }
 
 impl Iterator for Loader {
-    type Item = Result<Batch, String>;
+    type Item = Result<Batch, RuntimeError>;
     fn next(&mut self) -> Option<Self::Item> {
         self.rx.recv().ok()
     }
@@ -157,31 +159,31 @@ impl Drop for Loader {
 
 fn produce(
     spec: &LoaderSpec,
-    send: &mut dyn FnMut(Result<Batch, String>) -> bool,
-) -> Result<(), String> {
-    let reader = Reader::open(&spec.path).map_err(|e| e.to_string())?;
+    send: &mut dyn FnMut(Result<Batch, RuntimeError>) -> bool,
+) -> Result<(), RuntimeError> {
+    let reader = Reader::open(&spec.path)?;
     let rows = reader.len();
     let (window, targets) = (reader.window(), reader.targets().len());
     let alphabet = reader.alphabet().clone();
     let channels = alphabet.channels();
     spec.loss
         .check_kind(reader.labels())
-        .map_err(|m| format!("{}: {m}", spec.path.display()))?;
+        .map_err(|m| RuntimeError::Data(format!("{}: {m}", spec.path.display())))?;
     if spec.reverse_complement.is_some() && !alphabet.is_dna() {
-        return Err(format!(
+        return Err(RuntimeError::Data(format!(
             "{}: reverse complements need one-hot A, C, G, T; the file's alphabet is {alphabet}",
             spec.path.display()
-        ));
+        )));
     }
     let unit = read_unit(&reader);
     let order = |p: usize| -> usize { spec.order.as_ref().map_or(p, |o| o[p] as usize) };
     if let Some(o) = &spec.order {
         if o.len() != rows {
-            return Err(format!(
+            return Err(RuntimeError::Data(format!(
                 "{}: the row order covers {} rows, the file has {rows}",
                 spec.path.display(),
                 o.len()
-            ));
+            )));
         }
     }
     // Rows handed out before `start` are never kept.
@@ -204,11 +206,10 @@ fn produce(
             if !loaded[u] {
                 loaded[u] = true;
                 let range = u * unit..((u + 1) * unit).min(rows);
-                let xs = reader.read_x(range.clone()).map_err(|e| e.to_string())?;
-                let ys = reader
-                    .read_labels(range.clone())
-                    .map_err(|e| e.to_string())?;
-                check_values(&spec.path, &reader, range.start, &xs, &ys, spec.loss)?;
+                let xs = reader.read_x(range.clone())?;
+                let ys = reader.read_labels(range.clone())?;
+                check_values(&spec.path, &reader, range.start, &xs, &ys, spec.loss)
+                    .map_err(RuntimeError::Data)?;
                 for (k, row) in range.enumerate() {
                     if !done[row] {
                         resident.insert(
@@ -222,10 +223,10 @@ fn produce(
                 }
             }
             let (rx, ry) = resident.remove(&r).ok_or_else(|| {
-                format!(
+                RuntimeError::Data(format!(
                     "{}: row {r} requested twice in one epoch",
                     spec.path.display()
-                )
+                ))
             })?;
             done[r] = true;
             let flip = spec

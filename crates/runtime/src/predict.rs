@@ -57,7 +57,7 @@ pub fn predict(
     let mut loss_sum = 0.0;
     let mut window = 0;
     for b in loader {
-        let b = b.map_err(RuntimeError::Data)?;
+        let b = b?;
         if window == 0 {
             window = b.x.len() / (net.channels() * b.rows);
         }

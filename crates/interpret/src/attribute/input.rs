@@ -71,7 +71,6 @@ pub(crate) enum Rows {
 impl Rows {
     /// Up to about a batch of the next chosen sequences, at most `max`; `None` at the end.
     pub fn next_block(&mut self, max: usize) -> Result<Option<Block>, InterpretError> {
-        let usage = |e: String| InterpretError::Usage(e);
         match self {
             Rows::Dataset {
                 loader,
@@ -81,7 +80,7 @@ impl Rows {
                 row,
             } => {
                 for b in loader.by_ref() {
-                    let b = b.map_err(usage)?;
+                    let b = b?;
                     let keep: Vec<usize> = (0..b.rows)
                         .filter(|&i| {
                             positive.is_empty()
@@ -93,9 +92,7 @@ impl Rows {
                         continue;
                     }
                     // The batch's coordinates in one read; the kept rows' picked from them.
-                    let coords = reader
-                        .read_coords(b.first..b.first + b.rows)
-                        .map_err(|e| usage(e.to_string()))?;
+                    let coords = reader.read_coords(b.first..b.first + b.rows)?;
                     let mut out = Block::default();
                     for &i in &keep {
                         out.x.extend_from_slice(&b.x[i * *row..(i + 1) * *row]);
@@ -117,9 +114,7 @@ impl Rows {
                 batch,
                 fasta,
             } => {
-                let windows = reader
-                    .next_block((*batch).min(max))
-                    .map_err(|e| usage(e.to_string()))?;
+                let windows = reader.next_block((*batch).min(max))?;
                 if windows.is_empty() {
                     return Ok(None);
                 }

@@ -14,10 +14,6 @@ use ferrosea_models::{Mode, Network};
 use super::Method;
 use crate::InterpretError;
 
-fn candle(e: candle_core::Error) -> InterpretError {
-    InterpretError::Usage(format!("tensor operation: {e}"))
-}
-
 /// How a block is attributed.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
@@ -60,10 +56,7 @@ fn gradients(
         let mut block = x[first * row..(first + n) * row].to_vec();
         block.resize(pass * row, 0.0);
         let input = input_var(block, (pass, channels, window), device)?;
-        let logits = net
-            .forward(input.as_tensor(), Mode::Eval)
-            .map_err(candle)?
-            .logits;
+        let logits = net.forward(input.as_tensor(), Mode::Eval)?.logits;
         for (o, &t) in out.iter_mut().zip(targets) {
             o.extend_from_slice(&input_gradient(&logits, t, &input)?[..n * row]);
         }
@@ -77,22 +70,19 @@ fn input_var(
     shape: (usize, usize, usize),
     device: &Device,
 ) -> Result<Var, InterpretError> {
-    Var::from_tensor(&Tensor::from_vec(block, shape, device).map_err(candle)?).map_err(candle)
+    Var::from_tensor(&Tensor::from_vec(block, shape, device)?).map_err(InterpretError::Candle)
 }
 
 /// `∂(Σ_rows logits[:, t]) / ∂input`, flattened.
 fn input_gradient(logits: &Tensor, t: usize, input: &Var) -> Result<Vec<f32>, InterpretError> {
-    let y = logits
-        .narrow(1, t, 1)
-        .and_then(|c| c.sum_all())
-        .map_err(candle)?;
-    let grads = y.backward().map_err(candle)?;
+    let y = logits.narrow(1, t, 1).and_then(|c| c.sum_all())?;
+    let grads = y.backward()?;
     let g = grads.get(input.as_tensor()).ok_or_else(|| {
-        InterpretError::Usage("the network gives no gradient for its input".into())
+        InterpretError::Data("the network gives no gradient for its input".into())
     })?;
     g.flatten_all()
         .and_then(|g| g.to_vec1::<f32>())
-        .map_err(candle)
+        .map_err(InterpretError::Candle)
 }
 
 /// Hypothetical contributions of each target in `targets` by `settings.method` for the
@@ -267,7 +257,6 @@ fn deeplift_shap(
             delta: Some(vec![0f32; rows]),
         })
         .collect();
-    let dl = |e: candle_core::Error| InterpretError::Usage(format!("deeplift-shap: {e}"));
     let (mut bx, mut br) = (vec![0f32; half * row], vec![0f32; half * row]);
     for first in (0..pairs).step_by(half) {
         let n = half.min(pairs - first);
@@ -282,19 +271,15 @@ fn deeplift_shap(
         let (input, logits, y) = if joined {
             let block: Vec<f32> = bx.iter().chain(&br).copied().collect();
             let input = input_var(block, (2 * half, c, l), device)?;
-            let logits = net
-                .forward_deeplift(input.as_tensor(), settings.recurrent)
-                .map_err(dl)?;
-            let y = logits.to_vec2::<f32>().map_err(candle)?;
+            let logits = net.forward_deeplift(input.as_tensor(), settings.recurrent)?;
+            let y = logits.to_vec2::<f32>()?;
             (input, logits, y)
         } else {
             let input = input_var(bx.clone(), (half, c, l), device)?;
-            let r = Tensor::from_vec(br.clone(), (half, c, l), device).map_err(candle)?;
-            let (lx, lr) = net
-                .forward_deeplift_pair(input.as_tensor(), &r)
-                .map_err(dl)?;
-            let mut y = lx.to_vec2::<f32>().map_err(candle)?;
-            y.extend(lr.to_vec2::<f32>().map_err(candle)?);
+            let r = Tensor::from_vec(br.clone(), (half, c, l), device)?;
+            let (lx, lr) = net.forward_deeplift_pair(input.as_tensor(), &r)?;
+            let mut y = lx.to_vec2::<f32>()?;
+            y.extend(lr.to_vec2::<f32>()?);
             (input, lx, y)
         };
         for (a, &t) in out.iter_mut().zip(targets) {

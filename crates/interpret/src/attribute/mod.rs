@@ -215,7 +215,7 @@ fn open(
     ),
     InterpretError,
 > {
-    let json = checkpoint::resolve(&opts.checkpoint).map_err(usage)?;
+    let json = checkpoint::resolve(&opts.checkpoint)?;
     let mut inputs: Vec<(&str, &std::path::Path)> =
         vec![("--checkpoint", &opts.checkpoint), ("--checkpoint", &json)];
     match &opts.input {
@@ -224,13 +224,12 @@ fn open(
     }
     crate::refuse_inputs(std::slice::from_ref(&opts.out), &inputs)?;
     let (engine, meta) = if opts.method == Method::Ism {
-        let model =
-            ferrosea_analyze::Model::load(&json, &opts.device, opts.batch_size).map_err(usage)?;
+        let model = ferrosea_analyze::Model::load(&json, &opts.device, opts.batch_size)?;
         let meta = model.meta.clone();
         (Engine::Ism(Box::new(model)), meta)
     } else {
-        let device = opts.device.open().map_err(usage)?;
-        let (net, meta) = checkpoint::load_network(&json, &device).map_err(usage)?;
+        let device = opts.device.open()?;
+        let (net, meta) = checkpoint::load_network(&json, &device)?;
         if opts.method == Method::DeepliftShap && opts.recurrent == RecurrentRule::Refuse {
             if let Some((name, note)) = net.recurrent_layers().into_iter().next() {
                 return Err(usage(format!(
@@ -248,9 +247,9 @@ fn open(
     let (window, batch) = (meta.window, opts.batch_size);
     let rows = match &opts.input {
         Input::Dataset { path, positives } => {
-            let reader = Reader::open(path).map_err(usage)?;
+            let reader = Reader::open(path)?;
             if meta.window != reader.window() || meta.alphabet != *reader.alphabet() {
-                return Err(usage(format!(
+                return Err(InterpretError::Mismatch(format!(
                     "{} holds {}-long sequences over {}, but {} was trained on {window}-long \
                      sequences over {}",
                     path.display(),
@@ -292,19 +291,19 @@ fn open(
         }
         Input::Sequences(source) => {
             if !meta.alphabet.is_dna() {
-                return Err(usage(format!(
+                return Err(InterpretError::Mismatch(format!(
                     "{} reads sequences over {}; --fasta and --regions give DNA",
                     json.display(),
                     meta.alphabet
                 )));
             }
             // Every record or interval checked before any output exists.
-            let checked = source.check(window).map_err(usage)?;
+            let checked = source.check(window)?;
             for w in &checked.warnings {
                 tracing::warn!("{w}");
             }
             Rows::Sequences {
-                reader: source.open(window).map_err(usage)?,
+                reader: source.open(window)?,
                 next: 0,
                 window,
                 batch,
@@ -313,8 +312,8 @@ fn open(
         }
     };
     if opts.method == Method::Ism && !meta.alphabet.is_dna() {
-        return Err(usage(
-            "ism mutates DNA bases; the model reads another alphabet",
+        return Err(InterpretError::Mismatch(
+            "ism mutates DNA bases; the model reads another alphabet".into(),
         ));
     }
     let alphabet = meta.alphabet.clone();
@@ -388,8 +387,7 @@ fn run_method(
             let mut out: Vec<Attribution> = vec![Attribution::default(); targets.len()];
             for xi in x.chunks(row) {
                 let (effect, _) =
-                    ferrosea_analyze::ism::mutagenesis(model, &input::bases(xi), targets)
-                        .map_err(usage)?;
+                    ferrosea_analyze::ism::mutagenesis(model, &input::bases(xi), targets)?;
                 for (o, h) in out
                     .iter_mut()
                     .zip(ism_hypothetical(&effect, window, targets.len()))
@@ -428,7 +426,7 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
         ferrosea_dataset::sha256_file(&weights).map_err(|e| InterpretError::Io(weights, e))?;
     let deeplift = opts.method == Method::DeepliftShap;
     let spec = file_spec(opts, &meta, &json, &sha, &names, (window, channels));
-    let mut writer = ResultsWriter::create(&opts.out, &spec).map_err(usage)?;
+    let mut writer = ResultsWriter::create(&opts.out, &spec)?;
     let limit = opts.max_rows.unwrap_or(usize::MAX);
     let row = channels * window;
     let (mut done, mut plots) = (0usize, Vec::new());
@@ -532,19 +530,17 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
                 (&names, &targets),
             )?);
         }
-        writer
-            .append(
-                n,
-                &[
-                    Column::Int(&block.rows),
-                    Column::Str(&block.chroms),
-                    Column::Int(&block.starts),
-                    Column::Str(&block.strands),
-                    Column::Str(&block.names),
-                ],
-                &arrays,
-            )
-            .map_err(usage)?;
+        writer.append(
+            n,
+            &[
+                Column::Int(&block.rows),
+                Column::Str(&block.chroms),
+                Column::Int(&block.starts),
+                Column::Str(&block.strands),
+                Column::Str(&block.names),
+            ],
+            &arrays,
+        )?;
         done += n;
     }
     if done == 0 {
@@ -560,9 +556,8 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
     }
     writer
         .put("null/scores", &[null_of.len(), window, k], &null_scores)
-        .and_then(|()| writer.put_ints("null/rows", &null_of))
-        .map_err(usage)?;
-    let out = writer.finish().map_err(usage)?;
+        .and_then(|()| writer.put_ints("null/rows", &null_of))?;
+    let out = writer.finish()?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(AttributeReport {
         rows: done,

@@ -259,7 +259,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
             if state.position >= epoch_rows {
                 break;
             }
-            let batch = batch.map_err(TrainError::Data)?;
+            let batch = batch?;
             let loss = step.run(&mut replicas, &batch, state.step, lr)?;
             if !loss.is_finite() {
                 return Err(diverged(
