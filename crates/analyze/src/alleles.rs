@@ -172,7 +172,7 @@ pub fn windows(
     reference: &str,
     alt: &str,
     window: usize,
-) -> Result<Result<Windows, Skip>, ferrosea_genome::fasta::Error> {
+) -> Result<Result<Windows, Skip>, ferrosea_genome::GenomeError> {
     let len = fetch
         .length(chrom)
         .expect("the caller checked the chromosome");

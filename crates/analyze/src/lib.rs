@@ -49,10 +49,10 @@ pub enum AnalyzeError {
     Mismatch(String),
     /// The reference genome cannot be read.
     #[error(transparent)]
-    Genome(#[from] ferrosea_genome::fasta::Error),
+    Genome(#[from] ferrosea_genome::GenomeError),
     /// A result file cannot be read or written.
     #[error(transparent)]
-    Dataset(#[from] ferrosea_dataset::Error),
+    Dataset(#[from] ferrosea_dataset::DatasetError),
     /// The checkpoint cannot be loaded or the device opened.
     #[error(transparent)]
     Runtime(#[from] ferrosea_runtime::RuntimeError),

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     ferrosea_dataset::exit_code("ferrosea-analyze", run(args))
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
+fn run(args: Args) -> Result<(), Box<ferrosea_analyze::AnalyzeError>> {
     let command_line = ferrosea_dataset::command_line();
     let progress = args.global.progress();
     match args.command {

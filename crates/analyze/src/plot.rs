@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ferrosea_plot::{DrawResult, Figure, WriteError, FONT};
+use ferrosea_plot::{DrawResult, Figure, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -141,10 +141,10 @@ pub fn draw(
     let fig = Mutagenesis { title, seq, effect };
     let size = ((120 + 2 * seq.len()).clamp(600, 4200) as u32, 460u32);
     ferrosea_plot::svg_and_png(stem, size, &fig).map_err(|e| match e {
-        WriteError::Draw(p, e) => {
+        PlotError::Draw(p, e) => {
             AnalyzeError::Usage(format!("{}: drawing the figure: {e}", p.display()))
         }
-        WriteError::Rename(p, e) => AnalyzeError::Io(p, e),
+        PlotError::Rename(p, e) => AnalyzeError::Io(p, e),
     })
 }
 

@@ -8,11 +8,13 @@ use hdf5::types::VarLenUnicode;
 use ndarray::s;
 
 use crate::writer::{attr, group, strings};
-use crate::{Alphabet, AttrValue, CoordColumns, Encoding, Error, Header, LabelKind, Targets};
+use crate::{
+    Alphabet, AttrValue, CoordColumns, DatasetError, Encoding, Header, LabelKind, Targets,
+};
 
-fn h5(path: &Path, what: &str) -> impl FnOnce(hdf5::Error) -> Error {
+fn h5(path: &Path, what: &str) -> impl FnOnce(hdf5::Error) -> DatasetError {
     let (path, what) = (path.to_path_buf(), what.to_string());
-    move |source| Error::Hdf5 { path, what, source }
+    move |source| DatasetError::Hdf5 { path, what, source }
 }
 
 /// The file's `format` attribute, if it has a readable one.
@@ -32,10 +34,10 @@ fn str_attr(loc: &hdf5::Location, name: &str) -> Option<String> {
 }
 
 /// The file's `labels` attribute (absent: binary).
-pub(crate) fn read_label_kind(file: &hdf5::File, path: &Path) -> Result<LabelKind, Error> {
+pub(crate) fn read_label_kind(file: &hdf5::File, path: &Path) -> Result<LabelKind, DatasetError> {
     match str_attr(file, "labels") {
         None => Ok(LabelKind::Binary),
-        Some(s) => LabelKind::parse(&s).ok_or_else(|| Error::Format {
+        Some(s) => LabelKind::parse(&s).ok_or_else(|| DatasetError::Format {
             path: path.to_path_buf(),
             message: format!("attribute labels is '{s}': expected binary, class or real"),
         }),
@@ -43,8 +45,8 @@ pub(crate) fn read_label_kind(file: &hdf5::File, path: &Path) -> Result<LabelKin
 }
 
 /// The `alphabet` and `encoding` attributes of `/x` (absent: one-hot A, C, G, T).
-pub(crate) fn read_alphabet(x: &hdf5::Dataset, path: &Path) -> Result<Alphabet, Error> {
-    let bad = |message: String| Error::Format {
+pub(crate) fn read_alphabet(x: &hdf5::Dataset, path: &Path) -> Result<Alphabet, DatasetError> {
+    let bad = |message: String| DatasetError::Format {
         path: path.to_path_buf(),
         message,
     };
@@ -65,7 +67,7 @@ pub(crate) fn read_strings(
     file: &hdf5::File,
     path: &Path,
     name: &str,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<String>, DatasetError> {
     let v = file
         .dataset(name)
         .map_err(h5(path, name))?
@@ -81,7 +83,7 @@ pub(crate) fn read_targets(
     path: &Path,
     columns: Option<usize>,
     what: &str,
-) -> Result<Targets, Error> {
+) -> Result<Targets, DatasetError> {
     let read = |name: &str| read_strings(file, path, name);
     let optional = |name: &str| file.link_exists(name).then(|| read(name)).transpose();
     let targets = Targets {
@@ -94,7 +96,7 @@ pub(crate) fn read_targets(
         return Ok(targets);
     };
     if targets.len() != columns {
-        return Err(Error::Format {
+        return Err(DatasetError::Format {
             path: path.to_path_buf(),
             message: format!(
                 "{} target names for {columns} {what} columns",
@@ -110,7 +112,7 @@ pub(crate) fn read_coord_columns(
     file: &hdf5::File,
     path: &Path,
     rows: Range<usize>,
-) -> Result<CoordColumns, Error> {
+) -> Result<CoordColumns, DatasetError> {
     let one = |name: &str| file.dataset(name).map_err(h5(path, name));
     let chrom = one("coords/chrom")?
         .read_slice_1d::<u32, _>(s![rows.clone()])

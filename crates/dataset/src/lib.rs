@@ -175,7 +175,7 @@ pub(crate) fn label_row_bytes(kind: LabelKind, targets: usize) -> usize {
 
 /// Errors reading or writing a dataset file; each names the file.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum DatasetError {
     /// An HDF5 call failed.
     #[error("{path}: {what}: {source}")]
     Hdf5 {

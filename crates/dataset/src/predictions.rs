@@ -21,7 +21,7 @@ use hdf5::types::VarLenUnicode;
 use ndarray::{s, ArrayView1, ArrayView2};
 
 use crate::writer::{group, TmpGuard};
-use crate::{layout, Error, Header, Targets};
+use crate::{layout, DatasetError, Header, Targets};
 
 /// Value of the `format` file attribute of a prediction file.
 pub const PREDICTIONS_FORMAT: &str = "ferrosea-predictions";
@@ -72,11 +72,11 @@ impl PredictionsWriter {
         header: &Header,
         rows: usize,
         opts: PredictionsOptions,
-    ) -> Result<PredictionsWriter, Error> {
+    ) -> Result<PredictionsWriter, DatasetError> {
         let tmp = crate::tmp_path(path);
         let h5 = |what: &str| {
             let (path, what) = (path.to_path_buf(), what.to_string());
-            move |source| Error::Hdf5 { path, what, source }
+            move |source| DatasetError::Hdf5 { path, what, source }
         };
         let file = hdf5::File::create(&tmp).map_err(h5("creating the temporary file"))?;
         let tmp = TmpGuard(Some(tmp));
@@ -143,9 +143,9 @@ impl PredictionsWriter {
         chrom: &[u32],
         start: &[i64],
         strand: &[u8],
-    ) -> Result<(), Error> {
+    ) -> Result<(), DatasetError> {
         let k = chrom.len();
-        let bad = |message: String| Error::Format {
+        let bad = |message: String| DatasetError::Format {
             path: self.path.clone(),
             message,
         };
@@ -166,7 +166,7 @@ impl PredictionsWriter {
         }
         let h5 = |what: &'static str| {
             let path = self.path.clone();
-            move |source| Error::Hdf5 {
+            move |source| DatasetError::Hdf5 {
                 path,
                 what: format!("writing {what} (is the disk full?)"),
                 source,
@@ -209,9 +209,9 @@ impl PredictionsWriter {
     }
 
     /// Checks that every row was written, closes the file and renames it into place.
-    pub fn finish(self) -> Result<PathBuf, Error> {
+    pub fn finish(self) -> Result<PathBuf, DatasetError> {
         if self.next != self.rows {
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path: self.path.clone(),
                 message: format!("{} of {} rows written", self.next, self.rows),
             });
@@ -227,7 +227,7 @@ impl PredictionsWriter {
             strand,
             ..
         } = self;
-        let h5 = |source| Error::Hdf5 {
+        let h5 = |source| DatasetError::Hdf5 {
             path: path.clone(),
             what: "closing (is the disk full?)".into(),
             source,
@@ -277,11 +277,11 @@ pub struct Predictions {
 
 impl Predictions {
     /// Opens a prediction file and checks its layout.
-    pub fn open(path: impl AsRef<Path>) -> Result<Predictions, Error> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Predictions, DatasetError> {
         let path = path.as_ref().to_path_buf();
         let h5 = |what: &str| {
             let (path, what) = (path.clone(), what.to_string());
-            move |source| Error::Hdf5 { path, what, source }
+            move |source| DatasetError::Hdf5 { path, what, source }
         };
         let file = hdf5::File::open(&path).map_err(h5("opening"))?;
         let format = layout::format(&file);
@@ -291,7 +291,7 @@ impl Predictions {
             } else {
                 ""
             };
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path,
                 message: format!("not a {PREDICTIONS_FORMAT} file{hint}"),
             });
@@ -300,7 +300,7 @@ impl Predictions {
         let y = file.dataset("y").map_err(h5("opening y"))?;
         let (ps, ys) = (pred.shape(), y.shape());
         if ps.len() != 2 || ps != ys {
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path,
                 message: format!("pred has shape {ps:?} and y {ys:?}: expected both [N, T]"),
             });
@@ -366,9 +366,9 @@ impl Predictions {
             .map(|s| s.to_string())
     }
 
-    fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> Error + '_ {
+    fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> DatasetError + '_ {
         let what = what.to_string();
-        move |source| Error::Hdf5 {
+        move |source| DatasetError::Hdf5 {
             path: self.path.clone(),
             what,
             source,
@@ -376,7 +376,11 @@ impl Predictions {
     }
 
     /// Probabilities of rows `rows` and targets `cols`, row-major `[rows, cols]`.
-    pub fn read_pred(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Vec<f32>, Error> {
+    pub fn read_pred(
+        &self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) -> Result<Vec<f32>, DatasetError> {
         let a = self
             .pred
             .read_slice::<f32, _, ndarray::Ix2>(s![rows, cols])
@@ -386,7 +390,10 @@ impl Predictions {
 
     /// Raw coordinate columns of rows `rows`: chromosome indices (into
     /// [`chrom_names`](Self::chrom_names)), window starts, strand bytes.
-    pub fn read_coord_columns(&self, rows: Range<usize>) -> Result<crate::CoordColumns, Error> {
+    pub fn read_coord_columns(
+        &self,
+        rows: Range<usize>,
+    ) -> Result<crate::CoordColumns, DatasetError> {
         layout::read_coord_columns(&self.file, &self.path, rows)
     }
 
@@ -398,9 +405,9 @@ impl Predictions {
 
     /// Labels of rows `rows` and targets `cols`, row-major `[rows, cols]`: 0/1 bytes of
     /// binary or class labels (real labels: [`read_labels`](Self::read_labels)).
-    pub fn read_y(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Vec<u8>, Error> {
+    pub fn read_y(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Vec<u8>, DatasetError> {
         if self.labels == crate::LabelKind::Real {
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path: self.path.clone(),
                 message: "the labels are real values, not bytes".into(),
             });
@@ -413,7 +420,11 @@ impl Predictions {
     }
 
     /// Labels of rows `rows` and targets `cols` as numbers, whatever their kind.
-    pub fn read_labels(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Vec<f32>, Error> {
+    pub fn read_labels(
+        &self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) -> Result<Vec<f32>, DatasetError> {
         if self.labels != crate::LabelKind::Real {
             return Ok(self
                 .read_y(rows, cols)?

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use hdf5::types::VarLenUnicode;
 use ndarray::s;
 
-use crate::{layout, Alphabet, Error, LabelKind, Targets, FORMAT_NAME, FORMAT_VERSION};
+use crate::{layout, Alphabet, DatasetError, LabelKind, Targets, FORMAT_NAME, FORMAT_VERSION};
 
 /// An open dataset file.
 ///
@@ -26,15 +26,15 @@ pub struct Reader {
 
 impl Reader {
     /// Opens a dataset file and checks its layout.
-    pub fn open(path: impl AsRef<Path>) -> Result<Reader, Error> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Reader, DatasetError> {
         let path = path.as_ref().to_path_buf();
         let h5 = |what: &str| {
             let (path, what) = (path.clone(), what.to_string());
-            move |source| Error::Hdf5 { path, what, source }
+            move |source| DatasetError::Hdf5 { path, what, source }
         };
         let file = hdf5::File::open(&path).map_err(h5("opening"))?;
         if layout::format(&file).as_deref() != Some(FORMAT_NAME) {
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path,
                 message: format!("not a {FORMAT_NAME} file (no 'format' attribute saying so)"),
             });
@@ -44,7 +44,7 @@ impl Reader {
             .and_then(|a| a.read_scalar::<i64>())
             .unwrap_or(1);
         if version > FORMAT_VERSION as i64 {
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path,
                 message: format!(
                     "format_version {version} is newer than this ferrosea reads \
@@ -66,7 +66,7 @@ impl Reader {
         let y_size = y.dtype().map(|t| t.size()).unwrap_or(0);
         let y_ok = ys.len() == y_rank && y_size == if labels == LabelKind::Real { 4 } else { 1 };
         if xs.len() != 3 || xs[2] != c || !y_ok || ys.first() != xs.first() {
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path,
                 message: format!(
                     "x has shape {xs:?} and y {ys:?} ({y_size}-byte values): expected x \
@@ -81,7 +81,7 @@ impl Reader {
         };
         let targets = layout::read_targets(&file, &path, columns, "label")?;
         if labels == LabelKind::Class && targets.len() < 2 {
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path,
                 message: format!(
                     "class labels with {} class names in /targets/name: expected at least two",
@@ -146,31 +146,32 @@ impl Reader {
     }
 
     /// A string file attribute.
-    pub fn attr_str(&self, name: &str) -> Result<String, Error> {
+    pub fn attr_str(&self, name: &str) -> Result<String, DatasetError> {
         let v = self
             .file
             .attr(name)
             .and_then(|a| a.read_scalar::<VarLenUnicode>());
-        v.map(|s| s.to_string()).map_err(|source| Error::Hdf5 {
-            path: self.path.clone(),
-            what: format!("reading attribute {name}"),
-            source,
-        })
+        v.map(|s| s.to_string())
+            .map_err(|source| DatasetError::Hdf5 {
+                path: self.path.clone(),
+                what: format!("reading attribute {name}"),
+                source,
+            })
     }
 
     /// An integer file attribute.
-    pub fn attr_int(&self, name: &str) -> Result<i64, Error> {
+    pub fn attr_int(&self, name: &str) -> Result<i64, DatasetError> {
         let v = self.file.attr(name).and_then(|a| a.read_scalar::<i64>());
-        v.map_err(|source| Error::Hdf5 {
+        v.map_err(|source| DatasetError::Hdf5 {
             path: self.path.clone(),
             what: format!("reading attribute {name}"),
             source,
         })
     }
 
-    fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> Error + '_ {
+    fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> DatasetError + '_ {
         let what = what.to_string();
-        move |source| Error::Hdf5 {
+        move |source| DatasetError::Hdf5 {
             path: self.path.clone(),
             what,
             source,
@@ -178,7 +179,7 @@ impl Reader {
     }
 
     /// Rows `rows` of `/x`, `rows.len() * window * channels` bytes.
-    pub fn read_x(&self, rows: Range<usize>) -> Result<Vec<u8>, Error> {
+    pub fn read_x(&self, rows: Range<usize>) -> Result<Vec<u8>, DatasetError> {
         let a = self
             .x
             .read_slice::<u8, _, ndarray::Ix3>(s![rows, .., ..])
@@ -188,7 +189,7 @@ impl Reader {
 
     /// Label rows `rows` as stored: `rows.len() * T` bytes of 0/1 (binary) or `rows.len()`
     /// class indices (class). Real labels are read with [`read_labels`](Self::read_labels).
-    pub fn read_y(&self, rows: Range<usize>) -> Result<Vec<u8>, Error> {
+    pub fn read_y(&self, rows: Range<usize>) -> Result<Vec<u8>, DatasetError> {
         let v = match self.labels {
             LabelKind::Binary => self
                 .y
@@ -199,7 +200,7 @@ impl Reader {
                 .read_slice_1d::<u8, _>(s![rows])
                 .map(|a| a.into_iter().collect()),
             LabelKind::Real => {
-                return Err(Error::Format {
+                return Err(DatasetError::Format {
                     path: self.path.clone(),
                     message: "the labels are real values, not bytes (read_labels reads them)"
                         .into(),
@@ -212,7 +213,7 @@ impl Reader {
     /// Label rows `rows` as `[rows.len(), T]` numbers, whatever the kind: 0/1 per target for
     /// binary labels, the one-hot row of the class for class labels, the values for real
     /// ones.
-    pub fn read_labels(&self, rows: Range<usize>) -> Result<Vec<f32>, Error> {
+    pub fn read_labels(&self, rows: Range<usize>) -> Result<Vec<f32>, DatasetError> {
         let t = self.targets.len();
         match self.labels {
             LabelKind::Binary => Ok(self.read_y(rows)?.into_iter().map(f32::from).collect()),
@@ -222,7 +223,7 @@ impl Reader {
                 let mut out = vec![0f32; idx.len() * t];
                 for (i, &c) in idx.iter().enumerate() {
                     if c as usize >= t {
-                        return Err(Error::Format {
+                        return Err(DatasetError::Format {
                             path: self.path.clone(),
                             message: format!(
                                 "/y row {}: class {c} past the last of {t} classes",
@@ -253,26 +254,27 @@ impl Reader {
     }
 
     /// Raw coordinate columns of rows `rows`: chromosome indices, window starts, strand bytes.
-    pub fn read_coord_columns(&self, rows: Range<usize>) -> Result<crate::CoordColumns, Error> {
+    pub fn read_coord_columns(
+        &self,
+        rows: Range<usize>,
+    ) -> Result<crate::CoordColumns, DatasetError> {
         layout::read_coord_columns(&self.file, &self.path, rows)
     }
 
     /// Coordinates of rows `rows`: (chromosome name, 0-based window start, strand byte).
-    pub fn read_coords(&self, rows: Range<usize>) -> Result<Vec<(String, i64, u8)>, Error> {
+    pub fn read_coords(&self, rows: Range<usize>) -> Result<Vec<(String, i64, u8)>, DatasetError> {
         let (chrom, start, strand) = self.read_coord_columns(rows)?;
         chrom
             .iter()
             .zip(&start)
             .zip(&strand)
             .map(|((&c, &s), &d)| {
-                let name =
-                    self.chrom_names
-                        .get(c as usize)
-                        .cloned()
-                        .ok_or_else(|| Error::Format {
-                            path: self.path.clone(),
-                            message: format!("coords/chrom index {c} out of range"),
-                        })?;
+                let name = self.chrom_names.get(c as usize).cloned().ok_or_else(|| {
+                    DatasetError::Format {
+                        path: self.path.clone(),
+                        message: format!("coords/chrom index {c} out of range"),
+                    }
+                })?;
                 Ok((name, s, d))
             })
             .collect()

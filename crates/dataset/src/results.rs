@@ -19,7 +19,7 @@ use hdf5::types::VarLenUnicode;
 use hdf5::{Extent, SimpleExtents};
 
 use crate::writer::{attr, group, strings, TmpGuard};
-use crate::{AttrValue, Error};
+use crate::{AttrValue, DatasetError};
 
 /// The kind of a label column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,14 +101,14 @@ enum Buffered {
     Bool(Vec<u8>),
 }
 
-fn h5err(path: &Path, what: impl Into<String>) -> impl FnOnce(hdf5::Error) -> Error {
+fn h5err(path: &Path, what: impl Into<String>) -> impl FnOnce(hdf5::Error) -> DatasetError {
     let (path, what) = (path.to_path_buf(), what.into());
-    move |source| Error::Hdf5 { path, what, source }
+    move |source| DatasetError::Hdf5 { path, what, source }
 }
 
 impl ResultsWriter {
     /// Creates `<path>.tmp` with no rows.
-    pub fn create(path: &Path, spec: &ResultsSpec) -> Result<ResultsWriter, Error> {
+    pub fn create(path: &Path, spec: &ResultsSpec) -> Result<ResultsWriter, DatasetError> {
         let tmp = crate::tmp_path(path);
         let file = hdf5::File::create(&tmp).map_err(h5err(path, "creating the temporary file"))?;
         let tmp = TmpGuard(Some(tmp));
@@ -198,8 +198,13 @@ impl ResultsWriter {
     /// Appends `n` rows: one slice per declared column and per array, in declaration order,
     /// each holding `n` rows. Rows are buffered and written in blocks of the chunk size, so
     /// the file's bytes do not depend on how the rows were split between calls.
-    pub fn append(&mut self, n: usize, columns: &[Column], arrays: &[&[f32]]) -> Result<(), Error> {
-        let bad = |message: String| Error::Format {
+    pub fn append(
+        &mut self,
+        n: usize,
+        columns: &[Column],
+        arrays: &[&[f32]],
+    ) -> Result<(), DatasetError> {
+        let bad = |message: String| DatasetError::Format {
             path: self.path.clone(),
             message,
         };
@@ -249,7 +254,7 @@ impl ResultsWriter {
     }
 
     /// Writes the first `k` buffered rows.
-    fn flush(&mut self, k: usize) -> Result<(), Error> {
+    fn flush(&mut self, k: usize) -> Result<(), DatasetError> {
         let (a, b) = (self.rows, self.rows + k);
         for (buf, (_, ds)) in self.column_buf.iter_mut().zip(&self.columns) {
             ds.resize([b])
@@ -296,9 +301,9 @@ impl ResultsWriter {
 
     /// Writes a whole float32 array of `shape` that is not one of the row arrays (a table of
     /// its own), at `name` (groups in the path are created), deflated like the row arrays.
-    pub fn put(&mut self, name: &str, shape: &[usize], data: &[f32]) -> Result<(), Error> {
+    pub fn put(&mut self, name: &str, shape: &[usize], data: &[f32]) -> Result<(), DatasetError> {
         if shape.iter().product::<usize>() != data.len() {
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path: self.path.clone(),
                 message: format!("{name}: {} values for shape {shape:?}", data.len()),
             });
@@ -310,20 +315,20 @@ impl ResultsWriter {
     }
 
     /// Writes a whole int64 vector at `name` (as [`put`](Self::put)).
-    pub fn put_ints(&mut self, name: &str, data: &[i64]) -> Result<(), Error> {
+    pub fn put_ints(&mut self, name: &str, data: &[i64]) -> Result<(), DatasetError> {
         let ds = self.fixed::<i64>(name, &[data.len()])?;
         ds.write(data)
             .map_err(h5err(&self.path, format!("writing {name}")))
     }
 
     /// Writes a whole vector of UTF-8 strings at `name` (as [`put`](Self::put)).
-    pub fn put_strings(&mut self, name: &str, data: &[String]) -> Result<(), Error> {
+    pub fn put_strings(&mut self, name: &str, data: &[String]) -> Result<(), DatasetError> {
         let (g, leaf) = self.parent(name)?;
         strings(&g, leaf, data).map_err(h5err(&self.path, format!("writing {name}")))
     }
 
     /// The group holding `name` (created as needed) and the last part of the name.
-    fn parent<'n>(&self, name: &'n str) -> Result<(hdf5::Group, &'n str), Error> {
+    fn parent<'n>(&self, name: &'n str) -> Result<(hdf5::Group, &'n str), DatasetError> {
         let mut g = self
             .file
             .group("/")
@@ -340,7 +345,11 @@ impl ResultsWriter {
         Ok((g, parts[parts.len() - 1]))
     }
 
-    fn fixed<T: hdf5::H5Type>(&self, name: &str, shape: &[usize]) -> Result<hdf5::Dataset, Error> {
+    fn fixed<T: hdf5::H5Type>(
+        &self,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<hdf5::Dataset, DatasetError> {
         let (g, leaf) = self.parent(name)?;
         let b = g.new_dataset::<T>().shape(shape.to_vec());
         // Chunks (and deflate) only where there is something to compress.
@@ -356,7 +365,7 @@ impl ResultsWriter {
     }
 
     /// Writes the buffered rows, closes the file and renames it into place.
-    pub fn finish(mut self) -> Result<PathBuf, Error> {
+    pub fn finish(mut self) -> Result<PathBuf, DatasetError> {
         if self.buffered > 0 {
             self.flush(self.buffered)?;
         }
@@ -385,11 +394,11 @@ pub struct ResultsReader {
 
 impl ResultsReader {
     /// Opens a result file, checking its `format` attribute.
-    pub fn open(path: &Path, format: &str) -> Result<ResultsReader, Error> {
+    pub fn open(path: &Path, format: &str) -> Result<ResultsReader, DatasetError> {
         let file = hdf5::File::open(path).map_err(h5err(path, "opening"))?;
         let found = crate::layout::format(&file);
         if found.as_deref() != Some(format) {
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path: path.to_path_buf(),
                 message: format!(
                     "not a {format} file (its format attribute is {})",
@@ -447,7 +456,7 @@ impl ResultsReader {
     }
 
     /// Rows `rows` of string column `name`.
-    pub fn strings(&self, name: &str, rows: Range<usize>) -> Result<Vec<String>, Error> {
+    pub fn strings(&self, name: &str, rows: Range<usize>) -> Result<Vec<String>, DatasetError> {
         let ds = self.column(name)?;
         let v = ds
             .read_slice_1d::<VarLenUnicode, _>(rows)
@@ -456,7 +465,7 @@ impl ResultsReader {
     }
 
     /// Rows `rows` of integer column `name`.
-    pub fn ints(&self, name: &str, rows: Range<usize>) -> Result<Vec<i64>, Error> {
+    pub fn ints(&self, name: &str, rows: Range<usize>) -> Result<Vec<i64>, DatasetError> {
         let ds = self.column(name)?;
         Ok(ds
             .read_slice_1d::<i64, _>(rows)
@@ -465,7 +474,7 @@ impl ResultsReader {
     }
 
     /// Rows `rows` of boolean column `name`.
-    pub fn bools(&self, name: &str, rows: Range<usize>) -> Result<Vec<bool>, Error> {
+    pub fn bools(&self, name: &str, rows: Range<usize>) -> Result<Vec<bool>, DatasetError> {
         let ds = self.column(name)?;
         Ok(ds
             .read_slice_1d::<u8, _>(rows)
@@ -481,7 +490,7 @@ impl ResultsReader {
     }
 
     /// Rows `rows` of array `name`, flattened row-major.
-    pub fn array(&self, name: &str, rows: Range<usize>) -> Result<Vec<f32>, Error> {
+    pub fn array(&self, name: &str, rows: Range<usize>) -> Result<Vec<f32>, DatasetError> {
         let ds = self
             .file
             .dataset(name)
@@ -497,12 +506,12 @@ impl ResultsReader {
     }
 
     /// The whole string vector at `name` (written by [`ResultsWriter::put_strings`]).
-    pub fn strings_at(&self, name: &str) -> Result<Vec<String>, Error> {
+    pub fn strings_at(&self, name: &str) -> Result<Vec<String>, DatasetError> {
         crate::layout::read_strings(&self.file, &self.path, name)
     }
 
     /// The whole int64 vector at `name` (written by [`ResultsWriter::put_ints`]).
-    pub fn ints_at(&self, name: &str) -> Result<Vec<i64>, Error> {
+    pub fn ints_at(&self, name: &str) -> Result<Vec<i64>, DatasetError> {
         let ds = self
             .file
             .dataset(name)
@@ -511,7 +520,7 @@ impl ResultsReader {
             .map_err(h5err(&self.path, format!("reading {name}")))
     }
 
-    fn column(&self, name: &str) -> Result<hdf5::Dataset, Error> {
+    fn column(&self, name: &str) -> Result<hdf5::Dataset, DatasetError> {
         self.file
             .dataset(&format!("rows/{name}"))
             .map_err(h5err(&self.path, format!("opening rows/{name}")))

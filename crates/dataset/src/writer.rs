@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use hdf5::types::VarLenUnicode;
 
 use self::column::Column;
-use crate::{AttrValue, Error, Header, LabelKind, FORMAT_NAME};
+use crate::{AttrValue, DatasetError, Header, LabelKind, FORMAT_NAME};
 
 /// Tuning of a [`Writer`].
 #[derive(Clone, Copy, Debug)]
@@ -116,12 +116,12 @@ impl Writer {
         header: &Header,
         rows: usize,
         opts: WriterOptions,
-    ) -> Result<Writer, Error> {
+    ) -> Result<Writer, DatasetError> {
         let tmp = crate::tmp_path(path);
         let h5 = |what: &str| {
             let what = what.to_string();
             let path = path.to_path_buf();
-            move |source| Error::Hdf5 { path, what, source }
+            move |source| DatasetError::Hdf5 { path, what, source }
         };
         let file = hdf5::File::create(&tmp).map_err(h5("creating the temporary file"))?;
         let tmp = TmpGuard(Some(tmp));
@@ -144,7 +144,7 @@ impl Writer {
         }
         .map_err(h5("creating y"))?;
         if header.labels == LabelKind::Class && !(2..=256).contains(&t) {
-            return Err(Error::Format {
+            return Err(DatasetError::Format {
                 path: path.to_path_buf(),
                 message: format!("class labels need 2 to 256 classes (targets), not {t}"),
             });
@@ -181,9 +181,9 @@ impl Writer {
     }
 
     /// Writes `block` at rows `first_row..first_row + block.len()`.
-    pub fn write_block(&mut self, first_row: usize, block: &Block) -> Result<(), Error> {
+    pub fn write_block(&mut self, first_row: usize, block: &Block) -> Result<(), DatasetError> {
         let k = block.len();
-        let bad = |message: String| Error::Format {
+        let bad = |message: String| DatasetError::Format {
             path: self.path.clone(),
             message,
         };
@@ -258,7 +258,7 @@ impl Writer {
         }
         let h5 = |what: &'static str| {
             let path = self.path.clone();
-            move |source| Error::Hdf5 {
+            move |source| DatasetError::Hdf5 {
                 path,
                 what: format!("writing {what} (is the disk full?)"),
                 source,
@@ -279,7 +279,7 @@ impl Writer {
     }
 
     /// Checks that every row was written, closes the file and renames it into place.
-    pub fn finish(self) -> Result<PathBuf, Error> {
+    pub fn finish(self) -> Result<PathBuf, DatasetError> {
         self.close()?.commit()
     }
 
@@ -287,10 +287,10 @@ impl Writer {
     /// name: [`Closed::commit`] renames it into place. A stage that writes several files
     /// closes them all, and commits them only when every one is complete, so that a failure
     /// in the last never leaves the first looking finished.
-    pub fn close(self) -> Result<Closed, Error> {
+    pub fn close(self) -> Result<Closed, DatasetError> {
         for c in [&self.x, &self.y, &self.chrom, &self.start, &self.strand] {
             if let Some(missing) = c.first_missing_row() {
-                return Err(Error::Format {
+                return Err(DatasetError::Format {
                     path: self.path.clone(),
                     message: format!("row {missing} was never written"),
                 });
@@ -307,7 +307,7 @@ impl Writer {
             strand,
             ..
         } = self;
-        let h5 = |source| Error::Hdf5 {
+        let h5 = |source| DatasetError::Hdf5 {
             path: path.clone(),
             what: "closing (is the disk full?)".into(),
             source,
@@ -330,7 +330,7 @@ pub struct Closed {
 
 impl Closed {
     /// Renames the file into place; returns its path.
-    pub fn commit(mut self) -> Result<PathBuf, Error> {
+    pub fn commit(mut self) -> Result<PathBuf, DatasetError> {
         self.tmp.rename_to(&self.path)?;
         Ok(self.path)
     }
@@ -344,11 +344,11 @@ pub(crate) struct TmpGuard(pub(crate) Option<PathBuf>);
 impl TmpGuard {
     /// Renames the temporary file to `path` and disarms the guard; on failure the temporary
     /// file is removed.
-    pub(crate) fn rename_to(&mut self, path: &std::path::Path) -> Result<(), Error> {
+    pub(crate) fn rename_to(&mut self, path: &std::path::Path) -> Result<(), DatasetError> {
         let tmp_path = self.0.take().expect("armed until renamed");
         std::fs::rename(&tmp_path, path).map_err(|source| {
             let _ = std::fs::remove_file(&tmp_path);
-            Error::Io {
+            DatasetError::Io {
                 path: path.to_path_buf(),
                 what: "renaming the finished file into place".into(),
                 source,

@@ -28,7 +28,7 @@ pub enum EvalError {
     Usage(String),
     /// A dataset or prediction file that cannot be read or written.
     #[error(transparent)]
-    Dataset(#[from] ferrosea_dataset::Error),
+    Dataset(#[from] ferrosea_dataset::DatasetError),
     /// Bad values in an input (NaN predictions, an empty file, a malformed table).
     #[error("{0}")]
     Data(String),

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ferrosea_plot::{DrawResult, Figure, WriteError, FONT};
+use ferrosea_plot::{DrawResult, Figure, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -62,8 +62,8 @@ fn colour(i: usize) -> RGBColor {
 /// Draws one figure twice, `<stem>.svg` and `<stem>.png`.
 fn both(stem: &Path, size: (u32, u32), fig: &impl Figure) -> Result<Vec<PathBuf>, EvalError> {
     ferrosea_plot::svg_and_png(stem, size, fig).map_err(|e| match e {
-        WriteError::Draw(p, e) => EvalError::Plot(p, e),
-        WriteError::Rename(p, e) => EvalError::Io(p, e),
+        PlotError::Draw(p, e) => EvalError::Plot(p, e),
+        PlotError::Rename(p, e) => EvalError::Io(p, e),
     })
 }
 

@@ -50,7 +50,7 @@ pub enum IndexSource {
 
 /// Errors reading a genome; each names the file.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum GenomeError {
     /// The file could not be opened or read.
     #[error("{path}: {source}")]
     Io {
@@ -122,9 +122,9 @@ pub enum Error {
     },
 }
 
-impl Error {
-    fn io(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-        move |source| Error::Io {
+impl GenomeError {
+    fn io(path: &Path) -> impl FnOnce(io::Error) -> GenomeError + '_ {
+        move |source| GenomeError::Io {
             path: path.to_path_buf(),
             source,
         }
@@ -163,9 +163,9 @@ pub struct Genome {
 impl Genome {
     /// Opens a FASTA file and reads or builds its index. `threads` is used for bgzip
     /// decompression.
-    pub fn open(path: impl AsRef<Path>, threads: usize) -> Result<Self, Error> {
+    pub fn open(path: impl AsRef<Path>, threads: usize) -> Result<Self, GenomeError> {
         let path = path.as_ref().to_path_buf();
-        let compression = Compression::detect(&path).map_err(Error::io(&path))?;
+        let compression = Compression::detect(&path).map_err(GenomeError::io(&path))?;
         let fai = fai_path(&path);
         let mut genome = Genome {
             path,
@@ -176,11 +176,11 @@ impl Genome {
         };
         genome.check_first_line()?;
         if compression != Compression::Gzip && fai.exists() {
-            let index = fasta::fai::fs::read(&fai).map_err(Error::io(&fai))?;
+            let index = fasta::fai::fs::read(&fai).map_err(GenomeError::io(&fai))?;
             genome.sequences = infos(&index);
             genome.index_source = IndexSource::Fai(fai);
         } else if compression == Compression::None {
-            let index = fasta::fs::index(&genome.path).map_err(Error::io(&genome.path))?;
+            let index = fasta::fs::index(&genome.path).map_err(GenomeError::io(&genome.path))?;
             genome.sequences = infos(&index);
             genome.index_source = match write_fai(&fai, &index) {
                 Ok(()) => IndexSource::Built(fai),
@@ -190,7 +190,7 @@ impl Genome {
             genome.sequences = genome.scan()?;
         }
         if genome.sequences.is_empty() {
-            return Err(Error::NoSequences { path: genome.path });
+            return Err(GenomeError::NoSequences { path: genome.path });
         }
         check_unique(&genome.path, &genome.sequences)?;
         if let IndexSource::Fai(_) = genome.index_source {
@@ -225,7 +225,7 @@ impl Genome {
     }
 
     /// Streams the sequences in file order, one at a time.
-    pub fn records(&self) -> Result<Records<'_>, Error> {
+    pub fn records(&self) -> Result<Records<'_>, GenomeError> {
         Ok(Records {
             reader: fasta::io::Reader::new(self.open_stream()?),
             genome: self,
@@ -234,8 +234,8 @@ impl Genome {
         })
     }
 
-    fn open_stream(&self) -> Result<Box<dyn BufRead + Send>, Error> {
-        let file = File::open(&self.path).map_err(Error::io(&self.path))?;
+    fn open_stream(&self) -> Result<Box<dyn BufRead + Send>, GenomeError> {
+        let file = File::open(&self.path).map_err(GenomeError::io(&self.path))?;
         Ok(match self.compression {
             Compression::None => Box::new(BufReader::with_capacity(1 << 20, file)),
             Compression::Gzip => Box::new(BufReader::with_capacity(
@@ -251,18 +251,18 @@ impl Genome {
         })
     }
 
-    fn check_first_line(&self) -> Result<(), Error> {
+    fn check_first_line(&self) -> Result<(), GenomeError> {
         let mut stream = self.open_stream()?;
-        let buf = stream.fill_buf().map_err(Error::io(&self.path))?;
+        let buf = stream.fill_buf().map_err(GenomeError::io(&self.path))?;
         match buf.first() {
-            None => Err(Error::NoSequences {
+            None => Err(GenomeError::NoSequences {
                 path: self.path.clone(),
             }),
             Some(b'>') => Ok(()),
             Some(_) => {
                 let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
                 let found = String::from_utf8_lossy(&line[..line.len().min(40)]).into_owned();
-                Err(Error::NotFasta {
+                Err(GenomeError::NotFasta {
                     path: self.path.clone(),
                     found,
                 })
@@ -270,7 +270,7 @@ impl Genome {
         }
     }
 
-    fn scan(&self) -> Result<Vec<SequenceInfo>, Error> {
+    fn scan(&self) -> Result<Vec<SequenceInfo>, GenomeError> {
         let mut out = Vec::new();
         let mut reader = fasta::io::Reader::new(self.open_stream()?);
         let mut definition = fasta::record::Definition::default();
@@ -280,7 +280,7 @@ impl Genome {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) => {
-                    return Err(Error::Io {
+                    return Err(GenomeError::Io {
                         path: self.path.clone(),
                         source: e,
                     })
@@ -289,7 +289,7 @@ impl Genome {
             seq.clear();
             reader
                 .read_sequence(&mut seq)
-                .map_err(Error::io(&self.path))?;
+                .map_err(GenomeError::io(&self.path))?;
             out.push(SequenceInfo {
                 name: String::from_utf8_lossy(definition.name()).into_owned(),
                 length: seq.len() as u64,
@@ -310,18 +310,20 @@ pub struct Records<'g> {
 impl Records<'_> {
     /// Reads the next sequence into `name` and `seq` (both overwritten). Returns `false` at
     /// the end of the file.
-    pub fn next_into(&mut self, name: &mut String, seq: &mut Vec<u8>) -> Result<bool, Error> {
+    pub fn next_into(&mut self, name: &mut String, seq: &mut Vec<u8>) -> Result<bool, GenomeError> {
         let path = &self.genome.path;
         if self
             .reader
             .read_definition(&mut self.definition)
-            .map_err(Error::io(path))?
+            .map_err(GenomeError::io(path))?
             == 0
         {
             return Ok(false);
         }
         seq.clear();
-        self.reader.read_sequence(seq).map_err(Error::io(path))?;
+        self.reader
+            .read_sequence(seq)
+            .map_err(GenomeError::io(path))?;
         name.clear();
         name.push_str(&String::from_utf8_lossy(self.definition.name()));
         self.number += 1;
@@ -331,7 +333,7 @@ impl Records<'_> {
                 IndexSource::Fai(p) | IndexSource::Built(p) => p.clone(),
                 _ => PathBuf::from("(index in memory)"),
             };
-            return Err(Error::StaleIndex {
+            return Err(GenomeError::StaleIndex {
                 path: path.clone(),
                 fai,
                 number: self.number,
@@ -374,11 +376,11 @@ fn write_fai(fai: &Path, index: &fasta::fai::Index) -> io::Result<()> {
         })
 }
 
-fn check_unique(path: &Path, sequences: &[SequenceInfo]) -> Result<(), Error> {
+fn check_unique(path: &Path, sequences: &[SequenceInfo]) -> Result<(), GenomeError> {
     let mut seen = std::collections::HashMap::new();
     for (i, s) in sequences.iter().enumerate() {
         if let Some(first) = seen.insert(s.name.as_str(), i) {
-            return Err(Error::DuplicateName {
+            return Err(GenomeError::DuplicateName {
                 path: path.to_path_buf(),
                 name: s.name.clone(),
                 first: first + 1,

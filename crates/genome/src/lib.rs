@@ -20,5 +20,5 @@ pub mod onehot;
 pub mod region;
 pub mod shuffle;
 
-pub use fasta::{Fetcher, Genome, SequenceInfo};
+pub use fasta::{Fetcher, Genome, GenomeError, SequenceInfo};
 pub use region::Region;

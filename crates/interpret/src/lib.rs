@@ -56,7 +56,7 @@ pub enum InterpretError {
     Motifs(#[from] ferrosea_motifs::MotifError),
     /// A dataset, attribution or seqlet file that cannot be read or written.
     #[error(transparent)]
-    Dataset(#[from] ferrosea_dataset::Error),
+    Dataset(#[from] ferrosea_dataset::DatasetError),
     /// A checkpoint that cannot be found or read.
     #[error(transparent)]
     Checkpoint(#[from] ferrosea_runtime::checkpoint::CheckpointError),

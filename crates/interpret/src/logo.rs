@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ferrosea_plot::{draw_letter, register_font, DrawResult, Figure, WriteError, FONT};
+use ferrosea_plot::{draw_letter, register_font, DrawResult, Figure, PlotError, FONT};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -193,10 +193,10 @@ pub fn draw_cwm(
     register_font();
     let size = ((60 + 34 * cwm.len()) as u32, 300u32);
     ferrosea_plot::svg_and_png(stem, size, &Cwm { title, cwm }).map_err(|e| match e {
-        WriteError::Draw(p, e) => {
+        PlotError::Draw(p, e) => {
             InterpretError::Draw(format!("{}: drawing the logo: {e}", p.display()))
         }
-        WriteError::Rename(p, e) => InterpretError::Io(p, e),
+        PlotError::Rename(p, e) => InterpretError::Io(p, e),
     })
 }
 
@@ -235,10 +235,10 @@ pub fn draw_contributions(
     };
     let size = ((120 + 4 * heights.len()).clamp(600, 4200) as u32, 260u32);
     ferrosea_plot::svg_and_png(stem, size, &fig).map_err(|e| match e {
-        WriteError::Draw(p, e) => {
+        PlotError::Draw(p, e) => {
             InterpretError::Draw(format!("{}: drawing the logo: {e}", p.display()))
         }
-        WriteError::Rename(p, e) => InterpretError::Io(p, e),
+        PlotError::Rename(p, e) => InterpretError::Io(p, e),
     })
 }
 
@@ -251,9 +251,9 @@ pub fn draw(
 ) -> Result<Vec<PathBuf>, InterpretError> {
     let (logo, size) = Logo::new(title, pfm, background);
     ferrosea_plot::svg_and_png(stem, size, &logo).map_err(|e| match e {
-        WriteError::Draw(p, e) => {
+        PlotError::Draw(p, e) => {
             InterpretError::Draw(format!("{}: drawing the logo: {e}", p.display()))
         }
-        WriteError::Rename(p, e) => InterpretError::Io(p, e),
+        PlotError::Rename(p, e) => InterpretError::Io(p, e),
     })
 }

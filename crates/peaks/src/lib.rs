@@ -140,7 +140,7 @@ impl PeakSet {
 
 /// Errors reading a peak file; each names the file, and the line where there is one.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum PeaksError {
     /// The file could not be opened or read.
     #[error("{path}: {source}")]
     Io {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use noodles_bed as bed;
 
-use crate::{Error, Interval, ParseError, PeakSet};
+use crate::{Interval, ParseError, PeakSet, PeaksError};
 
 /// The layout a peak file is held to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,8 +75,8 @@ impl fmt::Display for Format {
 /// assert!(err.ends_with("p.bed:1: expected at least 3 tab-separated columns (BED3+), found 2"));
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
-pub fn read_path(path: &Path) -> Result<PeakSet, Error> {
-    let io_err = |source| Error::Io {
+pub fn read_path(path: &Path) -> Result<PeakSet, PeaksError> {
+    let io_err = |source| PeaksError::Io {
         path: path.to_path_buf(),
         source,
     };
@@ -92,17 +92,20 @@ pub fn read_path(path: &Path) -> Result<PeakSet, Error> {
     read(reader, path, Format::from_path(path))
 }
 
-fn read(mut reader: impl BufRead, path: &Path, format: Format) -> Result<PeakSet, Error> {
+fn read(mut reader: impl BufRead, path: &Path, format: Format) -> Result<PeakSet, PeaksError> {
     let mut set = PeakSet::default();
     let mut line = String::new();
     let mut record = bed::Record::<3>::default();
     let mut number = 0;
     loop {
         line.clear();
-        if reader.read_line(&mut line).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })? == 0
+        if reader
+            .read_line(&mut line)
+            .map_err(|source| PeaksError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            == 0
         {
             break;
         }
@@ -115,15 +118,16 @@ fn read(mut reader: impl BufRead, path: &Path, format: Format) -> Result<PeakSet
         {
             continue;
         }
-        let (chrom, iv) = parse_line(text, format, &mut record).map_err(|kind| Error::Parse {
-            path: path.to_path_buf(),
-            line: number,
-            kind,
-        })?;
+        let (chrom, iv) =
+            parse_line(text, format, &mut record).map_err(|kind| PeaksError::Parse {
+                path: path.to_path_buf(),
+                line: number,
+                kind,
+            })?;
         set.push(chrom, iv);
     }
     if set.records() == 0 {
-        return Err(Error::Empty {
+        return Err(PeaksError::Empty {
             path: path.to_path_buf(),
             format,
         });
@@ -186,13 +190,13 @@ fn clipped(value: &str) -> String {
 mod tests {
     use super::*;
 
-    fn parse(text: &str, format: Format) -> Result<PeakSet, Error> {
+    fn parse(text: &str, format: Format) -> Result<PeakSet, PeaksError> {
         read(text.as_bytes(), Path::new("t.narrowPeak"), format)
     }
 
     fn kind(text: &str, format: Format) -> (usize, ParseError) {
         match parse(text, format) {
-            Err(Error::Parse { line, kind, .. }) => (line, kind),
+            Err(PeaksError::Parse { line, kind, .. }) => (line, kind),
             other => panic!("expected a parse error, got {other:?}"),
         }
     }
@@ -267,7 +271,7 @@ mod tests {
     fn empty_file() {
         assert!(matches!(
             parse("# nothing\n", Format::Bed),
-            Err(Error::Empty { .. })
+            Err(PeaksError::Empty { .. })
         ));
     }
 }

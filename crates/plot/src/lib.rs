@@ -192,7 +192,7 @@ pub trait Figure {
 
 /// Why [`svg_and_png`] failed.
 #[derive(Debug)]
-pub enum WriteError {
+pub enum PlotError {
     /// Drawing or writing the file at this temporary path failed (the file is removed): the
     /// message.
     Draw(PathBuf, String),
@@ -200,16 +200,16 @@ pub enum WriteError {
     Rename(PathBuf, std::io::Error),
 }
 
-impl std::fmt::Display for WriteError {
+impl std::fmt::Display for PlotError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WriteError::Draw(p, e) => write!(f, "{}: drawing the figure: {e}", p.display()),
-            WriteError::Rename(p, e) => write!(f, "{}: {e}", p.display()),
+            PlotError::Draw(p, e) => write!(f, "{}: drawing the figure: {e}", p.display()),
+            PlotError::Rename(p, e) => write!(f, "{}: {e}", p.display()),
         }
     }
 }
 
-impl std::error::Error for WriteError {}
+impl std::error::Error for PlotError {}
 
 /// Draws `fig` as `<stem>.svg` and `<stem>.png` of `size` pixels (registering the font
 /// first), each under `<stem>.tmp.EXT` until complete and then renamed; returns the two paths,
@@ -218,7 +218,7 @@ pub fn svg_and_png(
     stem: &Path,
     size: (u32, u32),
     fig: &impl Figure,
-) -> Result<Vec<PathBuf>, WriteError> {
+) -> Result<Vec<PathBuf>, PlotError> {
     register_font();
     let path = |ext: &str, tmp: bool| {
         let mut s = stem.as_os_str().to_owned();
@@ -231,7 +231,7 @@ pub fn svg_and_png(
     };
     let fail = |p: &Path, e: String| {
         let _ = std::fs::remove_file(p);
-        WriteError::Draw(p.to_path_buf(), e)
+        PlotError::Draw(p.to_path_buf(), e)
     };
     let (svg_tmp, png_tmp) = (path("svg", true), path("png", true));
     {
@@ -247,7 +247,7 @@ pub fn svg_and_png(
     let mut out = Vec::new();
     for (tmp, ext) in [(svg_tmp, "svg"), (png_tmp, "png")] {
         let dst = path(ext, false);
-        std::fs::rename(&tmp, &dst).map_err(|e| WriteError::Rename(dst.clone(), e))?;
+        std::fs::rename(&tmp, &dst).map_err(|e| PlotError::Rename(dst.clone(), e))?;
         out.push(dst);
     }
     Ok(out)
@@ -347,7 +347,7 @@ mod tests {
         left.sort();
         assert_eq!(left, ["a.png", "a.svg"]);
         let e = svg_and_png(&dir.join("missing/a"), (60, 60), &Square).unwrap_err();
-        assert!(matches!(&e, WriteError::Draw(p, _) if p == &dir.join("missing/a.tmp.svg")));
+        assert!(matches!(&e, PlotError::Draw(p, _) if p == &dir.join("missing/a.tmp.svg")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::{Keep, Options};
+use crate::{Keep, Options, PrepError};
 use clap::Parser;
 use ferrosea_genome::Region;
 
@@ -182,9 +182,10 @@ pub enum Command {
     },
 }
 
-fn options(a: Args) -> anyhow::Result<Options> {
-    let regions =
-        |flag: &str, v: &str| Region::parse_list(v).map_err(|e| anyhow::anyhow!("{flag}: {e}"));
+fn options(a: Args) -> Result<Options, PrepError> {
+    let regions = |flag: &str, v: &str| {
+        Region::parse_list(v).map_err(|e| PrepError::Usage(format!("{flag}: {e}")))
+    };
     Ok(Options {
         test: regions("--test", &a.test)?,
         valid: regions("--valid", &a.valid)?,
@@ -205,7 +206,7 @@ fn options(a: Args) -> anyhow::Result<Options> {
     })
 }
 
-fn subcommand(c: Command) -> anyhow::Result<()> {
+fn subcommand(c: Command) -> Result<(), PrepError> {
     if let Command::SimulateExamples { out, motifs, seed } = c {
         let files = crate::examples::simulate_examples(&crate::examples::ExamplesOptions {
             out: out.clone(),
@@ -276,7 +277,8 @@ fn subcommand(c: Command) -> anyhow::Result<()> {
     if threads > 0 {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
-            .build_global()?;
+            .build_global()
+            .map_err(|e| PrepError::Invalid(format!("cannot start {threads} threads: {e}")))?;
     }
     crate::import_deepsea(&crate::ImportOptions {
         train,
@@ -316,10 +318,10 @@ pub fn init_logging(args: &Args) {
 }
 
 /// Runs the subcommand given, or the labelling run of the flags.
-pub fn run(mut args: Args) -> anyhow::Result<()> {
+pub fn run(mut args: Args) -> Result<(), PrepError> {
     match args.command.take() {
         Some(c) => subcommand(c),
-        None => options(args).and_then(|o| crate::run(&o).map(|_| ()).map_err(anyhow::Error::from)),
+        None => crate::run(&options(args)?).map(|_| ()),
     }
 }
 

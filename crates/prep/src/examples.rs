@@ -25,7 +25,7 @@ use ferrosea_motifs::{read_motifs, Motif};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::simulate::SimulateError;
+use crate::PrepError;
 
 /// What to write.
 #[derive(Clone, Debug)]
@@ -73,15 +73,14 @@ fn write_split(
     header: &Header,
     rows: &Rows,
     files: &mut Vec<PathBuf>,
-) -> Result<(), SimulateError> {
+) -> Result<(), PrepError> {
     let path = dir.join(format!("{split}.h5"));
     let mut h = header.clone();
     h.attrs.push((
         "split".into(),
         ferrosea_dataset::AttrValue::Str(split.into()),
     ));
-    let ds = |e: ferrosea_dataset::Error| SimulateError::Invalid(e.to_string());
-    let mut w = Writer::create(&path, &h, rows.n, Default::default()).map_err(ds)?;
+    let mut w = Writer::create(&path, &h, rows.n, Default::default())?;
     let block = Block {
         x: rows.x.clone(),
         y: rows.y.clone(),
@@ -91,8 +90,8 @@ fn write_split(
             .collect(),
         strand: vec![b'+'; rows.n],
     };
-    w.write_block(0, &block).map_err(ds)?;
-    files.push(w.finish().map_err(ds)?);
+    w.write_block(0, &block)?;
+    files.push(w.finish()?);
     Ok(())
 }
 
@@ -131,19 +130,19 @@ fn header(
     }
 }
 
-fn write(path: &Path, text: &str, files: &mut Vec<PathBuf>) -> Result<(), SimulateError> {
+fn write(path: &Path, text: &str, files: &mut Vec<PathBuf>) -> Result<(), PrepError> {
     ferrosea_dataset::write_atomically(path, text.as_bytes())
-        .map_err(|e| SimulateError::Io(path.to_path_buf(), e))?;
+        .map_err(|e| PrepError::io(path.to_path_buf(), e))?;
     files.push(path.to_path_buf());
     Ok(())
 }
 
-fn mkdir(dir: &Path) -> Result<(), SimulateError> {
-    std::fs::create_dir_all(dir).map_err(|e| SimulateError::Io(dir.to_path_buf(), e))
+fn mkdir(dir: &Path) -> Result<(), PrepError> {
+    std::fs::create_dir_all(dir).map_err(|e| PrepError::io(dir.to_path_buf(), e))
 }
 
 /// Example 1: does `111` occur in 10 random bits?
-fn motif_detection(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), SimulateError> {
+fn motif_detection(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), PrepError> {
     let dir = o.out.join("motif-detection");
     mkdir(&dir)?;
     let binary = Alphabet::new("01", Encoding::Index).expect("valid");
@@ -179,7 +178,7 @@ fn motif_detection(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), 
 }
 
 /// Example 3: the next symbol of `0^n 1^n` blocks, from the 100 before it.
-fn next_character(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), SimulateError> {
+fn next_character(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), PrepError> {
     const LEN: usize = 1000;
     const WINDOW: usize = 100;
     let dir = o.out.join("next-character");
@@ -228,7 +227,7 @@ fn next_character(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), S
 }
 
 /// Example 4: which of ten motifs (or none) a 100 bp sequence holds.
-fn motif_classes(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), SimulateError> {
+fn motif_classes(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), PrepError> {
     const WINDOW: usize = 100;
     let (all, origin) = match &o.motifs {
         Some(p) => (read_motifs(p)?, p.display().to_string()),
@@ -241,7 +240,7 @@ fn motif_classes(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), Si
         .iter()
         .map(|id| {
             all.iter().find(|m| m.id == *id).ok_or_else(|| {
-                SimulateError::Invalid(format!(
+                PrepError::Invalid(format!(
                     "{origin}: no motif {id} (motif-classes plants {}, from JASPAR 2024)",
                     CLASS_MOTIFS.join(", ")
                 ))
@@ -301,7 +300,7 @@ fn motif_classes(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), Si
 }
 
 /// Writes the three examples; returns the files written.
-pub fn simulate_examples(o: &ExamplesOptions) -> Result<Vec<PathBuf>, SimulateError> {
+pub fn simulate_examples(o: &ExamplesOptions) -> Result<Vec<PathBuf>, PrepError> {
     let mut files = Vec::new();
     motif_detection(o, &mut files)?;
     next_character(o, &mut files)?;

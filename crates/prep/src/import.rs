@@ -20,7 +20,8 @@ use ferrosea_dataset::{AttrValue, Block, Header, Targets, Writer, WriterOptions}
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::mat::{self, MatError, Variable};
+use crate::mat::{self, Variable};
+use crate::PrepError;
 
 /// DeepSEA's 919 target names, in output order (data/deepsea; MIT / CC-BY 3.0).
 pub const DEEPSEA_NAMES: &str =
@@ -83,28 +84,11 @@ pub struct ImportReport {
     pub notes: Vec<String>,
 }
 
-/// Why an import failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    /// A MAT-file problem.
-    #[error(transparent)]
-    Mat(#[from] MatError),
-    /// An output problem.
-    #[error(transparent)]
-    Dataset(#[from] ferrosea_dataset::Error),
-    /// Bad flags or contents.
-    #[error("{0}")]
-    Invalid(String),
-    /// A file-system error.
-    #[error("{0}: {1}")]
-    Io(PathBuf, std::io::Error),
-}
-
 /// The names and categories of the targets.
-fn targets(opts: &ImportOptions, notes: &mut Vec<String>) -> Result<Targets, ImportError> {
+fn targets(opts: &ImportOptions, notes: &mut Vec<String>) -> Result<Targets, PrepError> {
     let (text, origin) = match &opts.names {
         Some(p) => (
-            std::fs::read_to_string(p).map_err(|e| ImportError::Io(p.clone(), e))?,
+            std::fs::read_to_string(p).map_err(|e| PrepError::io(p.clone(), e))?,
             p.display().to_string(),
         ),
         None => (DEEPSEA_NAMES.to_string(), "DeepSEA's 919 names".into()),
@@ -116,7 +100,7 @@ fn targets(opts: &ImportOptions, notes: &mut Vec<String>) -> Result<Targets, Imp
         .map(String::from)
         .collect();
     if name.is_empty() {
-        return Err(ImportError::Invalid(format!("{origin}: no target names")));
+        return Err(PrepError::Invalid(format!("{origin}: no target names")));
     }
     let category = match &opts.manifest {
         Some(p) => manifest_categories(p, &name)?,
@@ -146,15 +130,15 @@ fn targets(opts: &ImportOptions, notes: &mut Vec<String>) -> Result<Targets, Imp
 }
 
 /// Categories from a TSV with `name` and `category` columns, for the names in order.
-fn manifest_categories(path: &Path, names: &[String]) -> Result<Vec<String>, ImportError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ImportError::Io(path.into(), e))?;
+fn manifest_categories(path: &Path, names: &[String]) -> Result<Vec<String>, PrepError> {
+    let text = std::fs::read_to_string(path).map_err(|e| PrepError::io(path, e))?;
     let mut lines = text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
     let head: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
     let col = |c: &str| head.iter().position(|h| h.trim() == c);
     let (Some(nc), Some(cc)) = (col("name"), col("category")) else {
-        return Err(ImportError::Invalid(format!(
+        return Err(PrepError::Invalid(format!(
             "{}: the manifest needs 'name' and 'category' columns",
             path.display()
         )));
@@ -171,14 +155,14 @@ fn manifest_categories(path: &Path, names: &[String]) -> Result<Vec<String>, Imp
         .iter()
         .map(|n| {
             map.get(n).cloned().ok_or_else(|| {
-                ImportError::Invalid(format!("{}: no category for target {n}", path.display()))
+                PrepError::Invalid(format!("{}: no category for target {n}", path.display()))
             })
         })
         .collect()
 }
 
 /// Converts every given file; writes `import.json` last.
-pub fn import_deepsea(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
+pub fn import_deepsea(opts: &ImportOptions) -> Result<ImportReport, PrepError> {
     let splits: Vec<(&str, &PathBuf)> = [
         ("train", &opts.train),
         ("valid", &opts.valid),
@@ -188,13 +172,13 @@ pub fn import_deepsea(opts: &ImportOptions) -> Result<ImportReport, ImportError>
     .filter_map(|(s, p)| p.as_ref().map(|p| (s, p)))
     .collect();
     if splits.is_empty() {
-        return Err(ImportError::Invalid(
+        return Err(PrepError::Invalid(
             "nothing to import: give --train, --valid and/or --test".into(),
         ));
     }
     let mut notes = Vec::new();
     let targets = targets(opts, &mut notes)?;
-    std::fs::create_dir_all(&opts.out).map_err(|e| ImportError::Io(opts.out.clone(), e))?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| PrepError::io(opts.out.clone(), e))?;
     for (flag, _) in &splits {
         let out = opts.out.join(format!("{flag}.h5"));
         let inputs: Vec<(String, &Path)> = splits
@@ -209,14 +193,14 @@ pub fn import_deepsea(opts: &ImportOptions) -> Result<ImportReport, ImportError>
             .collect();
         let inputs: Vec<(&str, &Path)> = inputs.iter().map(|(f, p)| (f.as_str(), *p)).collect();
         ferrosea_dataset::ensure_not_input(&out, &inputs)
-            .map_err(|e| ImportError::Invalid(e.to_string()))?;
+            .map_err(|e| PrepError::Invalid(e.to_string()))?;
     }
     // An older import's report goes first, so that a half-replaced directory never looks
     // complete; the new files are renamed into place only once every split has converted.
     let path = opts.out.join("import.json");
     match std::fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(ImportError::Io(path, e));
+            return Err(PrepError::io(path, e));
         }
         _ => {}
     }
@@ -261,7 +245,7 @@ pub fn import_deepsea(opts: &ImportOptions) -> Result<ImportReport, ImportError>
     });
     let text = serde_json::to_string_pretty(&json).expect("serialisable") + "\n";
     ferrosea_dataset::write_atomically(&path, text.as_bytes())
-        .map_err(|e| ImportError::Io(path.clone(), e))?;
+        .map_err(|e| PrepError::io(path.clone(), e))?;
     Ok(report)
 }
 
@@ -270,7 +254,7 @@ fn import_split(
     split: &str,
     path: &Path,
     targets: &Targets,
-) -> Result<(SplitReport, ferrosea_dataset::Closed), ImportError> {
+) -> Result<(SplitReport, ferrosea_dataset::Closed), PrepError> {
     let started = Instant::now();
     let version = match mat::version(path)? {
         mat::Version::V5 => "5",
@@ -280,14 +264,14 @@ fn import_split(
     let vars = mat::open(path, &[&xname, &yname], &opts.out)?;
     let find = |n: &str| {
         vars.iter().find(|v| v.name == n).ok_or_else(|| {
-            ImportError::Invalid(format!(
+            PrepError::Invalid(format!(
                 "{}: no variable {n} (DeepSEA's {split} file holds {xname} and {yname})",
                 path.display()
             ))
         })
     };
     let (x, y) = (find(&xname)?, find(&yname)?);
-    let bad = |m: String| ImportError::Invalid(format!("{}: {m}", path.display()));
+    let bad = |m: String| PrepError::Invalid(format!("{}: {m}", path.display()));
     if x.dims.len() != 3 || x.dims[1] != 4 {
         return Err(bad(format!(
             "{xname} has MATLAB size {:?}: expected [samples, 4, window]",
@@ -422,7 +406,11 @@ pub fn labels_from_matlab(src: &[u8], k: usize, t: usize) -> Vec<u8> {
 }
 
 /// Whether row `forward + i` is the reverse complement of row `i` for the first pairs.
-fn reverse_complements_pair(x: &Variable, forward: usize, window: usize) -> Result<bool, MatError> {
+fn reverse_complements_pair(
+    x: &Variable,
+    forward: usize,
+    window: usize,
+) -> Result<bool, PrepError> {
     let m = forward.min(16);
     let a = windows_from_matlab(&x.read_block(0..m)?, m, window);
     let b = windows_from_matlab(&x.read_block(forward..forward + m)?, m, window);

@@ -26,7 +26,7 @@ pub mod simulate;
 use std::path::PathBuf;
 
 use ferrosea_genome::Region;
-pub use import::{import_deepsea, ImportError, ImportOptions, ImportReport};
+pub use import::{import_deepsea, ImportOptions, ImportReport};
 pub use label::Keep;
 pub use run::run;
 
@@ -103,33 +103,101 @@ impl Default for Options {
     }
 }
 
-/// Errors of a prep run.
+/// Why a prep stage failed: the labelling run, `import-deepsea`, `simulate` or
+/// `simulate-examples`. Every message names the file (and line, where there is one) at fault;
+/// failures of the genome, peak, dataset and motif crates keep their own type.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The genome.
-    #[error(transparent)]
-    Genome(#[from] ferrosea_genome::fasta::Error),
-    /// A peak file.
-    #[error(transparent)]
-    Peaks(#[from] ferrosea_peaks::Error),
-    /// The manifest.
-    #[error(transparent)]
-    Manifest(#[from] manifest::Error),
-    /// An output file.
-    #[error(transparent)]
-    Dataset(#[from] ferrosea_dataset::Error),
-    /// Options that cannot work together with the inputs.
+pub enum PrepError {
+    /// Flags that cannot work.
+    #[error("{0}")]
+    Usage(String),
+    /// Settings that cannot work with these inputs, or inputs whose contents do not fit.
     #[error("{0}")]
     Invalid(String),
-    /// A file-system problem with the output.
-    #[error("{path}: {what}: {source}")]
+    /// The genome.
+    #[error(transparent)]
+    Genome(#[from] ferrosea_genome::GenomeError),
+    /// A peak file.
+    #[error(transparent)]
+    Peaks(#[from] ferrosea_peaks::PeaksError),
+    /// A dataset file (read or written).
+    #[error(transparent)]
+    Dataset(#[from] ferrosea_dataset::DatasetError),
+    /// A motif file.
+    #[error(transparent)]
+    Motifs(#[from] ferrosea_motifs::MotifError),
+    /// A file that is not what is expected (a MAT-file of another kind).
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A line of a text input (the manifest) is wrong.
+    #[error("{path}:{line}: {message}")]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// An HDF5 call failed (MAT-files of version 7.3).
+    #[error("{path}: {source}")]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: hdf5::Error,
+    },
+    /// A file-system error; `what` says what was being done, when that helps.
+    #[error("{path}: {what}{source}")]
     Io {
         /// The path.
         path: PathBuf,
-        /// What was being done.
+        /// What was being done, followed by ": " (or empty).
         what: String,
         /// The cause.
         #[source]
         source: std::io::Error,
     },
+}
+
+impl PrepError {
+    /// A file-system error on `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> PrepError {
+        PrepError::Io {
+            path: path.into(),
+            what: String::new(),
+            source,
+        }
+    }
+
+    /// A file-system error on `path` while doing `what`.
+    pub(crate) fn io_while(
+        path: &std::path::Path,
+        what: &str,
+    ) -> impl FnOnce(std::io::Error) -> PrepError {
+        let (path, what) = (path.to_path_buf(), format!("{what}: "));
+        move |source| PrepError::Io { path, what, source }
+    }
+
+    /// `path` is not the file expected.
+    pub(crate) fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> PrepError {
+        PrepError::Format {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An HDF5 failure on `path`.
+    pub(crate) fn hdf5(path: impl Into<PathBuf>, source: hdf5::Error) -> PrepError {
+        PrepError::Hdf5 {
+            path: path.into(),
+            source,
+        }
+    }
 }

@@ -14,6 +14,8 @@
 use ferrosea_dataset::{clip, MESSAGE_VALUE_CHARS};
 use std::path::{Path, PathBuf};
 
+use crate::PrepError;
+
 /// One target of the manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
@@ -38,30 +40,6 @@ impl Target {
     }
 }
 
-/// Errors in a manifest; each names the file and line.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The manifest could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The manifest.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A line is wrong.
-    #[error("{path}:{line}: {message}")]
-    Line {
-        /// The manifest.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
-
 /// Reads a manifest and checks that every peak file exists.
 ///
 /// # Examples
@@ -79,12 +57,9 @@ pub enum Error {
 /// assert!(err.ends_with("targets.tsv:1: missing column 'category' (header has: name, path)"));
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
-pub fn read(path: &Path) -> Result<Vec<Target>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let err = |line: usize, message: String| Error::Line {
+pub fn read(path: &Path) -> Result<Vec<Target>, PrepError> {
+    let text = std::fs::read_to_string(path).map_err(|e| PrepError::io(path, e))?;
+    let err = |line: usize, message: String| PrepError::Line {
         path: path.to_path_buf(),
         line,
         message,

@@ -17,19 +17,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::s;
 
-/// Errors reading a MAT-file; each names the file.
-#[derive(Debug, thiserror::Error)]
-pub enum MatError {
-    /// A file-system error.
-    #[error("{0}: {1}")]
-    Io(PathBuf, std::io::Error),
-    /// An HDF5 error (version 7.3 files).
-    #[error("{0}: {1}")]
-    Hdf5(PathBuf, hdf5::Error),
-    /// The file is not what is expected.
-    #[error("{0}: {1}")]
-    Format(PathBuf, String),
-}
+use crate::PrepError;
 
 /// Which kind of MAT-file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,16 +29,16 @@ pub enum Version {
 }
 
 /// Reads the 128-byte header and says which version the file is.
-pub fn version(path: &Path) -> Result<Version, MatError> {
-    let io = |e| MatError::Io(path.to_path_buf(), e);
+pub fn version(path: &Path) -> Result<Version, PrepError> {
+    let io = |e| PrepError::io(path.to_path_buf(), e);
     let mut f = File::open(path).map_err(io)?;
     let mut head = [0u8; 128];
     let n = read_full(&mut f, &mut head).map_err(io)?;
     let text = String::from_utf8_lossy(&head[..n.min(116)]);
     if n < 128 || !text.starts_with("MATLAB") {
-        return Err(MatError::Format(
+        return Err(PrepError::format(
             path.to_path_buf(),
-            "not a MATLAB MAT-file (no 'MATLAB ... MAT-file' header)".into(),
+            "not a MATLAB MAT-file (no 'MATLAB ... MAT-file' header)",
         ));
     }
     if text.starts_with("MATLAB 7.3 MAT-file") {
@@ -61,7 +49,7 @@ pub fn version(path: &Path) -> Result<Version, MatError> {
     if (endian == b"IM" && version == 0x0100) || (endian == b"MI" && version == 0x0001) {
         return Ok(Version::V5);
     }
-    Err(MatError::Format(
+    Err(PrepError::format(
         path.to_path_buf(),
         format!(
             "a MAT-file of an unsupported version (header: '{}'): save it with -v7 or -v7.3",
@@ -202,10 +190,10 @@ impl Variable {
 
     /// Samples `rows` as `[j][i]` bytes (j over the other dimensions, flattened with the
     /// earlier ones fastest), every value checked to be 0 or 1.
-    pub fn read_block(&self, rows: std::ops::Range<usize>) -> Result<Vec<u8>, MatError> {
+    pub fn read_block(&self, rows: std::ops::Range<usize>) -> Result<Vec<u8>, PrepError> {
         let (n, k, per) = (self.samples(), rows.len(), self.per_sample());
         let bad = |j: usize, i: usize, v: f64| {
-            MatError::Format(
+            PrepError::format(
                 self.path.clone(),
                 format!(
                     "{}: value {v} at sample {} (element {j} of the sample): expected 0 or 1",
@@ -228,7 +216,7 @@ impl Variable {
                 for j in 0..per {
                     let at = offset + ((j * n + rows.start) * es) as u64;
                     file.read_exact_at(&mut buf, at)
-                        .map_err(|e| MatError::Io(self.path.clone(), e))?;
+                        .map_err(|e| PrepError::io(self.path.clone(), e))?;
                     let dst = &mut out[j * k..(j + 1) * k];
                     if *ty == NumType::U8 {
                         dst.copy_from_slice(&buf);
@@ -248,7 +236,7 @@ impl Variable {
                 }
             }
             Source::Hdf5(ds) => {
-                let h5 = |e| MatError::Hdf5(self.path.clone(), e);
+                let h5 = |e| PrepError::hdf5(self.path.clone(), e);
                 // HDF5 sees the reversed dimensions, N last (fastest): a block of samples is
                 // the slab [.., .., i0..i1], which arrives as [j][i].
                 let bytes = ds.dtype().map_err(h5)?.size();
@@ -294,15 +282,15 @@ fn read_slab<T: hdf5::H5Type + Copy>(
 /// The variables of a MAT-file (numeric arrays only), for reading `wanted` among them.
 /// Compressed v5 elements that are wanted are inflated once into `scratch_dir`, so that
 /// blocks can then be read at any offset.
-pub fn open(path: &Path, wanted: &[&str], scratch_dir: &Path) -> Result<Vec<Variable>, MatError> {
+pub fn open(path: &Path, wanted: &[&str], scratch_dir: &Path) -> Result<Vec<Variable>, PrepError> {
     match version(path)? {
         Version::V73 => open_v73(path, wanted),
         Version::V5 => open_v5(path, wanted, scratch_dir),
     }
 }
 
-fn open_v73(path: &Path, wanted: &[&str]) -> Result<Vec<Variable>, MatError> {
-    let h5 = |e| MatError::Hdf5(path.to_path_buf(), e);
+fn open_v73(path: &Path, wanted: &[&str]) -> Result<Vec<Variable>, PrepError> {
+    let h5 = |e| PrepError::hdf5(path.to_path_buf(), e);
     let file = hdf5::File::open(path).map_err(h5)?;
     let mut out = Vec::new();
     for name in wanted {
@@ -313,7 +301,7 @@ fn open_v73(path: &Path, wanted: &[&str]) -> Result<Vec<Variable>, MatError> {
         let shape = ds.shape();
         let dt = ds.dtype().map_err(h5)?;
         if !(dt.is::<u8>() || dt.is::<f64>()) {
-            return Err(MatError::Format(
+            return Err(PrepError::format(
                 path.to_path_buf(),
                 format!(
                     "{name}: stored as {} bytes per value; expected uint8 or double",
@@ -322,7 +310,7 @@ fn open_v73(path: &Path, wanted: &[&str]) -> Result<Vec<Variable>, MatError> {
             ));
         }
         if !(2..=3).contains(&shape.len()) {
-            return Err(MatError::Format(
+            return Err(PrepError::format(
                 path.to_path_buf(),
                 format!("{name} has {} dimensions; expected 2 or 3", shape.len()),
             ));
@@ -418,9 +406,9 @@ fn matrix_head(b: &[u8], big: bool) -> Result<MatrixHead, String> {
     Ok(head)
 }
 
-fn open_v5(path: &Path, wanted: &[&str], scratch_dir: &Path) -> Result<Vec<Variable>, MatError> {
-    let io = |e| MatError::Io(path.to_path_buf(), e);
-    let fmt = |m: String| MatError::Format(path.to_path_buf(), m);
+fn open_v5(path: &Path, wanted: &[&str], scratch_dir: &Path) -> Result<Vec<Variable>, PrepError> {
+    let io = |e| PrepError::io(path.to_path_buf(), e);
+    let fmt = |m: String| PrepError::format(path.to_path_buf(), m);
     let mut f = File::open(path).map_err(io)?;
     let len = f.metadata().map_err(io)?.len();
     let mut head = [0u8; 128];
@@ -497,7 +485,7 @@ fn open_v5(path: &Path, wanted: &[&str], scratch_dir: &Path) -> Result<Vec<Varia
             // Inflate the element once into a scratch file; keep only the data bytes.
             let scratch = scratch_dir.join(format!(".import-{}.raw.tmp", m.name));
             let mut w = std::io::BufWriter::new(
-                File::create(&scratch).map_err(|e| MatError::Io(scratch.clone(), e))?,
+                File::create(&scratch).map_err(|e| PrepError::io(scratch.clone(), e))?,
             );
             f.seek(SeekFrom::Start(content)).map_err(io)?;
             let mut z = flate2::read::ZlibDecoder::new(BufReader::new((&mut f).take(bytes)));
@@ -509,7 +497,7 @@ fn open_v5(path: &Path, wanted: &[&str], scratch_dir: &Path) -> Result<Vec<Varia
             .map_err(io)?;
             let copied = std::io::copy(&mut z.take(m.data_bytes as u64), &mut w)
                 .map_err(|e| fmt(format!("{}: inflating: {e}", m.name)))?;
-            w.flush().map_err(|e| MatError::Io(scratch.clone(), e))?;
+            w.flush().map_err(|e| PrepError::io(scratch.clone(), e))?;
             if copied != m.data_bytes as u64 {
                 let _ = std::fs::remove_file(&scratch);
                 return Err(fmt(format!(
@@ -517,7 +505,7 @@ fn open_v5(path: &Path, wanted: &[&str], scratch_dir: &Path) -> Result<Vec<Varia
                     m.name, m.data_bytes
                 )));
             }
-            let file = File::open(&scratch).map_err(|e| MatError::Io(scratch.clone(), e))?;
+            let file = File::open(&scratch).map_err(|e| PrepError::io(scratch.clone(), e))?;
             Source::Raw {
                 file,
                 offset: 0,

@@ -15,24 +15,24 @@ use crate::pass::{build_blocks, fates, Fate, Geometry, Rows, Split, Splits};
 use crate::report::{
     BinCounts, FileRef, Inputs, PeaksSkipped, Report, SplitReport, TargetReport, Timings,
 };
-use crate::{Error, Options};
+use crate::{Options, PrepError};
 
 /// Rows encoded and compressed together: bounds memory (about 16 MB of one-hot per block).
 const BLOCK_ROWS: usize = 4096;
 
 /// Runs prep; returns the report that was also written to `<out>/prep.json`.
-pub fn run(opts: &Options) -> Result<Report, Error> {
+pub fn run(opts: &Options) -> Result<Report, PrepError> {
     check_options(opts)?;
     check_outputs_are_not_inputs(opts)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
-        .map_err(|e| Error::Invalid(format!("cannot start {} threads: {e}", opts.threads)))?;
+        .map_err(|e| PrepError::Invalid(format!("cannot start {} threads: {e}", opts.threads)))?;
     pool.install(|| run_in_pool(opts))
 }
 
-fn check_options(o: &Options) -> Result<(), Error> {
-    let bad = |m: String| Err(Error::Invalid(m));
+fn check_options(o: &Options) -> Result<(), PrepError> {
+    let bad = |m: String| Err(PrepError::Invalid(m));
     if o.bin_size == 0 || o.window == 0 {
         return bad("--bin-size and --window must be positive".into());
     }
@@ -51,22 +51,23 @@ fn check_options(o: &Options) -> Result<(), Error> {
     Ok(())
 }
 
-fn io_err(path: &Path, what: &str) -> impl FnOnce(std::io::Error) -> Error {
-    let (path, what) = (path.to_path_buf(), what.to_string());
-    move |source| Error::Io { path, what, source }
-}
-
 /// The output directory exists and takes files.
-fn prepare_out_dir(out: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(out).map_err(io_err(out, "cannot create the output directory"))?;
+fn prepare_out_dir(out: &Path) -> Result<(), PrepError> {
+    std::fs::create_dir_all(out).map_err(PrepError::io_while(
+        out,
+        "cannot create the output directory",
+    ))?;
     let probe = out.join(format!(".ferrosea-prep-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(io_err(out, "the output directory is not writable"))?;
+    std::fs::write(&probe, b"").map_err(PrepError::io_while(
+        out,
+        "the output directory is not writable",
+    ))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }
 
 /// No output file of the run is one of its inputs (the genome, its index, the manifest).
-fn check_outputs_are_not_inputs(o: &Options) -> Result<(), Error> {
+fn check_outputs_are_not_inputs(o: &Options) -> Result<(), PrepError> {
     let fai = o.genome.with_extension(format!(
         "{}.fai",
         o.genome
@@ -80,13 +81,14 @@ fn check_outputs_are_not_inputs(o: &Options) -> Result<(), Error> {
     ];
     for name in ["train.h5", "valid.h5", "test.h5", "prep.json"] {
         ferrosea_dataset::ensure_not_input(&o.out.join(name), &inputs)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(|e| PrepError::Invalid(e.to_string()))?;
     }
     Ok(())
 }
 
-fn sha256(path: &Path) -> Result<String, Error> {
-    ferrosea_dataset::sha256_file(path).map_err(io_err(path, "reading for the checksum"))
+fn sha256(path: &Path) -> Result<String, PrepError> {
+    ferrosea_dataset::sha256_file(path)
+        .map_err(PrepError::io_while(path, "reading for the checksum"))
 }
 
 /// A target's peaks once matched against the genome.
@@ -102,20 +104,20 @@ fn load_targets(
     genome: &Genome,
     opts: &Options,
     warnings: &mut Vec<String>,
-) -> Result<Vec<TargetPeaks>, Error> {
+) -> Result<Vec<TargetPeaks>, PrepError> {
     let lengths: BTreeMap<&str, u64> = genome
         .sequences()
         .iter()
         .map(|s| (s.name.as_str(), s.length))
         .collect();
-    let loaded: Vec<Result<TargetPeaks, Error>> = targets
+    let loaded: Vec<Result<TargetPeaks, PrepError>> = targets
         .par_iter()
         .map(|t| {
             let mut set = match ferrosea_peaks::read_path(&t.path) {
                 Ok(s) => s,
-                Err(ferrosea_peaks::Error::Empty { .. }) if opts.allow_empty_targets => PeakSet::default(),
-                Err(e @ ferrosea_peaks::Error::Empty { .. }) => {
-                    return Err(Error::Invalid(format!("{e} (target '{}', manifest line {}; --allow-empty-targets keeps such targets)", t.name, t.line)))
+                Err(ferrosea_peaks::PeaksError::Empty { .. }) if opts.allow_empty_targets => PeakSet::default(),
+                Err(e @ ferrosea_peaks::PeaksError::Empty { .. }) => {
+                    return Err(PrepError::Invalid(format!("{e} (target '{}', manifest line {}; --allow-empty-targets keeps such targets)", t.name, t.line)))
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -184,7 +186,7 @@ fn load_targets(
             some_sequence_names(genome)
         );
         if !opts.allow_empty_targets {
-            return Err(Error::Invalid(format!(
+            return Err(PrepError::Invalid(format!(
                 "{msg} (--allow-empty-targets keeps such targets as all-zero columns)"
             )));
         }
@@ -193,11 +195,11 @@ fn load_targets(
     Ok(loaded)
 }
 
-fn check_splits(splits: &Splits, genome: &Genome) -> Result<(), Error> {
+fn check_splits(splits: &Splits, genome: &Genome) -> Result<(), PrepError> {
     for (flag, regions) in [("--test", &splits.test), ("--valid", &splits.valid)] {
         for r in regions {
             if !genome.sequences().iter().any(|s| s.name == r.chrom) {
-                return Err(Error::Invalid(format!(
+                return Err(PrepError::Invalid(format!(
                     "{flag} names sequence '{}', which is not in {} (it has {}); give {flag} with this genome's names",
                     r.chrom,
                     genome.path().display(),
@@ -268,7 +270,7 @@ impl Decider<'_> {
     }
 }
 
-fn run_in_pool(opts: &Options) -> Result<Report, Error> {
+fn run_in_pool(opts: &Options) -> Result<Report, PrepError> {
     let run_started = std::time::Instant::now();
     prepare_out_dir(&opts.out)?;
     let mut warnings = Vec::new();
@@ -276,7 +278,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
     info!("{} targets in {}", targets.len(), opts.targets.display());
     let threads = rayon::current_num_threads();
     let (genome, manifest_sha) = rayon::join(
-        || -> Result<_, Error> {
+        || -> Result<_, PrepError> {
             let g = Genome::open(&opts.genome, threads)?;
             Ok((g, sha256(&opts.genome)?))
         },
@@ -297,7 +299,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
         .max_by_key(|s| s.length)
         .expect("a genome has sequences");
     if opts.window > longest.length {
-        return Err(Error::Invalid(format!(
+        return Err(PrepError::Invalid(format!(
             "--window {} is longer than every sequence of {} (the longest, {}, has {} bp)",
             opts.window,
             opts.genome.display(),
@@ -313,7 +315,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
     let peaks = load_targets(&targets, &genome, opts, &mut warnings)?;
     let is_tf: Vec<bool> = targets.iter().map(Target::is_tf).collect();
     if opts.keep == crate::Keep::TfTouch && !is_tf.iter().any(|&t| t) {
-        return Err(Error::Invalid(
+        return Err(PrepError::Invalid(
             "--keep tf-touch needs at least one target of category TF in the manifest".into(),
         ));
     }
@@ -398,7 +400,7 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
         }
         let d = decider.decide(&name, &seq, &mut counts2);
         if d.rows.each_ref().map(|r| r.len() as u64) != per_chrom[ci] {
-            return Err(Error::Invalid(format!(
+            return Err(PrepError::Invalid(format!(
                 "{}: sequence '{name}' changed between the two passes over the file",
                 opts.genome.display()
             )));
@@ -434,8 +436,10 @@ fn run_in_pool(opts: &Options) -> Result<Report, Error> {
     // An older run's report goes first, so that a half-replaced directory never looks complete.
     let report_path = opts.out.join("prep.json");
     if report_path.exists() {
-        std::fs::remove_file(&report_path)
-            .map_err(io_err(&report_path, "removing the previous report"))?;
+        std::fs::remove_file(&report_path).map_err(PrepError::io_while(
+            &report_path,
+            "removing the previous report",
+        ))?;
     }
     for w in writers {
         w.finish()?;
@@ -572,14 +576,15 @@ fn dataset_header(opts: &Options, targets: &[Target], genome: &Genome, genome_sh
     }
 }
 
-fn write_report(path: &Path, report: &Report) -> Result<(), Error> {
+fn write_report(path: &Path, report: &Report) -> Result<(), PrepError> {
     let tmp = path.with_extension("json.tmp");
     let mut text = serde_json::to_string_pretty(report).expect("report serialises");
     text.push('\n');
     std::fs::write(&tmp, text)
-        .map_err(io_err(&tmp, "writing the report"))
+        .map_err(PrepError::io_while(&tmp, "writing the report"))
         .and_then(|()| {
-            std::fs::rename(&tmp, path).map_err(io_err(path, "renaming the report into place"))
+            std::fs::rename(&tmp, path)
+                .map_err(PrepError::io_while(path, "renaming the report into place"))
         })
         .inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);

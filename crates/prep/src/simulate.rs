@@ -14,6 +14,8 @@ use ferrosea_motifs::{read_motifs, Motif};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::PrepError;
+
 /// What to simulate.
 #[derive(Clone, Debug)]
 pub struct SimulateOptions {
@@ -42,23 +44,9 @@ pub struct SimulateOptions {
     pub seed: u64,
 }
 
-/// Why a simulation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SimulateError {
-    /// A motif problem.
-    #[error(transparent)]
-    Motifs(#[from] ferrosea_motifs::MotifError),
-    /// Bad settings.
-    #[error("{0}")]
-    Invalid(String),
-    /// A file-system error.
-    #[error("{0}: {1}")]
-    Io(PathBuf, std::io::Error),
-}
-
-fn write(path: &Path, text: &str) -> Result<(), SimulateError> {
+fn write(path: &Path, text: &str) -> Result<(), PrepError> {
     ferrosea_dataset::write_atomically(path, text.as_bytes())
-        .map_err(|e| SimulateError::Io(path.to_path_buf(), e))
+        .map_err(|e| PrepError::io(path.to_path_buf(), e))
 }
 
 /// A base index (A, C, G, T = 0..4) drawn from the probabilities `p`.
@@ -82,43 +70,43 @@ fn pick(rng: &mut ChaCha8Rng, p: &[f64; 4]) -> u8 {
 /// `config.yaml` (a workflow configuration: test = the last chromosome, validation = the
 /// first 10% of the first one; every planted target attributed with DeepLIFT/SHAP and its
 /// motifs found from the attributions). Returns the planted motifs.
-pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
+pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, PrepError> {
     if o.chromosomes < 2 || o.length < 10_000 || !(0.0..=1.0).contains(&o.gc) {
-        return Err(SimulateError::Invalid(
+        return Err(PrepError::Invalid(
             "need at least 2 chromosomes of 10,000 bp and a GC content between 0 and 1".into(),
         ));
     }
     for (flag, v) in [("--missed", o.missed), ("--noise", o.noise)] {
         if !(0.0..=1.0).contains(&v) {
-            return Err(SimulateError::Invalid(format!(
+            return Err(PrepError::Invalid(format!(
                 "{flag} {v}: a fraction, between 0 and 1"
             )));
         }
     }
     let (lo, hi) = o.peak_width;
     if lo == 0 || lo > hi {
-        return Err(SimulateError::Invalid(format!(
+        return Err(PrepError::Invalid(format!(
             "--peak-width {lo}-{hi}: expected MIN-MAX with 0 < MIN <= MAX"
         )));
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = o.ids.iter().find(|id| !seen.insert(id.as_str())) {
-        return Err(SimulateError::Invalid(format!(
+        return Err(PrepError::Invalid(format!(
             "--ids names {dup} twice: each motif is planted once, as one target"
         )));
     }
     let db = read_motifs(&o.motifs)?;
-    let motifs: Vec<Motif> = o
-        .ids
-        .iter()
-        .map(|id| {
-            db.iter().find(|m| &m.id == id).cloned().ok_or_else(|| {
-                SimulateError::Invalid(format!("{}: no motif {id}", o.motifs.display()))
+    let motifs: Vec<Motif> =
+        o.ids
+            .iter()
+            .map(|id| {
+                db.iter().find(|m| &m.id == id).cloned().ok_or_else(|| {
+                    PrepError::Invalid(format!("{}: no motif {id}", o.motifs.display()))
+                })
             })
-        })
-        .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()?;
     if motifs.is_empty() {
-        return Err(SimulateError::Invalid("no motifs to plant (--ids)".into()));
+        return Err(PrepError::Invalid("no motifs to plant (--ids)".into()));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
     let bg = [
@@ -138,7 +126,7 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
     let sites = o.sites.unwrap_or(free.len() * 97 / 100 / motifs.len());
     let needed = motifs.len() * sites;
     if needed > free.len() {
-        return Err(SimulateError::Invalid(format!(
+        return Err(PrepError::Invalid(format!(
             "{needed} sites do not fit in {} slots of 1 kb: lengthen the chromosomes",
             free.len()
         )));
@@ -148,10 +136,8 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, SimulateError> {
         let j = rng.random_range(0..=i);
         free.swap(i, j);
     }
-    std::fs::create_dir_all(o.out.join("peaks"))
-        .map_err(|e| SimulateError::Io(o.out.clone(), e))?;
-    std::fs::create_dir_all(o.out.join("truth"))
-        .map_err(|e| SimulateError::Io(o.out.clone(), e))?;
+    std::fs::create_dir_all(o.out.join("peaks")).map_err(|e| PrepError::io(o.out.clone(), e))?;
+    std::fs::create_dir_all(o.out.join("truth")).map_err(|e| PrepError::io(o.out.clone(), e))?;
     let name = |c: usize| format!("sim{}", c + 1);
     let mut manifest = String::from("name\tcategory\tpath\n");
     let mut labels = Vec::new();

@@ -26,7 +26,7 @@ pub enum RuntimeError {
     Usage(String),
     /// A dataset that cannot be read.
     #[error(transparent)]
-    Dataset(#[from] ferrosea_dataset::Error),
+    Dataset(#[from] ferrosea_dataset::DatasetError),
     /// Data that does not fit the model.
     #[error("{0}")]
     Data(String),

@@ -34,7 +34,7 @@ pub enum TrainError {
     Config(#[from] config::ConfigError),
     /// A dataset that cannot be read.
     #[error(transparent)]
-    Dataset(#[from] ferrosea_dataset::Error),
+    Dataset(#[from] ferrosea_dataset::DatasetError),
     /// Data that does not fit (shapes, rows, motif files, weights of another architecture,
     /// a model a format cannot express).
     #[error("{0}")]

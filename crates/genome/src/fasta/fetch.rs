@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use noodles_core::{Position, Region};
 use noodles_fasta as fasta;
 
-use super::{fai_path, Compression, Error, Genome, IndexSource};
+use super::{fai_path, Compression, Genome, GenomeError, IndexSource};
 
 /// Reads intervals of a [`Genome`] at random, one open file per fetcher (a fetcher is not
 /// shared between threads: open one per thread).
@@ -21,8 +21,8 @@ impl Genome {
     /// Opens the genome for random access. Plain FASTA needs its `.fai` (which
     /// [`Genome::open`] writes when it can); bgzip FASTA needs `.fai` and `.gzi` (`samtools
     /// faidx` writes both); plain gzip cannot be read at random.
-    pub fn fetcher(&self) -> Result<Fetcher, Error> {
-        let not_indexable = |why: &str| Error::NotIndexable {
+    pub fn fetcher(&self) -> Result<Fetcher, GenomeError> {
+        let not_indexable = |why: &str| GenomeError::NotIndexable {
             path: self.path.clone(),
             why: why.to_string(),
         };
@@ -62,11 +62,11 @@ impl Genome {
                 )));
             }
         }
-        let index = fasta::fai::fs::read(&fai).map_err(Error::io(&fai))?;
+        let index = fasta::fai::fs::read(&fai).map_err(GenomeError::io(&fai))?;
         let reader = fasta::io::indexed_reader::Builder::default()
             .set_index(index)
             .build_from_path(&self.path)
-            .map_err(Error::io(&self.path))?;
+            .map_err(GenomeError::io(&self.path))?;
         Ok(Fetcher {
             path: self.path.clone(),
             reader,
@@ -87,13 +87,13 @@ impl Fetcher {
 
     /// The bases `[start, end)` (0-based, half-open) of sequence `name`, in the FASTA's case.
     /// The interval must lie inside the sequence.
-    pub fn fetch(&mut self, name: &str, start: u64, end: u64) -> Result<Vec<u8>, Error> {
-        let length = self.length(name).ok_or_else(|| Error::OutOfBounds {
+    pub fn fetch(&mut self, name: &str, start: u64, end: u64) -> Result<Vec<u8>, GenomeError> {
+        let length = self.length(name).ok_or_else(|| GenomeError::OutOfBounds {
             path: self.path.clone(),
             message: format!("no sequence named '{name}'"),
         })?;
         if start >= end || end > length {
-            return Err(Error::OutOfBounds {
+            return Err(GenomeError::OutOfBounds {
                 path: self.path.clone(),
                 message: format!(
                     "{name}:{start}-{end} is not an interval inside {name} (0..{length})"
@@ -105,10 +105,10 @@ impl Fetcher {
         let record = self
             .reader
             .query(&Region::new(name, first..=last))
-            .map_err(Error::io(&self.path))?;
+            .map_err(GenomeError::io(&self.path))?;
         let seq = record.sequence().as_ref().to_vec();
         if seq.len() as u64 != end - start {
-            return Err(Error::OutOfBounds {
+            return Err(GenomeError::OutOfBounds {
                 path: self.path.clone(),
                 message: format!(
                     "{name}:{start}-{end}: read {} bases instead of {} (is the index stale?)",

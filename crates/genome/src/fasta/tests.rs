@@ -96,7 +96,7 @@ fn bad_files_are_named() {
     let p = write(d.path(), "empty.fa", "");
     assert!(matches!(
         Genome::open(&p, 1),
-        Err(Error::NoSequences { .. })
+        Err(GenomeError::NoSequences { .. })
     ));
     let p = write(d.path(), "bed.fa", "chr1\t0\t10\n");
     let e = Genome::open(&p, 1).unwrap_err().to_string();
