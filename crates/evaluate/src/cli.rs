@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use ferrosea_runtime::DeviceSpec;
 
-use crate::{EvalError, MetricsOptions, PredictOptions};
+use crate::{EvaluateError, MetricsOptions, PredictOptions};
 
 /// The subcommands.
 #[derive(Subcommand, Debug)]
@@ -72,7 +72,7 @@ pub enum Command {
 impl Command {
     /// Runs the subcommand, logging what it wrote; `command_line` is recorded in the outputs,
     /// `progress` draws progress bars.
-    pub fn run(self, command_line: String, progress: bool) -> Result<(), EvalError> {
+    pub fn run(self, command_line: String, progress: bool) -> Result<(), EvaluateError> {
         match self {
             Command::Predict {
                 checkpoint,

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use ferrosea_dataset::{Predictions, Reader};
 
-use crate::EvalError;
+use crate::EvaluateError;
 
 /// Column-major bit matrix: bit `(target, row)` is set for a positive label.
 #[derive(Clone, Debug)]
@@ -61,14 +61,14 @@ impl LabelColumns {
         map: &[Option<usize>],
         origin: &Path,
         names: &[String],
-    ) -> Result<(), EvalError> {
+    ) -> Result<(), EvaluateError> {
         for (i, row) in y.chunks_exact(width).enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 match (v, map[c]) {
                     (0, _) | (_, None) => {}
                     (1, Some(t)) => self.set(first + i, t),
                     (v, Some(_)) => {
-                        return Err(EvalError::Data(format!(
+                        return Err(EvaluateError::Data(format!(
                             "{}: label {v} at row {}, target {}: expected 0 or 1",
                             origin.display(),
                             first + i,
@@ -86,7 +86,7 @@ impl LabelColumns {
 const BLOCK_ROWS: usize = 8192;
 
 /// The labels stored in a prediction file.
-pub fn from_predictions(p: &Predictions) -> Result<LabelColumns, EvalError> {
+pub fn from_predictions(p: &Predictions) -> Result<LabelColumns, EvaluateError> {
     let (n, t) = (p.len(), p.targets().len());
     let mut labels = LabelColumns::new(n, t);
     let map: Vec<Option<usize>> = (0..t).map(Some).collect();
@@ -105,17 +105,17 @@ pub fn from_predictions(p: &Predictions) -> Result<LabelColumns, EvalError> {
 pub fn from_dataset(
     p: &Predictions,
     path: &Path,
-) -> Result<(LabelColumns, Option<String>), EvalError> {
+) -> Result<(LabelColumns, Option<String>), EvaluateError> {
     let r = Reader::open(path)?;
     if r.labels() == ferrosea_dataset::LabelKind::Real {
-        return Err(EvalError::Usage(format!(
+        return Err(EvaluateError::Usage(format!(
             "--labels: {} has real-valued labels; --labels replaces 0/1 or class labels",
             path.display()
         )));
     }
     let n = p.len();
     if r.len() != n {
-        return Err(EvalError::Mismatch(format!(
+        return Err(EvaluateError::Mismatch(format!(
             "{} has {n} rows of predictions but {} has {} rows of labels: they must describe \
              the same windows",
             p.path().display(),
@@ -136,7 +136,7 @@ pub fn from_dataset(
             .map(|(n, _)| n.as_str())
             .collect();
         if !missing.is_empty() {
-            return Err(EvalError::Mismatch(format!(
+            return Err(EvaluateError::Mismatch(format!(
                 "{} has no labels for {} of the {} predicted targets ({})",
                 path.display(),
                 missing.len(),
@@ -183,7 +183,7 @@ pub fn from_dataset(
             let lchrom = &r.chrom_names()[lc[i] as usize];
             let pchrom = &pred_chroms[pc[i] as usize];
             if lchrom != pchrom || ls[i] != ps[i] || ld[i] != pd[i] {
-                return Err(EvalError::Mismatch(format!(
+                return Err(EvaluateError::Mismatch(format!(
                     "row {}: {} predicts {pchrom}:{} {} but {} labels {lchrom}:{} {}: the files \
                      describe different windows",
                     first + i,

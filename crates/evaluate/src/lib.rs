@@ -22,7 +22,7 @@ pub use predict::{predict, PredictOptions, PredictReport};
 
 /// Why an evaluation failed. Every message names the file at fault.
 #[derive(Debug, thiserror::Error)]
-pub enum EvalError {
+pub enum EvaluateError {
     /// Wrong flags or an unusable output location.
     #[error("{0}")]
     Usage(String),
@@ -62,9 +62,12 @@ pub(crate) fn first_names(names: &[&str]) -> String {
 }
 
 /// Writes `contents` to `<path>.tmp`, then renames it to `path`.
-pub(crate) fn write_atomically(path: &std::path::Path, contents: &[u8]) -> Result<(), EvalError> {
+pub(crate) fn write_atomically(
+    path: &std::path::Path,
+    contents: &[u8],
+) -> Result<(), EvaluateError> {
     ferrosea_dataset::write_atomically(path, contents)
-        .map_err(|e| EvalError::Io(path.to_path_buf(), e))
+        .map_err(|e| EvaluateError::Io(path.to_path_buf(), e))
 }
 
 /// Checks an output file before any work: it is not a directory, not one of `inputs`
@@ -73,6 +76,6 @@ pub(crate) fn write_atomically(path: &std::path::Path, contents: &[u8]) -> Resul
 pub(crate) fn check_output(
     path: &std::path::Path,
     inputs: &[(&str, &std::path::Path)],
-) -> Result<(), EvalError> {
-    ferrosea_dataset::ensure_output_file(path, inputs).map_err(EvalError::Usage)
+) -> Result<(), EvaluateError> {
+    ferrosea_dataset::ensure_output_file(path, inputs).map_err(EvaluateError::Usage)
 }

@@ -10,7 +10,7 @@ use ferrosea_plot::{DrawResult, Figure, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::EvalError;
+use crate::EvaluateError;
 
 /// One curve of a figure.
 #[derive(Clone, Debug)]
@@ -60,10 +60,10 @@ fn colour(i: usize) -> RGBColor {
 }
 
 /// Draws one figure twice, `<stem>.svg` and `<stem>.png`.
-fn both(stem: &Path, size: (u32, u32), fig: &impl Figure) -> Result<Vec<PathBuf>, EvalError> {
+fn both(stem: &Path, size: (u32, u32), fig: &impl Figure) -> Result<Vec<PathBuf>, EvaluateError> {
     ferrosea_plot::svg_and_png(stem, size, fig).map_err(|e| match e {
-        PlotError::Draw(p, e) => EvalError::Plot(p, e),
-        PlotError::Rename(p, e) => EvalError::Io(p, e),
+        PlotError::Draw(p, e) => EvaluateError::Plot(p, e),
+        PlotError::Rename(p, e) => EvaluateError::Io(p, e),
     })
 }
 
@@ -86,7 +86,7 @@ pub fn curves(
     (x_label, y_label): (&str, &str),
     curves: &[Curve],
     diagonal: bool,
-) -> Result<Vec<PathBuf>, EvalError> {
+) -> Result<Vec<PathBuf>, EvaluateError> {
     both(
         stem,
         SIZE,
@@ -151,7 +151,7 @@ pub fn distributions(
     stem: &Path,
     title: &str,
     panels: [(&str, &[Group]); 2],
-) -> Result<Vec<PathBuf>, EvalError> {
+) -> Result<Vec<PathBuf>, EvaluateError> {
     both(stem, (1200, 650), &Distributions(title, panels))
 }
 
@@ -249,7 +249,7 @@ pub fn scatter(
     title: &str,
     (x_label, y_label): (&str, &str),
     pairs: &[Pair],
-) -> Result<Vec<PathBuf>, EvalError> {
+) -> Result<Vec<PathBuf>, EvaluateError> {
     both(stem, (800, 800), &Scatter(title, (x_label, y_label), pairs))
 }
 

@@ -8,7 +8,7 @@ use ferrosea_runtime::checkpoint;
 use ferrosea_runtime::data::{Loader, LoaderSpec};
 use ferrosea_runtime::{DeviceSpec, RuntimeError};
 
-use crate::{check_output, EvalError};
+use crate::{check_output, EvaluateError};
 
 /// What to predict and how.
 #[derive(Clone, Debug)]
@@ -58,7 +58,7 @@ const FLUSH_ROWS: usize = 4096;
 
 /// Streams `opts.data` through the network of `opts.checkpoint` into `opts.out`, holding at
 /// most a few batches and `FLUSH_ROWS` (4,096) rows of predictions in memory.
-pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
+pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvaluateError> {
     let started = Instant::now();
     check_output(
         &opts.out,
@@ -66,23 +66,25 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
     )?;
     let reader = Reader::open(&opts.data)?;
     if reader.is_empty() {
-        return Err(EvalError::Data(format!(
+        return Err(EvaluateError::Data(format!(
             "{}: the dataset has no rows: nothing to predict",
             opts.data.display()
         )));
     }
     if opts.batch_size == 0 {
-        return Err(EvalError::Usage("--batch-size must be at least 1".into()));
+        return Err(EvaluateError::Usage(
+            "--batch-size must be at least 1".into(),
+        ));
     }
     let json = checkpoint::resolve(&opts.checkpoint).map_err(RuntimeError::from)?;
     // The resolved checkpoint JSON (the output was checked as a path at the start).
     ferrosea_dataset::ensure_not_input(&opts.out, &[("--checkpoint", &json)])
-        .map_err(|e| EvalError::Usage(e.to_string()))?;
+        .map_err(|e| EvaluateError::Usage(e.to_string()))?;
     let device = opts.device.open()?;
     let (net, meta) = checkpoint::load_network(&json, &device)?;
     let window = reader.window();
     if meta.window != window {
-        return Err(EvalError::Mismatch(format!(
+        return Err(EvaluateError::Mismatch(format!(
             "{} was trained on {} bp windows, {} has {window} bp windows",
             json.display(),
             meta.window,
@@ -90,7 +92,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         )));
     }
     if meta.alphabet != *reader.alphabet() {
-        return Err(EvalError::Mismatch(format!(
+        return Err(EvaluateError::Mismatch(format!(
             "{} was trained on sequences over {}, {} holds {}",
             json.display(),
             meta.alphabet,
@@ -99,7 +101,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         )));
     }
     if opts.rc_average && !reader.alphabet().is_dna() {
-        return Err(EvalError::Usage(format!(
+        return Err(EvaluateError::Usage(format!(
             "--rc-average needs one-hot A, C, G, T; {} holds {}",
             opts.data.display(),
             reader.alphabet()
@@ -201,7 +203,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         if let Some(i) = probs.iter().position(|p| !p.is_finite()) {
             let (row, target) = (next_row + i / t, i % t);
             let (chrom, start, strand) = reader.read_coords(row..row + 1)?.remove(0);
-            return Err(EvalError::Data(format!(
+            return Err(EvaluateError::Data(format!(
                 "{}: the prediction for row {row} ({chrom}:{start} {}), target {} is {}: the \
                  checkpoint's weights are probably not finite",
                 json.display(),
@@ -224,7 +226,7 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvalError> {
         flush(&mut writer, &reader, &mut pred, &mut labels, k, t)?;
     }
     if next_row != rows {
-        return Err(EvalError::Data(format!(
+        return Err(EvaluateError::Data(format!(
             "{}: read {next_row} of {rows} rows",
             opts.data.display()
         )));
@@ -247,7 +249,7 @@ fn probabilities(
     x: Vec<f32>,
     (window, batch): (usize, usize),
     loss: ferrosea_runtime::loss::Loss,
-) -> Result<Vec<f32>, EvalError> {
+) -> Result<Vec<f32>, EvaluateError> {
     let logits = ferrosea_runtime::eval_logits(net, device, x, window, batch)?;
     Ok(loss.outputs(&logits)?.flatten_all()?.to_vec1::<f32>()?)
 }
@@ -260,7 +262,7 @@ fn flush(
     labels: &mut Vec<f32>,
     k: usize,
     t: usize,
-) -> Result<(), EvalError> {
+) -> Result<(), EvaluateError> {
     let first = writer.rows_written();
     let (chrom, start, strand) = reader.read_coord_columns(first..first + k)?;
     writer.append(&pred[..k * t], &labels[..k * t], &chrom, &start, &strand)?;
@@ -275,7 +277,7 @@ fn check_same_targets(
     theirs: &[String],
     json: &std::path::Path,
     data: &std::path::Path,
-) -> Result<(), EvalError> {
+) -> Result<(), EvaluateError> {
     if ours == theirs {
         return Ok(());
     }
@@ -306,7 +308,7 @@ fn check_same_targets(
             }
         )
     };
-    Err(EvalError::Mismatch(format!(
+    Err(EvaluateError::Mismatch(format!(
         "{} was trained on other targets than {} has: {detail}",
         json.display(),
         data.display()

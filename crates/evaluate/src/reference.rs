@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::EvalError;
+use crate::EvaluateError;
 
 /// A reference table.
 #[derive(Clone, Debug, Default)]
@@ -42,15 +42,16 @@ const PR_COLUMNS: [&str; 6] = [
 const DEEPSEA_NAME: [&str; 3] = ["cell type", "tf/dnase/histonemark", "treatment"];
 
 /// Reads a reference table.
-pub fn read(path: &Path) -> Result<Reference, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(|e| EvalError::Io(path.to_path_buf(), e))?;
+pub fn read(path: &Path) -> Result<Reference, EvaluateError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| EvaluateError::Io(path.to_path_buf(), e))?;
     let mut lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'));
     let (_, header) = lines
         .next()
-        .ok_or_else(|| EvalError::Data(format!("{}: empty reference table", path.display())))?;
+        .ok_or_else(|| EvaluateError::Data(format!("{}: empty reference table", path.display())))?;
     let cols: Vec<String> = header
         .split('\t')
         .map(|c| c.trim().to_ascii_lowercase())
@@ -63,7 +64,7 @@ pub fn read(path: &Path) -> Result<Reference, EvalError> {
             .map(|n| cols.iter().position(|c| c == n))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| {
-                EvalError::Data(format!(
+                EvaluateError::Data(format!(
                     "{}: no target name column: expected one called name, target or feature, or \
                      DeepSEA's 'Cell Type', 'TF/DNase/HistoneMark' and 'Treatment'; the header \
                      has: {}",
@@ -75,7 +76,7 @@ pub fn read(path: &Path) -> Result<Reference, EvalError> {
     let roc = find(&ROC_COLUMNS);
     let pr = find(&PR_COLUMNS);
     if roc.is_none() && pr.is_none() {
-        return Err(EvalError::Data(format!(
+        return Err(EvaluateError::Data(format!(
             "{}: no AUC column: expected roc_auc (or auc, auroc) and/or pr_auc (or auprc, \
              average_precision); the header has: {}",
             path.display(),
@@ -91,7 +92,7 @@ pub fn read(path: &Path) -> Result<Reference, EvalError> {
     for (i, line) in lines {
         let fields: Vec<&str> = line.split('\t').collect();
         if fields.len() != cols.len() {
-            return Err(EvalError::Data(format!(
+            return Err(EvaluateError::Data(format!(
                 "{}:{}: {} fields, the header has {}",
                 path.display(),
                 i + 1,
@@ -104,7 +105,7 @@ pub fn read(path: &Path) -> Result<Reference, EvalError> {
         for (col, values) in [(roc, &mut r.roc_auc), (pr, &mut r.pr_auc)] {
             if let (Some(c), Some(values)) = (col, values.as_mut()) {
                 values.push(number(fields[c]).map_err(|v| {
-                    EvalError::Data(format!(
+                    EvaluateError::Data(format!(
                         "{}:{}: column {}: '{v}' is not a number",
                         path.display(),
                         i + 1,

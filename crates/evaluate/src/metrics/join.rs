@@ -1,7 +1,7 @@
 //! Joining published per-target figures (`--reference`) to our targets by name.
 
 use super::TargetRow;
-use crate::EvalError;
+use crate::EvaluateError;
 use crate::{labels, reference};
 
 /// Copies the reference's figures into the rows whose names match, and notes how many did.
@@ -9,7 +9,7 @@ pub(super) fn join_reference(
     rows: &mut [TargetRow],
     r: &reference::Reference,
     notes: &mut Vec<String>,
-) -> Result<(), EvalError> {
+) -> Result<(), EvaluateError> {
     let ours: Vec<String> = rows.iter().map(|t| t.name.clone()).collect();
     // Exact names first; then, for the rest against the reference rows left, the name with
     // DeepSEA's "untreated" suffix, then names compared loosely (case, '-' and white space
@@ -48,7 +48,7 @@ pub(super) fn join_reference(
     }
     let matched = found.iter().flatten().count();
     if matched == 0 {
-        return Err(EvalError::Mismatch(format!(
+        return Err(EvaluateError::Mismatch(format!(
             "{}: none of the {} target names is in the reference (ours look like '{}', the \
              reference's like '{}')",
             r.path.display(),

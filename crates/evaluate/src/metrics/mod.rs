@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::labels;
 use crate::reference;
-use crate::{write_atomically, EvalError};
+use crate::{write_atomically, EvaluateError};
 
 mod join;
 pub(crate) mod regression;
@@ -141,16 +141,16 @@ pub struct MetricsReport {
 }
 
 /// Scores `opts.predictions` and writes the report into `opts.out`.
-pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
+pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvaluateError> {
     let started = Instant::now();
     let p = Predictions::open(&opts.predictions)?;
     if p.is_empty() {
-        return Err(EvalError::Data(format!(
+        return Err(EvaluateError::Data(format!(
             "{}: the prediction file has no rows",
             opts.predictions.display()
         )));
     }
-    std::fs::create_dir_all(&opts.out).map_err(|e| EvalError::Io(opts.out.clone(), e))?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| EvaluateError::Io(opts.out.clone(), e))?;
     let mut inputs = vec![("--predictions", opts.predictions.as_path())];
     inputs.extend(opts.labels.as_deref().map(|l| ("--labels", l)));
     inputs.extend(opts.reference.as_deref().map(|r| ("--reference", r)));
@@ -162,7 +162,7 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
     let json_path = opts.out.join("metrics.json");
     match std::fs::remove_file(&json_path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(EvalError::Io(json_path, e));
+            return Err(EvaluateError::Io(json_path, e));
         }
         _ => {}
     }
@@ -182,7 +182,7 @@ pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvalError> {
     };
     if let Some(th) = opts.threshold {
         if !(0.0..=1.0).contains(&th) {
-            return Err(EvalError::Usage(format!(
+            return Err(EvaluateError::Usage(format!(
                 "--threshold {th}: expected a probability from 0 to 1"
             )));
         }
@@ -305,7 +305,7 @@ pub(crate) fn write_report_json(
     report: &mut MetricsReport,
     inputs: serde_json::Value,
     json_path: PathBuf,
-) -> Result<(), EvalError> {
+) -> Result<(), EvaluateError> {
     let mut json = serde_json::json!({
         "format": "ferrosea-metrics",
         "format_version": 1,

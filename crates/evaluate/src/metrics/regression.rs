@@ -8,7 +8,7 @@ use ferrosea_dataset::Predictions;
 use rayon::prelude::*;
 
 use crate::metrics::{fmt, MetricsOptions, MetricsReport, SummaryRow, TargetRow, BLOCK_ROWS};
-use crate::{write_atomically, EvalError};
+use crate::{write_atomically, EvaluateError};
 
 /// Scores the real-valued labels stored in `p` and writes `per_target.tsv`, `summary.tsv`
 /// and `json_path` (last).
@@ -17,16 +17,16 @@ pub(crate) fn metrics(
     p: &Predictions,
     started: Instant,
     json_path: PathBuf,
-) -> Result<MetricsReport, EvalError> {
+) -> Result<MetricsReport, EvaluateError> {
     if opts.labels.is_some() {
-        return Err(EvalError::Usage(format!(
+        return Err(EvaluateError::Usage(format!(
             "--labels: {} has real-valued labels; they are scored from the prediction file \
              itself (--labels replaces 0/1 labels only)",
             opts.predictions.display()
         )));
     }
     if opts.reference.is_some() {
-        return Err(EvalError::Usage(
+        return Err(EvaluateError::Usage(
             "--reference holds published ROC/PR AUCs, which real-valued labels do not have".into(),
         ));
     }
@@ -42,7 +42,7 @@ pub(crate) fn metrics(
         let yv = p.read_labels(first..end, 0..t)?;
         for (i, (pr, yr)) in pv.chunks_exact(t).zip(yv.chunks_exact(t)).enumerate() {
             if let Some(c) = pr.iter().position(|v| !v.is_finite()) {
-                return Err(EvalError::Data(format!(
+                return Err(EvaluateError::Data(format!(
                     "{}: the prediction at row {}, target {} is {}: predictions must be finite",
                     p.path().display(),
                     first + i,
@@ -83,7 +83,7 @@ pub(crate) fn metrics(
         ));
     }
     let summary = summarise(&rows);
-    std::fs::create_dir_all(&opts.out).map_err(|e| EvalError::Io(opts.out.clone(), e))?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| EvaluateError::Io(opts.out.clone(), e))?;
     let mut files = Vec::new();
     let mut s = String::from("name\tcategory\tn\tpearson\tspearman\tmse\n");
     for r in &rows {

@@ -8,7 +8,7 @@ use ferrosea_metrics::Ranked;
 use super::{MetricsOptions, SummaryRow, TargetRow};
 use crate::labels::LabelColumns;
 use crate::plots::{self, Curve, Group, Pair};
-use crate::EvalError;
+use crate::EvaluateError;
 
 pub(crate) fn fmt(v: Option<f64>) -> String {
     v.map_or_else(|| "NA".into(), |x| x.to_string())
@@ -92,13 +92,13 @@ pub(super) fn summary_tsv(rows: &[SummaryRow], with_reference: bool, classes: bo
 const CURVES_PER_GROUP: usize = 3;
 
 /// The targets whose curves to draw, by index.
-fn curve_targets(opts: &MetricsOptions, rows: &[TargetRow]) -> Result<Vec<usize>, EvalError> {
+fn curve_targets(opts: &MetricsOptions, rows: &[TargetRow]) -> Result<Vec<usize>, EvaluateError> {
     if let Some(names) = &opts.plot_targets {
         return names
             .iter()
             .map(|n| {
                 rows.iter().position(|r| &r.name == n).ok_or_else(|| {
-                    EvalError::Usage(format!(
+                    EvaluateError::Usage(format!(
                         "--plot-targets: {} has no target named '{n}'",
                         opts.predictions.display()
                     ))
@@ -132,9 +132,9 @@ pub(super) fn draw(
     labels: &LabelColumns,
     rows: &[TargetRow],
     with_reference: bool,
-) -> Result<Vec<PathBuf>, EvalError> {
+) -> Result<Vec<PathBuf>, EvaluateError> {
     let dir = opts.out.join("plots");
-    std::fs::create_dir_all(&dir).map_err(|e| EvalError::Io(dir.clone(), e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| EvaluateError::Io(dir.clone(), e))?;
     let mut files = Vec::new();
     let picked = curve_targets(opts, rows)?;
     if !picked.is_empty() {

@@ -8,7 +8,7 @@ use ferrosea_metrics::Ranked;
 use rayon::prelude::*;
 
 use crate::labels::LabelColumns;
-use crate::EvalError;
+use crate::EvaluateError;
 
 /// Class labels: the fraction of rows whose most probable class (the first of ties) is
 /// their class, and per class the fraction of its rows predicted as it (`None` for a class
@@ -16,7 +16,7 @@ use crate::EvalError;
 pub(super) fn class_accuracy(
     p: &Predictions,
     labels: &LabelColumns,
-) -> Result<(Option<f64>, Vec<Option<f64>>), EvalError> {
+) -> Result<(Option<f64>, Vec<Option<f64>>), EvaluateError> {
     let (n, t) = (p.len(), p.targets().len());
     let (mut right, mut seen) = (vec![0u64; t], vec![0u64; t]);
     let block = BLOCK_ROWS.next_multiple_of(p.chunk_rows());
@@ -57,7 +57,10 @@ pub(super) struct Scored {
 pub(crate) const BLOCK_ROWS: usize = 16384;
 
 /// The columns of targets `cols` over all rows (one `Vec` per target).
-fn read_band(p: &Predictions, cols: std::ops::Range<usize>) -> Result<Vec<Vec<f32>>, EvalError> {
+fn read_band(
+    p: &Predictions,
+    cols: std::ops::Range<usize>,
+) -> Result<Vec<Vec<f32>>, EvaluateError> {
     let (n, w) = (p.len(), cols.len());
     let mut out = vec![Vec::with_capacity(n); w];
     let block = BLOCK_ROWS.next_multiple_of(p.chunk_rows());
@@ -79,12 +82,12 @@ pub(super) fn score_all(
     p: &Predictions,
     labels: &LabelColumns,
     threshold: Option<f64>,
-) -> Result<Vec<Scored>, EvalError> {
+) -> Result<Vec<Scored>, EvaluateError> {
     let t = p.targets().len();
     let band = p.band();
     let path = p.path().to_path_buf();
     let mut scored = vec![Scored::default(); t];
-    std::thread::scope(|s| -> Result<(), EvalError> {
+    std::thread::scope(|s| -> Result<(), EvaluateError> {
         let (tx, rx) = sync_channel(0);
         let reader = s.spawn(move || {
             let p = match Predictions::open(&path) {
@@ -104,7 +107,7 @@ pub(super) fn score_all(
         });
         for msg in rx {
             let (c0, cols) = msg?;
-            let results: Vec<Result<Scored, EvalError>> = cols
+            let results: Vec<Result<Scored, EvaluateError>> = cols
                 .par_iter()
                 .enumerate()
                 .map(|(j, col)| score_one(p, col, labels, c0 + j, threshold))
@@ -125,9 +128,9 @@ fn score_one(
     labels: &LabelColumns,
     t: usize,
     threshold: Option<f64>,
-) -> Result<Scored, EvalError> {
+) -> Result<Scored, EvaluateError> {
     if let Some(row) = col.iter().position(|v| !v.is_finite()) {
-        return Err(EvalError::Data(format!(
+        return Err(EvaluateError::Data(format!(
             "{}: the prediction at row {row}, target {} is {}: predictions must be finite \
              probabilities",
             p.path().display(),

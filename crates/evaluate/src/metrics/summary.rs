@@ -3,13 +3,13 @@
 use polars::prelude::*;
 
 use super::{SummaryRow, TargetRow};
-use crate::EvalError;
+use crate::EvaluateError;
 
 /// Per category (sorted) and overall: counts, means and medians, with polars.
 pub(super) fn summarise(
     rows: &[TargetRow],
     with_reference: bool,
-) -> Result<Vec<SummaryRow>, EvalError> {
+) -> Result<Vec<SummaryRow>, EvaluateError> {
     let scored: Vec<&TargetRow> = rows.iter().filter(|r| r.roc_auc.is_some()).collect();
     let df = df!(
         "category" => scored.iter().map(|r| r.category.as_str()).collect::<Vec<_>>(),
@@ -28,13 +28,14 @@ pub(super) fn summarise(
             g()?.select(["roc_auc"]).count()?,
         )
     };
-    let lookup = |frame: &DataFrame, column: &str, cat: &str| -> Result<Option<f64>, EvalError> {
-        let cats = frame.column("category")?.str()?.clone();
-        let vals = frame.column(column)?.cast(&DataType::Float64)?;
-        let vals = vals.f64()?;
-        let i = cats.iter().position(|c| c == Some(cat));
-        Ok(i.and_then(|i| vals.get(i)))
-    };
+    let lookup =
+        |frame: &DataFrame, column: &str, cat: &str| -> Result<Option<f64>, EvaluateError> {
+            let cats = frame.column("category")?.str()?.clone();
+            let vals = frame.column(column)?.cast(&DataType::Float64)?;
+            let vals = vals.f64()?;
+            let i = cats.iter().position(|c| c == Some(cat));
+            Ok(i.and_then(|i| vals.get(i)))
+        };
     let mut categories: Vec<String> = rows.iter().map(|r| r.category.clone()).collect();
     categories.sort();
     categories.dedup();
@@ -66,8 +67,9 @@ pub(super) fn summarise(
             mean_mse: None,
         });
     }
-    let col =
-        |name: &str| -> Result<Float64Chunked, EvalError> { Ok(df.column(name)?.f64()?.clone()) };
+    let col = |name: &str| -> Result<Float64Chunked, EvaluateError> {
+        Ok(df.column(name)?.f64()?.clone())
+    };
     let (roc, pr) = (col("roc_auc")?, col("pr_auc")?);
     out.push(SummaryRow {
         category: "all".into(),
