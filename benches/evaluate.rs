@@ -58,7 +58,7 @@ fn synthetic_predictions(path: &Path, rows: usize) {
             .flat_map(|(_, y)| y.iter().map(|&v| f32::from(v)))
             .collect();
         let start: Vec<i64> = (first..first + k).map(|r| 200 * r as i64).collect();
-        w.append(&pred, &y, &vec![0; k], &start, &vec![b'+'; k])
+        w.write_rows(&pred, &y, &vec![0; k], &start, &vec![b'+'; k])
             .unwrap();
     }
     w.finish().unwrap();

@@ -84,7 +84,7 @@ pub fn one_hot_dataset(path: &Path, rows: usize, window: usize, t: usize) {
     let y: Vec<u8> = (0..rows * t)
         .map(|_| (rng.random::<f32>() < 0.03) as u8)
         .collect();
-    w.write_block(
+    w.write_rows(
         0,
         &ferrosea_dataset::Block {
             x,

@@ -153,12 +153,10 @@ impl Drop for Leftovers {
 }
 
 /// Creates `path`'s temporary file for writing.
-fn create(path: &Path) -> Result<BufWriter<File>, AnalyzeError> {
-    let tmp = ferrosea_dataset::tmp_path(path);
-    Ok(BufWriter::with_capacity(
-        1 << 20,
-        File::create(&tmp).map_err(AnalyzeError::io(&tmp))?,
-    ))
+fn create(path: &Path) -> Result<(ferrosea_dataset::TempFile, BufWriter<File>), AnalyzeError> {
+    let tmp = ferrosea_dataset::TempFile::new(path);
+    let file = File::create(tmp.path()).map_err(AnalyzeError::io(tmp.path()))?;
+    Ok((tmp, BufWriter::with_capacity(1 << 20, file)))
 }
 
 /// Predicts the windows of `opts`' source.
@@ -258,8 +256,8 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
     };
     let mut h5 = ResultsWriter::create(&opts.out.join("regions.h5"), &spec)?;
     let tsv_path = opts.out.join("regions.tsv");
-    let mut leftovers = Leftovers(vec![ferrosea_dataset::tmp_path(&tsv_path)]);
-    let mut tsv = create(&tsv_path)?;
+    let mut leftovers = Leftovers(Vec::new());
+    let (tsv_tmp, mut tsv) = create(&tsv_path)?;
     let mut header = String::from("chrom\tstart\tend\tname");
     for n in &targets {
         header.push('\t');
@@ -327,8 +325,7 @@ pub fn regions(opts: &RegionsOptions) -> Result<RegionsReport, AnalyzeError> {
     let mut outputs = vec![file_name(&h5.finish()?)];
     tsv.flush().map_err(AnalyzeError::io(&tsv_path))?;
     drop(tsv);
-    std::fs::rename(ferrosea_dataset::tmp_path(&tsv_path), &tsv_path)
-        .map_err(AnalyzeError::io(&tsv_path))?;
+    tsv_tmp.commit().map_err(AnalyzeError::io(&tsv_path))?;
     outputs.push("regions.tsv".into());
     if let Some(tr) = tracks {
         outputs.extend(tr.finish(&sizes, opts.bedgraph)?);

@@ -19,7 +19,9 @@ use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ferrosea_dataset::{AttrValue, Column, ColumnKind, ResultsReader, ResultsSpec, ResultsWriter};
+use ferrosea_dataset::{
+    AttrValue, Column, ColumnKind, ResultsReader, ResultsSpec, ResultsWriter, TempFile,
+};
 use ferrosea_genome::{onehot, Fetcher, Genome};
 use serde::{Deserialize, Serialize};
 
@@ -230,15 +232,17 @@ struct Outputs {
     tsvs: Vec<(PathBuf, BufWriter<File>)>,
     vcf: (PathBuf, noodles_bgzf::io::Writer<BufWriter<File>>),
     skipped: (PathBuf, BufWriter<File>),
+    /// The text outputs' temporary files, committed in this order by [`Outputs::finish`].
+    temps: Vec<TempFile>,
     targets: Vec<String>,
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>, AnalyzeError> {
-    let tmp = ferrosea_dataset::tmp_path(path);
-    Ok(BufWriter::with_capacity(
-        1 << 20,
-        File::create(&tmp).map_err(AnalyzeError::io(&tmp))?,
-    ))
+/// Creates `path` under its temporary name (kept in `temps`) for writing.
+fn create(path: &Path, temps: &mut Vec<TempFile>) -> Result<BufWriter<File>, AnalyzeError> {
+    let tmp = TempFile::new(path);
+    let file = File::create(tmp.path()).map_err(AnalyzeError::io(tmp.path()))?;
+    temps.push(tmp);
+    Ok(BufWriter::with_capacity(1 << 20, file))
 }
 
 /// One scored allele.
@@ -310,15 +314,16 @@ impl Outputs {
             h
         };
         let mut tsvs = Vec::new();
+        let mut temps = Vec::new();
         for name in tsv_names(&layout.prefix) {
             let path = dir.join(name);
-            let mut w = create(&path)?;
+            let mut w = create(&path, &mut temps)?;
             w.write_all(header.as_bytes())
                 .map_err(AnalyzeError::io(&path))?;
             tsvs.push((path, w));
         }
         let vcf_path = dir.join("annotated.vcf.gz");
-        let mut vcf = noodles_bgzf::io::Writer::new(create(&vcf_path)?);
+        let mut vcf = noodles_bgzf::io::Writer::new(create(&vcf_path, &mut temps)?);
         let n = layout.vcf_header.len();
         let mut text = String::new();
         for (i, l) in layout.vcf_header.iter().enumerate() {
@@ -341,7 +346,7 @@ impl Outputs {
         vcf.write_all(text.as_bytes())
             .map_err(AnalyzeError::io(&vcf_path))?;
         let skipped_path = dir.join("skipped.tsv");
-        let mut skipped = create(&skipped_path)?;
+        let mut skipped = create(&skipped_path, &mut temps)?;
         skipped
             .write_all(b"chrom\tpos\tid\tref\talt\treason\n")
             .map_err(AnalyzeError::io(&skipped_path))?;
@@ -350,6 +355,7 @@ impl Outputs {
             tsvs,
             vcf: (vcf_path, vcf),
             skipped: (skipped_path, skipped),
+            temps,
             targets: layout.targets.clone(),
         })
     }
@@ -479,25 +485,28 @@ impl Outputs {
         let mut names = Vec::new();
         let h5 = self.h5.finish()?;
         names.push(h5);
-        let rename = |path: &Path| -> Result<PathBuf, AnalyzeError> {
-            let tmp = ferrosea_dataset::tmp_path(path);
-            std::fs::rename(&tmp, path).map_err(AnalyzeError::io(path))?;
-            Ok(path.to_path_buf())
-        };
-        for (path, mut w) in self.tsvs {
+        let Outputs {
+            tsvs,
+            vcf,
+            skipped,
+            temps,
+            ..
+        } = self;
+        // Every text file complete before any is put in place.
+        for (path, mut w) in tsvs {
             w.flush().map_err(AnalyzeError::io(&path))?;
-            drop(w);
-            names.push(rename(&path)?);
         }
-        let (path, w) = self.vcf;
+        let (path, w) = vcf;
         w.finish()
             .and_then(|mut b| b.flush())
             .map_err(AnalyzeError::io(&path))?;
-        names.push(rename(&path)?);
-        let (path, mut w) = self.skipped;
+        let (path, mut w) = skipped;
         w.flush().map_err(AnalyzeError::io(&path))?;
         drop(w);
-        names.push(rename(&path)?);
+        for t in temps {
+            let path = t.target().to_path_buf();
+            names.push(t.commit().map_err(AnalyzeError::io(&path))?);
+        }
         Ok(names
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

@@ -158,3 +158,39 @@ pub(crate) fn write_names(file: &hdf5::File, coords: &hdf5::Group, h: &Header) -
     }
     strings(coords, "chrom_names", &h.chrom_names)
 }
+
+/// A string attribute of `file`, `None` when missing or not a string.
+pub(crate) fn attr_str(file: &hdf5::File, name: &str) -> Option<String> {
+    file.attr(name)
+        .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>())
+        .ok()
+        .map(|s| s.to_string())
+}
+
+/// An integer attribute of `file`, `None` when missing or not an integer.
+pub(crate) fn attr_int(file: &hdf5::File, name: &str) -> Option<i64> {
+    file.attr(name).and_then(|a| a.read_scalar::<i64>()).ok()
+}
+
+/// The file attributes a [`Header`] carries in `attrs`: all but those the layout writes
+/// (`format`, `format_version`, `window`, `labels`), in name order.
+pub(crate) fn extra_attrs(file: &hdf5::File) -> Vec<(String, AttrValue)> {
+    let mut names = file.attr_names().unwrap_or_default();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| {
+            !matches!(
+                n.as_str(),
+                "format" | "format_version" | "window" | "labels"
+            )
+        })
+        .filter_map(|n| {
+            let v = match attr_int(file, &n) {
+                Some(i) => AttrValue::Int(i),
+                None => AttrValue::Str(attr_str(file, &n)?),
+            };
+            Some((n, v))
+        })
+        .collect()
+}

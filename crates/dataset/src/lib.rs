@@ -26,6 +26,7 @@ mod layout;
 mod predictions;
 mod reader;
 mod results;
+mod temp_file;
 mod writer;
 
 use std::path::PathBuf;
@@ -38,14 +39,8 @@ pub use guard::{
 pub use predictions::{Predictions, PredictionsOptions, PredictionsWriter, PREDICTIONS_FORMAT};
 pub use reader::Reader;
 pub use results::{Column, ColumnKind, ResultsReader, ResultsSpec, ResultsWriter};
+pub use temp_file::{tmp_path, write_atomically, TempFile};
 pub use writer::{Block, Closed, Writer, WriterOptions};
-
-/// `<path>.tmp`: where an output is written until it is complete.
-pub fn tmp_path(path: &std::path::Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
-}
 
 /// An error and its causes on one line, for the binaries' `error:` line: each cause is
 /// appended after `: ` unless the text so far already holds it (our errors name their cause
@@ -78,16 +73,6 @@ where
             std::process::ExitCode::from(2)
         }
     }
-}
-
-/// Writes `contents` to `<path>.tmp`, then renames it to `path`: `path` never holds a partial
-/// file. The temporary file is removed when the rename fails.
-pub fn write_atomically(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 /// Raw coordinate columns of some rows: chromosome indices, window starts, strand bytes.

@@ -17,10 +17,10 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use hdf5::types::VarLenUnicode;
 use ndarray::{s, ArrayView1, ArrayView2};
 
-use crate::writer::{group, TmpGuard};
+use crate::writer::{commit, group};
+use crate::TempFile;
 use crate::{layout, DatasetError, Header, Targets};
 
 /// Value of the `format` file attribute of a prediction file.
@@ -50,7 +50,7 @@ impl Default for PredictionsOptions {
 /// Writes a prediction file front to back, under `<path>.tmp` until [`finish`](Self::finish).
 pub struct PredictionsWriter {
     path: PathBuf,
-    tmp: TmpGuard,
+    tmp: TempFile,
     file: hdf5::File,
     rows: usize,
     next: usize,
@@ -73,13 +73,12 @@ impl PredictionsWriter {
         rows: usize,
         opts: PredictionsOptions,
     ) -> Result<PredictionsWriter, DatasetError> {
-        let tmp = crate::tmp_path(path);
+        let tmp = TempFile::new(path);
         let h5 = |what: &str| {
             let (path, what) = (path.to_path_buf(), what.to_string());
             move |source| DatasetError::Hdf5 { path, what, source }
         };
-        let file = hdf5::File::create(&tmp).map_err(h5("creating the temporary file"))?;
-        let tmp = TmpGuard(Some(tmp));
+        let file = hdf5::File::create(tmp.path()).map_err(h5("creating the temporary file"))?;
         let t = header.targets.len();
         let tile = [
             opts.chunk_rows.clamp(1, rows.max(1)),
@@ -133,10 +132,10 @@ impl PredictionsWriter {
         self.next
     }
 
-    /// Appends rows: `pred` and `y` are `[k, T]` row-major (`y` as
+    /// Writes the next rows: `pred` and `y` are `[k, T]` row-major (`y` as
     /// [`Reader::read_labels`](crate::Reader::read_labels) gives it), the coordinates one per
     /// row. Blocks of a multiple of `chunk_rows` rows write whole tiles, the fastest way.
-    pub fn append(
+    pub fn write_rows(
         &mut self,
         pred: &[f32],
         y: &[f32],
@@ -218,7 +217,7 @@ impl PredictionsWriter {
         }
         let PredictionsWriter {
             path,
-            mut tmp,
+            tmp,
             file,
             pred,
             y,
@@ -235,8 +234,7 @@ impl PredictionsWriter {
         file.flush().map_err(h5)?;
         drop((pred, y, chrom, start, strand));
         file.close().map_err(h5)?;
-        tmp.rename_to(&path)?;
-        Ok(path)
+        commit(tmp)
     }
 }
 
@@ -357,13 +355,27 @@ impl Predictions {
         self.pred.chunk().map_or(self.len.max(1), |c| c[0].max(1))
     }
 
-    /// A string file attribute.
+    /// A string file attribute (`None` when missing or of another type).
     pub fn attr_str(&self, name: &str) -> Option<String> {
-        self.file
-            .attr(name)
-            .and_then(|a| a.read_scalar::<VarLenUnicode>())
-            .ok()
-            .map(|s| s.to_string())
+        layout::attr_str(&self.file, name)
+    }
+
+    /// An integer file attribute (`None` when missing or of another type).
+    pub fn attr_int(&self, name: &str) -> Option<i64> {
+        layout::attr_int(&self.file, name)
+    }
+
+    /// What [`PredictionsWriter::create`] needs to write a file like this one: window,
+    /// targets, chromosome names, label kind and the file's other attributes (in name order).
+    pub fn header(&self) -> Header {
+        Header {
+            window: layout::attr_int(&self.file, "window").unwrap_or(0) as usize,
+            targets: self.targets.clone(),
+            chrom_names: self.chrom_names.clone(),
+            attrs: layout::extra_attrs(&self.file),
+            labels: self.labels,
+            ..Default::default()
+        }
     }
 
     fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> DatasetError + '_ {

@@ -3,10 +3,11 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use hdf5::types::VarLenUnicode;
 use ndarray::s;
 
-use crate::{layout, Alphabet, DatasetError, LabelKind, Targets, FORMAT_NAME, FORMAT_VERSION};
+use crate::{
+    layout, Alphabet, Block, DatasetError, Header, LabelKind, Targets, FORMAT_NAME, FORMAT_VERSION,
+};
 
 /// An open dataset file.
 ///
@@ -145,27 +146,44 @@ impl Reader {
         &self.file
     }
 
-    /// A string file attribute.
-    pub fn attr_str(&self, name: &str) -> Result<String, DatasetError> {
-        let v = self
-            .file
-            .attr(name)
-            .and_then(|a| a.read_scalar::<VarLenUnicode>());
-        v.map(|s| s.to_string())
-            .map_err(|source| DatasetError::Hdf5 {
-                path: self.path.clone(),
-                what: format!("reading attribute {name}"),
-                source,
-            })
+    /// A string file attribute (`None` when missing or of another type).
+    pub fn attr_str(&self, name: &str) -> Option<String> {
+        layout::attr_str(&self.file, name)
     }
 
-    /// An integer file attribute.
-    pub fn attr_int(&self, name: &str) -> Result<i64, DatasetError> {
-        let v = self.file.attr(name).and_then(|a| a.read_scalar::<i64>());
-        v.map_err(|source| DatasetError::Hdf5 {
-            path: self.path.clone(),
-            what: format!("reading attribute {name}"),
-            source,
+    /// An integer file attribute (`None` when missing or of another type).
+    pub fn attr_int(&self, name: &str) -> Option<i64> {
+        layout::attr_int(&self.file, name)
+    }
+
+    /// What [`Writer::create`](crate::Writer::create) needs to write a file like this one:
+    /// window, targets, chromosome names, alphabet, label kind and the file's other
+    /// attributes (in name order).
+    pub fn header(&self) -> Header {
+        Header {
+            window: self.window,
+            targets: self.targets.clone(),
+            chrom_names: self.chrom_names.clone(),
+            attrs: layout::extra_attrs(&self.file),
+            alphabet: self.alphabet.clone(),
+            labels: self.labels,
+        }
+    }
+
+    /// Rows `rows` as [`Writer::write_rows`](crate::Writer::write_rows) takes them: windows,
+    /// labels as stored, coordinates.
+    pub fn read_rows(&self, rows: Range<usize>) -> Result<Block, DatasetError> {
+        let y = match self.labels {
+            LabelKind::Real => crate::real_label_bytes(&self.read_labels(rows.clone())?),
+            _ => self.read_y(rows.clone())?,
+        };
+        let (chrom, start, strand) = self.read_coord_columns(rows.clone())?;
+        Ok(Block {
+            x: self.read_x(rows)?,
+            y,
+            chrom,
+            start,
+            strand,
         })
     }
 

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use hdf5::types::VarLenUnicode;
 use hdf5::{Extent, SimpleExtents};
 
-use crate::writer::{attr, group, strings, TmpGuard};
+use crate::writer::{attr, commit, group, strings};
+use crate::TempFile;
 use crate::{AttrValue, DatasetError};
 
 /// The kind of a label column.
@@ -84,7 +85,7 @@ pub struct ResultsSpec {
 /// Writes a result file front to back, under `<path>.tmp` until [`finish`](Self::finish).
 pub struct ResultsWriter {
     path: PathBuf,
-    tmp: TmpGuard,
+    tmp: TempFile,
     file: hdf5::File,
     columns: Vec<(ColumnKind, hdf5::Dataset)>,
     arrays: Vec<(Vec<usize>, hdf5::Dataset)>,
@@ -109,9 +110,9 @@ fn h5err(path: &Path, what: impl Into<String>) -> impl FnOnce(hdf5::Error) -> Da
 impl ResultsWriter {
     /// Creates `<path>.tmp` with no rows.
     pub fn create(path: &Path, spec: &ResultsSpec) -> Result<ResultsWriter, DatasetError> {
-        let tmp = crate::tmp_path(path);
-        let file = hdf5::File::create(&tmp).map_err(h5err(path, "creating the temporary file"))?;
-        let tmp = TmpGuard(Some(tmp));
+        let tmp = TempFile::new(path);
+        let file =
+            hdf5::File::create(tmp.path()).map_err(h5err(path, "creating the temporary file"))?;
         let chunk = spec.chunk_rows.max(1);
         attr(&file, "format", &AttrValue::Str(spec.format.clone()))
             .and_then(|()| {
@@ -371,7 +372,7 @@ impl ResultsWriter {
         }
         let ResultsWriter {
             path,
-            mut tmp,
+            tmp,
             file,
             columns,
             arrays,
@@ -380,8 +381,7 @@ impl ResultsWriter {
         let h5 = h5err(&path, "closing (is the disk full?)");
         drop((columns, arrays));
         file.close().map_err(h5)?;
-        tmp.rename_to(&path)?;
-        Ok(path)
+        commit(tmp)
     }
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use hdf5::types::VarLenUnicode;
 
 use self::column::Column;
-use crate::{AttrValue, DatasetError, Header, LabelKind, FORMAT_NAME};
+use crate::{AttrValue, DatasetError, Header, LabelKind, TempFile, FORMAT_NAME};
 
 /// Tuning of a [`Writer`].
 #[derive(Clone, Copy, Debug)]
@@ -85,7 +85,7 @@ impl Block {
 /// };
 /// let mut w = Writer::create(&path, &header, 1, WriterOptions::default())?;
 /// let block = Block { x: vec![1, 0, 0, 0, 0, 0, 0, 1], y: vec![1], chrom: vec![0], start: vec![10], strand: vec![b'+'] };
-/// w.write_block(0, &block)?;
+/// w.write_rows(0, &block)?;
 /// w.finish()?;
 /// let r = Reader::open(&path)?;
 /// assert_eq!((r.len(), r.window()), (1, 2));
@@ -94,7 +94,7 @@ impl Block {
 /// ```
 pub struct Writer {
     path: PathBuf,
-    tmp: TmpGuard,
+    tmp: TempFile,
     file: hdf5::File,
     rows: usize,
     window: usize,
@@ -117,14 +117,13 @@ impl Writer {
         rows: usize,
         opts: WriterOptions,
     ) -> Result<Writer, DatasetError> {
-        let tmp = crate::tmp_path(path);
+        let tmp = TempFile::new(path);
         let h5 = |what: &str| {
             let what = what.to_string();
             let path = path.to_path_buf();
             move |source| DatasetError::Hdf5 { path, what, source }
         };
-        let file = hdf5::File::create(&tmp).map_err(h5("creating the temporary file"))?;
-        let tmp = TmpGuard(Some(tmp));
+        let file = hdf5::File::create(tmp.path()).map_err(h5("creating the temporary file"))?;
         let (w, t) = (header.window, header.targets.len());
         let c = opts.chunk_rows.max(1);
         let cc = opts.coord_chunk_rows.max(1);
@@ -181,7 +180,7 @@ impl Writer {
     }
 
     /// Writes `block` at rows `first_row..first_row + block.len()`.
-    pub fn write_block(&mut self, first_row: usize, block: &Block) -> Result<(), DatasetError> {
+    pub fn write_rows(&mut self, first_row: usize, block: &Block) -> Result<(), DatasetError> {
         let k = block.len();
         let bad = |message: String| DatasetError::Format {
             path: self.path.clone(),
@@ -316,7 +315,7 @@ impl Writer {
         // Dataset handles must go before the file closes for real.
         drop((x, y, chrom, start, strand));
         file.close().map_err(h5)?;
-        Ok(Closed { path, tmp })
+        Ok(Closed { tmp })
     }
 }
 
@@ -324,45 +323,24 @@ impl Writer {
 /// dropped without [`Closed::commit`].
 #[derive(Debug)]
 pub struct Closed {
-    path: PathBuf,
-    tmp: TmpGuard,
+    tmp: TempFile,
 }
 
 impl Closed {
     /// Renames the file into place; returns its path.
-    pub fn commit(mut self) -> Result<PathBuf, DatasetError> {
-        self.tmp.rename_to(&self.path)?;
-        Ok(self.path)
+    pub fn commit(self) -> Result<PathBuf, DatasetError> {
+        commit(self.tmp)
     }
 }
 
-/// Removes the temporary file when dropped, unless disarmed (taken) after the final rename:
-/// a writer dropped on an error, a panic, or a failed close leaves nothing behind.
-#[derive(Debug)]
-pub(crate) struct TmpGuard(pub(crate) Option<PathBuf>);
-
-impl TmpGuard {
-    /// Renames the temporary file to `path` and disarms the guard; on failure the temporary
-    /// file is removed.
-    pub(crate) fn rename_to(&mut self, path: &std::path::Path) -> Result<(), DatasetError> {
-        let tmp_path = self.0.take().expect("armed until renamed");
-        std::fs::rename(&tmp_path, path).map_err(|source| {
-            let _ = std::fs::remove_file(&tmp_path);
-            DatasetError::Io {
-                path: path.to_path_buf(),
-                what: "renaming the finished file into place".into(),
-                source,
-            }
-        })
-    }
-}
-
-impl Drop for TmpGuard {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
+/// Puts a complete file in place ([`TempFile::commit`]), naming it on failure.
+pub(crate) fn commit(tmp: TempFile) -> Result<PathBuf, DatasetError> {
+    let path = tmp.target().to_path_buf();
+    tmp.commit().map_err(|source| DatasetError::Io {
+        path,
+        what: "renaming the finished file into place".into(),
+        source,
+    })
 }
 
 fn le_bytes<T: Copy, const N: usize>(v: &[T], f: fn(T) -> [u8; N]) -> Vec<u8> {

@@ -133,11 +133,11 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvaluateError> {
             AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
         ),
     ];
-    if let Ok(split) = reader.attr_str("split") {
+    if let Some(split) = reader.attr_str("split") {
         attrs.push(("split".into(), AttrValue::Str(split)));
     }
     for name in ["forward_rows", "reverse_complement"] {
-        if let Ok(v) = reader.attr_int(name) {
+        if let Some(v) = reader.attr_int(name) {
             attrs.push((name.into(), AttrValue::Int(v)));
         }
     }
@@ -265,7 +265,7 @@ fn flush(
 ) -> Result<(), EvaluateError> {
     let first = writer.rows_written();
     let (chrom, start, strand) = reader.read_coord_columns(first..first + k)?;
-    writer.append(&pred[..k * t], &labels[..k * t], &chrom, &start, &strand)?;
+    writer.write_rows(&pred[..k * t], &labels[..k * t], &chrom, &start, &strand)?;
     pred.drain(..k * t);
     labels.drain(..k * t);
     Ok(())

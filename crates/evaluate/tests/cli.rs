@@ -78,7 +78,7 @@ fn permuted_copy(src: &Path, dst: &Path, order: &[usize]) {
         .collect();
     let (chrom, start, strand) = r.read_coord_columns(0..n).unwrap();
     let mut w = Writer::create(dst, &header, n, WriterOptions::default()).unwrap();
-    w.write_block(
+    w.write_rows(
         0,
         &Block {
             x: r.read_x(0..n).unwrap(),

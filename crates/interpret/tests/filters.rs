@@ -72,7 +72,7 @@ fn dataset(path: &Path, rows: usize) -> PathBuf {
         ..Default::default()
     };
     let mut w = Writer::create(path, &header, rows, WriterOptions::default()).unwrap();
-    w.write_block(
+    w.write_rows(
         0,
         &Block {
             x,
@@ -355,7 +355,7 @@ fn dataset_of(path: &Path, rows: usize, window: usize) -> PathBuf {
         x[p * 4 + p % 4] = 1;
     }
     let mut w = Writer::create(path, &header, rows, WriterOptions::default()).unwrap();
-    w.write_block(
+    w.write_rows(
         0,
         &Block {
             x,

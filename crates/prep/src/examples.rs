@@ -90,7 +90,7 @@ fn write_split(
             .collect(),
         strand: vec![b'+'; rows.n],
     };
-    w.write_block(0, &block)?;
+    w.write_rows(0, &block)?;
     files.push(w.finish()?);
     Ok(())
 }

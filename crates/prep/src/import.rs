@@ -340,7 +340,7 @@ fn import_split(
         let k = rows.len();
         let xs = x.read_block(rows.clone())?;
         let ys = y.read_block(rows.clone())?;
-        w.write_block(
+        w.write_rows(
             first,
             &Block {
                 x: windows_from_matlab(&xs, k, window),

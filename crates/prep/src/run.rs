@@ -417,9 +417,9 @@ fn run_in_pool(opts: &Options) -> Result<Report, PrepError> {
                     targets.len(),
                     opts.reverse_complement,
                 );
-                writers[si].write_block(offset[si], &f)?;
+                writers[si].write_rows(offset[si], &f)?;
                 if let Some(rc) = rc {
-                    writers[si].write_block(fwd[si] as usize + offset[si], &rc)?;
+                    writers[si].write_rows(fwd[si] as usize + offset[si], &rc)?;
                 }
                 offset[si] += rows.len();
             }
@@ -577,16 +577,8 @@ fn dataset_header(opts: &Options, targets: &[Target], genome: &Genome, genome_sh
 }
 
 fn write_report(path: &Path, report: &Report) -> Result<(), PrepError> {
-    let tmp = path.with_extension("json.tmp");
     let mut text = serde_json::to_string_pretty(report).expect("report serialises");
     text.push('\n');
-    std::fs::write(&tmp, text)
-        .map_err(PrepError::io_while(&tmp, "writing the report"))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .map_err(PrepError::io_while(path, "renaming the report into place"))
-        })
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
+    ferrosea_dataset::write_atomically(path, text.as_bytes())
+        .map_err(PrepError::io_while(path, "writing the report"))
 }

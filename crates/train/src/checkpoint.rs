@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::Tensor;
-use ferrosea_dataset::{tmp_path, write_atomically};
+use ferrosea_dataset::{write_atomically, TempFile};
 use ferrosea_models::ModelConfig;
 pub use ferrosea_runtime::checkpoint::{
     check_same_parameters, first_non_finite, load_tensors, non_finite_in, resolve, CheckpointError,
@@ -128,17 +128,22 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
     }
 }
 
-fn save_tensors(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<(), CheckpointError> {
-    let tmp = tmp_path(path);
+/// Writes `tensors` to `path` as safetensors, under its temporary name until complete.
+pub(crate) fn save_tensors(
+    tensors: &BTreeMap<String, Tensor>,
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    let tmp = TempFile::new(path);
     let map: std::collections::HashMap<String, Tensor> = tensors
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    candle_core::safetensors::save(&map, &tmp).map_err(|e| CheckpointError::Invalid {
-        path: tmp.clone(),
+    candle_core::safetensors::save(&map, tmp.path()).map_err(|e| CheckpointError::Invalid {
+        path: tmp.path().to_path_buf(),
         message: format!("writing safetensors: {e}"),
     })?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    tmp.commit().map_err(io(path))?;
+    Ok(())
 }
 
 /// Writes checkpoint `kind` into `dir`: the weights, optionally the optimizer state, then

@@ -143,9 +143,7 @@ pub fn exchange_id(path: &Path, id: Option<&[u8]>, wait: Duration) -> Result<Vec
                     path.display()
                 )));
             }
-            let tmp = path.with_extension("partial");
-            std::fs::write(&tmp, bytes)
-                .and_then(|_| std::fs::rename(&tmp, path))
+            ferrosea_dataset::write_atomically(path, bytes)
                 .map_err(|e| err(format!("{}: {e}", path.display())))?;
             Ok(bytes.to_vec())
         }

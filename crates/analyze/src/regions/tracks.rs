@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use bigtools::beddata::BedParserStreamingIterator;
 use bigtools::{BigWigWrite, Value};
+use ferrosea_dataset::TempFile;
 
 use crate::AnalyzeError;
 
@@ -79,13 +80,11 @@ impl Tracks {
         Ok(tracks)
     }
 
-    /// The temporary files the tracks are written under.
+    /// The scratch files the tracks are binned into (the tracks themselves are [`TempFile`]s).
     pub fn temporary(&self) -> Vec<PathBuf> {
         let mut out = vec![self.bins_tmp.clone()];
         for t in &self.tracks {
             out.push(t.values_tmp.clone());
-            out.push(ferrosea_dataset::tmp_path(&t.bigwig));
-            out.push(ferrosea_dataset::tmp_path(&t.bedgraph));
         }
         out
     }
@@ -167,14 +166,14 @@ impl Tracks {
                 bins: &bins_tmp,
                 values: &values_tmp,
             };
-            let bw_tmp = ferrosea_dataset::tmp_path(&bigwig);
-            write_bigwig(&source, &bw_tmp, chrom_sizes.clone())?;
-            std::fs::rename(&bw_tmp, &bigwig).map_err(AnalyzeError::io(&bigwig))?;
+            let bw_tmp = TempFile::new(&bigwig);
+            write_bigwig(&source, bw_tmp.path(), chrom_sizes.clone())?;
+            bw_tmp.commit().map_err(AnalyzeError::io(&bigwig))?;
             names.push(file_name(&bigwig));
             if bedgraph {
-                let tmp = ferrosea_dataset::tmp_path(&bg);
-                write_bedgraph(&source, &name, &tmp)?;
-                std::fs::rename(&tmp, &bg).map_err(AnalyzeError::io(&bg))?;
+                let tmp = TempFile::new(&bg);
+                write_bedgraph(&source, &name, tmp.path())?;
+                tmp.commit().map_err(AnalyzeError::io(&bg))?;
                 names.push(file_name(&bg));
             }
             std::fs::remove_file(&values_tmp).map_err(AnalyzeError::io(&values_tmp))?;

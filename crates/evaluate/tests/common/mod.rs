@@ -117,7 +117,7 @@ pub fn predictions_of(
     };
     let mut w = PredictionsWriter::create(path, &header, rows, opts).unwrap();
     let start: Vec<i64> = (0..rows as i64).map(|r| r * 200).collect();
-    w.append(pred, y, &vec![0; rows], &start, &vec![b'+'; rows])
+    w.write_rows(pred, y, &vec![0; rows], &start, &vec![b'+'; rows])
         .unwrap();
     w.finish().unwrap()
 }

@@ -120,16 +120,10 @@ pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), TrainError>
         .map_err(|e| TrainError::Io(path.to_path_buf(), e))
 }
 
-/// Writes `tensors` to `path` as safetensors, atomically.
+/// Writes `tensors` to `path` as safetensors, atomically (as a checkpoint's weights are).
 pub(crate) fn write_safetensors(
     path: &Path,
     tensors: &BTreeMap<String, Tensor>,
 ) -> Result<(), TrainError> {
-    let tmp = ferrosea_dataset::tmp_path(path);
-    let map: std::collections::HashMap<String, Tensor> = tensors
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    candle_core::safetensors::save(&map, &tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e))
+    Ok(crate::checkpoint::save_tensors(tensors, path)?)
 }

@@ -123,7 +123,7 @@ fn write_windows(
     };
     let _guard = write_or_spawn();
     let mut w = Writer::create(path, &header, rows, opts).unwrap();
-    w.write_block(0, &block).unwrap();
+    w.write_rows(0, &block).unwrap();
     w.finish().unwrap()
 }
 
