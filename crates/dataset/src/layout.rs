@@ -12,11 +12,6 @@ use crate::{
     Alphabet, AttrValue, CoordColumns, DatasetError, Encoding, Header, LabelKind, Targets,
 };
 
-fn h5(path: &Path, what: &str) -> impl FnOnce(hdf5::Error) -> DatasetError {
-    let (path, what) = (path.to_path_buf(), what.to_string());
-    move |source| DatasetError::Hdf5 { path, what, source }
-}
-
 /// The file's `format` attribute, if it has a readable one.
 pub(crate) fn format(file: &hdf5::File) -> Option<String> {
     file.attr("format")
@@ -70,9 +65,9 @@ pub(crate) fn read_strings(
 ) -> Result<Vec<String>, DatasetError> {
     let v = file
         .dataset(name)
-        .map_err(h5(path, name))?
+        .map_err(DatasetError::hdf5(path, name))?
         .read_raw::<VarLenUnicode>()
-        .map_err(h5(path, name))?;
+        .map_err(DatasetError::hdf5(path, name))?;
     Ok(v.into_iter().map(|s| s.to_string()).collect())
 }
 
@@ -113,16 +108,16 @@ pub(crate) fn read_coord_columns(
     path: &Path,
     rows: Range<usize>,
 ) -> Result<CoordColumns, DatasetError> {
-    let one = |name: &str| file.dataset(name).map_err(h5(path, name));
+    let one = |name: &str| file.dataset(name).map_err(DatasetError::hdf5(path, name));
     let chrom = one("coords/chrom")?
         .read_slice_1d::<u32, _>(s![rows.clone()])
-        .map_err(h5(path, "reading coords/chrom"))?;
+        .map_err(DatasetError::hdf5(path, "reading coords/chrom"))?;
     let start = one("coords/start")?
         .read_slice_1d::<i64, _>(s![rows.clone()])
-        .map_err(h5(path, "reading coords/start"))?;
+        .map_err(DatasetError::hdf5(path, "reading coords/start"))?;
     let strand = one("coords/strand")?
         .read_slice_1d::<u8, _>(s![rows])
-        .map_err(h5(path, "reading coords/strand"))?;
+        .map_err(DatasetError::hdf5(path, "reading coords/strand"))?;
     Ok((chrom.to_vec(), start.to_vec(), strand.to_vec()))
 }
 

@@ -42,6 +42,25 @@ pub use results::{Column, ColumnKind, ResultsReader, ResultsSpec, ResultsWriter}
 pub use temp_file::{tmp_path, write_atomically, TempFile};
 pub use writer::{Block, Closed, Writer, WriterOptions};
 
+impl DatasetError {
+    /// The HDF5 failure of `what` on `path`, for `map_err`.
+    pub(crate) fn hdf5(
+        path: &std::path::Path,
+        what: &str,
+    ) -> impl FnOnce(hdf5::Error) -> DatasetError + use<> {
+        let (path, what) = (path.to_path_buf(), what.to_string());
+        move |source| DatasetError::Hdf5 { path, what, source }
+    }
+}
+
+/// Flushes and closes a complete file whose datasets are dropped, naming it on failure.
+pub(crate) fn close_file(path: &std::path::Path, file: hdf5::File) -> Result<(), DatasetError> {
+    file.flush()
+        .map_err(DatasetError::hdf5(path, "closing (is the disk full?)"))?;
+    file.close()
+        .map_err(DatasetError::hdf5(path, "closing (is the disk full?)"))
+}
+
 /// An error and its causes on one line, for the binaries' `error:` line: each cause is
 /// appended after `: ` unless the text so far already holds it (our errors name their cause
 /// in their own message, so `{:#}` would say it twice).

@@ -74,10 +74,7 @@ impl PredictionsWriter {
         opts: PredictionsOptions,
     ) -> Result<PredictionsWriter, DatasetError> {
         let tmp = TempFile::new(path);
-        let h5 = |what: &str| {
-            let (path, what) = (path.to_path_buf(), what.to_string());
-            move |source| DatasetError::Hdf5 { path, what, source }
-        };
+        let h5 = |what: &str| DatasetError::hdf5(path, what);
         let file = hdf5::File::create(tmp.path()).map_err(h5("creating the temporary file"))?;
         let t = header.targets.len();
         let tile = [
@@ -163,13 +160,8 @@ impl PredictionsWriter {
         if let Some(&c) = chrom.iter().find(|&&c| c as usize >= self.n_chroms) {
             return Err(bad(format!("chromosome index {c} out of range")));
         }
-        let h5 = |what: &'static str| {
-            let path = self.path.clone();
-            move |source| DatasetError::Hdf5 {
-                path,
-                what: format!("writing {what} (is the disk full?)"),
-                source,
-            }
+        let h5 = |what: &str| {
+            DatasetError::hdf5(&self.path, &format!("writing {what} (is the disk full?)"))
         };
         let rows = self.next..self.next + k;
         let shape_err = |e: ndarray::ShapeError| bad(format!("block shape: {e}"));
@@ -226,14 +218,8 @@ impl PredictionsWriter {
             strand,
             ..
         } = self;
-        let h5 = |source| DatasetError::Hdf5 {
-            path: path.clone(),
-            what: "closing (is the disk full?)".into(),
-            source,
-        };
-        file.flush().map_err(h5)?;
         drop((pred, y, chrom, start, strand));
-        file.close().map_err(h5)?;
+        crate::close_file(&path, file)?;
         commit(tmp)
     }
 }
@@ -277,10 +263,7 @@ impl Predictions {
     /// Opens a prediction file and checks its layout.
     pub fn open(path: impl AsRef<Path>) -> Result<Predictions, DatasetError> {
         let path = path.as_ref().to_path_buf();
-        let h5 = |what: &str| {
-            let (path, what) = (path.clone(), what.to_string());
-            move |source| DatasetError::Hdf5 { path, what, source }
-        };
+        let h5 = |what: &str| DatasetError::hdf5(&path, what);
         let file = hdf5::File::open(&path).map_err(h5("opening"))?;
         let format = layout::format(&file);
         if format.as_deref() != Some(PREDICTIONS_FORMAT) {
@@ -378,13 +361,8 @@ impl Predictions {
         }
     }
 
-    fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> DatasetError + '_ {
-        let what = what.to_string();
-        move |source| DatasetError::Hdf5 {
-            path: self.path.clone(),
-            what,
-            source,
-        }
+    fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> DatasetError + use<> {
+        DatasetError::hdf5(&self.path, what)
     }
 
     /// Probabilities of rows `rows` and targets `cols`, row-major `[rows, cols]`.

@@ -29,10 +29,7 @@ impl Reader {
     /// Opens a dataset file and checks its layout.
     pub fn open(path: impl AsRef<Path>) -> Result<Reader, DatasetError> {
         let path = path.as_ref().to_path_buf();
-        let h5 = |what: &str| {
-            let (path, what) = (path.clone(), what.to_string());
-            move |source| DatasetError::Hdf5 { path, what, source }
-        };
+        let h5 = |what: &str| DatasetError::hdf5(&path, what);
         let file = hdf5::File::open(&path).map_err(h5("opening"))?;
         if layout::format(&file).as_deref() != Some(FORMAT_NAME) {
             return Err(DatasetError::Format {
@@ -187,13 +184,8 @@ impl Reader {
         })
     }
 
-    fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> DatasetError + '_ {
-        let what = what.to_string();
-        move |source| DatasetError::Hdf5 {
-            path: self.path.clone(),
-            what,
-            source,
-        }
+    fn h5(&self, what: &str) -> impl FnOnce(hdf5::Error) -> DatasetError + use<> {
+        DatasetError::hdf5(&self.path, what)
     }
 
     /// Rows `rows` of `/x`, `rows.len() * window * channels` bytes.

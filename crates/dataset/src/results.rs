@@ -102,17 +102,12 @@ enum Buffered {
     Bool(Vec<u8>),
 }
 
-fn h5err(path: &Path, what: impl Into<String>) -> impl FnOnce(hdf5::Error) -> DatasetError {
-    let (path, what) = (path.to_path_buf(), what.into());
-    move |source| DatasetError::Hdf5 { path, what, source }
-}
-
 impl ResultsWriter {
     /// Creates `<path>.tmp` with no rows.
     pub fn create(path: &Path, spec: &ResultsSpec) -> Result<ResultsWriter, DatasetError> {
         let tmp = TempFile::new(path);
-        let file =
-            hdf5::File::create(tmp.path()).map_err(h5err(path, "creating the temporary file"))?;
+        let file = hdf5::File::create(tmp.path())
+            .map_err(DatasetError::hdf5(path, "creating the temporary file"))?;
         let chunk = spec.chunk_rows.max(1);
         attr(&file, "format", &AttrValue::Str(spec.format.clone()))
             .and_then(|()| {
@@ -122,15 +117,17 @@ impl ResultsWriter {
                     &AttrValue::Int(spec.version.into()),
                 )
             })
-            .map_err(h5err(path, "writing the attributes"))?;
+            .map_err(DatasetError::hdf5(path, "writing the attributes"))?;
         for (k, v) in &spec.attrs {
-            attr(&file, k, v).map_err(h5err(path, format!("writing attribute {k}")))?;
+            attr(&file, k, v)
+                .map_err(DatasetError::hdf5(path, &format!("writing attribute {k}")))?;
         }
         if let Some(t) = &spec.targets {
-            let g = group(&file, "targets").map_err(h5err(path, "creating targets"))?;
-            strings(&g, "name", t).map_err(h5err(path, "writing targets"))?;
+            let g =
+                group(&file, "targets").map_err(DatasetError::hdf5(path, "creating targets"))?;
+            strings(&g, "name", t).map_err(DatasetError::hdf5(path, "writing targets"))?;
         }
-        let rows = group(&file, "rows").map_err(h5err(path, "creating rows"))?;
+        let rows = group(&file, "rows").map_err(DatasetError::hdf5(path, "creating rows"))?;
         let mut columns = Vec::new();
         for (name, kind) in &spec.columns {
             let ext = SimpleExtents::from_vec(vec![Extent::resizable(0)]);
@@ -144,7 +141,7 @@ impl ResultsWriter {
                 .chunk([chunk])
                 .deflate(4)
                 .create(name.as_str())
-                .map_err(h5err(path, format!("creating rows/{name}")))?;
+                .map_err(DatasetError::hdf5(path, &format!("creating rows/{name}")))?;
             columns.push((*kind, ds));
         }
         let mut arrays = Vec::new();
@@ -164,7 +161,7 @@ impl ResultsWriter {
             };
             let ds = b
                 .create(name.as_str())
-                .map_err(h5err(path, format!("creating {name}")))?;
+                .map_err(DatasetError::hdf5(path, &format!("creating {name}")))?;
             arrays.push((shape.clone(), ds));
         }
         let column_buf = spec
@@ -259,7 +256,7 @@ impl ResultsWriter {
         let (a, b) = (self.rows, self.rows + k);
         for (buf, (_, ds)) in self.column_buf.iter_mut().zip(&self.columns) {
             ds.resize([b])
-                .map_err(h5err(&self.path, "growing a column"))?;
+                .map_err(DatasetError::hdf5(&self.path, "growing a column"))?;
             let w = match buf {
                 Buffered::Str(v) => {
                     let head: Vec<VarLenUnicode> = v
@@ -277,14 +274,14 @@ impl ResultsWriter {
                     ds.write_slice(&head, a..b)
                 }
             };
-            w.map_err(h5err(&self.path, "writing a column"))?;
+            w.map_err(DatasetError::hdf5(&self.path, "writing a column"))?;
         }
         for (buf, (shape, ds)) in self.array_buf.iter_mut().zip(&self.arrays) {
             let per: usize = shape.iter().product();
             let mut dims = vec![b];
             dims.extend(shape);
             ds.resize(dims.as_slice())
-                .map_err(h5err(&self.path, "growing an array"))?;
+                .map_err(DatasetError::hdf5(&self.path, "growing an array"))?;
             let head: Vec<f32> = buf.drain(..k * per).collect();
             let mut full = vec![k];
             full.extend(shape);
@@ -293,7 +290,7 @@ impl ResultsWriter {
                 .chain(shape.iter().map(|_| (..).into()))
                 .collect();
             ds.write_slice(&view, hdf5::Hyperslab::from(sel))
-                .map_err(h5err(&self.path, "writing an array"))?;
+                .map_err(DatasetError::hdf5(&self.path, "writing an array"))?;
         }
         self.rows = b;
         self.buffered -= k;
@@ -312,20 +309,20 @@ impl ResultsWriter {
         let ds = self.fixed::<f32>(name, shape)?;
         let view = ndarray::ArrayViewD::from_shape(shape, data).expect("length checked");
         ds.write(&view)
-            .map_err(h5err(&self.path, format!("writing {name}")))
+            .map_err(DatasetError::hdf5(&self.path, &format!("writing {name}")))
     }
 
     /// Writes a whole int64 vector at `name` (as [`put`](Self::put)).
     pub fn put_ints(&mut self, name: &str, data: &[i64]) -> Result<(), DatasetError> {
         let ds = self.fixed::<i64>(name, &[data.len()])?;
         ds.write(data)
-            .map_err(h5err(&self.path, format!("writing {name}")))
+            .map_err(DatasetError::hdf5(&self.path, &format!("writing {name}")))
     }
 
     /// Writes a whole vector of UTF-8 strings at `name` (as [`put`](Self::put)).
     pub fn put_strings(&mut self, name: &str, data: &[String]) -> Result<(), DatasetError> {
         let (g, leaf) = self.parent(name)?;
-        strings(&g, leaf, data).map_err(h5err(&self.path, format!("writing {name}")))
+        strings(&g, leaf, data).map_err(DatasetError::hdf5(&self.path, &format!("writing {name}")))
     }
 
     /// The group holding `name` (created as needed) and the last part of the name.
@@ -333,14 +330,14 @@ impl ResultsWriter {
         let mut g = self
             .file
             .group("/")
-            .map_err(h5err(&self.path, "opening /"))?;
+            .map_err(DatasetError::hdf5(&self.path, "opening /"))?;
         let parts: Vec<&str> = name.split('/').collect();
         for part in &parts[..parts.len() - 1] {
             g = match g.group(part) {
                 Ok(x) => x,
                 Err(_) => g
                     .create_group(part)
-                    .map_err(h5err(&self.path, format!("creating {part}")))?,
+                    .map_err(DatasetError::hdf5(&self.path, &format!("creating {part}")))?,
             };
         }
         Ok((g, parts[parts.len() - 1]))
@@ -362,7 +359,7 @@ impl ResultsWriter {
             b
         };
         b.create(leaf)
-            .map_err(h5err(&self.path, format!("creating {name}")))
+            .map_err(DatasetError::hdf5(&self.path, &format!("creating {name}")))
     }
 
     /// Writes the buffered rows, closes the file and renames it into place.
@@ -378,9 +375,8 @@ impl ResultsWriter {
             arrays,
             ..
         } = self;
-        let h5 = h5err(&path, "closing (is the disk full?)");
         drop((columns, arrays));
-        file.close().map_err(h5)?;
+        crate::close_file(&path, file)?;
         commit(tmp)
     }
 }
@@ -395,7 +391,7 @@ pub struct ResultsReader {
 impl ResultsReader {
     /// Opens a result file, checking its `format` attribute.
     pub fn open(path: &Path, format: &str) -> Result<ResultsReader, DatasetError> {
-        let file = hdf5::File::open(path).map_err(h5err(path, "opening"))?;
+        let file = hdf5::File::open(path).map_err(DatasetError::hdf5(path, "opening"))?;
         let found = crate::layout::format(&file);
         if found.as_deref() != Some(format) {
             return Err(DatasetError::Format {
@@ -409,7 +405,7 @@ impl ResultsReader {
         let rows = match file.group("rows").ok().and_then(|g| g.member_names().ok()) {
             Some(names) if !names.is_empty() => file
                 .dataset(&format!("rows/{}", names[0]))
-                .map_err(h5err(path, "reading rows"))?
+                .map_err(DatasetError::hdf5(path, "reading rows"))?
                 .shape()[0],
             _ => 0,
         };
@@ -460,7 +456,10 @@ impl ResultsReader {
         let ds = self.column(name)?;
         let v = ds
             .read_slice_1d::<VarLenUnicode, _>(rows)
-            .map_err(h5err(&self.path, format!("reading rows/{name}")))?;
+            .map_err(DatasetError::hdf5(
+                &self.path,
+                &format!("reading rows/{name}"),
+            ))?;
         Ok(v.iter().map(|s| s.as_str().to_string()).collect())
     }
 
@@ -469,7 +468,10 @@ impl ResultsReader {
         let ds = self.column(name)?;
         Ok(ds
             .read_slice_1d::<i64, _>(rows)
-            .map_err(h5err(&self.path, format!("reading rows/{name}")))?
+            .map_err(DatasetError::hdf5(
+                &self.path,
+                &format!("reading rows/{name}"),
+            ))?
             .to_vec())
     }
 
@@ -478,7 +480,10 @@ impl ResultsReader {
         let ds = self.column(name)?;
         Ok(ds
             .read_slice_1d::<u8, _>(rows)
-            .map_err(h5err(&self.path, format!("reading rows/{name}")))?
+            .map_err(DatasetError::hdf5(
+                &self.path,
+                &format!("reading rows/{name}"),
+            ))?
             .iter()
             .map(|&b| b != 0)
             .collect())
@@ -494,14 +499,14 @@ impl ResultsReader {
         let ds = self
             .file
             .dataset(name)
-            .map_err(h5err(&self.path, format!("opening {name}")))?;
+            .map_err(DatasetError::hdf5(&self.path, &format!("opening {name}")))?;
         let nd = ds.ndim();
         let sel: Vec<hdf5::SliceOrIndex> = std::iter::once(rows.into())
             .chain((1..nd).map(|_| (..).into()))
             .collect();
         let a = ds
             .read_slice::<f32, _, ndarray::IxDyn>(hdf5::Hyperslab::from(sel))
-            .map_err(h5err(&self.path, format!("reading {name}")))?;
+            .map_err(DatasetError::hdf5(&self.path, &format!("reading {name}")))?;
         Ok(a.iter().copied().collect())
     }
 
@@ -515,15 +520,18 @@ impl ResultsReader {
         let ds = self
             .file
             .dataset(name)
-            .map_err(h5err(&self.path, format!("opening {name}")))?;
+            .map_err(DatasetError::hdf5(&self.path, &format!("opening {name}")))?;
         ds.read_raw::<i64>()
-            .map_err(h5err(&self.path, format!("reading {name}")))
+            .map_err(DatasetError::hdf5(&self.path, &format!("reading {name}")))
     }
 
     fn column(&self, name: &str) -> Result<hdf5::Dataset, DatasetError> {
         self.file
             .dataset(&format!("rows/{name}"))
-            .map_err(h5err(&self.path, format!("opening rows/{name}")))
+            .map_err(DatasetError::hdf5(
+                &self.path,
+                &format!("opening rows/{name}"),
+            ))
     }
 }
 

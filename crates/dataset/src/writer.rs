@@ -118,11 +118,7 @@ impl Writer {
         opts: WriterOptions,
     ) -> Result<Writer, DatasetError> {
         let tmp = TempFile::new(path);
-        let h5 = |what: &str| {
-            let what = what.to_string();
-            let path = path.to_path_buf();
-            move |source| DatasetError::Hdf5 { path, what, source }
-        };
+        let h5 = |what: &str| DatasetError::hdf5(path, what);
         let file = hdf5::File::create(tmp.path()).map_err(h5("creating the temporary file"))?;
         let (w, t) = (header.window, header.targets.len());
         let c = opts.chunk_rows.max(1);
@@ -255,13 +251,8 @@ impl Writer {
         if let Some(m) = bad_label {
             return Err(bad(m));
         }
-        let h5 = |what: &'static str| {
-            let path = self.path.clone();
-            move |source| DatasetError::Hdf5 {
-                path,
-                what: format!("writing {what} (is the disk full?)"),
-                source,
-            }
+        let h5 = |what: &str| {
+            DatasetError::hdf5(&self.path, &format!("writing {what} (is the disk full?)"))
         };
         self.x.put(first_row, &block.x).map_err(h5("x"))?;
         self.y.put(first_row, &block.y).map_err(h5("y"))?;
@@ -306,15 +297,9 @@ impl Writer {
             strand,
             ..
         } = self;
-        let h5 = |source| DatasetError::Hdf5 {
-            path: path.clone(),
-            what: "closing (is the disk full?)".into(),
-            source,
-        };
-        file.flush().map_err(h5)?;
         // Dataset handles must go before the file closes for real.
         drop((x, y, chrom, start, strand));
-        file.close().map_err(h5)?;
+        crate::close_file(&path, file)?;
         Ok(Closed { tmp })
     }
 }
