@@ -88,41 +88,7 @@ pub enum Command {
     /// Simulate a genome with motifs planted at known places and peak files around them (a
     /// known answer for the whole pipeline): OUT/genome.fa, peaks/, truth/, targets.tsv and a
     /// workflow configuration OUT/config.yaml.
-    Simulate {
-        /// Motif database (MEME or JASPAR) holding the motifs to plant.
-        #[arg(long, value_name = "FILE")]
-        motifs: PathBuf,
-        /// Identifiers of the motifs to plant, comma-separated.
-        #[arg(long, value_delimiter = ',', required = true)]
-        ids: Vec<String>,
-        /// Output directory.
-        #[arg(short = 'o', long = "out", value_name = "DIR")]
-        out: PathBuf,
-        /// Number of chromosomes (the last one is the test split).
-        #[arg(long, default_value_t = 3)]
-        chromosomes: usize,
-        /// Length of each chromosome.
-        #[arg(long, value_name = "BP", default_value_t = 3_000_000)]
-        length: usize,
-        /// GC content of the background (the human genome's is about 0.41).
-        #[arg(long, default_value_t = 0.41)]
-        gc: f64,
-        /// Planted instances per motif [default: as many as fit, one per kb].
-        #[arg(long)]
-        sites: Option<usize>,
-        /// Fraction of planted sites left without a peak.
-        #[arg(long, default_value_t = 0.02)]
-        missed: f64,
-        /// Noise peaks per motif, as a fraction of its sites.
-        #[arg(long, default_value_t = 0.02)]
-        noise: f64,
-        /// Peak widths in bp: one width, or a range MIN-MAX drawn from uniformly.
-        #[arg(long, value_name = "BP[-BP]", default_value = "900-1000", value_parser = parse_width)]
-        peak_width: (usize, usize),
-        /// Seed of every random choice.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
+    Simulate(crate::simulate::SimulateOptions),
     /// Write the datasets and recipes of the course's prototype examples (docs/EXAMPLES.md):
     /// OUT/motif-detection, OUT/next-character and OUT/motif-classes, each with train.h5,
     /// valid.h5, test.h5 and recipes for ferrosea-train --config.
@@ -222,33 +188,9 @@ fn subcommand(c: Command) -> Result<(), PrepError> {
         );
         return Ok(());
     }
-    if let Command::Simulate {
-        motifs,
-        ids,
-        out,
-        chromosomes,
-        length,
-        gc,
-        sites,
-        missed,
-        noise,
-        peak_width,
-        seed,
-    } = c
-    {
-        let planted = crate::simulate::simulate(&crate::simulate::SimulateOptions {
-            motifs,
-            ids,
-            out: out.clone(),
-            chromosomes,
-            length,
-            gc,
-            sites,
-            missed,
-            noise,
-            peak_width,
-            seed,
-        })?;
+    if let Command::Simulate(o) = c {
+        let planted = crate::simulate::simulate(&o)?;
+        let (out, chromosomes, length) = (&o.out, o.chromosomes, o.length);
         tracing::info!(
             "{}: {} motifs planted in {chromosomes} x {length} bp; run the workflow with \
              --configfile {}/config.yaml -- all truth",
@@ -322,39 +264,5 @@ pub fn run(mut args: Args) -> Result<(), PrepError> {
     match args.command.take() {
         Some(c) => subcommand(c),
         None => crate::run(&options(args)?).map(|_| ()),
-    }
-}
-
-/// `--peak-width`: `800` or `700-1000`.
-fn parse_width(s: &str) -> Result<(usize, usize), String> {
-    let num = |t: &str| {
-        t.trim()
-            .parse::<usize>()
-            .map_err(|_| format!("'{s}': '{t}' is not a width in bp (expected BP or MIN-MAX)"))
-    };
-    let (lo, hi) = match s.split_once('-') {
-        Some((a, b)) => (num(a)?, num(b)?),
-        None => (num(s)?, num(s)?),
-    };
-    if lo < 2 || lo > hi {
-        return Err(format!(
-            "'{s}': need 2 <= MIN <= MAX (widths in bp, e.g. 700-1000)"
-        ));
-    }
-    Ok((lo, hi))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_width;
-
-    #[test]
-    fn peak_widths_are_one_value_or_a_range() {
-        assert_eq!(parse_width("800"), Ok((800, 800)));
-        assert_eq!(parse_width("700-1000"), Ok((700, 1000)));
-        for bad in ["", "x", "1000-700", "1", "5-", "-5", "2-3-4"] {
-            let err = parse_width(bad).unwrap_err();
-            assert!(err.contains(&format!("'{bad}'")), "{bad}: {err}");
-        }
     }
 }

@@ -16,31 +16,41 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::PrepError;
 
-/// What to simulate.
-#[derive(Clone, Debug)]
+/// What to simulate (also the flags of `ferrosea-prep simulate`).
+#[derive(Clone, Debug, clap::Args)]
 pub struct SimulateOptions {
-    /// Motif database (MEME or JASPAR).
+    /// Motif database (MEME or JASPAR) holding the motifs to plant.
+    #[arg(long, value_name = "FILE")]
     pub motifs: PathBuf,
-    /// Identifiers of the motifs to plant.
+    /// Identifiers of the motifs to plant, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
     pub ids: Vec<String>,
     /// Output directory.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
     pub out: PathBuf,
-    /// Number of chromosomes.
+    /// Number of chromosomes (the last one is the test split).
+    #[arg(long, default_value_t = 3)]
     pub chromosomes: usize,
     /// Length of each chromosome.
+    #[arg(long, value_name = "BP", default_value_t = 3_000_000)]
     pub length: usize,
-    /// GC content of the background.
+    /// GC content of the background (the human genome's is about 0.41).
+    #[arg(long, default_value_t = 0.41)]
     pub gc: f64,
-    /// Planted instances per motif; `None`: as many as fit (97% of the 1 kb slots, shared
-    /// evenly).
+    /// Planted instances per motif [default: as many as fit, one per kb].
+    #[arg(long)]
     pub sites: Option<usize>,
-    /// Fraction of planted sites without a peak.
+    /// Fraction of planted sites left without a peak.
+    #[arg(long, default_value_t = 0.02)]
     pub missed: f64,
     /// Noise peaks per motif, as a fraction of its sites.
+    #[arg(long, default_value_t = 0.02)]
     pub noise: f64,
-    /// Peak widths in bp, drawn uniformly from this range (inclusive).
+    /// Peak widths in bp: one width, or a range MIN-MAX drawn from uniformly.
+    #[arg(long, value_name = "BP[-BP]", default_value = "900-1000", value_parser = parse_width)]
     pub peak_width: (usize, usize),
     /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
 
@@ -248,4 +258,38 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, PrepError> {
     );
     write(&o.out.join("config.yaml"), &config)?;
     Ok(motifs)
+}
+
+/// `--peak-width`: `800` or `700-1000`.
+fn parse_width(s: &str) -> Result<(usize, usize), String> {
+    let num = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{s}': '{t}' is not a width in bp (expected BP or MIN-MAX)"))
+    };
+    let (lo, hi) = match s.split_once('-') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => (num(s)?, num(s)?),
+    };
+    if lo < 2 || lo > hi {
+        return Err(format!(
+            "'{s}': need 2 <= MIN <= MAX (widths in bp, e.g. 700-1000)"
+        ));
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_width;
+
+    #[test]
+    fn peak_widths_are_one_value_or_a_range() {
+        assert_eq!(parse_width("800"), Ok((800, 800)));
+        assert_eq!(parse_width("700-1000"), Ok((700, 1000)));
+        for bad in ["", "x", "1000-700", "1", "5-", "-5", "2-3-4"] {
+            let err = parse_width(bad).unwrap_err();
+            assert!(err.contains(&format!("'{bad}'")), "{bad}: {err}");
+        }
+    }
 }
