@@ -114,7 +114,45 @@ pub struct RunStart {
     pub train_bytes: u64,
 }
 
+impl RunState {
+    /// A run that has not started: epoch 0, the schedule at the recipe's learning rate.
+    pub fn new(config: &TrainConfig) -> RunState {
+        RunState {
+            epoch: 0,
+            position: 0,
+            step: 0,
+            epoch_loss_sum: 0.0,
+            scheduler: Scheduler::new(config.schedule.clone(), config.optimizer.lr()),
+            best: None,
+            since_best: 0,
+            history: Vec::new(),
+        }
+    }
+}
+
 impl CheckpointMeta {
+    /// The record of a network of `config` for `window`-long inputs and `targets`, before
+    /// any training (no training file, no weights written yet), as an import or a new run
+    /// starts it; a run fills in its training file and start.
+    pub fn new(config: &TrainConfig, window: usize, targets: Vec<String>, seed: u64) -> Self {
+        CheckpointMeta {
+            format: CHECKPOINT_FORMAT.into(),
+            format_version: 1,
+            config: config.clone(),
+            window,
+            targets,
+            seed,
+            state: RunState::new(config),
+            optimizer_steps: 0,
+            train_file: String::new(),
+            train_rows: 0,
+            weights_file: String::new(),
+            optimizer_file: None,
+            start: None,
+            alphabet: None,
+        }
+    }
+
     /// The model's configuration.
     pub fn model(&self) -> &ModelConfig {
         &self.config.model

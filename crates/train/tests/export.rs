@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use ferrosea_models::{ModelConfig, Network, ParamStore};
-use ferrosea_train::checkpoint::{save, CheckpointMeta, RunState};
+use ferrosea_train::checkpoint::{save, CheckpointMeta};
 use ferrosea_train::convert::{export, ExportFormat, ExportOptions};
 use ferrosea_train::TrainConfig;
 
@@ -97,34 +97,8 @@ fn checkpoint(dir: &Path, model: &ModelConfig, window: usize, targets: usize) ->
     }
     let mut cfg = TrainConfig::preset("deepsea-tiny").unwrap();
     cfg.model = model.clone();
-    let mut meta = CheckpointMeta {
-        format: ferrosea_runtime::checkpoint::CHECKPOINT_FORMAT.into(),
-        format_version: 1,
-        config: cfg.clone(),
-        window,
-        targets: (0..targets).map(|i| format!("t{i}")).collect(),
-        seed: 7,
-        state: RunState {
-            epoch: 0,
-            position: 0,
-            step: 0,
-            epoch_loss_sum: 0.0,
-            scheduler: ferrosea_train::schedule::Scheduler::new(
-                cfg.schedule.clone(),
-                cfg.optimizer.lr(),
-            ),
-            best: None,
-            since_best: 0,
-            history: Vec::new(),
-        },
-        optimizer_steps: 0,
-        train_file: String::new(),
-        train_rows: 0,
-        weights_file: String::new(),
-        optimizer_file: None,
-        start: None,
-        alphabet: None,
-    };
+    let targets = (0..targets).map(|i| format!("t{i}")).collect();
+    let mut meta = CheckpointMeta::new(&cfg, window, targets, 7);
     std::fs::create_dir_all(dir).unwrap();
     save(dir, "best", &mut meta, &tensors, None).unwrap();
     dir.join("best.json")

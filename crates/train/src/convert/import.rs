@@ -24,7 +24,7 @@ use ferrosea_models::spec::Layers;
 use ferrosea_models::{LayersConfig, ModelConfig};
 use serde_json::json;
 
-use crate::checkpoint::{CheckpointMeta, RunState};
+use crate::checkpoint::CheckpointMeta;
 use crate::config::TrainConfig;
 use crate::TrainError;
 
@@ -912,34 +912,7 @@ pub fn import(opts: &ImportOptions) -> Result<ImportReport, TrainError> {
         .map(|k| (k.clone(), model.tensors[k].clone()))
         .collect();
     std::fs::create_dir_all(&opts.out).map_err(|e| TrainError::Io(opts.out.clone(), e))?;
-    let mut meta = CheckpointMeta {
-        format: ferrosea_runtime::checkpoint::CHECKPOINT_FORMAT.into(),
-        format_version: 1,
-        config: config.clone(),
-        window: model.window,
-        targets: targets.clone(),
-        seed: 1,
-        state: RunState {
-            epoch: 0,
-            position: 0,
-            step: 0,
-            epoch_loss_sum: 0.0,
-            scheduler: crate::schedule::Scheduler::new(
-                config.schedule.clone(),
-                config.optimizer.lr(),
-            ),
-            best: None,
-            since_best: 0,
-            history: Vec::new(),
-        },
-        optimizer_steps: 0,
-        train_file: String::new(),
-        train_rows: 0,
-        weights_file: String::new(),
-        optimizer_file: None,
-        start: None,
-        alphabet: None,
-    };
+    let mut meta = CheckpointMeta::new(&config, model.window, targets.clone(), 1);
     if exported.is_some() && alphabet != "ACGT" {
         return Err(TrainError::Data(format!(
             "{}: a model over the alphabet {alphabet}: only DNA models are imported",

@@ -11,10 +11,9 @@ use std::time::Instant;
 use ferrosea_runtime::data::{epoch_order, Loader, LoaderSpec};
 use ferrosea_runtime::DeviceSpec;
 
-use crate::checkpoint::{CheckpointMeta, EpochMetrics, RunState, CHECKPOINT_FORMAT};
+use crate::checkpoint::{CheckpointMeta, EpochMetrics, RunState};
 use crate::collective::Cluster;
 use crate::config::TrainConfig;
-use crate::schedule::Scheduler;
 use crate::TrainError;
 
 mod checkpointing;
@@ -160,16 +159,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         targets: targets.len(),
     };
     let mut replicas = replicas::build(&devices, cfg, seed, &shape)?;
-    let mut state = RunState {
-        epoch: 0,
-        position: 0,
-        step: 0,
-        epoch_loss_sum: 0.0,
-        scheduler: Scheduler::new(cfg.schedule.clone(), cfg.optimizer.lr()),
-        best: None,
-        since_best: 0,
-        history: Vec::new(),
-    };
+    let mut state = RunState::new(cfg);
     if let Some(meta) = &resumed {
         replicas::restore(&mut replicas, &latest_json, meta, &cfg.model)?;
         state = meta.state.clone();
@@ -215,20 +205,12 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         latest_json,
         leader,
         meta: CheckpointMeta {
-            format: CHECKPOINT_FORMAT.into(),
-            format_version: 1,
-            config: cfg.clone(),
-            window,
-            targets: targets.clone(),
-            seed,
             state: state.clone(),
-            optimizer_steps: 0,
             train_file: opts.train.display().to_string(),
             train_rows: rows,
-            weights_file: String::new(),
-            optimizer_file: None,
             start: Some(start),
             alphabet: ferrosea_runtime::checkpoint::AlphabetRecord::of(&alphabet),
+            ..CheckpointMeta::new(cfg, window, targets.clone(), seed)
         },
     };
     let targets = targets.len();
