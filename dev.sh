@@ -191,7 +191,7 @@ cuda_check() {
 
 test() {
     hdf5
-    venv h5py numpy scipy scikit-learn:sklearn memelite pyBigWig
+    venv h5py numpy scipy scikit-learn:sklearn memelite pyBigWig pyyaml:yaml
     export FERROSEA_PYTHON="$PWD/.venv/bin/python"
     cargo test --workspace "${CARGO_FEATURES[@]}"
     say "building the API documentation (cargo doc; a broken link or a warning fails)"

@@ -25,7 +25,9 @@ use ferrosea_motifs::{read_motifs, Motif};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::recipes;
 use crate::PrepError;
+use ferrosea_models::spec::Cell;
 
 /// What to write.
 #[derive(Clone, Debug)]
@@ -130,9 +132,12 @@ fn header(
     }
 }
 
-fn write(path: &Path, text: &str, files: &mut Vec<PathBuf>) -> Result<(), PrepError> {
-    ferrosea_dataset::write_atomically(path, text.as_bytes())
-        .map_err(|e| PrepError::io(path.to_path_buf(), e))?;
+fn write_recipe(
+    path: &Path,
+    recipe: &ferrosea_train::TrainConfig,
+    files: &mut Vec<PathBuf>,
+) -> Result<(), PrepError> {
+    recipes::write(path, recipe)?;
     files.push(path.to_path_buf());
     Ok(())
 }
@@ -173,8 +178,8 @@ fn motif_detection(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), 
         }
         write_split(&dir, split, &h, &rows, files)?;
     }
-    write(&dir.join("rnn.json"), RNN_DETECTION, files)?;
-    write(&dir.join("conv.json"), CONV_DETECTION, files)
+    write_recipe(&dir.join("rnn.json"), &recipes::rnn_detection(), files)?;
+    write_recipe(&dir.join("conv.json"), &recipes::conv_detection(), files)
 }
 
 /// Example 3: the next symbol of `0^n 1^n` blocks, from the 100 before it.
@@ -222,8 +227,16 @@ fn next_character(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), P
         }
         write_split(&dir, split, &h, &rows, files)?;
     }
-    write(&dir.join("rnn.json"), RNN_NEXT, files)?;
-    write(&dir.join("lstm.json"), LSTM_NEXT, files)
+    write_recipe(
+        &dir.join("rnn.json"),
+        &recipes::next_character(Cell::Simple),
+        files,
+    )?;
+    write_recipe(
+        &dir.join("lstm.json"),
+        &recipes::next_character(Cell::Lstm),
+        files,
+    )
 }
 
 /// Example 4: which of ten motifs (or none) a 100 bp sequence holds.
@@ -296,7 +309,7 @@ fn motif_classes(o: &ExamplesOptions, files: &mut Vec<PathBuf>) -> Result<(), Pr
         }
         write_split(&dir, split, &h, &rows, files)?;
     }
-    write(&dir.join("danq.json"), DANQ_CLASSES, files)
+    write_recipe(&dir.join("danq.json"), &recipes::danq_classes(), files)
 }
 
 /// Writes the three examples; returns the files written.
@@ -307,93 +320,3 @@ pub fn simulate_examples(o: &ExamplesOptions) -> Result<Vec<PathBuf>, PrepError>
     motif_classes(o, &mut files)?;
     Ok(files)
 }
-
-const RNN_DETECTION: &str = r#"{
-  "_about": "course example 1: a SimpleRNN of 2 units returning the sequence, flatten, a sigmoid output; plain SGD",
-  "model": {
-    "arch": "layers",
-    "init": "keras",
-    "layers": [
-      {"kind": "recurrent", "cell": "simple", "hidden": 2, "return": "sequence"},
-      {"kind": "flatten"}
-    ]
-  },
-  "optimizer": {"kind": "sgd", "lr": 0.05},
-  "batch_size": 32,
-  "epochs": 200
-}
-"#;
-
-const CONV_DETECTION: &str = r#"{
-  "_about": "course example 1: 2 filters of width 3 with ReLU, flatten, a sigmoid output; plain SGD",
-  "model": {
-    "arch": "layers",
-    "init": "keras",
-    "layers": [
-      {"kind": "conv", "filters": 2, "width": 3, "activation": "relu"},
-      {"kind": "flatten"}
-    ]
-  },
-  "optimizer": {"kind": "sgd", "lr": 0.05},
-  "batch_size": 32,
-  "epochs": 200
-}
-"#;
-
-const RNN_NEXT: &str = r#"{
-  "_about": "course example 3: one SimpleRNN unit, dropout 0.2, flatten, a sigmoid output trained with squared error and Adam",
-  "model": {
-    "arch": "layers",
-    "init": "keras",
-    "output_activation": "sigmoid",
-    "layers": [
-      {"kind": "recurrent", "cell": "simple", "hidden": 1, "return": "sequence"},
-      {"kind": "dropout", "p": 0.2},
-      {"kind": "flatten"}
-    ]
-  },
-  "loss": "mse",
-  "optimizer": {"kind": "adam", "lr": 0.001},
-  "batch_size": 32,
-  "epochs": 100
-}
-"#;
-
-const LSTM_NEXT: &str = r#"{
-  "_about": "course example 3: one LSTM unit, dropout 0.2, flatten, a sigmoid output trained with squared error and Adam",
-  "model": {
-    "arch": "layers",
-    "init": "keras",
-    "output_activation": "sigmoid",
-    "layers": [
-      {"kind": "recurrent", "cell": "lstm", "hidden": 1, "return": "sequence"},
-      {"kind": "dropout", "p": 0.2},
-      {"kind": "flatten"}
-    ]
-  },
-  "loss": "mse",
-  "optimizer": {"kind": "adam", "lr": 0.001},
-  "batch_size": 32,
-  "epochs": 100
-}
-"#;
-
-const DANQ_CLASSES: &str = r#"{
-  "_about": "course example 4: a small DanQ (64 filters of 19, max pool 4, BiLSTM of 32 with max over time) with softmax cross-entropy over 11 classes",
-  "model": {
-    "arch": "layers",
-    "init": "keras",
-    "layers": [
-      {"kind": "conv", "filters": 64, "width": 19, "activation": "relu", "pool": {"max": 4}},
-      {"kind": "dropout", "p": 0.2},
-      {"kind": "recurrent", "cell": "lstm", "hidden": 32, "bidirectional": true, "return": "max"},
-      {"kind": "dropout", "p": 0.5}
-    ]
-  },
-  "loss": "softmax",
-  "optimizer": {"kind": "adam", "lr": 0.003},
-  "batch_size": 64,
-  "epochs": 80,
-  "patience": 10
-}
-"#;

@@ -19,9 +19,11 @@ pub mod label;
 pub mod manifest;
 pub mod mat;
 pub mod pass;
+pub mod recipes;
 pub mod report;
 mod run;
 pub mod simulate;
+pub mod workflow_config;
 
 use std::path::PathBuf;
 

@@ -217,46 +217,68 @@ pub fn simulate(o: &SimulateOptions) -> Result<Vec<Motif>, PrepError> {
     }
     write(&o.out.join("genome.fa"), &fa)?;
     write(&o.out.join("targets.tsv"), &manifest)?;
-    // DeepBind's layout, which learns planted motifs in a few CPU minutes: 20 bp filters hold
-    // whole JASPAR motifs (so that `compare` can name them), and a global max pool asks "is
-    // the motif anywhere in the window", which is what the broad peaks label. Measured: test
-    // ROC AUC at the ceiling that the planted motifs' own PWMs reach, by the third epoch.
-    write(
-        &o.out.join("recipe.json"),
-        r#"{
-  "_about": "DeepBind's layout (the deepbind preset) with 32 filters of 20 bp: one convolution, a global max pool, a small dense layer; for simulations",
-  "model": {"arch": "layers", "init": "torch", "layers": [
-    {"kind": "conv", "filters": 32, "width": 20, "activation": "relu", "pool": "global-max"},
-    {"kind": "dense", "units": 32, "activation": "relu"}
-  ]},
-  "optimizer": {"kind": "adam", "lr": 0.003, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
-  "batch_size": 32,
-  "epochs": 4
-}
-"#,
-    )?;
-    let out = o.out.display();
-    let config = format!(
-        "# A planted-motif simulation (ferrosea-prep simulate); run with\n\
-         #   snakemake -s workflows/Snakefile --configfile {out}/config.yaml --cores 2 -- all truth\n\
-         out: {out}/run\nbin_dir: target/release\n\
-         genome: {out}/genome.fa\ntargets: {out}/targets.tsv\n\
-         prep:\n  valid: \"sim1:1-{valid}\"\n  test: \"{test}\"\n  keep: all\n  reverse_complement: false\n  extra: \"\"\n\
-         train:\n  config: {out}/recipe.json\n  epochs: 4\n  batch_size: null\n  devices: cpu\n  gpus: 0\n  seed: 1\n  extra: \"\"\n\
-         evaluate:\n  rc_average: true\n  min_positives: 1\n  reference: null\n  batch_size: 256\n\
-         interpret:\n  db: {db}\n  threshold: 0.5\n  only_positive: true\n  min_sites: 10\n  influence: null\n  dist: ed\n  thresh: 0.5\n\
-         attribution:\n  targets: [{labels}]\n  method: deeplift-shap\n  rows: 300\n  references: 10\n  null_rows: 100\n  seed: 1\n\
-         truth:\n  dir: {out}/truth\n  min_roc_auc: 0.95\n  max_q: 0.05\n  min_matched: 0.8\n  min_auprc: 0.5\n  seqlet_ratio: [0.5, 1.5]\n",
-        valid = o.length / 10,
-        test = name(o.chromosomes - 1),
-        db = o.motifs.display(),
-        labels = labels
-            .iter()
-            .map(|l| format!("\"{}\"", l.replace('"', "")))
-            .collect::<Vec<_>>()
-            .join(", ")
+    crate::recipes::write(&o.out.join("recipe.json"), &crate::recipes::simulation())?;
+    use crate::workflow_config::*;
+    let config = WorkflowConfig {
+        out: o.out.join("run"),
+        bin_dir: "target/release".into(),
+        genome: o.out.join("genome.fa"),
+        targets: o.out.join("targets.tsv"),
+        prep: PrepSection {
+            valid: format!("sim1:1-{}", o.length / 10),
+            test: name(o.chromosomes - 1),
+            keep: "all".into(),
+            reverse_complement: false,
+            extra: String::new(),
+        },
+        train: TrainSection {
+            config: Some(o.out.join("recipe.json")),
+            preset: None,
+            epochs: 4,
+            batch_size: None,
+            devices: "cpu".into(),
+            gpus: 0,
+            seed: 1,
+            extra: String::new(),
+        },
+        evaluate: EvaluateSection {
+            rc_average: true,
+            min_positives: 1,
+            reference: None,
+            batch_size: 256,
+        },
+        interpret: InterpretSection {
+            db: o.motifs.clone(),
+            threshold: 0.5,
+            only_positive: true,
+            min_sites: 10,
+            influence: None,
+            dist: "ed".into(),
+            thresh: 0.5,
+        },
+        attribution: Some(AttributionSection {
+            targets: labels,
+            method: "deeplift-shap".into(),
+            rows: 300,
+            references: 10,
+            null_rows: 100,
+            seed: 1,
+        }),
+        truth: Some(TruthSection {
+            dir: o.out.join("truth"),
+            min_roc_auc: 0.95,
+            max_q: 0.05,
+            min_matched: 0.8,
+            min_auprc: 0.5,
+            seqlet_ratio: [0.5, 1.5],
+        }),
+    };
+    let comment = format!(
+        "A planted-motif simulation (ferrosea-prep simulate); run with\n  snakemake -s \
+         workflows/Snakefile --configfile {}/config.yaml --cores 2 -- all truth",
+        o.out.display()
     );
-    write(&o.out.join("config.yaml"), &config)?;
+    write(&o.out.join("config.yaml"), &config.to_yaml(&comment))?;
     Ok(motifs)
 }
 

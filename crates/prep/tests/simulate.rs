@@ -113,3 +113,55 @@ fn planted_sites_match_the_truth_and_the_peaks() {
         std::fs::read(c.join("genome.fa")).unwrap()
     );
 }
+
+/// The simulation's workflow configuration, read by PyYAML as Snakemake reads it: the
+/// values written, and only keys that the demo configuration (workflows/config/config.yaml)
+/// also has, but for the recipe file in place of a preset and the simulation's own
+/// `attribution` and `truth` sections.
+#[test]
+fn the_workflow_configuration_reads_back_in_yaml_with_the_demo_configuration_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a b"); // a space: paths must be quoted
+    simulate(&options(&out, 7)).unwrap();
+    let python = std::env::var_os("FERROSEA_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
+    assert!(
+        python.exists(),
+        "no Python with PyYAML at {}: run the tests with ./dev.sh test, which makes .venv",
+        python.display()
+    );
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/config/config.yaml");
+    let script = r#"
+import sys, yaml
+sim = yaml.safe_load(open(sys.argv[1]))
+demo = yaml.safe_load(open(sys.argv[2]))
+out = sys.argv[3]
+assert sim["out"] == out + "/run", sim["out"]
+assert sim["train"]["config"] == out + "/recipe.json"
+assert sim["prep"]["valid"] == "sim1:1-6000" and sim["prep"]["test"] == "sim2", sim["prep"]
+assert sim["prep"]["extra"] == "" and sim["train"]["batch_size"] is None
+assert sim["attribution"]["targets"] == ["MA0139.2|CTCF", "MA0138.3|REST"]
+assert sim["truth"]["seqlet_ratio"] == [0.5, 1.5]
+extra = set(sim) - set(demo) - {"attribution", "truth"}
+assert not extra, extra
+for section in ("prep", "train", "evaluate", "interpret"):
+    extra = set(sim[section]) - set(demo[section]) - {"config"}
+    assert not extra, (section, extra)
+print("ok")
+"#;
+    let run = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(out.join("config.yaml"))
+        .arg(&demo)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success() && String::from_utf8_lossy(&run.stdout).trim() == "ok",
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+}

@@ -136,6 +136,41 @@ pub struct Overrides {
 }
 
 impl TrainConfig {
+    /// A recipe of `model` trained by `optimizer` on batches of `batch_size` for `epochs`,
+    /// with every other setting at its default (binary cross-entropy, a constant learning
+    /// rate, no early stopping, no penalties, no augmentation), as a recipe file that leaves
+    /// them out reads.
+    ///
+    /// ```
+    /// use ferrosea_train::config::TrainConfig;
+    /// use ferrosea_train::optim::OptimizerConfig;
+    /// let preset = TrainConfig::preset("deepbind-tiny").unwrap();
+    /// let cfg = TrainConfig::new(preset.model.clone(), OptimizerConfig::adam(0.003), 32, 4);
+    /// let text = serde_json::to_string(&cfg).unwrap();
+    /// assert_eq!(serde_json::from_str::<TrainConfig>(&text).unwrap(), cfg);
+    /// ```
+    pub fn new(
+        model: ModelConfig,
+        optimizer: OptimizerConfig,
+        batch_size: usize,
+        epochs: usize,
+    ) -> TrainConfig {
+        TrainConfig {
+            about: None,
+            model,
+            loss: Loss::default(),
+            optimizer,
+            schedule: ScheduleConfig::default(),
+            batch_size,
+            epochs,
+            patience: None,
+            l1_hidden: 0.0,
+            max_norm: None,
+            reverse_complement: false,
+            shuffle_buffer: default_buffer(),
+        }
+    }
+
     /// The recipe with `o`'s settings in place of its own, checked.
     ///
     /// ```

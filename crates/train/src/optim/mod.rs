@@ -107,6 +107,28 @@ fn wd_adamw() -> f64 {
 }
 
 impl OptimizerConfig {
+    /// Plain SGD at `lr` (no momentum, no weight decay).
+    pub fn sgd(lr: f64) -> OptimizerConfig {
+        OptimizerConfig::Sgd {
+            lr,
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+    }
+
+    /// Adam at `lr` with its usual moments (0.9, 0.999), eps 1e-8 and no weight decay.
+    pub fn adam(lr: f64) -> OptimizerConfig {
+        OptimizerConfig::Adam {
+            lr,
+            beta1: beta1(),
+            beta2: beta2(),
+            eps: eps8(),
+            weight_decay: 0.0,
+        }
+    }
+
     /// The base learning rate.
     pub fn lr(&self) -> f64 {
         match *self {
