@@ -12,6 +12,21 @@ pub fn command_line() -> String {
     recorded(std::env::args_os().map(|a| a.to_string_lossy().into_owned()))
 }
 
+/// The attributes every output file records of how it was made: `command_line` (as
+/// [`command_line`] gives it) and `ferrosea_version`.
+pub fn provenance(command_line: &str) -> Vec<(String, crate::AttrValue)> {
+    vec![
+        (
+            "command_line".into(),
+            crate::AttrValue::Str(command_line.into()),
+        ),
+        (
+            "ferrosea_version".into(),
+            crate::AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
+        ),
+    ]
+}
+
 fn recorded(args: impl Iterator<Item = String>) -> String {
     let mut out = Vec::new();
     let mut args = args.peekable();

@@ -34,7 +34,7 @@ use std::path::PathBuf;
 pub use alphabet::{real_label_bytes, Alphabet, Encoding, LabelKind};
 pub use guard::{
     clip, command_line, ensure_not_input, ensure_output_dir, ensure_output_file, ensure_writable,
-    same_file, sha256_file, OutputIsInput, MESSAGE_VALUE_CHARS,
+    provenance, same_file, sha256_file, OutputIsInput, MESSAGE_VALUE_CHARS,
 };
 pub use predictions::{Predictions, PredictionsOptions, PredictionsWriter, PREDICTIONS_FORMAT};
 pub use reader::Reader;

@@ -124,15 +124,10 @@ pub fn predict(opts: &PredictOptions) -> Result<PredictReport, EvaluateError> {
             AttrValue::Str(opts.data.display().to_string()),
         ),
         ("rc_average".into(), AttrValue::Int(opts.rc_average as i64)),
-        (
-            "command_line".into(),
-            AttrValue::Str(opts.command_line.clone()),
-        ),
-        (
-            "ferrosea_version".into(),
-            AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
-        ),
-    ];
+    ]
+    .into_iter()
+    .chain(ferrosea_dataset::provenance(&opts.command_line))
+    .collect::<Vec<_>>();
     if let Some(split) = reader.attr_str("split") {
         attrs.push(("split".into(), AttrValue::Str(split)));
     }

@@ -340,15 +340,10 @@ fn write_outputs(
             ),
             ("window".into(), AttrValue::Int(w as i64)),
             ("flank".into(), AttrValue::Int(opts.flank as i64)),
-            (
-                "command_line".into(),
-                AttrValue::Str(opts.command_line.clone()),
-            ),
-            (
-                "ferrosea_version".into(),
-                AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(ferrosea_dataset::provenance(&opts.command_line))
+        .collect::<Vec<_>>(),
         targets: None,
         columns: vec![
             ("motif".into(), ColumnKind::Str),

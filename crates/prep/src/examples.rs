@@ -118,15 +118,10 @@ fn header(
         attrs: vec![
             ("source".into(), AttrValue::Str(source.into())),
             ("seed".into(), AttrValue::Int(o.seed as i64)),
-            (
-                "command_line".into(),
-                AttrValue::Str(o.command_line.clone()),
-            ),
-            (
-                "ferrosea_version".into(),
-                AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(ferrosea_dataset::provenance(&o.command_line))
+        .collect::<Vec<_>>(),
         alphabet,
         labels,
     }

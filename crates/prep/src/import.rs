@@ -312,15 +312,10 @@ fn import_split(
                 "source".into(),
                 AttrValue::Str(format!("DeepSEA deepsea_train bundle: {}", file_name(path))),
             ),
-            (
-                "command_line".into(),
-                AttrValue::Str(opts.command_line.clone()),
-            ),
-            (
-                "ferrosea_version".into(),
-                AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(ferrosea_dataset::provenance(&opts.command_line))
+        .collect::<Vec<_>>(),
         ..Default::default()
     };
     let out = opts.out.join(format!("{split}.h5"));

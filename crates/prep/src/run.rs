@@ -563,15 +563,10 @@ fn dataset_header(opts: &Options, targets: &[Target], genome: &Genome, genome_sh
             ),
             ("genome".into(), AttrValue::Str(file_name)),
             ("genome_sha256".into(), AttrValue::Str(genome_sha.into())),
-            (
-                "command_line".into(),
-                AttrValue::Str(opts.command_line.clone()),
-            ),
-            (
-                "ferrosea_version".into(),
-                AttrValue::Str(env!("CARGO_PKG_VERSION").into()),
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(ferrosea_dataset::provenance(&opts.command_line))
+        .collect::<Vec<_>>(),
         ..Default::default()
     }
 }
