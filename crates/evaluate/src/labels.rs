@@ -129,12 +129,7 @@ pub fn from_dataset(
         ((0..ours.len()).map(Some).collect::<Vec<_>>(), None)
     } else {
         let found = match_names(ours, theirs);
-        let missing: Vec<&str> = ours
-            .iter()
-            .zip(&found)
-            .filter(|(_, f)| f.is_none())
-            .map(|(n, _)| n.as_str())
-            .collect();
+        let missing = unmatched(ours, &found);
         if !missing.is_empty() {
             return Err(EvaluateError::Mismatch(format!(
                 "{} has no labels for {} of the {} predicted targets ({})",
@@ -198,6 +193,15 @@ pub fn from_dataset(
         }
     }
     Ok((labels, note))
+}
+
+/// The names of `ours` that [`match_names`] found no match for.
+pub(crate) fn unmatched<'a>(ours: &'a [String], found: &[Option<usize>]) -> Vec<&'a str> {
+    ours.iter()
+        .zip(found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(n, _)| n.as_str())
+        .collect()
 }
 
 /// For each of `ours`, the index of the same name in `theirs`; a name that occurs several

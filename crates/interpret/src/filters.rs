@@ -197,6 +197,10 @@ fn best_activations(conv: &Conv1d, x: &Tensor) -> Result<(Vec<f32>, Vec<u32>), I
 /// Runs the first convolution over the first `n_rows` sequences and calls `visit` with each
 /// kept sequence (`[channels, window]`) and its filters' best activations and their
 /// positions.
+/// What each pass does with a sequence: `(one-hot sequence, each filter's maximum, its
+/// position)`.
+type Visit<'a> = dyn FnMut(&[f32], &[f32], &[u32]) + 'a;
+
 fn each_sequence(
     opts: &FiltersOptions,
     n_rows: usize,
@@ -324,57 +328,53 @@ pub fn filters(opts: &FiltersOptions) -> Result<FiltersReport, InterpretError> {
                 .any(|&v| v > 0.5)
     };
 
+    // Two passes over the same sequences: `visit(sequence, each filter's maximum, where)`.
+    let pass = |visit: &mut Visit| {
+        each_sequence(
+            opts,
+            n_rows,
+            &conv,
+            &device,
+            (window, channels),
+            &keep,
+            visit,
+        )
+    };
     // Pass 1: each filter's maximum; base frequencies.
     let mut global = vec![f32::NEG_INFINITY; nf];
     let mut bases = vec![0f64; na];
-    each_sequence(
-        opts,
-        n_rows,
-        &conv,
-        &device,
-        (window, channels),
-        &keep,
-        |seq, max, _| {
-            for (g, &v) in global.iter_mut().zip(max) {
-                *g = g.max(v);
-            }
-            for p in 0..window {
-                add_symbol(seq, window, &alphabet, p, &mut bases);
-            }
-        },
-    )?;
+    pass(&mut |seq, max, _| {
+        for (g, &v) in global.iter_mut().zip(max) {
+            *g = g.max(v);
+        }
+        for p in 0..window {
+            add_symbol(seq, window, &alphabet, p, &mut bases);
+        }
+    })?;
     // Pass 2: the windows.
     let mut counts = vec![vec![0f64; na]; nf * w];
     let mut sites = vec![0usize; nf];
-    each_sequence(
-        opts,
-        n_rows,
-        &conv,
-        &device,
-        (window, channels),
-        &keep,
-        |seq, max, arg| {
-            for f in 0..nf {
-                if global[f] <= 0.0 || (max[f] as f64) < opts.threshold * global[f] as f64 {
-                    continue;
-                }
-                let start = arg[f] as isize + (k / 2) as isize - (w / 2) as isize;
-                if start < 0 || start as usize + w > window {
-                    continue;
-                }
-                sites[f] += 1;
-                for p in 0..w {
-                    add_symbol(
-                        seq,
-                        window,
-                        &alphabet,
-                        start as usize + p,
-                        &mut counts[f * w + p],
-                    );
-                }
+    pass(&mut |seq, max, arg| {
+        for f in 0..nf {
+            if global[f] <= 0.0 || (max[f] as f64) < opts.threshold * global[f] as f64 {
+                continue;
             }
-        },
-    )?;
+            let start = arg[f] as isize + (k / 2) as isize - (w / 2) as isize;
+            if start < 0 || start as usize + w > window {
+                continue;
+            }
+            sites[f] += 1;
+            for p in 0..w {
+                add_symbol(
+                    seq,
+                    window,
+                    &alphabet,
+                    start as usize + p,
+                    &mut counts[f * w + p],
+                );
+            }
+        }
+    })?;
 
     let total: f64 = bases.iter().sum();
     let bg: Vec<f64> = match opts.background {

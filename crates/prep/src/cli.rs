@@ -110,38 +110,13 @@ pub enum Command {
     /// Channels A, G, C, T become A, C, G, T; each file's second half is recorded as the
     /// reverse complement of its first; coordinates are unknown (docs/FORMAT.md).
     ImportDeepsea {
-        /// train.mat (MATLAB 7.3 / HDF5: trainxdata, traindata).
-        #[arg(long, value_name = "MAT")]
-        train: Option<PathBuf>,
-        /// valid.mat (MATLAB 5: validxdata, validdata).
-        #[arg(long, value_name = "MAT")]
-        valid: Option<PathBuf>,
-        /// test.mat (MATLAB 5: testxdata, testdata).
-        #[arg(long, value_name = "MAT")]
-        test: Option<PathBuf>,
-        /// Target names, one per line, in label order [default: DeepSEA's 919, embedded].
-        #[arg(long, value_name = "TXT")]
-        names: Option<PathBuf>,
-        /// TSV with name and category columns [default: DeepSEA's order, 125 DNase, 690 TF,
-        /// 104 histone].
-        #[arg(long, value_name = "TSV")]
-        manifest: Option<PathBuf>,
-        /// Output directory.
-        #[arg(short = 'o', long = "out", value_name = "DIR")]
-        out: PathBuf,
+        /// The files and the output settings.
+        #[command(flatten)]
+        import: crate::ImportOptions,
         /// Threads for transposing and compressing (0: all cores); the output does not
         /// depend on it.
         #[arg(short = 'j', long = "threads", value_name = "N", default_value_t = 0)]
         threads: usize,
-        /// Samples read and transposed at a time (memory: about 8 KB each).
-        #[arg(long, value_name = "ROWS", default_value_t = 16384)]
-        block_rows: usize,
-        /// Rows per HDF5 chunk.
-        #[arg(long, value_name = "ROWS", default_value_t = 256)]
-        chunk_rows: usize,
-        /// Deflate level, 1 (fast) to 9 (small).
-        #[arg(long, value_name = "LEVEL", default_value_t = 4)]
-        compression_level: u32,
         /// Less log on stderr.
         #[arg(short = 'q', long = "quiet")]
         quiet: bool,
@@ -201,16 +176,8 @@ fn subcommand(c: Command) -> Result<(), PrepError> {
         return Ok(());
     }
     let Command::ImportDeepsea {
-        train,
-        valid,
-        test,
-        names,
-        manifest,
-        out,
+        mut import,
         threads,
-        block_rows,
-        chunk_rows,
-        compression_level,
         ..
     } = c
     else {
@@ -222,18 +189,8 @@ fn subcommand(c: Command) -> Result<(), PrepError> {
             .build_global()
             .map_err(|e| PrepError::Invalid(format!("cannot start {threads} threads: {e}")))?;
     }
-    crate::import_deepsea(&crate::ImportOptions {
-        train,
-        valid,
-        test,
-        names,
-        manifest,
-        out,
-        block_rows,
-        chunk_rows,
-        compression_level,
-        command_line: ferrosea_dataset::command_line(),
-    })?;
+    import.command_line = ferrosea_dataset::command_line();
+    crate::import_deepsea(&import)?;
     Ok(())
 }
 

@@ -27,28 +27,39 @@ use crate::PrepError;
 pub const DEEPSEA_NAMES: &str =
     include_str!("../../../data/deepsea/deepsea_919_predictor.names.txt");
 
-/// What to import.
-#[derive(Clone, Debug, Default)]
+/// What to import (also the flags of `ferrosea-prep import-deepsea`).
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct ImportOptions {
-    /// train.mat (MATLAB 7.3).
+    /// train.mat (MATLAB 7.3 / HDF5: trainxdata, traindata).
+    #[arg(long, value_name = "MAT")]
     pub train: Option<PathBuf>,
-    /// valid.mat (MATLAB 5).
+    /// valid.mat (MATLAB 5: validxdata, validdata).
+    #[arg(long, value_name = "MAT")]
     pub valid: Option<PathBuf>,
-    /// test.mat (MATLAB 5).
+    /// test.mat (MATLAB 5: testxdata, testdata).
+    #[arg(long, value_name = "MAT")]
     pub test: Option<PathBuf>,
-    /// Target names, one per line; `None`: DeepSEA's 919 names.
+    /// Target names, one per line, in label order [default: DeepSEA's 919, embedded].
+    #[arg(long, value_name = "TXT")]
     pub names: Option<PathBuf>,
-    /// A TSV with `name` and `category` columns, for categories other than DeepSEA's.
+    /// TSV with name and category columns [default: DeepSEA's order, 125 DNase, 690 TF,
+    /// 104 histone].
+    #[arg(long, value_name = "TSV")]
     pub manifest: Option<PathBuf>,
     /// Output directory.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
     pub out: PathBuf,
-    /// Samples read and transposed at a time.
+    /// Samples read and transposed at a time (memory: about 8 KB each).
+    #[arg(long, value_name = "ROWS", default_value_t = 16384)]
     pub block_rows: usize,
-    /// Rows per HDF5 chunk of the output.
+    /// Rows per HDF5 chunk.
+    #[arg(long, value_name = "ROWS", default_value_t = 256)]
     pub chunk_rows: usize,
-    /// Deflate level of the output.
+    /// Deflate level, 1 (fast) to 9 (small).
+    #[arg(long, value_name = "LEVEL", default_value_t = 4)]
     pub compression_level: u32,
     /// Recorded in the files.
+    #[arg(skip)]
     pub command_line: String,
 }
 

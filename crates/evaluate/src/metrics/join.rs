@@ -63,12 +63,7 @@ pub(super) fn join_reference(
             row.reference_pr_auc = r.pr_auc.as_ref().and_then(|v| v[i]);
         }
     }
-    let missing: Vec<&str> = ours
-        .iter()
-        .zip(&found)
-        .filter(|(_, f)| f.is_none())
-        .map(|(n, _)| n.as_str())
-        .collect();
+    let missing = labels::unmatched(&ours, &found);
     let mut note = format!(
         "reference {}: {matched} of {} targets matched by name",
         r.path.display(),
