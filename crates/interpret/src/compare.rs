@@ -78,6 +78,32 @@ fn load_db(opts: &CompareOptions) -> Result<(Vec<Motif>, String), InterpretError
 /// query (in file order) and sorted as tomtom sorts them (p-value, then the larger overlap,
 /// then orientation and ID); the target consensus is given in the matched orientation.
 /// Returns the rows written.
+///
+/// ```
+/// use ferrosea_interpret::{compare, CompareOptions, Threshold};
+/// use ferrosea_motifs::{embedded_jaspar, tomtom, write_meme};
+///
+/// // Query: JASPAR's own CTCF motif, written as MEME; database: the embedded JASPAR 2024.
+/// let ctcf: Vec<_> = embedded_jaspar()?.into_iter().filter(|m| m.id.starts_with("MA0139")).collect();
+/// let dir = tempfile::tempdir()?;
+/// let query = dir.path().join("query.meme");
+/// std::fs::write(&query, write_meme(&ctcf, [0.25; 4]))?;
+/// let out = dir.path().join("tomtom.tsv");
+/// let rows = compare(&CompareOptions {
+///     query,
+///     db: None,
+///     out: out.clone(),
+///     tomtom: tomtom::Options::default(),
+///     threshold: Threshold::QValue(0.5),
+///     command_line: "doctest".into(),
+/// })?;
+/// // The best match is the motif itself, on the same strand, at offset 0.
+/// assert_eq!(rows[0].target, ctcf[0].id);
+/// assert_eq!((rows[0].m.offset, rows[0].m.reverse), (0, false));
+/// assert!(rows[0].m.p_value < 1e-10);
+/// assert!(std::fs::read_to_string(&out)?.starts_with("Query_ID\tTarget_ID"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn compare(opts: &CompareOptions) -> Result<Vec<Row>, InterpretError> {
     let mut inputs: Vec<(&str, &std::path::Path)> = vec![("--query", &opts.query)];
     if let Some(db) = &opts.db {

@@ -16,6 +16,21 @@
 /// The sort is a radix sort on the scores' bit patterns (4 passes over the data), so ranking
 /// costs O(n): about 3 ms for the 455,024 rows of DeepSEA's test set. Scores must not be NaN;
 /// `-0.0` and `0.0` count as the same score, as they compare equal in scikit-learn.
+///
+/// ```
+/// use ferrosea_metrics::Ranked;
+///
+/// // Two positives, two negatives; a positive and a negative tie at 0.8.
+/// let ranked = Ranked::from_slices(&[0.9, 0.8, 0.8, 0.1], &[1, 0, 1, 0]);
+/// assert_eq!((ranked.positives(), ranked.negatives()), (2, 2));
+/// // 3.5 of the 4 positive-negative pairs are ordered right (the tie counts one half).
+/// assert_eq!(ranked.roc_auc(), Some(0.875));
+/// // Precision 1 at recall 1/2, then 2/3 at recall 1 (scikit-learn gives 0.8333...).
+/// let ap = ranked.average_precision().unwrap();
+/// assert!((ap - 5.0 / 6.0).abs() < 1e-12);
+/// // One class only: no defined value.
+/// assert_eq!(Ranked::from_slices(&[0.3, 0.4], &[1, 1]).roc_auc(), None);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Ranked {
     /// (positives, negatives) per run of equal scores, highest score first.

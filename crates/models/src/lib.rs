@@ -164,6 +164,27 @@ pub enum ModelError {
 }
 
 /// A network built for a dataset: its layers, then the output layer.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use ferrosea_models::{Mode, ModelConfig, Network, ParamStore};
+///
+/// let cfg: ModelConfig = serde_json::from_str(
+///     r#"{"arch": "layers", "layers": [
+///         {"kind": "conv", "filters": 8, "width": 5, "activation": "relu", "pool": "global-max"},
+///         {"kind": "dense", "units": 16, "activation": "relu"}]}"#,
+/// )?;
+/// // Parameters are declared in a store seeded for initialisation: 40 bp windows, 3 targets.
+/// let store = ParamStore::new(7);
+/// let net = Network::new(&cfg, 40, 3, &store.builder(&Device::Cpu))?;
+/// assert_eq!(store.count(), (8 * 4 * 5 + 8) + (16 * 8 + 16) + (3 * 16 + 3));
+/// assert_eq!(net.summary().last().unwrap().layer, "output");
+///
+/// let x = Tensor::zeros((2, 4, 40), candle_core::DType::F32, &Device::Cpu)?;
+/// let out = net.forward(&x, Mode::Eval)?;
+/// assert_eq!(out.logits.dims(), &[2, 3]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Network {
     inner: Sequential,
     channels: usize,

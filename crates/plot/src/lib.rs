@@ -183,6 +183,35 @@ where
 pub type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 /// A figure that can be drawn on any backend (once as SVG, once as PNG).
+///
+/// ```
+/// use ferrosea_plot::{importance_logo, svg_and_png, DrawResult, Figure};
+/// use plotters::coord::Shift;
+/// use plotters::prelude::{DrawingArea, DrawingBackend};
+///
+/// /// A logo of the letters A, C, G, T at heights 1, -0.5, 0.25, 2.
+/// struct Acgt;
+///
+/// impl Figure for Acgt {
+///     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+///     where
+///         DB::ErrorType: 'static,
+///     {
+///         root.fill(&plotters::style::WHITE)?;
+///         importance_logo(root, &[Some(0), Some(1), Some(2), Some(3)], &[1.0, -0.5, 0.25, 2.0], "score")
+///     }
+/// }
+///
+/// let dir = std::env::temp_dir().join(format!("ferrosea-plot-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let written = svg_and_png(&dir.join("acgt"), (400, 200), &Acgt)?;
+/// assert_eq!(written, [dir.join("acgt.svg"), dir.join("acgt.png")]);
+/// // Only the finished files are left: no temporary names.
+/// assert_eq!(std::fs::read_dir(&dir)?.count(), 2);
+/// assert!(std::fs::read_to_string(&written[0])?.starts_with("<svg"));
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Figure {
     /// Draws the whole figure on `root`.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult

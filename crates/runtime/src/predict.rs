@@ -26,6 +26,30 @@ pub fn pass_rows(batch: usize) -> usize {
 /// differently, so ragged passes made predictions depend on the thread count; and the `gemm`
 /// crate sums products of at most 64 x 64 in other blocks than larger ones, so passes of 64
 /// rows gave other last bits than passes of 128 (the batch size changed the output).
+///
+/// ```
+/// use ferrosea_models::{ModelConfig, Network, ParamStore};
+/// use ferrosea_runtime::{eval_logits, DeviceSpec};
+///
+/// let device = "cpu".parse::<DeviceSpec>()?.open()?;
+/// let cfg: ModelConfig = serde_json::from_str(
+///     r#"{"arch": "layers", "layers": [
+///         {"kind": "conv", "filters": 4, "width": 3, "activation": "relu", "pool": "global-max"}]}"#,
+/// )?;
+/// let store = ParamStore::new(1);
+/// let net = Network::new(&cfg, 10, 2, &store.builder(&device))?;
+/// // Three windows of 10 bp, one-hot [rows, 4, 10]: all A, all C, all G.
+/// let mut x = vec![0f32; 3 * 4 * 10];
+/// for (row, base) in [0, 1, 2].into_iter().enumerate() {
+///     x[(row * 4 + base) * 10..(row * 4 + base + 1) * 10].fill(1.0);
+/// }
+/// let all = eval_logits(&net, &device, x.clone(), 10, 3)?.to_vec2::<f32>()?;
+/// assert_eq!(all.len(), 3);
+/// // The second window alone gives the same bits as within the batch.
+/// let one = eval_logits(&net, &device, x[40..80].to_vec(), 10, 1)?.to_vec2::<f32>()?;
+/// assert_eq!(one[0], all[1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn eval_logits(
     net: &Network,
     device: &Device,

@@ -141,6 +141,49 @@ pub struct MetricsReport {
 }
 
 /// Scores `opts.predictions` and writes the report into `opts.out`.
+///
+/// ```
+/// use ferrosea_dataset::{Header, PredictionsOptions, PredictionsWriter, Targets};
+/// use ferrosea_evaluate::{metrics, MetricsOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// // Four rows of two targets: the first ranked perfectly, the second with one tie.
+/// let header = Header {
+///     window: 1000,
+///     targets: Targets {
+///         name: vec!["K562|CTCF".into(), "K562|DNase".into()],
+///         category: vec!["TF".into(), "DNase".into()],
+///         ..Default::default()
+///     },
+///     chrom_names: vec!["chr22".into()],
+///     ..Default::default()
+/// };
+/// let pred = [0.9, 0.9, 0.8, 0.8, 0.2, 0.8, 0.1, 0.1];
+/// let y = [1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+/// let path = dir.path().join("predictions.h5");
+/// let mut writer = PredictionsWriter::create(&path, &header, 4, PredictionsOptions::default())?;
+/// writer.write_rows(&pred, &y, &[0; 4], &[0, 200, 400, 600], &[b'+'; 4])?;
+/// writer.finish()?;
+///
+/// let report = metrics(&MetricsOptions {
+///     predictions: path,
+///     labels: None,
+///     out: dir.path().join("metrics"),
+///     min_positives: 1,
+///     reference: None,
+///     plot_targets: None,
+///     no_plots: true,
+///     threshold: None,
+/// })?;
+/// assert_eq!(report.rows, 4);
+/// assert_eq!(report.targets[0].roc_auc, Some(1.0));
+/// assert_eq!(report.targets[1].roc_auc, Some(0.875));
+/// // Per category (sorted), then all.
+/// let all = report.summary.last().unwrap();
+/// assert_eq!((all.category.as_str(), all.mean_roc_auc), ("all", Some(0.9375)));
+/// assert!(dir.path().join("metrics/per_target.tsv").exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn metrics(opts: &MetricsOptions) -> Result<MetricsReport, EvaluateError> {
     let started = Instant::now();
     let p = Predictions::open(&opts.predictions)?;
