@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use ferrosea_models::{ModelConfig, Network, ParamStore};
 use ferrosea_train::checkpoint::{save, CheckpointMeta};
-use ferrosea_train::convert::{export, ExportFormat, ExportOptions};
+use ferrosea_train::convert::{
+    export, import, ExportFormat, ExportOptions, ImportFormat, ImportOptions,
+};
 use ferrosea_train::TrainConfig;
 
 /// Networks covering every layer kind and option the exporters translate: (name, model,
@@ -193,6 +195,48 @@ fn exports_hold_every_layer_under_pytorchs_names() {
         e.contains("layer stem.a") && e.contains("cannot hold '.'"),
         "{e}"
     );
+}
+
+/// `import --from pytorch` reads every export back to the checkpoint's tensors, bit for bit:
+/// export and import share one key map, so every layer kind (batch norm's buffers, split
+/// recurrent biases, GRU's two biases, both directions, residual bodies) goes both ways.
+#[test]
+fn pytorch_exports_import_back_to_the_same_tensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let tensors = |json: &Path| -> Vec<(String, Vec<f32>)> {
+        let meta = ferrosea_runtime::checkpoint::read_model(json).unwrap();
+        ferrosea_runtime::checkpoint::load_tensors(json, &meta.weights_file, &Device::Cpu)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k, v.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+            .collect()
+    };
+    for (name, model, window) in networks() {
+        let json = checkpoint(&dir.path().join(name), &model, window, 3);
+        let exported = dir.path().join(format!("{name}-export"));
+        export(&ExportOptions {
+            checkpoint: json.clone(),
+            to: ExportFormat::Pytorch,
+            out: exported.clone(),
+        })
+        .unwrap();
+        let back = import(&ImportOptions {
+            from: ImportFormat::Pytorch,
+            weights: exported,
+            out: dir.path().join(format!("{name}-import")),
+            targets: None,
+            window: None,
+            command_line: "test".into(),
+        })
+        .unwrap();
+        let (ours, theirs) = (tensors(&json), tensors(&back.checkpoint));
+        assert_eq!(
+            ours.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            theirs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            "{name}"
+        );
+        assert!(ours == theirs, "{name}: the imported tensors differ");
+    }
 }
 
 /// model.py in PyTorch and model.onnx in onnxruntime give our outputs to 1e-5, for every

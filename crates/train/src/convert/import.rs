@@ -696,7 +696,7 @@ fn own_export(opts: &ImportOptions) -> Result<(Model, serde_json::Value), TrainE
         tensors: tensors.into_iter().collect(),
     };
     let mut t = BTreeMap::new();
-    unexport(&layers, "", &w, &mut t)?;
+    unexport(&layers, &w, &mut t)?;
     let out = w.get("output.weight", &[None, None])?;
     t.insert("output.weight".into(), out.clone());
     t.insert(
@@ -716,77 +716,33 @@ fn own_export(opts: &ImportOptions) -> Result<(Model, serde_json::Value), TrainE
     ))
 }
 
-/// The export's PyTorch keys back to ours (see `pytorch.rs`).
+/// The export's PyTorch keys back to ours, by the key map export writes with
+/// ([`super::pytorch::key_pairs`]).
 fn unexport(
     layers: &Layers,
-    prefix: &str,
     w: &Weights,
     t: &mut BTreeMap<String, Tensor>,
 ) -> Result<(), TrainError> {
-    use ferrosea_models::spec::{Cell, LayerKind};
-    for layer in &layers.0 {
-        let name = format!("{prefix}{}", layer.name.as_deref().unwrap_or(""));
-        let mut copy = |k: &str| -> Result<(), TrainError> {
-            let key = format!("{name}.{k}");
-            let v = w.tensors.get(&key).cloned().ok_or_else(|| {
-                TrainError::Data(format!("{}: no tensor {key}", w.file.display()))
-            })?;
-            t.insert(key, v);
-            Ok(())
+    use super::pytorch::{key_pairs, Theirs};
+    let (mut pairs, mut pytorch_only) = (Vec::new(), Vec::new());
+    key_pairs(
+        &ferrosea_models::spec::named(layers),
+        "",
+        &mut pairs,
+        &mut pytorch_only,
+    )?;
+    let get = |key: &str| -> Result<Tensor, TrainError> {
+        w.tensors
+            .get(key)
+            .cloned()
+            .ok_or_else(|| TrainError::Data(format!("{}: no tensor {key}", w.file.display())))
+    };
+    for p in pairs {
+        let v = match &p.theirs {
+            Theirs::Key(k) => get(k)?,
+            Theirs::SplitBias(ih, hh) => (get(ih)? + get(hh)?)?,
         };
-        match &layer.kind {
-            LayerKind::Conv(c) => {
-                copy("weight")?;
-                if c.bias {
-                    copy("bias")?;
-                }
-            }
-            LayerKind::Dense(d) => {
-                copy("weight")?;
-                if d.bias {
-                    copy("bias")?;
-                }
-            }
-            LayerKind::BatchNorm(_) => {
-                for k in ["weight", "bias", "running_mean", "running_var"] {
-                    copy(k)?;
-                }
-            }
-            LayerKind::Residual { body } => unexport(body, &format!("{name}."), w, t)?,
-            LayerKind::Recurrent(r) => {
-                let dirs: &[(&str, &str)] = if r.bidirectional {
-                    &[("forward", ""), ("backward", "_reverse")]
-                } else {
-                    &[("forward", "")]
-                };
-                for (dir, suffix) in dirs {
-                    let get = |k: &str| -> Result<Tensor, TrainError> {
-                        w.tensors
-                            .get(&format!("{name}.{k}{suffix}"))
-                            .cloned()
-                            .ok_or_else(|| {
-                                TrainError::Data(format!(
-                                    "{}: no tensor {name}.{k}{suffix}",
-                                    w.file.display()
-                                ))
-                            })
-                    };
-                    t.insert(format!("{name}.{dir}.weight_ih"), get("weight_ih_l0")?);
-                    t.insert(format!("{name}.{dir}.weight_hh"), get("weight_hh_l0")?);
-                    match r.cell {
-                        Cell::Gru => {
-                            t.insert(format!("{name}.{dir}.bias_ih"), get("bias_ih_l0")?);
-                            t.insert(format!("{name}.{dir}.bias_hh"), get("bias_hh_l0")?);
-                        }
-                        _ => {
-                            let b = (get("bias_ih_l0")? + get("bias_hh_l0")?)?;
-                            t.insert(format!("{name}.{dir}.bias"), b);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
+        t.insert(p.ours, v);
     }
     Ok(())
 }

@@ -36,13 +36,33 @@ fn take(tensors: &BTreeMap<String, Tensor>, key: &str, layer: &str) -> Result<Te
     })
 }
 
-/// The PyTorch state dict of `layers` (each named) from ferrosea's `tensors`, keys under
-/// `prefix`.
-fn layer_keys(
+/// One parameter of ours and where `model.py`'s state dict keeps it: the one key map that
+/// export writes by and `import --from pytorch` reads back by.
+pub(super) struct KeyPair {
+    /// The layer (for messages).
+    pub layer: String,
+    /// Our key.
+    pub ours: String,
+    /// PyTorch's key(s).
+    pub theirs: Theirs,
+}
+
+/// Where PyTorch keeps one of our parameters.
+pub(super) enum Theirs {
+    /// The same tensor under this key.
+    Key(String),
+    /// Our single recurrent bias (LSTM, simple RNN) as PyTorch's `bias_ih` (ours) and
+    /// `bias_hh` (zeros on export); ours is their sum.
+    SplitBias(String, String),
+}
+
+/// The key pairs of `layers` (each named), under `prefix`, and the keys only PyTorch has
+/// (batch norm's `num_batches_tracked`).
+pub(super) fn key_pairs(
     layers: &Layers,
     prefix: &str,
-    tensors: &BTreeMap<String, Tensor>,
-    out: &mut BTreeMap<String, Tensor>,
+    pairs: &mut Vec<KeyPair>,
+    pytorch_only: &mut Vec<String>,
 ) -> Result<(), TrainError> {
     for layer in &layers.0 {
         let own = layer.name.as_deref().expect("named layers");
@@ -52,34 +72,35 @@ fn layer_keys(
             )));
         }
         let name = format!("{prefix}{own}");
-        let mut copy = |suffix: &str| -> Result<(), TrainError> {
-            let key = format!("{name}.{suffix}");
-            out.insert(key.clone(), take(tensors, &key, &name)?);
-            Ok(())
+        let mut same = |k: &str| {
+            pairs.push(KeyPair {
+                layer: name.clone(),
+                ours: format!("{name}.{k}"),
+                theirs: Theirs::Key(format!("{name}.{k}")),
+            })
         };
         match &layer.kind {
             LayerKind::Conv(c) => {
-                copy("weight")?;
+                same("weight");
                 if c.bias {
-                    copy("bias")?;
+                    same("bias");
                 }
             }
             LayerKind::Dense(d) => {
-                copy("weight")?;
+                same("weight");
                 if d.bias {
-                    copy("bias")?;
+                    same("bias");
                 }
             }
             LayerKind::BatchNorm(_) => {
                 for k in ["weight", "bias", "running_mean", "running_var"] {
-                    copy(k)?;
+                    same(k);
                 }
-                out.insert(
-                    format!("{name}.num_batches_tracked"),
-                    Tensor::zeros((), DType::I64, &Device::Cpu)?,
-                );
+                pytorch_only.push(format!("{name}.num_batches_tracked"));
             }
-            LayerKind::Residual { body } => layer_keys(body, &format!("{name}."), tensors, out)?,
+            LayerKind::Residual { body } => {
+                key_pairs(body, &format!("{name}."), pairs, pytorch_only)?
+            }
             LayerKind::Recurrent(r) => {
                 let dirs: &[(&str, &str)] = if r.bidirectional {
                     &[("forward", ""), ("backward", "_reverse")]
@@ -87,19 +108,24 @@ fn layer_keys(
                     &[("forward", "")]
                 };
                 for (dir, suffix) in dirs {
-                    let ours = |k: &str| take(tensors, &format!("{name}.{dir}.{k}"), &name);
-                    out.insert(format!("{name}.weight_ih_l0{suffix}"), ours("weight_ih")?);
-                    out.insert(format!("{name}.weight_hh_l0{suffix}"), ours("weight_hh")?);
-                    let (b_ih, b_hh) = match r.cell {
-                        Cell::Gru => (ours("bias_ih")?, ours("bias_hh")?),
-                        Cell::Lstm | Cell::Simple => {
-                            let b = ours("bias")?;
-                            let zeros = b.zeros_like()?;
-                            (b, zeros)
-                        }
+                    let pair = |ours: &str, theirs: Theirs| KeyPair {
+                        layer: name.clone(),
+                        ours: format!("{name}.{dir}.{ours}"),
+                        theirs,
                     };
-                    out.insert(format!("{name}.bias_ih_l0{suffix}"), b_ih);
-                    out.insert(format!("{name}.bias_hh_l0{suffix}"), b_hh);
+                    let theirs = |k: &str| format!("{name}.{k}_l0{suffix}");
+                    pairs.push(pair("weight_ih", Theirs::Key(theirs("weight_ih"))));
+                    pairs.push(pair("weight_hh", Theirs::Key(theirs("weight_hh"))));
+                    match r.cell {
+                        Cell::Gru => {
+                            pairs.push(pair("bias_ih", Theirs::Key(theirs("bias_ih"))));
+                            pairs.push(pair("bias_hh", Theirs::Key(theirs("bias_hh"))));
+                        }
+                        Cell::Lstm | Cell::Simple => pairs.push(pair(
+                            "bias",
+                            Theirs::SplitBias(theirs("bias_ih"), theirs("bias_hh")),
+                        )),
+                    }
                 }
             }
             LayerKind::Dropout { .. }
@@ -113,8 +139,24 @@ fn layer_keys(
 
 /// The state dict of `model.py`'s `Net` for this checkpoint.
 pub fn pytorch_state_dict(model: &Exported) -> Result<BTreeMap<String, Tensor>, TrainError> {
+    let (mut pairs, mut pytorch_only) = (Vec::new(), Vec::new());
+    key_pairs(&model.layers, "", &mut pairs, &mut pytorch_only)?;
     let mut out = BTreeMap::new();
-    layer_keys(&model.layers, "", &model.tensors, &mut out)?;
+    for p in pairs {
+        let ours = take(&model.tensors, &p.ours, &p.layer)?;
+        match p.theirs {
+            Theirs::Key(k) => {
+                out.insert(k, ours);
+            }
+            Theirs::SplitBias(ih, hh) => {
+                out.insert(hh, ours.zeros_like()?);
+                out.insert(ih, ours);
+            }
+        }
+    }
+    for k in pytorch_only {
+        out.insert(k, Tensor::zeros((), DType::I64, &Device::Cpu)?);
+    }
     for k in ["output.weight", "output.bias"] {
         out.insert(k.into(), take(&model.tensors, k, "output")?);
     }
