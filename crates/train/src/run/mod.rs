@@ -2,13 +2,11 @@
 //!
 //! [`run`] reads as the stage does: open the datasets ([`inputs`]), settle the output
 //! directory ([`resume`]), build the replicas ([`replicas`]), then epochs of steps
-//! ([`step`]), each ending with validation ([`validation`]) and checkpoints
+//! ([`epoch`], [`step`]), each ending with validation ([`validation`]) and checkpoints
 //! ([`checkpointing`]).
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use ferrosea_runtime::data::{epoch_order, Loader, LoaderSpec};
 use ferrosea_runtime::DeviceSpec;
 
 use crate::checkpoint::{CheckpointMeta, EpochMetrics, RunState};
@@ -17,17 +15,18 @@ use crate::config::TrainConfig;
 use crate::TrainError;
 
 mod checkpointing;
+mod epoch;
 mod inputs;
 mod replicas;
 mod resume;
 mod step;
 mod validation;
 
-use checkpointing::{diverged, last_good, Checkpointer};
+use checkpointing::Checkpointer;
+use epoch::Epochs;
 use inputs::Inputs;
-use replicas::{non_finite_weights, Replica, Shape};
+use replicas::{Replica, Shape};
 use step::Step;
-use validation::validate;
 
 /// Everything a training run needs.
 #[derive(Clone, Debug)]
@@ -196,11 +195,7 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
         seed,
     };
     let rows = train.len();
-    let unit = ferrosea_runtime::data::read_unit(&train);
-    let epoch_rows = opts
-        .steps_per_epoch
-        .map_or(rows, |s| (s * cfg.batch_size).min(rows));
-    let mut saver = Checkpointer {
+    let saver = Checkpointer {
         out: opts.out.clone(),
         latest_json,
         leader,
@@ -213,119 +208,24 @@ pub fn run(opts: &Options) -> Result<Report, TrainError> {
             ..CheckpointMeta::new(cfg, window, targets.clone(), seed)
         },
     };
-    let targets = targets.len();
-
+    let mut epochs = Epochs {
+        opts,
+        step,
+        replicas,
+        saver,
+        rows,
+        unit: ferrosea_runtime::data::read_unit(&train),
+        epoch_rows: opts
+            .steps_per_epoch
+            .map_or(rows, |s| (s * cfg.batch_size).min(rows)),
+        seed,
+    };
     while state.epoch < cfg.epochs {
-        let epoch = state.epoch as u64;
-        let lr = state.scheduler.lr;
-        let order = epoch_order(rows, unit, cfg.shuffle_buffer, seed, epoch);
-        let loader = Loader::spawn(LoaderSpec {
-            path: opts.train.clone(),
-            order: Some(order),
-            start: state.position,
-            batch: cfg.batch_size,
-            reverse_complement: cfg.reverse_complement.then_some((seed, epoch)),
-            prefetch: 8,
-            loss: cfg.loss,
-        });
-        let bar = progress_bar(
-            opts.progress,
-            epoch_rows as u64,
-            state.position as u64,
-            state.epoch + 1,
-            cfg.epochs,
-        );
-        let started = Instant::now();
-        let start_position = state.position;
-        for batch in loader {
-            if state.position >= epoch_rows {
-                break;
-            }
-            let batch = batch?;
-            let loss = step.run(&mut replicas, &batch, state.step, lr)?;
-            if !loss.is_finite() {
-                return Err(diverged(
-                    state.step + 1,
-                    &state,
-                    &format!("the training loss became {loss}"),
-                    &saver.latest_json,
-                ));
-            }
-            if let Some(what) = non_finite_weights(&replicas[0])? {
-                return Err(diverged(state.step + 1, &state, &what, &saver.latest_json));
-            }
-            state.step += 1;
-            state.position += batch.rows;
-            state.epoch_loss_sum += loss * batch.rows as f64;
-            if let Some(b) = &bar {
-                b.set_position(state.position as u64);
-                b.set_message(format!(
-                    "loss {:.4}",
-                    state.epoch_loss_sum / (state.position) as f64
-                ));
-            }
-            if opts
-                .checkpoint_every
-                .is_some_and(|k| state.step.is_multiple_of(k))
-                && state.position < epoch_rows
-            {
-                saver.save("latest", &state, &replicas)?;
-            }
-            if opts.halt_after_steps == Some(state.step) {
-                return report(Outcome::Halted, state, &replicas);
-            }
-        }
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        let trained = (state.position - start_position) as f64;
-        let seconds = started.elapsed().as_secs_f64();
-        let (valid_loss, auc) = validate(
-            &replicas[0],
-            &opts.valid,
-            opts.eval_batch,
-            targets,
-            cfg.loss,
-        )?;
-        if !valid_loss.is_finite() {
-            return Err(TrainError::Diverged(format!(
-                "training diverged: the validation loss is {valid_loss} after epoch {} (step {}); {}",
-                state.epoch + 1,
-                state.step,
-                last_good(&saver.latest_json)
-            )));
-        }
-        let train_loss = state.epoch_loss_sum / state.position.max(1) as f64;
-        let metrics = EpochMetrics {
-            epoch: state.epoch + 1,
-            step: state.step,
-            lr,
-            train_loss,
-            valid_loss,
-            valid_mean_roc_auc: auc.map(|a| a.0),
-            valid_targets_scored: auc.map_or(0, |a| a.1),
-            samples_per_s: if seconds > 0.0 {
-                trained / seconds
-            } else {
-                0.0
-            },
-        };
-        tracing::info!("{}", validation::summary(&metrics, cfg.epochs, &state));
-        let improved = validation::close_epoch(&mut state, metrics);
-        if improved {
-            saver.save("best", &state, &replicas)?;
-        }
-        saver.save("latest", &state, &replicas)?;
-        saver.write_metrics(&state.history)?;
-        if cfg.patience.is_some_and(|p| state.since_best >= p) {
-            tracing::info!(
-                "early stopping: no lower validation loss for {} epochs",
-                state.since_best
-            );
-            return report(Outcome::EarlyStopped, state, &replicas);
+        if let Some(outcome) = epochs.run(&mut state)? {
+            return report(outcome, state, &epochs.replicas);
         }
     }
-    report(Outcome::Finished, state, &replicas)
+    report(Outcome::Finished, state, &epochs.replicas)
 }
 
 fn report(outcome: Outcome, state: RunState, replicas: &[Replica]) -> Result<Report, TrainError> {
@@ -335,26 +235,4 @@ fn report(outcome: Outcome, state: RunState, replicas: &[Replica]) -> Result<Rep
         best: state.best,
         replica_divergence: replicas::divergence(replicas)?,
     })
-}
-
-fn progress_bar(
-    enabled: bool,
-    len: u64,
-    pos: u64,
-    epoch: usize,
-    epochs: usize,
-) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !enabled || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(&format!(
-            "epoch {epoch}/{epochs} [{{bar:30}}] {{pos}}/{{len}} {{per_sec}} ETA {{eta}} {{msg}}"
-        ))
-        .expect("valid template"),
-    );
-    bar.set_position(pos);
-    Some(bar)
 }
