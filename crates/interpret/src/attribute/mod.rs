@@ -30,25 +30,31 @@
 //!
 //! The output is a result file (`ferrosea_dataset::ResultsWriter`, format
 //! `ferrosea-attributions`, docs/INTERPRETATION.md).
+//!
+//! This file holds the options and the run; `setup.rs` checks the flags and opens the
+//! checkpoint, device and input, `input.rs` reads the sequences, `methods.rs` computes the
+//! attributions, and `output.rs` lays out the file and draws the logos.
 
 mod input;
 mod methods;
+mod output;
+mod setup;
 
 use std::path::PathBuf;
 
 use candle_core::Device;
-use ferrosea_dataset::{AttrValue, Column, ColumnKind, Reader, ResultsSpec, ResultsWriter};
+use ferrosea_dataset::{Column, ResultsWriter};
 use ferrosea_models::deeplift::RecurrentRule;
 use ferrosea_models::Network;
-use ferrosea_runtime::checkpoint::{self, ModelCheckpoint};
-use ferrosea_runtime::data::{Loader, LoaderSpec};
 use ferrosea_runtime::DeviceSpec;
 
 pub use input::Input;
 pub use methods::{hypothetical, ism_hypothetical, Attribution, Settings};
+pub use output::attributions_spec;
 
 use crate::InterpretError;
-use input::{Block, Rows};
+use output::{draw, file_spec};
+use setup::{check_flags, choose_targets, open};
 
 /// Value of the `format` attribute of an attribution file.
 pub const ATTRIBUTIONS_FORMAT: &str = "ferrosea-attributions";
@@ -177,185 +183,6 @@ enum Engine {
 
 fn usage(e: impl std::fmt::Display) -> InterpretError {
     InterpretError::Usage(e.to_string())
-}
-
-/// Checks the flags that need no file.
-fn check_flags(opts: &AttributeOptions) -> Result<(), InterpretError> {
-    if opts.batch_size == 0 || opts.steps == 0 {
-        return Err(usage("--batch-size and --steps must be at least 1"));
-    }
-    if let Reference::Shuffled { count, .. } = opts.reference {
-        if !opts.method.has_reference() {
-            return Err(usage(format!(
-                "--reference shuffle applies to integrated-gradients and deeplift-shap, not {}",
-                opts.method.name()
-            )));
-        }
-        if count == 0 {
-            return Err(usage("--references must be at least 1"));
-        }
-    }
-    if opts.recurrent != RecurrentRule::Refuse && opts.method != Method::DeepliftShap {
-        return Err(usage("--recurrent-rule applies to deeplift-shap"));
-    }
-    Ok(())
-}
-
-/// Loads the model and checks it against the input; returns the engine, the checkpoint's
-/// description, the JSON, the alphabet and the rows to read.
-fn open(
-    opts: &AttributeOptions,
-) -> Result<
-    (
-        Engine,
-        ModelCheckpoint,
-        PathBuf,
-        ferrosea_dataset::Alphabet,
-        Rows,
-    ),
-    InterpretError,
-> {
-    let json = checkpoint::resolve(&opts.checkpoint)?;
-    let mut inputs: Vec<(&str, &std::path::Path)> =
-        vec![("--checkpoint", &opts.checkpoint), ("--checkpoint", &json)];
-    match &opts.input {
-        Input::Dataset { path, .. } => inputs.push(("--data", path)),
-        Input::Sequences(s) => inputs.extend(s.inputs()),
-    }
-    crate::refuse_inputs(std::slice::from_ref(&opts.out), &inputs)?;
-    let (engine, meta) = if opts.method == Method::Ism {
-        let model = ferrosea_analyze::Model::load(&json, &opts.device, opts.batch_size)?;
-        let meta = model.meta.clone();
-        (Engine::Ism(Box::new(model)), meta)
-    } else {
-        let device = opts.device.open()?;
-        let (net, meta) = checkpoint::load_network(&json, &device)?;
-        if opts.method == Method::DeepliftShap && opts.recurrent == RecurrentRule::Refuse {
-            if let Some((name, note)) = net.recurrent_layers().into_iter().next() {
-                return Err(usage(format!(
-                    "deeplift-shap: {} has a recurrent layer, {name} ({note}), and DeepLIFT has \
-                     no rule for one (its gates multiply signals): use --method \
-                     integrated-gradients, or --recurrent-rule gradient to let each half's \
-                     gradient pass through it, as Captum's DeepLiftShap does with nn.LSTM \
-                     (the contributions then sum to the output's change only approximately)",
-                    json.display()
-                )));
-            }
-        }
-        (Engine::Net(net, device), meta)
-    };
-    let (window, batch) = (meta.window, opts.batch_size);
-    let rows = match &opts.input {
-        Input::Dataset { path, positives } => {
-            let reader = Reader::open(path)?;
-            if meta.window != reader.window() || meta.alphabet != *reader.alphabet() {
-                return Err(InterpretError::Mismatch(format!(
-                    "{} holds {}-long sequences over {}, but {} was trained on {window}-long \
-                     sequences over {}",
-                    path.display(),
-                    reader.window(),
-                    reader.alphabet(),
-                    json.display(),
-                    meta.alphabet
-                )));
-            }
-            let positive = positives
-                .iter()
-                .map(|n| {
-                    reader
-                        .targets()
-                        .name
-                        .iter()
-                        .position(|t| t == n)
-                        .ok_or_else(|| {
-                            usage(format!(
-                                "--positives: {} has no target '{n}'",
-                                path.display()
-                            ))
-                        })
-                })
-                .collect::<Result<Vec<usize>, _>>()?;
-            // The labels only choose rows: any kind will do.
-            let loader = Loader::spawn(LoaderSpec::in_file_order(
-                path.clone(),
-                batch,
-                ferrosea_runtime::loss::Loss::Mse,
-            ));
-            Rows::Dataset {
-                loader,
-                targets: reader.targets().len(),
-                row: reader.alphabet().channels() * window,
-                reader,
-                positive,
-            }
-        }
-        Input::Sequences(source) => {
-            if !meta.alphabet.is_dna() {
-                return Err(InterpretError::Mismatch(format!(
-                    "{} reads sequences over {}; --fasta and --regions give DNA",
-                    json.display(),
-                    meta.alphabet
-                )));
-            }
-            // Every record or interval checked before any output exists.
-            let checked = source.check(window)?;
-            for w in &checked.warnings {
-                tracing::warn!("{w}");
-            }
-            Rows::Sequences {
-                reader: source.open(window)?,
-                next: 0,
-                window,
-                batch,
-                fasta: matches!(source, ferrosea_analyze::sequences::Source::Fasta { .. }),
-            }
-        }
-    };
-    if opts.method == Method::Ism && !meta.alphabet.is_dna() {
-        return Err(InterpretError::Mismatch(
-            "ism mutates DNA bases; the model reads another alphabet".into(),
-        ));
-    }
-    let alphabet = meta.alphabet.clone();
-    Ok((engine, meta, json, alphabet, rows))
-}
-
-/// The indices of the targets to attribute.
-fn choose_targets(
-    opts: &AttributeOptions,
-    meta: &ModelCheckpoint,
-    json: &std::path::Path,
-) -> Result<Vec<usize>, InterpretError> {
-    if opts.targets.is_empty() {
-        if meta.targets.len() > MAX_DEFAULT_TARGETS {
-            return Err(usage(format!(
-                "{} has {} targets: name those to attribute with --targets (one array of \
-                 window x channels per sequence and target)",
-                json.display(),
-                meta.targets.len()
-            )));
-        }
-        return Ok((0..meta.targets.len()).collect());
-    }
-    opts.targets
-        .iter()
-        .map(|name| {
-            meta.targets.iter().position(|t| t == name).ok_or_else(|| {
-                usage(format!(
-                    "--targets: {} has no target named '{name}' (it has {}: {}{})",
-                    json.display(),
-                    meta.targets.len(),
-                    meta.targets
-                        .iter()
-                        .take(5)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if meta.targets.len() > 5 { ", ..." } else { "" }
-                ))
-            })
-        })
-        .collect()
 }
 
 /// Hypothetical contributions per target `[rows, C, L]` of the inputs `x`.
@@ -568,141 +395,4 @@ pub fn attribute(opts: &AttributeOptions) -> Result<AttributeReport, InterpretEr
         out,
         plots,
     })
-}
-
-/// The layout and provenance of the attribution file.
-fn file_spec(
-    opts: &AttributeOptions,
-    meta: &ModelCheckpoint,
-    json: &std::path::Path,
-    sha: &str,
-    names: &[String],
-    (window, channels): (usize, usize),
-) -> ResultsSpec {
-    let s = |v: &str| AttrValue::Str(v.into());
-    let mut attrs = vec![
-        ("method".into(), s(opts.method.name())),
-        ("steps".into(), AttrValue::Int(opts.steps as i64)),
-        ("reference".into(), s(&opts.reference.describe())),
-        ("output".into(), s("logit")),
-        ("checkpoint".into(), s(&json.display().to_string())),
-        ("checkpoint_step".into(), AttrValue::Int(meta.step as i64)),
-        ("weights_sha256".into(), s(sha)),
-        (
-            "data".into(),
-            s(&match &opts.input {
-                Input::Dataset { path, .. } => path.display().to_string(),
-                Input::Sequences(src) => src
-                    .inputs()
-                    .iter()
-                    .map(|(f, p)| format!("{f} {}", p.display()))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            }),
-        ),
-        ("window".into(), AttrValue::Int(window as i64)),
-        ("alphabet".into(), s(meta.alphabet.symbols())),
-        (
-            "null".into(),
-            s(&format!(
-                "one dinucleotide shuffle of each of the first {} sequences, seed {}",
-                opts.null_rows, opts.seed
-            )),
-        ),
-        ("command_line".into(), s(&opts.command_line)),
-        ("ferrosea_version".into(), s(env!("CARGO_PKG_VERSION"))),
-    ];
-    if opts.method == Method::DeepliftShap {
-        attrs.push((
-            "recurrent_rule".into(),
-            s(match opts.recurrent {
-                RecurrentRule::Refuse => "none (no recurrent layers)",
-                RecurrentRule::Gradient => "gradient",
-            }),
-        ));
-    }
-    attributions_spec(
-        attrs,
-        names,
-        (window, channels),
-        opts.method == Method::DeepliftShap,
-    )
-}
-
-/// The layout of an attribution file (docs/INTERPRETATION.md) with the file attributes
-/// `attrs`, for `targets` and sequences of `window` x `channels`, with DeepLIFT's `/delta`
-/// when `deltas`: the columns `row, chrom, start, strand, name` and the arrays `x`,
-/// `hypothetical`, `contributions` (and `delta`). Rows are appended in this order.
-pub fn attributions_spec(
-    attrs: Vec<(String, AttrValue)>,
-    targets: &[String],
-    (window, channels): (usize, usize),
-    deltas: bool,
-) -> ResultsSpec {
-    let k = targets.len();
-    let mut arrays = vec![
-        ("x".into(), vec![window, channels]),
-        ("hypothetical".into(), vec![window, channels, k]),
-        ("contributions".into(), vec![window, channels, k]),
-    ];
-    if deltas {
-        arrays.push(("delta".into(), vec![k]));
-    }
-    ResultsSpec {
-        format: ATTRIBUTIONS_FORMAT.into(),
-        version: 1,
-        attrs,
-        targets: Some(targets.to_vec()),
-        columns: vec![
-            ("row".into(), ColumnKind::Int),
-            ("chrom".into(), ColumnKind::Str),
-            ("start".into(), ColumnKind::Int),
-            ("strand".into(), ColumnKind::Str),
-            ("name".into(), ColumnKind::Str),
-        ],
-        arrays,
-        chunk_rows: 64,
-        level: 4,
-    }
-}
-
-/// Each row's contribution logo per target (SVG and PNG).
-fn draw(
-    dir: &std::path::Path,
-    opts: &AttributeOptions,
-    block: &Block,
-    xs: &[f32],
-    contributions: &[f32],
-    (window, channels): (usize, usize),
-    (names, targets): (&[String], &[usize]),
-) -> Result<Vec<PathBuf>, InterpretError> {
-    let k = names.len();
-    let mut plots = Vec::new();
-    for i in 0..block.len() {
-        let letters: Vec<Option<usize>> = (0..window)
-            .map(|p| (0..channels).find(|&c| xs[(i * window + p) * channels + c] > 0.5))
-            .collect();
-        for (j, name) in names.iter().enumerate() {
-            let heights: Vec<f64> = (0..window)
-                .map(|p| {
-                    (0..channels)
-                        .map(|c| contributions[((i * window + p) * channels + c) * k + j] as f64)
-                        .sum()
-                })
-                .collect();
-            let title = format!(
-                "row {} ({}:{} {}), {name}, {}",
-                block.rows[i],
-                block.chroms[i],
-                block.starts[i],
-                block.strands[i],
-                opts.method.name()
-            );
-            let stem = dir.join(format!("row{}.target{}", block.rows[i], targets[j]));
-            plots.extend(crate::logo::draw_contributions(
-                &stem, &title, &letters, &heights,
-            )?);
-        }
-    }
-    Ok(plots)
 }
