@@ -274,9 +274,8 @@ fn unknown_targets_and_empty_choices_are_named() {
 #[test]
 #[ignore = "needs PyTorch, Captum and tangermeme in benches/.venv-torch"]
 fn attributions_equal_captums() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join("benches/.venv-torch/bin/python");
-    assert!(python.exists(), "{} is missing", python.display());
+    let root = ferrosea_testkit::root();
+    let python = ferrosea_testkit::torch_python("torch captum tangermeme safetensors h5py numpy");
     let dir = tempfile::tempdir().unwrap();
     let (json, data) = trained(dir.path(), "deepbind-tiny");
     let meta = ferrosea_runtime::checkpoint::read_model(&json).unwrap();

@@ -1,6 +1,5 @@
 //! `ferrosea-interpret compare` as a user runs it.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 fn interpret(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
@@ -27,7 +26,7 @@ MOTIF ctcf_like\nletter-probability matrix: alength= 4 w= 12 nsites= 100 E= 0\n\
 #[test]
 fn queries_against_the_embedded_jaspar() {
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = ferrosea_testkit::root();
     // JASPAR 2016 against JASPAR 2024 (embedded): each old Runx1 finds the new one first.
     let q = root.join("data/motifs/JASPAR2016_CORE_vertebrates_latest.meme.gz");
     let out = dir.path().join("m.tsv");

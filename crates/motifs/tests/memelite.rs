@@ -3,25 +3,15 @@
 //! query must be the same and log10 p-values must agree within 0.05 where p > 1e-10.
 //! JASPAR against JASPAR, and noisy, trimmed copies standing in for learned filters.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ferrosea_motifs::tomtom::{compare, Distance, Options};
 use ferrosea_motifs::{read_meme, write_meme, Motif};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use ferrosea_testkit::root;
 
 fn python() -> PathBuf {
-    let p = std::env::var_os("FERROSEA_PYTHON")
-        .map(Into::into)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "no Python with memelite at {}: run ./dev.sh test",
-        p.display()
-    );
-    p
+    ferrosea_testkit::python("memelite")
 }
 
 /// A copy of `m` mixed 35% with noise and trimmed by one column at each end: what a learned

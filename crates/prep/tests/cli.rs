@@ -5,13 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn demo() -> PathBuf {
-    root().join("data/demo")
-}
+use ferrosea_testkit::{demo, root};
 
 const DEMO_SPLITS: [&str; 4] = [
     "--valid",

@@ -3,20 +3,12 @@
 //!
 //! The Python comes from FERROSEA_PYTHON or the workspace's .venv, which `./dev.sh test` makes.
 
-use std::path::Path;
 use std::process::Command;
 
 #[test]
 fn h5py_reads_the_documented_layout() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = std::env::var_os("FERROSEA_PYTHON")
-        .map(Into::into)
-        .unwrap_or_else(|| root.join(".venv/bin/python"));
-    assert!(
-        python.exists(),
-        "no Python with h5py at {}: run the tests with ./dev.sh test, which makes .venv",
-        python.display()
-    );
+    let root = ferrosea_testkit::root();
+    let python = ferrosea_testkit::python("h5py");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let demo = root.join("data/demo");

@@ -4,28 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
 use ferrosea_dataset::Reader;
 
-/// libhdf5 opens files without close-on-exec: tests that spawn processes and open HDF5 files
-/// take turns.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use ferrosea_testkit::{root, serial};
 
 fn python() -> PathBuf {
-    let p = std::env::var_os("FERROSEA_PYTHON")
-        .map(Into::into)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "no Python with h5py and scipy at {}: run the tests with ./dev.sh test",
-        p.display()
-    );
-    p
+    ferrosea_testkit::python("h5py and scipy")
 }
 
 fn run_python(args: &[&str]) {
@@ -65,7 +50,7 @@ fn expected(path: &Path, name: &str) -> Vec<u8> {
 
 #[test]
 fn the_bundle_imports_value_for_value() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let b = bundle(dir.path());
     let out = dir.path().join("out");
@@ -150,7 +135,7 @@ fn fails_with(o: &Output, what: &str) {
 
 #[test]
 fn bad_files_get_clear_errors() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let b = bundle(d);
@@ -241,7 +226,7 @@ fn bad_files_get_clear_errors() {
 
 #[test]
 fn a_failed_import_leaves_nothing_that_looks_finished() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let b = bundle(d);

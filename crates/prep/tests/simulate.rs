@@ -123,15 +123,8 @@ fn the_workflow_configuration_reads_back_in_yaml_with_the_demo_configuration_key
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a b"); // a space: paths must be quoted
     simulate(&options(&out, 7)).unwrap();
-    let python = std::env::var_os("FERROSEA_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
-    assert!(
-        python.exists(),
-        "no Python with PyYAML at {}: run the tests with ./dev.sh test, which makes .venv",
-        python.display()
-    );
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/config/config.yaml");
+    let python = ferrosea_testkit::python("PyYAML");
+    let demo = ferrosea_testkit::root().join("workflows/config/config.yaml");
     let script = r#"
 import sys, yaml
 sim = yaml.safe_load(open(sys.argv[1]))

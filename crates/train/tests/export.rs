@@ -246,9 +246,8 @@ fn pytorch_exports_import_back_to_the_same_tensors() {
 #[test]
 #[ignore = "needs torch, onnx and onnxruntime in benches/.venv-torch"]
 fn exports_run_in_pytorch_and_onnxruntime() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join("benches/.venv-torch/bin/python");
-    assert!(python.exists(), "{} is missing", python.display());
+    let root = ferrosea_testkit::root();
+    let python = ferrosea_testkit::torch_python("torch onnx onnxruntime safetensors numpy");
     let dir = tempfile::tempdir().unwrap();
     for (name, model, window) in networks() {
         let json = checkpoint(&dir.path().join(name), &model, window, 3);

@@ -255,9 +255,8 @@ fn export_then_import_gives_the_same_bits() {
 #[test]
 #[ignore = "needs torch and h5py in benches/.venv-torch, and the full-size weights take minutes"]
 fn published_sizes_import() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join("benches/.venv-torch/bin/python");
-    assert!(python.exists(), "{} is missing", python.display());
+    let root = ferrosea_testkit::root();
+    let python = ferrosea_testkit::torch_python("torch h5py numpy");
     let dir = tempfile::tempdir().unwrap();
     let made = dir.path().join("full");
     let status = std::process::Command::new(&python)

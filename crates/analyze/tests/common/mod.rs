@@ -8,20 +8,9 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{MutexGuard, OnceLock};
 
-/// Tests of one binary run on threads of one process. libhdf5 opens files without
-/// close-on-exec, so a child spawned while another test writes an HDF5 file would inherit its
-/// write lock: every test that writes HDF5 files or spawns processes holds this.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+pub use ferrosea_testkit::{root, serial};
 
 /// The demo genome (bgzip, with .fai and .gzi).
 pub fn genome() -> PathBuf {
@@ -30,15 +19,7 @@ pub fn genome() -> PathBuf {
 
 /// The Python with h5py and numpy that `./dev.sh test` makes.
 pub fn python() -> PathBuf {
-    let python = std::env::var_os("FERROSEA_PYTHON")
-        .map(Into::into)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
-    assert!(
-        python.exists(),
-        "no Python with h5py at {}: run the tests with ./dev.sh test, which makes .venv",
-        python.display()
-    );
-    python
+    ferrosea_testkit::python("h5py and numpy")
 }
 
 /// What a test that runs the binaries starts with: the fixture, the lock of [`serial`] (keep

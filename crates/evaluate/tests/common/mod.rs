@@ -3,35 +3,15 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 
 use ferrosea_dataset::{Header, PredictionsOptions, PredictionsWriter, Targets};
 
-/// Tests of one binary run on threads of one process. libhdf5 opens files without
-/// close-on-exec, so a child spawned while another test writes an HDF5 file would inherit its
-/// write lock: every test that writes HDF5 files or spawns processes holds this.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+pub use ferrosea_testkit::{root, serial};
 
 /// The Python with h5py and scikit-learn that `./dev.sh test` makes.
 pub fn python() -> PathBuf {
-    let python = std::env::var_os("FERROSEA_PYTHON")
-        .map(Into::into)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
-    assert!(
-        python.exists(),
-        "no Python with h5py and scikit-learn at {}: run the tests with ./dev.sh test, which \
-         makes .venv",
-        python.display()
-    );
-    python
+    ferrosea_testkit::python("h5py and scikit-learn")
 }
 
 pub struct Fixture {
