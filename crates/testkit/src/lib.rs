@@ -21,13 +21,14 @@ pub fn demo() -> PathBuf {
     root().join("data/demo")
 }
 
-/// Tests of one binary run on threads of one process. libhdf5 opens files without
-/// close-on-exec, so a child spawned while another test writes an HDF5 file would inherit its
-/// write lock: every test that writes HDF5 files or spawns processes holds this. (Each test
-/// binary links its own copy, so the lock is per binary, as the tests are.)
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// Takes the turn of [`SERIAL`]; a test that panicked holding it does not block the others.
+/// Takes this test binary's lock (hold the guard to the end of the test). Tests of one binary
+/// run on threads of one process, and libhdf5 opens files without close-on-exec, so a child
+/// spawned while another test writes an HDF5 file would inherit its write lock: every test
+/// that writes HDF5 files or spawns processes holds this. Each test binary links its own copy
+/// of the lock, as it runs its own tests; a test that panicked holding it does not block the
+/// others.
 pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -15,17 +15,17 @@ use crate::TrainError;
 
 /// What every epoch of a run shares.
 pub(super) struct Epochs<'a> {
-    pub opts: &'a Options,
-    pub step: Step<'a>,
-    pub replicas: Vec<Replica>,
-    pub saver: Checkpointer,
+    pub(super) opts: &'a Options,
+    pub(super) step: Step<'a>,
+    pub(super) replicas: Vec<Replica>,
+    pub(super) saver: Checkpointer,
     /// Training rows.
-    pub rows: usize,
+    pub(super) rows: usize,
     /// Rows kept together when shuffling ([`ferrosea_runtime::data::read_unit`]).
-    pub unit: usize,
+    pub(super) unit: usize,
     /// Rows an epoch trains on (all, or `--steps-per-epoch` batches).
-    pub epoch_rows: usize,
-    pub seed: u64,
+    pub(super) epoch_rows: usize,
+    pub(super) seed: u64,
 }
 
 impl Epochs<'_> {
