@@ -302,10 +302,8 @@ fn apply(step: &Step, x: &Tensor, mode: Mode) -> Result<Tensor> {
                     }
                     _ => {}
                 }
-                let y = activate(&conv.forward(&x)?, spec.activation)?;
-                return pool(&y, spec.pool);
             }
-            let y = conv_by_taps(conv, &x, spec.stride, spec.dilation, *lout)?;
+            let y = conv_linear(conv, spec, &x, *lout)?;
             pool(&activate(&y, spec.activation)?, spec.pool)
         }
         Op::Dense { linear, activation } => activate(&linear.forward(x)?, *activation),
@@ -314,16 +312,7 @@ fn apply(step: &Step, x: &Tensor, mode: Mode) -> Result<Tensor> {
         Op::Flatten => x.flatten_from(1),
         Op::Activation(a) => activate(x, *a),
         Op::Pool(p) => pool(&channels_first(x, step.input)?, Some(*p)),
-        Op::Residual(body) => {
-            let y = run(body, x, mode)?;
-            let last = body.last().map_or(step.input, |s| s.output);
-            let y = match (step.input, last) {
-                (Feat::Seq { .. }, Feat::Time { .. }) => channels_first(&y, last)?,
-                (Feat::Time { .. }, Feat::Seq { .. }) => time_first(&y, last)?,
-                _ => y,
-            };
-            x + y
-        }
+        Op::Residual(body) => x + residual_layout(step, body, &run(body, x, mode)?)?,
         Op::Recurrent(r) => r.forward(&time_first(x, step.input)?),
         Op::ReluMaxPool(k) => {
             if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
@@ -332,6 +321,26 @@ fn apply(step: &Step, x: &Tensor, mode: Mode) -> Result<Tensor> {
                 crate::layers::relu_max_pool1d(x, *k)
             }
         }
+    }
+}
+
+/// A convolution's linear part (`x` already padded): Candle's convolution at stride and
+/// dilation 1, a sum over kernel taps otherwise.
+fn conv_linear(conv: &Conv1d, spec: &spec::Conv, x: &Tensor, lout: usize) -> Result<Tensor> {
+    if spec.stride == 1 && spec.dilation == 1 {
+        conv.forward(x)
+    } else {
+        conv_by_taps(conv, x, spec.stride, spec.dilation, lout)
+    }
+}
+
+/// A residual body's output `y` in the layout of the block's input, ready to add to it.
+fn residual_layout(step: &Step, body: &[Step], y: &Tensor) -> Result<Tensor> {
+    let last = body.last().map_or(step.input, |s| s.output);
+    match (step.input, last) {
+        (Feat::Seq { .. }, Feat::Time { .. }) => channels_first(y, last),
+        (Feat::Time { .. }, Feat::Seq { .. }) => time_first(y, last),
+        _ => Ok(y.clone()),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use candle_core::{Module, Result, Tensor};
 
-use super::{channels_first, conv_by_taps, padded, pool, time_first, Feat, Op, Step};
+use super::{channels_first, conv_linear, padded, pool, residual_layout, time_first, Op, Step};
 use crate::deeplift::{self};
 use crate::layers::Mode;
 use crate::spec::{Activation, Pool};
@@ -94,14 +94,7 @@ pub(super) fn apply_deeplift<H: Pairs>(step: &Step, h: &H) -> Result<H> {
             pad,
             lout,
         } => {
-            let y = h.map(&|x| {
-                let x = padded(x, step.input, *pad)?;
-                if spec.stride == 1 && spec.dilation == 1 {
-                    conv.forward(&x)
-                } else {
-                    conv_by_taps(conv, &x, spec.stride, spec.dilation, *lout)
-                }
-            })?;
+            let y = h.map(&|x| conv_linear(conv, spec, &padded(x, step.input, *pad)?, *lout))?;
             pool_rule(y.rescale(spec.activation)?, spec.pool)
         }
         Op::Dense { linear, activation } => h.map(&|x| linear.forward(x))?.rescale(*activation),
@@ -115,13 +108,7 @@ pub(super) fn apply_deeplift<H: Pairs>(step: &Step, h: &H) -> Result<H> {
             for s in body {
                 y = apply_deeplift(s, &y)?;
             }
-            let last = body.last().map_or(step.input, |s| s.output);
-            let y = y.map(&|y| match (step.input, last) {
-                (Feat::Seq { .. }, Feat::Time { .. }) => channels_first(y, last),
-                (Feat::Time { .. }, Feat::Seq { .. }) => time_first(y, last),
-                _ => Ok(y.clone()),
-            })?;
-            h.add(&y)
+            h.add(&y.map(&|y| residual_layout(step, body, y))?)
         }
         Op::Recurrent(r) => h.recurrent(&|x| r.forward(&time_first(x, step.input)?)),
         Op::ReluMaxPool(k) => h.rescale(Activation::Relu)?.max_pool(Some(*k)),
