@@ -22,16 +22,7 @@ fn layers(init: InitScheme, layers: Vec<LayerKind>) -> ModelConfig {
 }
 
 fn conv(filters: usize, width: usize, activation: Activation, pool: Option<Pool>) -> LayerKind {
-    LayerKind::Conv(Conv {
-        filters,
-        width,
-        stride: 1,
-        dilation: 1,
-        padding: Default::default(),
-        activation,
-        pool,
-        bias: true,
-    })
+    LayerKind::Conv(Conv::new(filters, width, activation, pool))
 }
 
 fn recurrent(cell: Cell, hidden: usize, bidirectional: bool, returns: Return) -> LayerKind {
@@ -67,11 +58,7 @@ pub fn simulation() -> TrainConfig {
         InitScheme::Torch,
         vec![
             conv(32, 20, Activation::Relu, Some(Pool::GlobalMax)),
-            LayerKind::Dense(Dense {
-                units: 32,
-                activation: Activation::Relu,
-                bias: true,
-            }),
+            LayerKind::Dense(Dense::new(32, Activation::Relu)),
         ],
     );
     recipe(
