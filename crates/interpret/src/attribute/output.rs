@@ -49,9 +49,8 @@ pub(super) fn file_spec(
                 opts.null_rows, opts.seed
             )),
         ),
-        ("command_line".into(), s(&opts.command_line)),
-        ("ferrosea_version".into(), s(env!("CARGO_PKG_VERSION"))),
     ];
+    attrs.extend(ferrosea_dataset::provenance(&opts.command_line));
     if opts.method == Method::DeepliftShap {
         attrs.push((
             "recurrent_rule".into(),
