@@ -382,17 +382,17 @@ mod tests {
     use super::*;
     use candle_core::Var;
 
+    /// Two rows of 2 channels x 6 positions: an input and its reference (pool 3).
+    const X: [f32; 12] = [
+        0.5, -1.0, 2.0, 0.1, 0.3, -0.2, 1.5, 1.5, -3.0, 0.0, 0.7, 0.2,
+    ];
+    const R: [f32; 12] = [0.1, 0.2, 2.0, -0.4, 0.9, 1.0, 1.5, 0.5, -1.0, 0.3, 0.0, 0.2];
+
     /// The multipliers of a rule op for one pair, times the pair's `Δin`, sum to its `Δout`.
     #[test]
     fn rules_sum_to_delta() {
         let dev = Device::Cpu;
-        // Two rows: input and reference, 2 channels, 6 positions, pool 3.
-        let x = [
-            0.5f32, -1.0, 2.0, 0.1, 0.3, -0.2, 1.5, 1.5, -3.0, 0.0, 0.7, 0.2,
-        ];
-        let r = [
-            0.1f32, 0.2, 2.0, -0.4, 0.9, 1.0, 1.5, 0.5, -1.0, 0.3, 0.0, 0.2,
-        ];
+        let (x, r) = (X, R);
         let data: Vec<f32> = x.iter().chain(&r).copied().collect();
         let z =
             Var::from_tensor(&Tensor::from_vec(data.clone(), (2, 2, 6), &dev).unwrap()).unwrap();
@@ -426,12 +426,7 @@ mod tests {
     #[test]
     fn pairs_equal_the_joined_batch() {
         let dev = Device::Cpu;
-        let x = [
-            0.5f32, -1.0, 2.0, 0.1, 0.3, -0.2, 1.5, 1.5, -3.0, 0.0, 0.7, 0.2,
-        ];
-        let r = [
-            0.1f32, 0.2, 2.0, -0.4, 0.9, 1.0, 1.5, 0.5, -1.0, 0.3, 0.0, 0.2,
-        ];
+        let (x, r) = (X, R);
         let joined: Vec<f32> = x.iter().chain(&r).copied().collect();
         for act in [Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
             let z = Var::from_tensor(&Tensor::from_vec(joined.clone(), (2, 2, 6), &dev).unwrap())

@@ -107,10 +107,10 @@ fn files_of_another_architecture_are_named() {
     let f = fixtures();
     let names = dir.path().join("t6");
     std::fs::write(&names, "a\nb\nc\nd\ne\nf\n").unwrap();
-    let err = |from, file: &str, window, targets: &Path| {
+    let err = |from, file: &Path, window, targets: &Path| {
         import(&options(
             from,
-            &f.join(file),
+            file,
             &dir.path().join("out"),
             window,
             targets,
@@ -122,7 +122,7 @@ fn files_of_another_architecture_are_named() {
     // Selene's DanQ read as Kipoi's DeepSEA: the first key that is not there.
     let e = err(
         ImportFormat::KipoiDeepsea,
-        "selene_danq.pth.tar",
+        &f.join("selene_danq.pth.tar"),
         200,
         &names,
     );
@@ -133,7 +133,7 @@ fn files_of_another_architecture_are_named() {
     // The wrong window: what fits is said.
     let e = err(
         ImportFormat::SeleneDeepsea,
-        "selene_deepsea.pth.tar",
+        &f.join("selene_deepsea.pth.tar"),
         1000,
         &names,
     );
@@ -146,7 +146,7 @@ fn files_of_another_architecture_are_named() {
     std::fs::write(&five, "a\nb\nc\nd\ne\n").unwrap();
     let e = err(
         ImportFormat::SeleneDeepsea,
-        "selene_deepsea.pth.tar",
+        &f.join("selene_deepsea.pth.tar"),
         200,
         &five,
     );
@@ -155,21 +155,17 @@ fn files_of_another_architecture_are_named() {
         "{e}"
     );
     // Not a PyTorch file; a truncated one.
-    let e = err(ImportFormat::KipoiDeepsea, "expected.json", 200, &names);
+    let e = err(
+        ImportFormat::KipoiDeepsea,
+        &f.join("expected.json"),
+        200,
+        &names,
+    );
     assert!(e.contains("neither a zip archive"), "{e}");
     let bytes = std::fs::read(f.join("kipoi_deepsea_legacy.pth")).unwrap();
     let cut = dir.path().join("cut.pth");
     std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
-    let e = import(&options(
-        ImportFormat::KipoiDeepsea,
-        &cut,
-        &dir.path().join("o"),
-        200,
-        &names,
-    ))
-    .err()
-    .unwrap()
-    .to_string();
+    let e = err(ImportFormat::KipoiDeepsea, &cut, 200, &names);
     assert!(e.contains("truncated"), "{e}");
     // A Keras file with another number of layers.
     let keras = dir.path().join("k.hdf5");
@@ -178,16 +174,7 @@ fn files_of_another_architecture_are_named() {
         let h = hdf5::File::open_rw(&keras).unwrap();
         h.attr("nb_layers").unwrap().write_scalar(&8i64).unwrap();
     }
-    let e = import(&options(
-        ImportFormat::KerasDanq,
-        &keras,
-        &dir.path().join("o"),
-        200,
-        &names,
-    ))
-    .err()
-    .unwrap()
-    .to_string();
+    let e = err(ImportFormat::KerasDanq, &keras, 200, &names);
     assert!(e.contains("8 layers, but DanQ's Keras model has 10"), "{e}");
     assert!(!dir.path().join("out/best.json").exists());
 }
