@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use ferrosea_dataset::{AttrValue, ResultsReader};
 
@@ -42,7 +41,6 @@ impl GatherReport {
 /// Joins the outputs of scattered `variants` runs (`--chunk 1/N` ... `N/N`) into the outputs
 /// one run over the whole VCF writes: the same rows, the same bytes.
 pub fn gather(opts: &GatherOptions) -> Result<GatherReport, AnalyzeError> {
-    let started = Instant::now();
     let inputs: Vec<(&str, &Path)> = opts.chunks.iter().map(|c| ("chunk", c.as_path())).collect();
     crate::check_out_dir(&opts.out, &inputs)?;
     let summary_path = crate::remove_summary(&opts.out)?;
@@ -76,7 +74,7 @@ pub fn gather(opts: &GatherOptions) -> Result<GatherReport, AnalyzeError> {
     }
     let first = ResultsReader::open(&opts.chunks[0].join("variants.h5"), VARIANTS_FORMAT)?;
     let targets = first.targets().unwrap_or_default();
-    let attrs = read_attrs(&first)?;
+    let attrs = read_attrs(&first);
     let evalues = first.array_shape("evalue").is_some();
     let prefix = tsv_prefix(&opts.chunks[0])?;
     let vcf_header = vcf_header_lines(&opts.chunks[0].join("annotated.vcf.gz"))?;
@@ -90,7 +88,7 @@ pub fn gather(opts: &GatherOptions) -> Result<GatherReport, AnalyzeError> {
     let mut out = Outputs::open(&opts.out, &layout)?;
     for dir in &opts.chunks {
         let r = ResultsReader::open(&dir.join("variants.h5"), VARIANTS_FORMAT)?;
-        if r.targets().unwrap_or_default() != targets || read_attrs(&r)? != layout.attrs {
+        if r.targets().unwrap_or_default() != targets || read_attrs(&r) != layout.attrs {
             return Err(AnalyzeError::Mismatch(format!(
                 "{}: scored with another checkpoint, genome or settings than {}",
                 dir.display(),
@@ -196,12 +194,11 @@ pub fn gather(opts: &GatherOptions) -> Result<GatherReport, AnalyzeError> {
     summary.variants_per_s = summary.scored as f64 / summary.seconds.max(1e-9);
     summary.outputs = out.finish()?;
     summary.outputs.push("summary.json".into());
-    let _ = started;
     crate::write_summary(&summary_path, &summary)?;
     Ok(GatherReport { summary })
 }
 
-pub(super) fn read_attrs(r: &ResultsReader) -> Result<Vec<(String, AttrValue)>, AnalyzeError> {
+fn read_attrs(r: &ResultsReader) -> Vec<(String, AttrValue)> {
     let mut out = Vec::new();
     for name in [
         "checkpoint",
@@ -220,11 +217,11 @@ pub(super) fn read_attrs(r: &ResultsReader) -> Result<Vec<(String, AttrValue)>, 
             out.push((name.to_string(), AttrValue::Int(i)));
         }
     }
-    Ok(out)
+    out
 }
 
 /// The TSV prefix of a variants output directory (from its `*_diffs.tsv`).
-pub(super) fn tsv_prefix(dir: &Path) -> Result<String, AnalyzeError> {
+fn tsv_prefix(dir: &Path) -> Result<String, AnalyzeError> {
     for e in std::fs::read_dir(dir).map_err(AnalyzeError::io(dir))? {
         let name = e.map_err(AnalyzeError::io(dir))?.file_name();
         let name = name.to_string_lossy();
@@ -241,7 +238,7 @@ pub(super) fn tsv_prefix(dir: &Path) -> Result<String, AnalyzeError> {
 }
 
 /// The header lines of an annotated VCF, without the INFO lines ferrosea added.
-pub(super) fn vcf_header_lines(path: &Path) -> Result<Vec<String>, AnalyzeError> {
+fn vcf_header_lines(path: &Path) -> Result<Vec<String>, AnalyzeError> {
     let mut out = Vec::new();
     for line in crate::open_text(path)?.lines() {
         let line = line.map_err(AnalyzeError::io(path))?;
@@ -261,11 +258,7 @@ pub(super) fn vcf_header_lines(path: &Path) -> Result<Vec<String>, AnalyzeError>
 }
 
 /// Appends the lines of `path` after its first `skip` lines to `w`.
-pub(super) fn copy_lines(
-    path: &Path,
-    w: &mut BufWriter<File>,
-    skip: usize,
-) -> Result<(), AnalyzeError> {
+fn copy_lines(path: &Path, w: &mut BufWriter<File>, skip: usize) -> Result<(), AnalyzeError> {
     let f = File::open(path).map_err(AnalyzeError::io(path))?;
     for line in std::io::BufReader::new(f).lines().skip(skip) {
         let line = line.map_err(AnalyzeError::io(path))?;
@@ -276,6 +269,6 @@ pub(super) fn copy_lines(
 
 /// Appends the TSV rows of a chunk (after its header).
 #[allow(dead_code)]
-pub(super) fn copy_tsv(path: &Path, w: &mut BufWriter<File>) -> Result<(), AnalyzeError> {
+fn copy_tsv(path: &Path, w: &mut BufWriter<File>) -> Result<(), AnalyzeError> {
     copy_lines(path, w, 1)
 }

@@ -14,7 +14,7 @@ use crate::vcf;
 use crate::AnalyzeError;
 
 /// The names of the Selene-layout TSVs, in the order they are written.
-pub(super) fn tsv_names(prefix: &str) -> [String; 5] {
+fn tsv_names(prefix: &str) -> [String; 5] {
     [
         format!("{prefix}_diffs.tsv"),
         format!("{prefix}_abs_diffs.tsv"),
@@ -25,18 +25,18 @@ pub(super) fn tsv_names(prefix: &str) -> [String; 5] {
 }
 
 /// INFO keys added to the annotated VCF (Number=A: one value per ALT, `.` when skipped).
-pub(super) const INFO_HEADER: [&str; 4] = [
+const INFO_HEADER: [&str; 4] = [
     "##INFO=<ID=FS_MAX_ABS_DIFF,Number=A,Type=Float,Description=\"ferrosea: largest |alt - ref| probability over the targets\">",
     "##INFO=<ID=FS_MAX_TARGET,Number=A,Type=String,Description=\"ferrosea: the target of FS_MAX_ABS_DIFF\">",
     "##INFO=<ID=FS_REF_MATCH,Number=A,Type=Integer,Description=\"ferrosea: 1 when REF matches the genome\">",
     "##INFO=<ID=FS_SKIPPED,Number=A,Type=String,Description=\"ferrosea: why the allele was not scored (. when scored)\">",
 ];
 
-pub(super) const INFO_EVALUE: &str = "##INFO=<ID=FS_MEAN_NEG_LOG10_E,Number=A,Type=Float,Description=\"ferrosea: mean over targets of -log10 e-value against the background\">";
+const INFO_EVALUE: &str = "##INFO=<ID=FS_MEAN_NEG_LOG10_E,Number=A,Type=Float,Description=\"ferrosea: mean over targets of -log10 e-value against the background\">";
 
 /// The INFO keys ferrosea writes. An input that already has them (an annotated.vcf.gz scored
 /// again) has its values and their header lines replaced, not repeated.
-pub(super) const INFO_KEYS: [&str; 5] = [
+const INFO_KEYS: [&str; 5] = [
     "FS_MAX_ABS_DIFF",
     "FS_MAX_TARGET",
     "FS_REF_MATCH",
@@ -52,7 +52,7 @@ pub(super) fn declares_ours(line: &str) -> bool {
 }
 
 /// A target name as an INFO value (no spaces, commas, semicolons or equals signs).
-pub(super) fn info_value(s: &str) -> String {
+fn info_value(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             ' ' | ',' | ';' | '=' | '\t' => '_',
@@ -63,20 +63,17 @@ pub(super) fn info_value(s: &str) -> String {
 
 /// The output files of one run, each under its temporary name until [`Outputs::finish`].
 pub(super) struct Outputs {
-    pub(super) h5: ResultsWriter,
-    pub(super) tsvs: Vec<(PathBuf, BufWriter<File>)>,
+    h5: ResultsWriter,
+    tsvs: Vec<(PathBuf, BufWriter<File>)>,
     pub(super) vcf: (PathBuf, noodles_bgzf::io::Writer<BufWriter<File>>),
     pub(super) skipped: (PathBuf, BufWriter<File>),
     /// The text outputs' temporary files, committed in this order by [`Outputs::finish`].
-    pub(super) temps: Vec<TempFile>,
-    pub(super) targets: Vec<String>,
+    temps: Vec<TempFile>,
+    targets: Vec<String>,
 }
 
 /// Creates `path` under its temporary name (kept in `temps`) for writing.
-pub(super) fn create(
-    path: &Path,
-    temps: &mut Vec<TempFile>,
-) -> Result<BufWriter<File>, AnalyzeError> {
+fn create(path: &Path, temps: &mut Vec<TempFile>) -> Result<BufWriter<File>, AnalyzeError> {
     let tmp = TempFile::new(path);
     let file = File::create(tmp.path()).map_err(AnalyzeError::io(tmp.path()))?;
     temps.push(tmp);

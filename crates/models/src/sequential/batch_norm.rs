@@ -11,10 +11,10 @@ use crate::spec::{self};
 pub struct BatchNorm1d {
     pub(super) weight: Tensor,
     pub(super) bias: Tensor,
-    pub(super) running_mean: Tensor,
-    pub(super) running_var: Tensor,
-    pub(super) momentum: f64,
-    pub(super) eps: f64,
+    running_mean: Tensor,
+    running_var: Tensor,
+    momentum: f64,
+    eps: f64,
 }
 
 impl BatchNorm1d {
@@ -80,7 +80,7 @@ impl BatchNorm1d {
 
     /// Moves the running estimates towards a batch's mean and biased variance (over `n`
     /// values per channel), PyTorch's way: the variance unbiased.
-    pub(super) fn update(&self, mean: &Tensor, var: &Tensor, n: usize) -> Result<()> {
+    fn update(&self, mean: &Tensor, var: &Tensor, n: usize) -> Result<()> {
         let m = self.momentum;
         let step = |running: &Tensor, batch: &Tensor, scale: f64| -> Result<()> {
             let batch = batch.detach().affine(scale * m, 0.0)?;
@@ -92,7 +92,7 @@ impl BatchNorm1d {
     }
 
     /// The CPU op of `norm.rs` on `[B, C, L]` or `[B, F]` (as `[B, F, 1]`).
-    pub(super) fn forward_cpu(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+    fn forward_cpu(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let x3 = if dims.len() == 2 {
             x.unsqueeze(2)?

@@ -80,7 +80,7 @@ impl Builder<'_> {
         Ok((steps, feat))
     }
 
-    pub(super) fn row(&mut self, name: &str, feat: Feat, params: usize, note: String) {
+    fn row(&mut self, name: &str, feat: Feat, params: usize, note: String) {
         self.rows
             .push(SummaryRow::new(name, feat.dims(), params, &note));
     }
@@ -287,12 +287,7 @@ impl Builder<'_> {
         })
     }
 
-    pub(super) fn pooled(
-        &self,
-        name: &str,
-        pool: Pool,
-        feat: Feat,
-    ) -> std::result::Result<Feat, ModelError> {
+    fn pooled(&self, name: &str, pool: Pool, feat: Feat) -> std::result::Result<Feat, ModelError> {
         let (channels, len) = feat.positions().expect("a sequence");
         Ok(match pool {
             Pool::Max(k) | Pool::Avg(k) => {
@@ -317,7 +312,7 @@ impl Builder<'_> {
     }
 }
 
-pub(super) fn check_pool(
+fn check_pool(
     pool: Option<Pool>,
     config: &dyn Fn(String) -> ModelError,
 ) -> std::result::Result<(), ModelError> {

@@ -61,7 +61,7 @@ pub(super) fn own_export(opts: &ImportOptions) -> Result<(Model, serde_json::Val
 
 /// The export's PyTorch keys back to ours, by the key map export writes with
 /// ([`super::pytorch::key_pairs`]).
-pub(super) fn unexport(
+fn unexport(
     layers: &Layers,
     w: &Weights,
     t: &mut BTreeMap<String, Tensor>,

@@ -221,7 +221,7 @@ pub(super) fn selene_deepsea(opts: &ImportOptions) -> Result<Model, TrainError> 
 
 /// An LSTM direction of PyTorch's (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` under
 /// `prefix` with `suffix`) as ours (one bias: the sum).
-pub(super) fn torch_lstm(
+fn torch_lstm(
     w: &Weights,
     (prefix, suffix): (&str, &str),
     (input, hidden): (usize, usize),
